@@ -45,7 +45,7 @@ class Trace(BaseModel):
                      correlation_id=self.correlation_id, causation_id=event_id)
 
 
-def test_trace(actor_id: str = "tester") -> dict[str, str | None]:
+def sample_trace(actor_id: str = "tester") -> dict[str, str | None]:
     """A ready-made trace dict for unit tests of aggregates."""
     return Trace(actor_kind="staff", actor_id=actor_id, actor_role="support",
                  correlation_id=str(uuid.uuid4())).as_dict()
