@@ -1,0 +1,71 @@
+"""`hotro`: the single command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from hotro.up import run_up
+
+    return asyncio.run(run_up(Path(args.data_dir)))
+
+
+def _cmd_provision(args: argparse.Namespace) -> int:
+    from hotro.provisioning import provision_all
+
+    done = asyncio.run(provision_all(args.nats, partitions=args.partitions,
+                                     lease_ttl_s=args.lease_ttl, replicas=args.replicas))
+    print("\n".join(done))
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from hotro.serve import serve
+
+    port = args.port if args.port is not None else int(os.environ.get("HOTRO_HTTP_PORT", "0"))
+    serve(args.service, os.environ.get("HOTRO_HTTP_HOST", "127.0.0.1"), port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotro", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole system locally")
+    up.add_argument("--data-dir", default=os.environ.get("HOTRO_DATA_DIR", "var"))
+    up.set_defaults(func=_cmd_up)
+
+    prov = sub.add_parser("provision", help="create/update streams, consumers, lease bucket")
+    prov.add_argument("--nats", default=os.environ.get("HOTRO_NATS_URL", "nats://127.0.0.1:4222"))
+    prov.add_argument("--partitions", type=int, default=int(os.environ.get("HOTRO_PARTITIONS", 8)))
+    prov.add_argument("--lease-ttl", type=float,
+                      default=float(os.environ.get("HOTRO_LEASE_TTL_S", 6)))
+    prov.add_argument("--replicas", type=int, default=1, help="stream replicas (3 in a cluster)")
+    prov.set_defaults(func=_cmd_provision)
+
+    srv = sub.add_parser("serve", help="run one service process")
+    srv.add_argument("service", choices=("intake", "routing", "sla", "notify"))
+    srv.add_argument("--port", type=int, default=None)
+    srv.set_defaults(func=_cmd_serve)
+
+    for optional in ("hotro.cli_calendar", "hotro.cli_audit"):
+        try:
+            module = __import__(optional, fromlist=["register"])
+        except ImportError:
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""`hotro up`: the whole system on one machine, from a fresh checkout.
+
+nats-server from the wheel (JetStream, data under var/nats), provisioning, the four
+services as separate processes (one SQLite file each), and one HTTP address in front.
+A taken default port is reported and replaced by a free one; we never attach to a
+NATS server we did not start unless HOTRO_NATS_URL says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from hotro.natsbin import NatsServerProcess, free_port, port_is_free
+from hotro.provisioning import provision_all
+from hotro.serve import SERVICES
+
+DEFAULT_PORTS = {"gateway": 8080, "nats": 4222, "intake": 8101, "routing": 8102, "sla": 8103,
+                 "notify": 8104, "smtp": 2525}
+
+
+def pick_port(name: str, wanted: int, say: list[str]) -> int:
+    if port_is_free(wanted):
+        return wanted
+    port = free_port()
+    say.append(f"  ! port {wanted} ({name}) is taken on this machine; using {port} instead")
+    return port
+
+
+@dataclass
+class Child:
+    service: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hotro.cli", "serve", self.service, "--port", str(self.port)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.started_at = time.monotonic()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@dataclass
+class System:
+    data_dir: Path
+    gateway_port: int = 0
+    nats_url: str = ""
+    nats: NatsServerProcess | None = None
+    children: dict[str, Child] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def base_env(system: System, service: str, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "HOTRO_NATS_URL": system.nats_url,
+        "HOTRO_HTTP_HOST": "127.0.0.1",
+        "HOTRO_HTTP_PORT": str(port),
+        "HOTRO_DATA_DIR": str(system.data_dir),
+        "PYTHONUNBUFFERED": "1",
+    })
+    pg = os.environ.get("HOTRO_POSTGRES_URL")
+    if pg:
+        sep = "&" if "?" in pg else "?"
+        env["HOTRO_STORE_URL"] = f"{pg}{sep}schema=hotro_{service}"
+    else:
+        env["HOTRO_STORE_URL"] = f"sqlite:///{(system.data_dir / f'{service}.sqlite').resolve()}"
+    return env
+
+
+async def wait_ready(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                r = await client.get(f"http://127.0.0.1:{port}/readyz")
+                if r.status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"service on port {port} not ready after {timeout}s")
+
+
+async def start_system(data_dir: Path, *, extra_env: dict[str, str] | None = None) -> System:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "logs").mkdir(exist_ok=True)
+    system = System(data_dir=data_dir)
+    external = os.environ.get("HOTRO_NATS_URL")
+    if external:
+        system.nats_url = external
+        system.notes.append(f"  using external NATS {external} (HOTRO_NATS_URL)")
+    else:
+        wanted = int(os.environ.get("HOTRO_NATS_PORT", DEFAULT_PORTS["nats"]))
+        port = pick_port("nats", wanted, system.notes)
+        system.nats = NatsServerProcess(store_dir=data_dir / "nats", port=port,
+                                        log_file=data_dir / "logs" / "nats-server.log")
+        system.nats.start()
+        system.nats_url = system.nats.url
+    partitions = int(os.environ.get("HOTRO_PARTITIONS", "8"))
+    await provision_all(system.nats_url, partitions=partitions,
+                        lease_ttl_s=float(os.environ.get("HOTRO_LEASE_TTL_S", "6")))
+    for service in SERVICES:
+        port = pick_port(service, DEFAULT_PORTS[service], system.notes)
+        env = base_env(system, service, port)
+        if service == "intake":
+            smtp = pick_port("smtp", int(os.environ.get("HOTRO_SMTP_LISTEN_PORT",
+                                                        DEFAULT_PORTS["smtp"])), system.notes)
+            env.setdefault("HOTRO_SMTP_LISTEN_PORT", str(smtp))
+        env.update(extra_env or {})
+        child = Child(service, port, env, data_dir / "logs" / f"{service}.log")
+        child.start()
+        system.children[service] = child
+    await asyncio.gather(*(wait_ready(c.port) for c in system.children.values()))
+    return system
+
+
+def stop_system(system: System) -> None:
+    for child in system.children.values():
+        child.stop()
+    if system.nats is not None:
+        system.nats.stop()
+
+
+async def supervise(system: System, stop: asyncio.Event) -> None:
+    """Restart a service that died (e.g. its NATS connection closed for good)."""
+    while not stop.is_set():
+        for child in system.children.values():
+            if child.proc is not None and child.proc.poll() is not None and not stop.is_set():
+                child.restarts += 1
+                print(f"  ! {child.service} exited with {child.proc.returncode}; restarting",
+                      flush=True)
+                child.start()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+def banner(system: System) -> str:
+    d = system.data_dir.resolve()
+    lines = [
+        "",
+        "Hotro is running.",
+        f"  Open:      http://127.0.0.1:{system.gateway_port}/   (API docs per service: "
+        f"/services/<name>/docs)",
+        f"  NATS:      {system.nats_url}",
+        f"  Logs:      {d / 'logs'}",
+        f"  Stores:    {d}/<service>.sqlite",
+        f"  Mail out:  {d / 'mail'} (Maildir: every message the system sent)",
+        f"  Letters:   {d / 'letters'}",
+    ]
+    smtp = system.children["intake"].env.get("HOTRO_SMTP_LISTEN_PORT")
+    if smtp:
+        lines.append(f"  Mail in:   smtp://127.0.0.1:{smtp} (forward contact@vhv.vn here)")
+    tokens = d / "demo-tokens.txt"
+    if tokens.exists():
+        lines.append(f"  Tokens:    {tokens}")
+    lines += system.notes
+    lines.append("Press Ctrl-C to stop everything.")
+    return "\n".join(lines)
+
+
+async def run_up(data_dir: Path) -> int:
+    import uvicorn
+
+    from hotro.gateway import build_gateway
+
+    system = await start_system(data_dir)
+    try:
+        system.gateway_port = pick_port("gateway", int(os.environ.get("HOTRO_GATEWAY_PORT",
+                                                                      DEFAULT_PORTS["gateway"])),
+                                        system.notes)
+        upstreams = {s: f"http://127.0.0.1:{c.port}" for s, c in system.children.items()}
+        server = uvicorn.Server(uvicorn.Config(build_gateway(upstreams), host="127.0.0.1",
+                                               port=system.gateway_port, log_level="warning",
+                                               access_log=False))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        gateway = asyncio.create_task(server.serve())
+        print(banner(system), flush=True)
+        await supervise(system, stop)
+        server.should_exit = True
+        await gateway
+    finally:
+        print("Stopping…", flush=True)
+        stop_system(system)
+    return 0

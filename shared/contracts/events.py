@@ -1,0 +1,251 @@
+"""Versioned payloads of the events that cross services.
+
+Rules: payload models are frozen; a change that breaks a consumer gets a new
+``schema_version`` (a new class) and the JSON-schema snapshot test fails until the
+snapshot is renewed on purpose. Personal data lives ONLY in ``CustomerContact``
+(field ``customer`` of ComplaintReceived), so erasure has one place to act on.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Channel = Literal["counter", "hotline", "email", "web"]
+RequestKind = Literal["complaint", "advice"]
+ReplyMethod = Literal["email", "letter", "phone", "in_person", "sms"]
+ClockKind = Literal["filing", "reply", "first_contact", "department", "customer_info"]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    EVENT_TYPE: ClassVar[str]
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+
+class CustomerContact(BaseModel):
+    """The only personal data on the wire."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+
+class AttachmentRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    filename: str
+    content_type: str
+    size: int = Field(ge=0)
+
+
+class ComplaintReceived(Payload):
+    EVENT_TYPE: ClassVar[str] = "ComplaintReceived"
+
+    reference: str
+    kind: RequestKind
+    channel: Channel
+    customer: CustomerContact
+    product: str | None = None
+    category: str | None = None
+    incident_date: date | None = None
+    received_at: AwareDatetime
+    description: str
+    order_ref: str | None = None
+    attachments: tuple[AttachmentRef, ...] = ()
+    taken_by: str | None = None
+    filed_late: bool = False
+    filing_deadline: date | None = None
+    language: Literal["vi", "en"] = "vi"
+    inbound_message_id: str | None = None
+
+
+class InfoRequested(Payload):
+    EVENT_TYPE: ClassVar[str] = "InfoRequested"
+
+    reference: str
+    items: tuple[str, ...]
+    due_date: date
+    message: str = ""
+    round: int = Field(ge=1)
+
+
+class InfoProvided(Payload):
+    EVENT_TYPE: ClassVar[str] = "InfoProvided"
+
+    reference: str
+    channel: Channel
+    content: str
+    items: tuple[str, ...] = ()
+    attachments: tuple[AttachmentRef, ...] = ()
+    inbound_message_id: str | None = None
+
+
+class ReferredToDepartment(Payload):
+    EVENT_TYPE: ClassVar[str] = "ReferredToDepartment"
+
+    reference: str
+    department: str
+    question: str
+    internal_due: date | None = None
+
+
+class DepartmentResponded(Payload):
+    EVENT_TYPE: ClassVar[str] = "DepartmentResponded"
+
+    reference: str
+    department: str
+    result: str
+    attachments: tuple[AttachmentRef, ...] = ()
+
+
+class ReplyRequested(Payload):
+    """Routing asks notify to deliver the reply to the customer (step 3)."""
+
+    EVENT_TYPE: ClassVar[str] = "ReplyRequested"
+
+    reference: str
+    purpose: Literal["reply", "refusal"] = "reply"
+    method: ReplyMethod
+    content: str
+    language: Literal["vi", "en"] = "vi"
+
+
+class AcknowledgementSent(Payload):
+    EVENT_TYPE: ClassVar[str] = "AcknowledgementSent"
+
+    reference: str
+    method: ReplyMethod | Literal["receipt_slip"]
+    sent_at: AwareDatetime
+    proof: str = Field(description="Message-ID, provider id or receipt number")
+
+
+class ReplySent(Payload):
+    EVENT_TYPE: ClassVar[str] = "ReplySent"
+
+    reference: str
+    purpose: Literal["reply", "refusal", "info_request", "reminder"]
+    method: ReplyMethod
+    sent_at: AwareDatetime
+    proof: str
+    recorded_by: str | None = None
+
+
+class NotificationFailed(Payload):
+    EVENT_TYPE: ClassVar[str] = "NotificationFailed"
+
+    reference: str
+    purpose: str
+    method: ReplyMethod
+    reason: str
+    attempts: int = Field(ge=1)
+
+
+class ComplaintRefused(Payload):
+    EVENT_TYPE: ClassVar[str] = "ComplaintRefused"
+
+    reference: str
+    reason: Literal["late_filing", "not_eligible", "wrong_channel"]
+    explanation: str
+    filing_deadline: date | None = None
+
+
+class ComplaintClosed(Payload):
+    EVENT_TYPE: ClassVar[str] = "ComplaintClosed"
+
+    reference: str
+    reason: str
+
+
+class ComplaintReopened(Payload):
+    EVENT_TYPE: ClassVar[str] = "ComplaintReopened"
+
+    reference: str
+    reason: str
+
+
+class _Deadline(Payload):
+    reference: str
+    clock: ClockKind
+    last_day: date
+    due_at: AwareDatetime
+    calendar_version: str
+
+
+class DeadlineSet(_Deadline):
+    EVENT_TYPE: ClassVar[str] = "DeadlineSet"
+
+    working_days: int = Field(ge=0)
+    start: date
+    rule: str
+    explanation: str
+
+
+class DeadlineApproaching(_Deadline):
+    EVENT_TYPE: ClassVar[str] = "DeadlineApproaching"
+
+    working_days_left: int
+
+
+class DeadlineBreached(_Deadline):
+    EVENT_TYPE: ClassVar[str] = "DeadlineBreached"
+
+
+class DeadlineMet(_Deadline):
+    EVENT_TYPE: ClassVar[str] = "DeadlineMet"
+
+    met_at: AwareDatetime
+
+
+class DeadlineReplanned(_Deadline):
+    EVENT_TYPE: ClassVar[str] = "DeadlineReplanned"
+
+    previous_last_day: date
+    reason: str
+
+
+PAYLOAD_TYPES: tuple[type[Payload], ...] = (
+    ComplaintReceived,
+    InfoRequested,
+    InfoProvided,
+    ReferredToDepartment,
+    DepartmentResponded,
+    ReplyRequested,
+    AcknowledgementSent,
+    ReplySent,
+    NotificationFailed,
+    ComplaintRefused,
+    ComplaintClosed,
+    ComplaintReopened,
+    DeadlineSet,
+    DeadlineApproaching,
+    DeadlineBreached,
+    DeadlineMet,
+    DeadlineReplanned,
+)
+
+REGISTRY: dict[tuple[str, int], type[Payload]] = {
+    (cls.EVENT_TYPE, cls.SCHEMA_VERSION): cls for cls in PAYLOAD_TYPES
+}
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+def payload_class(event_type: str, schema_version: int) -> type[Payload]:
+    try:
+        return REGISTRY[(event_type, schema_version)]
+    except KeyError:
+        raise UnknownEventType(f"no contract for {event_type} v{schema_version}") from None
+
+
+def parse_payload(event_type: str, schema_version: int, data: dict[str, Any]) -> Payload:
+    return payload_class(event_type, schema_version).model_validate(data)

@@ -1,0 +1,38 @@
+"""Who consumes what: the one table provisioning and the services both read.
+
+A service consumes exactly these (producer, EventType) pairs; provisioning turns them
+into one durable pull consumer per (service, partition) with these filter subjects.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+_TOPOLOGY: dict[str, dict[str, tuple[str, ...]]] = {
+    "intake": {
+        "notify": ("AcknowledgementSent", "ReplySent", "NotificationFailed"),
+    },
+    "routing": {
+        "intake": ("ComplaintReceived", "InfoProvided"),
+        "sla": ("DeadlineApproaching", "DeadlineBreached"),
+        "notify": ("AcknowledgementSent", "ReplySent", "NotificationFailed"),
+    },
+    "sla": {
+        "intake": ("ComplaintReceived", "InfoProvided"),
+        "routing": ("InfoRequested", "ReferredToDepartment", "DepartmentResponded",
+                    "ComplaintRefused", "ComplaintClosed", "ComplaintReopened"),
+        "notify": ("AcknowledgementSent", "ReplySent"),
+    },
+    "notify": {
+        "intake": ("ComplaintReceived",),
+        "routing": ("InfoRequested", "ReferredToDepartment", "ReplyRequested",
+                    "ComplaintRefused"),
+        "sla": ("DeadlineApproaching", "DeadlineBreached"),
+    },
+}
+
+TOPOLOGY = MappingProxyType({k: MappingProxyType(v) for k, v in _TOPOLOGY.items()})
+
+
+def subscriptions_of(service: str) -> dict[str, tuple[str, ...]]:
+    return dict(TOPOLOGY.get(service, {}))

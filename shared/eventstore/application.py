@@ -1,0 +1,143 @@
+"""The base of every service's eventsourcing Application.
+
+A service application is an ``EventSourcedProjection``: HTTP commands save aggregates
+directly; upstream events arrive as wire ``Envelope``s and are processed with a tracking
+record written in the same transaction as the new events (exactly-once effects). The
+notification log is the outbox: ``outbox_page`` turns stored events into envelopes.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.projection import EventSourcedProjection
+from eventsourcing.utils import EnvType
+
+from shared.contracts.envelope import Actor, Envelope, event_id_for
+from shared.contracts.events import Payload, parse_payload
+from shared.eventstore.trace import Trace
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope, Any, ProcessingEvent[uuid.UUID]], None]
+
+
+@dataclass(frozen=True)
+class WireEvent:
+    """What a stored domain event becomes on the wire (None = internal only)."""
+
+    complaint_id: uuid.UUID
+    payload: Payload
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    notification_id: int
+    envelope: Envelope | None
+
+
+class ServiceApplication(EventSourcedProjection[uuid.UUID]):
+    """Subclasses set ``name`` (fixed forever: it names tables and tracking rows),
+    fill ``handlers`` (event_type -> method) and implement ``to_wire``."""
+
+    name: ClassVar[str] = ""
+    #: {producer: (EventType, ...)} this service consumes; drives the consumer filters.
+    subscriptions: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def __init__(self, env: EnvType | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        if not self.name:
+            raise TypeError(f"{type(self).__name__} must set a fixed name")
+        super().__init__(env)
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # ---- inbound: exactly-once processing of upstream events -------------------------
+
+    def handlers(self) -> dict[str, Handler]:
+        return {}
+
+    def handle(self, envelope: Envelope) -> bool:
+        """Apply one upstream event once. Returns False if it was already processed."""
+        if self.recorder.has_tracking_id(envelope.producer, envelope.notification_id):
+            return False
+        try:
+            self.process_event(envelope, Tracking(envelope.producer, envelope.notification_id))
+        except IntegrityError:
+            if self.recorder.has_tracking_id(envelope.producer, envelope.notification_id):
+                return False
+            raise  # an aggregate version conflict: the caller retries
+        return True
+
+    def policy(self, domain_event: Any, processing_event: ProcessingEvent[uuid.UUID]) -> None:
+        envelope: Envelope = domain_event
+        handler = self.handlers().get(envelope.event_type)
+        if handler is None:
+            return  # not ours: tracked anyway, so it is never looked at again
+        payload = parse_payload(envelope.event_type, envelope.schema_version, envelope.payload)
+        handler(envelope, payload, processing_event)
+
+    @staticmethod
+    def reaction_trace(envelope: Envelope, actor_id: str) -> dict[str, str | None]:
+        """Trace for events created in reaction to ``envelope`` (same correlation)."""
+        return Trace(actor_kind="system", actor_id=actor_id,
+                     correlation_id=str(envelope.correlation_id),
+                     causation_id=str(envelope.event_id)).as_dict()
+
+    # ---- outbound: the notification log is the outbox --------------------------------
+
+    def to_wire(self, domain_event: Any) -> WireEvent | None:
+        return None
+
+    def max_notification_id(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def outbox_page(self, after: int, limit: int) -> list[OutboxItem]:
+        notifications = self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+        return [
+            OutboxItem(n.id, self._envelope(n.id, self.mapper.to_domain_event(n)))
+            for n in notifications
+        ]
+
+    def envelopes(self, after: int = 0, page: int = 1000) -> Iterable[Envelope]:
+        """Every published event of this service, in log order (for audit and replay)."""
+        while True:
+            items = self.outbox_page(after, page)
+            if not items:
+                return
+            for item in items:
+                if item.envelope is not None:
+                    yield item.envelope
+            after = items[-1].notification_id
+
+    def _envelope(self, notification_id: int, event: Any) -> Envelope | None:
+        wire = self.to_wire(event)
+        if wire is None:
+            return None
+        trace = Trace.of(event)
+        return Envelope(
+            event_id=event_id_for(self.name, event.originator_id, event.originator_version),
+            event_type=wire.payload.EVENT_TYPE,
+            schema_version=wire.payload.SCHEMA_VERSION,
+            complaint_id=wire.complaint_id,
+            producer=self.name,  # type: ignore[arg-type]
+            notification_id=notification_id,
+            occurred_at=event.timestamp,
+            actor=Actor(kind=trace.actor_kind, id=trace.actor_id, role=trace.actor_role),
+            correlation_id=uuid.UUID(trace.correlation_id),
+            causation_id=uuid.UUID(trace.causation_id) if trace.causation_id else None,
+            payload=wire.payload.model_dump(mode="json"),
+        )
+
+
+def collect(processing_event: ProcessingEvent[uuid.UUID], *aggregates: Aggregate) -> None:
+    processing_event.collect_events(*aggregates)

@@ -1,0 +1,30 @@
+"""Follow a service's own notification log in-process (SQLite cannot push: we poll)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shared.eventstore.application import ServiceApplication
+
+
+class LogFollower:
+    def __init__(self, app: ServiceApplication, apply: Callable[[Any], None],
+                 page: int = 500) -> None:
+        self.app = app
+        self.apply = apply
+        self.page = page
+        self.position = 0
+
+    def catch_up(self) -> int:
+        """Apply every event stored since the last call. Returns how many were read."""
+        read = 0
+        while True:
+            notes = self.app.recorder.select_notifications(
+                start=self.position, limit=self.page, inclusive_of_start=False)
+            if not notes:
+                return read
+            for n in notes:
+                self.apply(self.app.mapper.to_domain_event(n))
+                self.position = n.id
+            read += len(notes)

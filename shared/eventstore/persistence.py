@@ -1,0 +1,67 @@
+"""Turn a store URL into the eventsourcing environment of one service.
+
+    sqlite:///var/intake.sqlite                 one file per service (local run)
+    postgresql://user:pw@host:5432/db?schema=x  one schema per service (production)
+    memory:                                     tests only (refused unless allowed)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+
+class StoreConfigError(ValueError):
+    pass
+
+
+def persistence_env(store_url: str, *, allow_memory: bool = False) -> dict[str, str]:
+    # Multi-row tracking: each processed upstream position is its own row, so a
+    # redelivered or out-of-order message can never be mistaken for "already done"
+    # (the single-row default of eventsourcing 9.5 stores only the max position).
+    common = {"SINGLE_ROW_TRACKING": "n"}
+    parsed = urlparse(store_url)
+    if parsed.scheme == "memory":
+        if not allow_memory:
+            raise StoreConfigError(
+                "the in-memory store loses every event on exit; it is for tests only "
+                "(set a sqlite:/// or postgresql:// store URL)"
+            )
+        return {**common, "PERSISTENCE_MODULE": "eventsourcing.popo"}
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        if store_url.startswith("sqlite:///") and not store_url.startswith("sqlite:////"):
+            path = path.lstrip("/") if not Path(path).is_absolute() else path
+        if not path:
+            raise StoreConfigError(f"sqlite store URL needs a file path: {store_url!r}")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    if parsed.scheme in ("postgres", "postgresql"):
+        query = parse_qs(parsed.query)
+        dbname = parsed.path.lstrip("/")
+        if not dbname:
+            raise StoreConfigError(f"postgres store URL needs a database name: {store_url!r}")
+        env = {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            # Writers of one application serialise on a table lock: never wait forever.
+            "POSTGRES_LOCK_TIMEOUT": query.get("lock_timeout", ["5"])[0],
+            "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
+            "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["5"])[0],
+            "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
+            "POSTGRES_PRE_PING": "y",
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    raise StoreConfigError(f"unsupported store URL {store_url!r} (sqlite:///, postgresql://)")

@@ -1,0 +1,88 @@
+"""NATS connections that never give up reconnecting, and end the process if closed for good.
+
+nats-py's pull loop spins once the client stops reconnecting and freezes the event loop
+(faststream issue 2632), so: reconnect forever, and treat an unexpected close as fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+
+import nats
+from faststream.nats import NatsBroker
+from nats.aio.client import Client
+
+log = logging.getLogger(__name__)
+
+EXIT_NATS_CLOSED = 70
+
+
+class NatsConnection:
+    def __init__(self, servers: list[str], name: str,
+                 on_fatal: Callable[[], None] | None = None) -> None:
+        self.servers = servers
+        self.name = name
+        self._closing = False
+        self._on_fatal = on_fatal or self._exit_process
+        self.connected = asyncio.Event()
+        self.broker = NatsBroker(
+            servers,
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=2,
+            allow_reconnect=True,
+            closed_cb=self._closed,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
+            error_cb=self._error,
+        )
+        self.client: Client | None = None
+
+    async def connect(self, attempts_timeout_s: float = 60.0) -> Client:
+        """First connection: retried until it succeeds or the timeout passes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + attempts_timeout_s
+        delay = 0.2
+        while True:
+            try:
+                self.client = await self.broker.connect()
+                self.connected.set()
+                return self.client
+            except (OSError, nats.errors.NoServersError, asyncio.TimeoutError) as exc:
+                if loop.time() > deadline:
+                    raise
+                log.warning("NATS not reachable yet (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def close(self) -> None:
+        self._closing = True
+        try:
+            await self.broker.stop()
+        except Exception:  # noqa: BLE001 - closing best-effort
+            log.debug("error while closing NATS", exc_info=True)
+
+    async def _closed(self) -> None:
+        if self._closing:
+            return
+        log.critical("NATS connection closed for good; exiting so a supervisor restarts us")
+        self._on_fatal()
+
+    async def _disconnected(self) -> None:
+        self.connected.clear()
+        log.warning("NATS disconnected")
+
+    async def _reconnected(self) -> None:
+        self.connected.set()
+        log.info("NATS reconnected")
+
+    async def _error(self, exc: Exception) -> None:
+        log.debug("NATS client error: %s", exc)
+
+    @staticmethod
+    def _exit_process() -> None:
+        os._exit(EXIT_NATS_CLOSED)

@@ -1,0 +1,165 @@
+"""One partition's durable pull consumer: decode, apply once, ack — in order.
+
+* Messages of one partition are handled one after another, so one complaint's events
+  are applied in the order they were published.
+* Infrastructure failure (database down, version conflict): the message and the rest of
+  the fetched batch are NAKed with the same backoff delay and this partition pauses for
+  that delay, so they come back in order; the server counts deliveries.
+* A message that cannot be decoded, or that still fails on its last allowed delivery,
+  is a poison message: published to ``hotro.dlq.<service>.…`` with the reason, logged
+  with its id, counted, and terminated — the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+
+from shared.contracts.envelope import Envelope
+from shared.contracts.events import UnknownEventType, parse_payload
+from shared.contracts.subjects import EVENTS_STREAM, dlq_subject, durable_name
+from shared.eventstore.application import ServiceApplication
+from shared.observability.metrics import ServiceMetrics
+
+log = logging.getLogger(__name__)
+
+
+class PoisonMessage(Exception):
+    pass
+
+
+class PartitionConsumer:
+    def __init__(self, app: ServiceApplication, js: JetStreamContext, partition: int,
+                 metrics: ServiceMetrics, *, batch: int = 64, max_deliver: int = 8,
+                 backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0),
+                 fetch_timeout_s: float = 1.0,
+                 handle: Callable[[Envelope], bool] | None = None) -> None:
+        self.app = app
+        self.js = js
+        self.partition = partition
+        self.metrics = metrics
+        self.batch = batch
+        self.max_deliver = max_deliver
+        self.backoff_s = backoff_s
+        self.fetch_timeout_s = fetch_timeout_s
+        self._handle = handle or app.handle
+        self.durable = durable_name(app.name, partition)
+        self.processed = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub = await self.js.pull_subscribe_bind(durable=self.durable, stream=EVENTS_STREAM)
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout_s)
+                except TimeoutError:
+                    continue
+                except Exception:  # noqa: BLE001 - disconnected: the client reconnects
+                    log.warning("fetch failed on %s", self.durable, exc_info=True)
+                    await _wait(stop, 0.5)
+                    continue
+                await self._process_batch(msgs, stop)
+        finally:
+            try:
+                await sub.unsubscribe()
+            except Exception:  # noqa: BLE001
+                pass
+
+    async def _process_batch(self, msgs: list[Msg], stop: asyncio.Event) -> None:
+        for i, msg in enumerate(msgs):
+            if stop.is_set():
+                await _nak_all(msgs[i:], delay=None)  # hand back in order to the next owner
+                return
+            delay = await self._process_one(msg)
+            if delay is not None:
+                await _nak_all(msgs[i:], delay=delay)
+                await _wait(stop, delay)
+                return
+
+    async def _process_one(self, msg: Msg) -> float | None:
+        """Returns a retry delay when the batch must be handed back, else None."""
+        deliveries = msg.metadata.num_delivered if msg.metadata else 1
+        if deliveries > 1:
+            self.metrics.redeliveries.labels(self.app.name).inc()
+        try:
+            envelope = decode(msg.data)
+        except PoisonMessage as exc:
+            await self._dead_letter(msg, "undecodable", str(exc))
+            return None
+        extra = {"complaint_id": envelope.complaint_id, "correlation_id": envelope.correlation_id,
+                 "event_type": envelope.event_type, "msg_id": envelope.msg_id(),
+                 "partition": self.partition}
+        try:
+            applied = await asyncio.to_thread(self._handle, envelope)
+        except Exception as exc:  # noqa: BLE001 - infrastructure: retry with backoff
+            if deliveries >= self.max_deliver:
+                log.error("giving up on %s after %d deliveries", envelope.msg_id(), deliveries,
+                          extra=extra, exc_info=True)
+                await self._dead_letter(msg, "max_deliveries", repr(exc))
+                return None
+            delay = self.backoff_s[min(deliveries - 1, len(self.backoff_s) - 1)]
+            log.warning("handling %s failed (delivery %d); retry in %.1fs: %r",
+                        envelope.msg_id(), deliveries, delay, exc, extra=extra)
+            self.metrics.events_handled.labels(self.app.name, envelope.event_type, "retry").inc()
+            return delay
+        outcome = "applied" if applied else "duplicate"
+        self.metrics.events_handled.labels(self.app.name, envelope.event_type, outcome).inc()
+        self.processed += 1
+        await msg.ack()
+        return None
+
+    async def _dead_letter(self, msg: Msg, reason: str, detail: str) -> None:
+        producer, event_type = _subject_parts(msg.subject)
+        headers = dict(msg.headers or {})
+        headers.pop("Nats-Msg-Id", None)
+        headers.update({
+            "Hotro-Dead-Letter-Reason": reason,
+            "Hotro-Dead-Letter-Detail": detail[:500].replace("\r", " ").replace("\n", " "),
+            "Hotro-Original-Subject": msg.subject,
+            "Hotro-Consumer": self.durable,
+        })
+        if msg.metadata is not None:
+            headers["Hotro-Original-Sequence"] = str(msg.metadata.sequence.stream)
+        await self.js.publish(dlq_subject(self.app.name, producer, event_type), msg.data,
+                              headers=headers)
+        self.metrics.dead_letters.labels(self.app.name, reason).inc()
+        log.error("dead-lettered %s from %s: %s (%s)", headers.get("Hotro-Original-Sequence"),
+                  msg.subject, reason, detail[:200], extra={"partition": self.partition})
+        await msg.term()
+
+
+def decode(data: bytes) -> Envelope:
+    try:
+        envelope = Envelope.model_validate_json(data)
+        parse_payload(envelope.event_type, envelope.schema_version, envelope.payload)
+    except (ValidationError, UnknownEventType, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PoisonMessage(str(exc)[:1000]) from None
+    return envelope
+
+
+def _subject_parts(subject: str) -> tuple[str, str]:
+    parts = subject.split(".")
+    if len(parts) >= 4:
+        return parts[2], parts[3]
+    return "unknown", "unknown"
+
+
+async def _nak_all(msgs: list[Msg], delay: float | None) -> None:
+    for m in msgs:
+        try:
+            await m.nak(delay=delay)
+        except Exception:  # noqa: BLE001 - ack wait expiry redelivers anyway
+            pass
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

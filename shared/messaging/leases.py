@@ -1,0 +1,193 @@
+"""Leases in a NATS KV bucket: which replica runs the relay, which consumes a partition.
+
+A lease is a key holding the owner's replica id; the bucket's TTL expires keys that are
+not renewed, so a dead replica's leases pass to the others after at most one TTL.
+Acquire = ``create`` (fails if held); renew = ``update`` with the last revision
+(fails if someone else took it). A replica that cannot renew for a whole TTL drops its
+leases itself, so two replicas never believe they hold the same lease for long — and
+even then, Nats-Msg-Id dedupe and tracking rows keep effects exactly-once.
+
+Partitions are shared fairly: each replica heartbeats a member key and aims to hold
+ceil(partitions / members); extra leases are released for newcomers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+log = logging.getLogger(__name__)
+
+OnChange = Callable[[int], Awaitable[None]]
+
+
+@dataclass
+class _Held:
+    revision: int
+    renewed_at: float
+
+
+class LeaseKeeper:
+    def __init__(self, kv: KeyValue, service: str, replica_id: str, partitions: int,
+                 ttl_s: float, *, want_relay: bool = True,
+                 on_partition_acquired: OnChange | None = None,
+                 on_partition_lost: OnChange | None = None,
+                 consume_partitions: bool = True) -> None:
+        self.kv = kv
+        self.service = service
+        self.replica = replica_id
+        self.partitions = partitions
+        self.ttl = ttl_s
+        self.want_relay = want_relay
+        self.consume_partitions = consume_partitions
+        self.on_acquired = on_partition_acquired
+        self.on_lost = on_partition_lost
+        self.held: dict[str, _Held] = {}
+        self.changed = asyncio.Event()
+
+    # -- queries -------------------------------------------------------------------------
+
+    @property
+    def relay_key(self) -> str:
+        return f"{self.service}.relay"
+
+    def holds_relay(self) -> bool:
+        return self.relay_key in self.held
+
+    def held_partitions(self) -> list[int]:
+        prefix = f"{self.service}.p"
+        return sorted(int(k[len(prefix):]) for k in self.held if k.startswith(prefix))
+
+    # -- loop ----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        period = self.ttl / 3
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:  # noqa: BLE001 - NATS down: expire locally, retry
+                log.warning("lease round failed", exc_info=True)
+                await self._expire_stale()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=period)
+            except TimeoutError:
+                pass
+        await self.release_all()
+
+    async def tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        await self.kv.put(self._member_key(), self.replica.encode())
+        for key in list(self.held):
+            await self._renew(key, loop.time())
+        if self.want_relay and not self.holds_relay():
+            await self._try_acquire(self.relay_key, loop.time())
+        if self.consume_partitions:
+            await self._balance(loop.time())
+
+    async def release_all(self) -> None:
+        for key in list(self.held):
+            await self._release(key)
+        try:
+            await self.kv.delete(self._member_key())
+        except Exception:  # noqa: BLE001 - expiry will clean it up
+            pass
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _member_key(self) -> str:
+        return f"{self.service}.m.{self.replica}"
+
+    def _partition_key(self, p: int) -> str:
+        return f"{self.service}.p{p}"
+
+    async def _balance(self, now: float) -> None:
+        members = await self._members()
+        target = math.ceil(self.partitions / max(1, members))
+        mine = self.held_partitions()
+        for p in mine[target:]:
+            await self._release(self._partition_key(p))
+        if len(mine) >= target:
+            return
+        # Start at an offset so replicas do not all race for partition 0.
+        offset = abs(hash(self.replica)) % self.partitions
+        for i in range(self.partitions):
+            if len(self.held_partitions()) >= target:
+                break
+            p = (offset + i) % self.partitions
+            key = self._partition_key(p)
+            if key not in self.held:
+                await self._try_acquire(key, now)
+
+    async def _members(self) -> int:
+        try:
+            # nats-py matches filters as substrings of the key
+            keys = await self.kv.keys(filters=[f"{self.service}.m."])
+            keys = [k for k in keys if k.startswith(f"{self.service}.m.")]
+        except Exception:  # noqa: BLE001 - nats-py raises NoKeysError when empty
+            return 1
+        return max(1, len(keys))
+
+    async def _try_acquire(self, key: str, now: float) -> None:
+        try:
+            revision = await self.kv.create(key, self.replica.encode())
+        except KeyWrongLastSequenceError:
+            return
+        except Exception as exc:  # noqa: BLE001 - "key exists" arrives as several errors
+            if "wrong last sequence" in str(exc).lower():
+                return
+            raise
+        self.held[key] = _Held(revision, now)
+        log.info("lease acquired: %s", key)
+        await self._changed(key, acquired=True)
+
+    async def _renew(self, key: str, now: float) -> None:
+        held = self.held[key]
+        try:
+            held.revision = await self.kv.update(key, self.replica.encode(), last=held.revision)
+            held.renewed_at = now
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            await self._lost(key)
+        except Exception as exc:  # noqa: BLE001
+            if "wrong last sequence" in str(exc).lower():
+                await self._lost(key)
+            else:
+                raise
+
+    async def _release(self, key: str) -> None:
+        held = self.held.get(key)
+        if held is None:
+            return
+        await self._lost(key)
+        try:
+            await self.kv.delete(key, last=held.revision)
+        except Exception:  # noqa: BLE001 - someone else has it, or it expires anyway
+            pass
+
+    async def _expire_stale(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for key, held in list(self.held.items()):
+            if now - held.renewed_at > self.ttl * 0.8:
+                log.warning("lease %s not renewed in time; giving it up", key)
+                await self._lost(key)
+
+    async def _lost(self, key: str) -> None:
+        if self.held.pop(key, None) is None:
+            return
+        log.info("lease released or lost: %s", key)
+        await self._changed(key, acquired=False)
+
+    async def _changed(self, key: str, *, acquired: bool) -> None:
+        self.changed.set()
+        prefix = f"{self.service}.p"
+        if not key.startswith(prefix):
+            return
+        p = int(key[len(prefix):])
+        callback = self.on_acquired if acquired else self.on_lost
+        if callback is not None:
+            await callback(p)

@@ -1,0 +1,115 @@
+"""Streams, consumers and the leases bucket — created or updated here and nowhere else.
+
+Services only bind to what exists (``declare=False``): a service started with an old
+configuration can never rewrite the stream for everybody.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js.errors import NotFoundError
+
+from shared.contracts.subjects import (
+    DLQ_ROOT,
+    DLQ_STREAM,
+    EVENTS_ROOT,
+    EVENTS_STREAM,
+    LEASES_BUCKET,
+    consumer_filters,
+    durable_name,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProvisionSpec:
+    partitions: int
+    #: {service: {producer: (EventType, ...)}}
+    subscriptions: Mapping[str, Mapping[str, tuple[str, ...]]]
+    duplicate_window_s: float = 24 * 3600.0
+    replicas: int = 1
+    max_deliver: int = 8
+    ack_wait_s: float = 30.0
+    max_ack_pending: int = 256
+    lease_ttl_s: float = 6.0
+
+
+async def provision(js: JetStreamContext, spec: ProvisionSpec) -> list[str]:
+    """Idempotent. Returns a line per object for the operator."""
+    done: list[str] = []
+    events = js_api.StreamConfig(
+        name=EVENTS_STREAM,
+        subjects=[f"{EVENTS_ROOT}.>"],
+        storage=js_api.StorageType.FILE,
+        retention=js_api.RetentionPolicy.LIMITS,
+        max_age=0,  # no age limit: the stream is a replayable record of the whole flow
+        duplicate_window=spec.duplicate_window_s,
+        num_replicas=spec.replicas,
+        deny_delete=True,
+        deny_purge=True,
+        allow_direct=True,
+    )
+    done.append(await _upsert_stream(js, events))
+    dlq = js_api.StreamConfig(
+        name=DLQ_STREAM,
+        subjects=[f"{DLQ_ROOT}.>"],
+        storage=js_api.StorageType.FILE,
+        num_replicas=spec.replicas,
+        duplicate_window=120.0,
+        deny_delete=True,
+    )
+    done.append(await _upsert_stream(js, dlq))
+
+    for service, subs in sorted(spec.subscriptions.items()):
+        if not subs:
+            continue
+        for p in range(spec.partitions):
+            config = js_api.ConsumerConfig(
+                durable_name=durable_name(service, p),
+                filter_subjects=consumer_filters(dict(subs), p),
+                ack_policy=js_api.AckPolicy.EXPLICIT,
+                deliver_policy=js_api.DeliverPolicy.ALL,
+                max_deliver=spec.max_deliver,
+                ack_wait=spec.ack_wait_s,
+                max_ack_pending=spec.max_ack_pending,
+                num_replicas=spec.replicas,
+            )
+            await js.add_consumer(EVENTS_STREAM, config)  # create or update in place
+            done.append(f"consumer {EVENTS_STREAM}/{config.durable_name}")
+
+    try:
+        await js.key_value(LEASES_BUCKET)
+        done.append(f"kv {LEASES_BUCKET} (exists)")
+    except (NotFoundError, Exception):  # noqa: BLE001 - bucket missing
+        await js.create_key_value(
+            js_api.KeyValueConfig(bucket=LEASES_BUCKET, history=1, ttl=spec.lease_ttl_s,
+                                  storage=js_api.StorageType.FILE, replicas=spec.replicas)
+        )
+        done.append(f"kv {LEASES_BUCKET} (created, ttl {spec.lease_ttl_s}s)")
+    return done
+
+
+async def _upsert_stream(js: JetStreamContext, config: js_api.StreamConfig) -> str:
+    try:
+        await js.stream_info(config.name or "")
+    except NotFoundError:
+        await js.add_stream(config)
+        return f"stream {config.name} (created)"
+    await js.update_stream(config)
+    return f"stream {config.name} (updated)"
+
+
+async def check_provisioned(js: JetStreamContext, service: str, partitions: int,
+                            needs_consumers: bool) -> None:
+    """Fail fast at start if provisioning has not run (services never declare)."""
+    await js.stream_info(EVENTS_STREAM)
+    await js.key_value(LEASES_BUCKET)
+    if needs_consumers:
+        for p in range(partitions):
+            await js.consumer_info(EVENTS_STREAM, durable_name(service, p))

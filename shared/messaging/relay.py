@@ -1,0 +1,138 @@
+"""Outbox relay: publish a service's notification log to JetStream, in order, once.
+
+* Where to resume is read from the stream itself (the newest message this producer
+  published carries its notification id), so the relay keeps no state of its own and a
+  stream that lost its tail gets it re-published.
+* Every message carries ``Nats-Msg-Id = <producer>:<notification id>``: a re-publish
+  inside the stream's duplicate window is dropped by the server; outside it, consumers'
+  tracking rows drop it.
+* Publishes are sequential and each awaits its PubAck: a timeout has an unknown outcome,
+  so the same message (same id) is retried until acknowledged — never skipped.
+* Only the holder of the ``<service>.relay`` lease runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from shared.contracts.envelope import Envelope
+from shared.contracts.subjects import EVENTS_STREAM, event_subject, producer_filter
+from shared.eventstore.application import OutboxItem, ServiceApplication
+from shared.observability.metrics import ServiceMetrics
+
+log = logging.getLogger(__name__)
+
+HDR_NOTIFICATION_ID = "Hotro-Notification-Id"
+HDR_EVENT_TYPE = "Hotro-Event-Type"
+HDR_CORRELATION = "Hotro-Correlation-Id"
+
+
+def headers_for(envelope: Envelope) -> dict[str, str]:
+    return {
+        "Nats-Msg-Id": envelope.msg_id(),
+        HDR_NOTIFICATION_ID: str(envelope.notification_id),
+        HDR_EVENT_TYPE: envelope.event_type,
+        HDR_CORRELATION: str(envelope.correlation_id),
+    }
+
+
+class OutboxRelay:
+    def __init__(self, app: ServiceApplication, js: JetStreamContext, partitions: int,
+                 metrics: ServiceMetrics, *, batch: int = 500, idle_s: float = 0.05,
+                 publish_timeout_s: float = 2.0, is_leader: Callable[[], bool] = lambda: True
+                 ) -> None:
+        self.app = app
+        self.js = js
+        self.partitions = partitions
+        self.metrics = metrics
+        self.batch = batch
+        self.idle_s = idle_s
+        self.publish_timeout_s = publish_timeout_s
+        self.is_leader = is_leader
+        self.position: int | None = None  # None: ask the stream before publishing again
+        self.wakeup = asyncio.Event()
+
+    async def resume_position(self) -> int:
+        try:
+            last = await self.js.get_last_msg(EVENTS_STREAM, producer_filter(self.app.name))
+        except NotFoundError:
+            return 0
+        headers = last.headers or {}
+        return int(headers.get(HDR_NOTIFICATION_ID, "0"))
+
+    def replay_from(self, position: int) -> None:
+        """Operator action: publish everything after ``position`` again (dedupe applies)."""
+        self.position = position
+        self.wakeup.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if not self.is_leader():
+                self.position = None
+                await self._pause(stop, 0.5)
+                continue
+            try:
+                published = await self.step()
+            except Exception:  # noqa: BLE001 - broker or store down: retry from the stream
+                log.warning("relay step failed; will resume from the stream", exc_info=True)
+                self.position = None
+                await self._pause(stop, 0.5)
+                continue
+            if not published:
+                await self._pause(stop, self.idle_s)
+
+    async def step(self) -> int:
+        """Publish one page. Returns how many notifications were consumed."""
+        if self.position is None:
+            self.position = await self.resume_position()
+            log.info("relay resumes after notification %s", self.position)
+        items: list[OutboxItem] = await asyncio.to_thread(
+            self.app.outbox_page, self.position, self.batch
+        )
+        for item in items:
+            if not self.is_leader():
+                self.position = None
+                return 0
+            if item.envelope is not None:
+                await self._publish(item.envelope)
+            self.position = item.notification_id
+        if items:
+            lag = await asyncio.to_thread(self.app.max_notification_id)
+            self.metrics.relay_lag.labels(self.app.name).set(max(0, lag - self.position))
+        return len(items)
+
+    async def _publish(self, envelope: Envelope) -> None:
+        subject = event_subject(envelope.producer, envelope.event_type, envelope.complaint_id,
+                                self.partitions)
+        body = envelope.model_dump_json().encode()
+        delay = 0.1
+        while True:
+            try:
+                await self.js.publish(subject, body, timeout=self.publish_timeout_s,
+                                      stream=EVENTS_STREAM, headers=headers_for(envelope))
+                self.metrics.relay_published.labels(self.app.name).inc()
+                return
+            except Exception as exc:  # noqa: BLE001 - unknown outcome: same id again
+                if not self.is_leader():
+                    raise
+                log.warning("publish of %s failed (%s); retrying", envelope.msg_id(), exc,
+                            extra={"complaint_id": envelope.complaint_id,
+                                   "msg_id": envelope.msg_id()})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
+        self.wakeup.clear()
+        stop_wait = asyncio.create_task(stop.wait())
+        wake_wait = asyncio.create_task(self.wakeup.wait())
+        try:
+            await asyncio.wait({stop_wait, wake_wait}, timeout=seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop_wait.cancel()
+            wake_wait.cancel()

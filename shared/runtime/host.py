@@ -1,0 +1,186 @@
+"""Run one service process: NATS connection, leases, outbox relay, partition consumers,
+and the HTTP surface (health, readiness, metrics, the service's own API)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, Response
+from nats.js import JetStreamContext
+
+from shared.contracts.subjects import EVENTS_STREAM, LEASES_BUCKET, durable_name
+from shared.contracts.topology import subscriptions_of
+from shared.eventstore.application import ServiceApplication
+from shared.messaging.connection import NatsConnection
+from shared.messaging.consumer import PartitionConsumer
+from shared.messaging.leases import LeaseKeeper
+from shared.messaging.provision import check_provisioned
+from shared.messaging.relay import OutboxRelay
+from shared.observability.metrics import ServiceMetrics
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Background = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class _Running:
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+    consumer: PartitionConsumer
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    app: ServiceApplication
+    metrics: ServiceMetrics
+    background: Sequence[Background] = ()
+    on_fatal: Callable[[], None] | None = None
+    conn: NatsConnection | None = None
+    js: JetStreamContext | None = None
+    leases: LeaseKeeper | None = None
+    relay: OutboxRelay | None = None
+    ready: bool = False
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _partitions: dict[int, _Running] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.app.name
+
+    async def start(self) -> None:
+        s = self.settings
+        self.conn = NatsConnection(s.nats_servers(), f"{self.name}:{s.replica_id}",
+                                   on_fatal=self.on_fatal)
+        nc = await self.conn.connect()
+        self.js = nc.jetstream(timeout=5)
+        subs = subscriptions_of(self.name)
+        await check_provisioned(self.js, self.name, s.partitions, needs_consumers=bool(subs))
+        kv = await self.js.key_value(LEASES_BUCKET)
+        self.leases = LeaseKeeper(
+            kv, self.name, s.replica_id, s.partitions, s.lease_ttl_s,
+            consume_partitions=bool(subs),
+            on_partition_acquired=self._start_partition,
+            on_partition_lost=self._stop_partition,
+        )
+        self.relay = OutboxRelay(self.app, self.js, s.partitions, self.metrics,
+                                 batch=s.relay_batch, idle_s=s.relay_idle_s,
+                                 is_leader=self.leases.holds_relay)
+        self._spawn(self.leases.run(self._stop), "leases")
+        self._spawn(self.relay.run(self._stop), "relay")
+        self._spawn(self._report_lag(self._stop), "lag")
+        for i, job in enumerate(self.background):
+            self._spawn(job(self._stop), f"background-{i}")
+        self.ready = True
+        log.info("%s replica %s started", self.name, s.replica_id)
+
+    async def stop(self) -> None:
+        self.ready = False
+        self._stop.set()
+        for p in list(self._partitions):
+            await self._stop_partition(p)
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=5)
+        if self.conn is not None:
+            await self.conn.close()
+        self.app.close()
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        task.set_name(f"{self.name}-{name}")
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and not self._stop.is_set():
+            log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
+
+    async def _start_partition(self, partition: int) -> None:
+        if partition in self._partitions or self.js is None:
+            return
+        s = self.settings
+        consumer = PartitionConsumer(self.app, self.js, partition, self.metrics,
+                                     batch=s.consumer_batch, max_deliver=s.max_deliver,
+                                     backoff_s=s.retry_backoff_s)
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(consumer.run(stop))
+        task.set_name(f"{self.name}-p{partition}")
+        task.add_done_callback(self._task_done)
+        self._partitions[partition] = _Running(stop, task, consumer)
+        self.metrics.partitions_held.labels(self.name).set(len(self._partitions))
+
+    async def _stop_partition(self, partition: int) -> None:
+        running = self._partitions.pop(partition, None)
+        if running is None:
+            return
+        running.stop.set()
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(running.task, timeout=10)
+        self.metrics.partitions_held.labels(self.name).set(len(self._partitions))
+
+    async def _report_lag(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if self.js is not None:
+                for p in list(self._partitions):
+                    try:
+                        info = await self.js.consumer_info(EVENTS_STREAM,
+                                                           durable_name(self.name, p))
+                        self.metrics.consumer_lag.labels(self.name, str(p)).set(
+                            info.num_pending or 0)
+                    except Exception:  # noqa: BLE001 - metrics are best effort
+                        pass
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=5)
+
+    def health(self) -> dict[str, object]:
+        nc = self.conn.client if self.conn else None
+        return {
+            "service": self.name,
+            "replica": self.settings.replica_id,
+            "ready": self.ready,
+            "nats_connected": bool(nc and nc.is_connected),
+            "relay_leader": bool(self.leases and self.leases.holds_relay()),
+            "partitions": sorted(self._partitions),
+            "relay_position": self.relay.position if self.relay else None,
+        }
+
+
+def build_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
+                   title: str | None = None) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    http = FastAPI(title=title or f"Hotro {runtime.name}", lifespan=lifespan)
+    http.state.runtime = runtime
+
+    @http.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @http.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        state = runtime.health()
+        ok = bool(state["ready"] and state["nats_connected"])
+        return JSONResponse(state, status_code=200 if ok else 503)
+
+    @http.get("/metrics", tags=["ops"])
+    async def metrics() -> Response:
+        return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    for router in routers:
+        http.include_router(router)
+    return http

@@ -1,0 +1,29 @@
+"""Bounded polling: wait on a condition with a deadline, never a bare sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T]] | Callable[[], T], *,
+                     timeout: float = 30.0, interval: float = 0.05,
+                     message: str = "condition") -> T:
+    """Call ``check`` until it returns a truthy value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result  # type: ignore[return-value]
+        last = result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message} "
+                                 f"(last value: {last!r})")
+        await asyncio.sleep(interval)
