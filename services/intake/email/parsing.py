@@ -1,0 +1,434 @@
+"""Raw RFC 5322 bytes -> `InboundEmail`, `Quarantined` or `Refused`; never an exception.
+
+Everything derived from the message happens inside one boundary that turns any failure of
+the standard library's lenient-but-not-crash-proof parser into a `Quarantined` with a reason.
+Only storing attachments happens outside it: a disk error is *our* problem, not the
+message's, and must propagate (the SMTP listener then answers 451 and the sender retries).
+
+Outcomes (reason codes are in `model.QuarantineReason` / `model.RefusalReason`):
+- raw size above `max_message_bytes`, an attachment above `max_attachment_bytes`, all
+  attachments above `max_total_attachment_bytes`, more than `max_attachments`: Refused (552).
+- attachment of a content type not in `allowed_content_types`: dropped, listed in
+  `skipped_attachments` (a signature logo or a vCard must not lose a complaint).
+- truncated multipart (closing boundary missing): Quarantined "multipart_truncated"; other
+  broken multipart structure: "multipart_malformed".
+- From missing / several / display name only / address produced by an encoded-word /
+  invalid / one of our own domains: Quarantined "from_*".
+- body charset: see `charsets` (unknown labels fall back to UTF-8 then windows-1258;
+  VISCII/VPS/TCVN bytes that are not UTF-8: Quarantined "charset_unsupported").
+- RecursionError (e.g. deeply nested comments in From): "header_recursion"; UnicodeError:
+  "header_encoding"; anything else: "parse_error".
+- A broken To header is tolerated (to=(), defect "to_unparseable").
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from email.errors import (
+    CloseBoundaryNotFoundDefect,
+    MultipartInvariantViolationDefect,
+    NoBoundaryInMultipartDefect,
+    StartBoundaryNotFoundDefect,
+)
+from email.message import EmailMessage, Message
+from email.policy import default as default_policy
+
+from email_validator import EmailNotValidError, validate_email
+
+from .attachments import AttachmentStore
+from .charsets import CharsetUnsupported, Undecodable, decode_bytes, repair_surrogates
+from .classify import classify
+from .headers import (
+    decode_unstructured,
+    message_id_list,
+    normalise_message_id,
+    raw_header,
+    raw_headers,
+)
+from .html_text import html_to_text
+from .limits import MIB, EmailLimits
+from .model import (
+    EmailKind,
+    InboundEmail,
+    ParseResult,
+    Quarantined,
+    QuarantineReason,
+    RefusalReason,
+    Refused,
+    SkippedAttachment,
+    StoredAttachment,
+)
+from .sanitize import ascii_line, clean_line, clean_text
+
+log = logging.getLogger(__name__)
+
+_CASE_REFERENCE = re.compile(r"(?<![A-Za-z0-9])(KN|TV)-([0-9]{4})-([0-9]{6})(?![0-9])", re.I)
+_SIGNATURE_TYPES = frozenset(
+    {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
+)
+# Clients label many files application/octet-stream; trust the extension for allowed types.
+_EXTENSION_TYPES = {
+    "pdf": "application/pdf",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "heic": "image/heic",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "txt": "text/plain",
+    "csv": "text/csv",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+}
+
+
+class _Quarantine(Exception):
+    def __init__(self, code: QuarantineReason, text: str) -> None:
+        super().__init__(text)
+        self.code: QuarantineReason = code
+        self.text = text
+
+
+class _Refuse(Exception):
+    def __init__(self, code: RefusalReason, reply: str) -> None:
+        super().__init__(reply)
+        self.code: RefusalReason = code
+        self.reply = reply[:500]
+
+
+@dataclass(slots=True)
+class _Candidate:
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class _Draft:
+    message_id: str
+    from_address: str
+    from_name: str | None
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    kind: EmailKind
+    bounced_message_ids: tuple[str, ...]
+    candidates: list[_Candidate]
+    skipped: tuple[SkippedAttachment, ...]
+    defects: list[str] = field(default_factory=list)
+
+
+def _describe(exc: BaseException) -> str:
+    return clean_line(f"{type(exc).__name__}: {exc}", max_chars=300)
+
+
+def _mb(size: int) -> str:
+    return f"{size / MIB:.1f} MB"
+
+
+def parse_inbound(
+    raw: bytes,
+    *,
+    limits: EmailLimits,
+    attachments: AttachmentStore,
+    envelope_from: str | None = None,
+) -> ParseResult:
+    """Parse one received message. `envelope_from` is the SMTP MAIL FROM ("" for `<>`).
+
+    Stores accepted attachments in `attachments`; raises only for storage (OS) errors.
+    """
+    raw_sha256 = hashlib.sha256(raw).hexdigest()
+    if len(raw) > limits.max_message_bytes:
+        return Refused(
+            "message_too_large",
+            f"552 5.3.4 Message too large: {_mb(len(raw))}; the limit is "
+            f"{_mb(limits.max_message_bytes)}. / Thu qua lon, gioi han "
+            f"{_mb(limits.max_message_bytes)}.",
+        )
+    message_id: str | None = None
+    try:
+        msg = email.message_from_bytes(raw, policy=default_policy)
+        raw_id = raw_header(msg, "message-id")
+        message_id = normalise_message_id(raw_id) if raw_id else None
+        draft = _read(msg, message_id, raw_sha256, limits, envelope_from)
+    except _Quarantine as q:
+        return Quarantined(q.code, clean_line(q.text, max_chars=300), raw_sha256, message_id)
+    except _Refuse as r:
+        return Refused(r.code, r.reply)
+    except RecursionError:
+        return Quarantined(
+            "header_recursion",
+            "parser recursion limit hit (e.g. deeply nested comments in an address header)",
+            raw_sha256,
+            message_id,
+        )
+    except UnicodeError as exc:
+        return Quarantined("header_encoding", _describe(exc), raw_sha256, message_id)
+    except Exception as exc:  # the boundary: a hostile message must never crash intake
+        log.warning("unparseable inbound email %s", raw_sha256, exc_info=True)
+        return Quarantined("parse_error", _describe(exc), raw_sha256, message_id)
+
+    stored = tuple(
+        StoredAttachment(attachments.put(c.data), c.filename, c.content_type, len(c.data))
+        for c in draft.candidates
+    )
+    found = _CASE_REFERENCE.search(draft.subject)
+    return InboundEmail(
+        message_id=draft.message_id,
+        from_address=draft.from_address,
+        from_name=draft.from_name,
+        to=draft.to,
+        subject=draft.subject,
+        text=draft.text,
+        in_reply_to=draft.in_reply_to,
+        references=draft.references,
+        reference_in_subject="-".join(found.groups()).upper() if found else None,
+        attachments=stored,
+        kind=draft.kind,
+        bounced_message_ids=draft.bounced_message_ids,
+        received_raw_sha256=raw_sha256,
+        skipped_attachments=draft.skipped,
+        defects=tuple(dict.fromkeys(draft.defects)),
+    )
+
+
+def _read(
+    msg: EmailMessage,
+    message_id: str | None,
+    raw_sha256: str,
+    limits: EmailLimits,
+    envelope_from: str | None,
+) -> _Draft:
+    defects: list[str] = []
+    leaves = _leaves(msg, limits, defects)
+    subject = decode_unstructured(raw_header(msg, "subject") or "")
+    classification = classify(msg, subject, limits=limits, envelope_from=envelope_from)
+    body_parts, text = _body(msg, limits, defects)
+    candidates: list[_Candidate] = []
+    skipped: tuple[SkippedAttachment, ...] = ()
+    if classification.kind != "bounce":
+        candidates, skipped = _attachments(leaves, body_parts, limits)
+    from_address, from_name = _sender(msg, limits)
+    if message_id is None:
+        defects.append("message_id_missing")
+        message_id = f"<{raw_sha256}@missing-message-id.invalid>"
+    in_reply_to = message_id_list(raw_header(msg, "in-reply-to"), limit=1)
+    return _Draft(
+        message_id=message_id,
+        from_address=from_address,
+        from_name=from_name,
+        to=_recipients(msg, defects),
+        subject=subject,
+        text=text,
+        in_reply_to=in_reply_to[0] if in_reply_to else None,
+        references=message_id_list(raw_header(msg, "references"), limit=limits.max_references),
+        kind=classification.kind,
+        bounced_message_ids=classification.bounced_message_ids,
+        candidates=candidates,
+        skipped=skipped,
+        defects=defects,
+    )
+
+
+def _leaves(msg: Message, limits: EmailLimits, defects: list[str]) -> list[Message]:
+    """Non-multipart parts, depth-first; checks structure and collects parser defects.
+
+    message/rfc822 parts are leaves: an attached email is opaque content.
+    """
+    leaves: list[Message] = []
+    count = 0
+
+    def visit(part: Message, depth: int) -> None:
+        nonlocal count
+        count += 1
+        if count > limits.max_parts:
+            raise _Quarantine("too_many_parts", f"more than {limits.max_parts} MIME parts")
+        if depth > limits.max_depth:
+            raise _Quarantine("nesting_too_deep", f"MIME nesting deeper than {limits.max_depth}")
+        for defect in part.defects:
+            if isinstance(defect, CloseBoundaryNotFoundDefect):
+                raise _Quarantine("multipart_truncated", "multipart closing boundary missing")
+            if isinstance(
+                defect,
+                StartBoundaryNotFoundDefect
+                | NoBoundaryInMultipartDefect
+                | MultipartInvariantViolationDefect,
+            ):
+                raise _Quarantine("multipart_malformed", type(defect).__name__)
+            defects.append(type(defect).__name__)
+        if part.get_content_maintype() == "multipart":
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                for sub in payload:
+                    if isinstance(sub, Message):
+                        visit(sub, depth + 1)
+        else:
+            leaves.append(part)
+
+    visit(msg, 0)
+    return leaves
+
+
+def _decode_part(part: Message, defects: list[str]) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    try:
+        decoded = decode_bytes(payload, part.get_content_charset())
+    except CharsetUnsupported as exc:
+        raise _Quarantine("charset_unsupported", str(exc)) from None
+    except Undecodable as exc:
+        raise _Quarantine("body_undecodable", str(exc)) from None
+    if decoded.note:
+        defects.append(f"body_{decoded.note}")
+    if part.get_content_type() == "text/html":
+        return html_to_text(decoded.text)
+    return decoded.text
+
+
+def _body(msg: EmailMessage, limits: EmailLimits, defects: list[str]) -> tuple[list[Message], str]:
+    """Plain text preferred; the HTML alternative when there is no (non-blank) plain part."""
+    used: list[Message] = []
+    for preference in (("plain", "html"), ("html",)):
+        part = msg.get_body(preferencelist=preference)
+        if part is None or any(part is seen for seen in used):
+            continue
+        used.append(part)
+        text = clean_text(_decode_part(part, defects), max_chars=limits.max_text_chars + 1)
+        if len(text) > limits.max_text_chars:
+            defects.append("text_truncated")
+            text = text[: limits.max_text_chars]
+        if text:
+            return used, text
+    return used, ""
+
+
+def _filename(part: Message) -> str | None:
+    name = part.get_filename()
+    if not name:
+        return None
+    name = clean_line(repair_surrogates(name), max_chars=255)
+    name = re.split(r"[/\\]", name)[-1].strip(" .")
+    return name or None
+
+
+def _content_type(part: Message, filename: str | None) -> str:
+    ctype = part.get_content_type()
+    if ctype == "application/octet-stream" and filename and "." in filename:
+        return _EXTENSION_TYPES.get(filename.rsplit(".", 1)[1].lower(), ctype)
+    return ctype
+
+
+def _part_bytes(part: Message) -> bytes | None:
+    if part.get_content_type() == "message/rfc822":
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+            return bytes(inner[0].as_bytes())
+        return None
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else None
+
+
+def _attachments(
+    leaves: list[Message], body_parts: list[Message], limits: EmailLimits
+) -> tuple[list[_Candidate], tuple[SkippedAttachment, ...]]:
+    candidates: list[_Candidate] = []
+    skipped: list[SkippedAttachment] = []
+    for part in leaves:
+        if any(part is used for used in body_parts):
+            continue
+        ctype = part.get_content_type()
+        filename = _filename(part)
+        if ctype in _SIGNATURE_TYPES:
+            continue
+        if (
+            ctype in ("text/plain", "text/html")
+            and part.get_content_disposition() != "attachment"
+            and filename is None
+        ):
+            continue  # an unused alternative of the body, not a file
+        data = _part_bytes(part)
+        if data is None:
+            continue
+        ctype = _content_type(part, filename)
+        if not limits.allows(ctype):
+            skipped.append(SkippedAttachment(filename, ctype, len(data)))
+            continue
+        if len(data) > limits.max_attachment_bytes:
+            shown = ascii_line(filename or ctype, max_chars=120)
+            raise _Refuse(
+                "attachment_too_large",
+                f"552 5.3.4 Attachment {shown} is {_mb(len(data))}; the limit is "
+                f"{_mb(limits.max_attachment_bytes)} per file. / Tep dinh kem qua lon, "
+                f"gioi han {_mb(limits.max_attachment_bytes)} moi tep.",
+            )
+        candidates.append(_Candidate(filename, ctype, data))
+    total = sum(len(c.data) for c in candidates)
+    if total > limits.max_total_attachment_bytes:
+        raise _Refuse(
+            "attachments_too_large",
+            f"552 5.3.4 Attachments total {_mb(total)}; the limit is "
+            f"{_mb(limits.max_total_attachment_bytes)} per email, please send several "
+            f"emails. / Tong dung luong tep qua lon, vui long gui thanh nhieu thu.",
+        )
+    if len(candidates) > limits.max_attachments:
+        raise _Refuse(
+            "too_many_attachments",
+            f"552 5.3.4 Too many attachments: {len(candidates)}; the limit is "
+            f"{limits.max_attachments} per email. / Qua nhieu tep dinh kem.",
+        )
+    return candidates, tuple(skipped)
+
+
+def _sender(msg: EmailMessage, limits: EmailLimits) -> tuple[str, str | None]:
+    raws = [r for r in raw_headers(msg, "from") if r.strip()]
+    if not raws:
+        raise _Quarantine("from_missing", "no From header")
+    if len(raws) > 1:
+        raise _Quarantine("from_multiple", "several From headers")
+    header = msg["from"]
+    addresses = getattr(header, "addresses", ())
+    if not addresses:
+        raise _Quarantine("from_missing", "From header holds no address")
+    if len(addresses) > 1:
+        raise _Quarantine("from_multiple", "From header holds several addresses")
+    address = addresses[0]
+    if not address.domain:
+        shown = clean_line(repair_surrogates(address.username), max_chars=100)
+        raise _Quarantine("from_display_name_only", f"From has a name but no address: {shown!r}")
+    addr_spec = repair_surrogates(address.addr_spec)
+    unfolded = repair_surrogates(re.sub(r"\r?\n", "", raws[0]))
+    # An encoded-word may not stand for an address (RFC 2047 section 5); if the address
+    # is not literally in the raw header it was decoded from one, e.g. to spoof our domain.
+    if addr_spec.lower() not in unfolded.lower():
+        raise _Quarantine("from_encoded_address", "From address comes from an encoded-word")
+    try:
+        normalized = validate_email(addr_spec, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise _Quarantine("from_invalid", f"From address invalid: {exc}"[:300]) from None
+    if limits.is_own_domain(normalized.rpartition("@")[2]):
+        raise _Quarantine("from_own_domain", f"From claims our own domain: {normalized}")
+    name = clean_line(repair_surrogates(address.display_name or ""), max_chars=200)
+    return normalized, name or None
+
+
+def _recipients(msg: EmailMessage, defects: list[str]) -> tuple[str, ...]:
+    try:
+        header = msg["to"]
+        addresses = getattr(header, "addresses", ())
+        return tuple(
+            f"{a.username}@{a.domain.lower()}" for a in addresses if a.domain and a.username
+        )
+    except Exception:  # incl. RecursionError: a broken To must not lose a complaint
+        defects.append("to_unparseable")
+        return ()

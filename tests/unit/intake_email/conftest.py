@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.intake.email import AttachmentStore, EmailLimits
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> AttachmentStore:
+    return AttachmentStore(tmp_path / "attachments")
+
+
+@pytest.fixture
+def limits() -> EmailLimits:
+    return EmailLimits()
