@@ -1,0 +1,1 @@
+"""Packaged calendar and deadline-policy data files (read with importlib.resources)."""

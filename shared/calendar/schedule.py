@@ -1,0 +1,122 @@
+"""Schema of the official-schedule data file (``data/vn_2024_2026.toml``).
+
+Field meanings are documented at the top of the data file itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DayKind = Literal["holiday", "compensatory", "swapped_off", "working_weekend"]
+VersionStatus = Literal["official", "unconfirmed"]
+
+SATURDAY = 5
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceRef(_Frozen):
+    ref: str = Field(min_length=1)
+    issued: dt.date
+    title: str
+    url: str | None = None
+    note: str | None = None
+
+
+class CalendarVersion(_Frozen):
+    id: str = Field(pattern=r"^[a-z]{2}-\d{4}\.\d+[a-z0-9-]*$")
+    effective_from: dt.date
+    status: VersionStatus = "official"
+    sources: tuple[str, ...]
+    description: str
+
+
+class DayEntry(_Frozen):
+    date: dt.date
+    kind: DayKind
+    name_vi: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    source: str
+    since: str
+    withdrawn_in: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _weekday_matches_kind(self) -> Self:
+        on_weekend = self.date.weekday() >= SATURDAY
+        if self.kind == "working_weekend" and not on_weekend:
+            raise ValueError(f"{self.date} is a weekday, so it cannot be a working_weekend day")
+        if self.kind in ("swapped_off", "compensatory") and on_weekend:
+            raise ValueError(f"{self.date} is a Saturday/Sunday, so it cannot be {self.kind}")
+        return self
+
+
+class Difference(_Frozen):
+    dates: tuple[dt.date, ...] = Field(min_length=1)
+    package: str
+    package_says: str
+    official: str
+    note: str | None = None
+
+
+class ScheduleData(_Frozen):
+    format_version: Literal[1]
+    timezone: str
+    covered_years: tuple[int, ...] = Field(min_length=1)
+    legal_basis: str
+    sources: tuple[SourceRef, ...]
+    versions: tuple[CalendarVersion, ...] = Field(min_length=1)
+    days: tuple[DayEntry, ...]
+    differences: tuple[Difference, ...] = ()
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Self:
+        problems = [*self._version_problems(), *self._day_problems()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _version_problems(self) -> list[str]:
+        problems: list[str] = []
+        refs = {source.ref for source in self.sources}
+        seen: set[str] = set()
+        previous: dt.date | None = None
+        for index, version in enumerate(self.versions):
+            where = f"versions[{index}] (id={version.id})"
+            if version.id in seen:
+                problems.append(f"{where}: duplicate version id")
+            seen.add(version.id)
+            if previous is not None and version.effective_from < previous:
+                problems.append(f"{where}: effective_from goes backwards (list oldest first)")
+            previous = version.effective_from
+            unknown = [ref for ref in version.sources if ref not in refs]
+            problems += [f"{where}: unknown source {ref!r}" for ref in unknown]
+        return problems
+
+    def _day_problems(self) -> list[str]:
+        problems: list[str] = []
+        refs = {source.ref for source in self.sources}
+        version_ids = {version.id for version in self.versions}
+        seen: dict[tuple[dt.date, str], int] = {}
+        for index, day in enumerate(self.days):
+            where = f"days[{index}] (date={day.date}, name_en={day.name_en})"
+            if day.source not in refs:
+                problems.append(f"{where}: source {day.source!r} is not listed in [[sources]]")
+            for field, value in (("since", day.since), ("withdrawn_in", day.withdrawn_in)):
+                if value is not None and value not in version_ids:
+                    problems.append(f"{where}: {field}={value!r} is not a listed version")
+            if day.date.year not in self.covered_years:
+                problems.append(f"{where}: year {day.date.year} is not in covered_years")
+            key = (day.date, day.since)
+            if key in seen:
+                problems.append(f"{where}: same date already listed at days[{seen[key]}]")
+            seen[key] = index
+        return problems
+
+    def source(self, ref: str) -> SourceRef:
+        return next(source for source in self.sources if source.ref == ref)
