@@ -1,0 +1,1 @@
+"""Delivery channels of the notify service: email, printed letter, SMS/Zalo webhook."""

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from services.notify.rendering import CompanyInfo
+
+REFERENCE = "KN-2026-000123"
+CUSTOMER = "Nguyễn Thị Ánh"
+
+#: A complete context for every purpose, shared by the rendering and email tests.
+CONTEXTS: Mapping[str, Mapping[str, Any]] = {
+    "acknowledgement": {
+        "customer_name": CUSTOMER,
+        "reference": REFERENCE,
+        "received_at": datetime(2026, 3, 5, 2, 30, tzinfo=UTC),
+        "reply_deadline": date(2026, 3, 19),
+    },
+    "info_request": {
+        "customer_name": CUSTOMER,
+        "reference": REFERENCE,
+        "items": ["Ảnh chụp hóa đơn mua hàng", "Số sê-ri của sản phẩm"],
+        "due_date": date(2026, 3, 12),
+    },
+    "reply": {
+        "customer_name": CUSTOMER,
+        "reference": REFERENCE,
+        "content": "Chúng tôi sẽ đổi sản phẩm mới.\n\nNhân viên sẽ liên hệ với Quý khách.",
+    },
+    "refusal": {
+        "customer_name": CUSTOMER,
+        "reference": REFERENCE,
+        "reason": "late_filing",
+        "incident_date": date(2026, 2, 2),
+        "filing_deadline": date(2026, 2, 11),
+    },
+    "reminder": {
+        "customer_name": CUSTOMER,
+        "reference": REFERENCE,
+        "items": ["Ảnh chụp hóa đơn mua hàng"],
+        "due_date": date(2026, 3, 16),
+    },
+    "alert_deadline_approaching": {
+        "reference": REFERENCE,
+        "handler": "Phòng Kỹ thuật",
+        "deadline": date(2026, 3, 19),
+        "working_days_left": 2,
+    },
+    "alert_deadline_breached": {
+        "reference": REFERENCE,
+        "handler": "Phòng Kỹ thuật",
+        "deadline": date(2026, 3, 19),
+    },
+    "alert_new_referral": {
+        "reference": REFERENCE,
+        "department": "Phòng Bảo hành",
+        "referred_by": "Lê Văn Bình",
+        "summary": "Máy lọc nước rò rỉ sau 3 ngày sử dụng.",
+        "due_date": date(2026, 3, 13),
+    },
+}
+
+
+@pytest.fixture
+def company() -> CompanyInfo:
+    return CompanyInfo()
+
+
+def free_port() -> int:
+    """A port nothing listens on (tiny race: another process could take it before we do)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
