@@ -52,6 +52,14 @@ class ComplaintIn(BaseModel):
     language: Literal["vi", "en"] = "vi"
 
 
+class InfoIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["counter", "hotline", "web", "email"]
+    content: str = Field(min_length=1, max_length=20_000)
+    items: list[str] = Field(default_factory=list, description="checklist items it covers")
+
+
 class ComplaintCreated(BaseModel):
     id: uuid.UUID
     reference: str
@@ -106,6 +114,20 @@ def build_router(app: IntakeApplication) -> APIRouter:
                              filed_late=request.filed_late,
                              filing_deadline=request.filing_deadline, details=request.details,
                              info_provided=request.info)
+
+    @router.post("/{id_or_reference}/info", status_code=202)
+    async def provide_info(id_or_reference: str, body: InfoIn,
+                           x_staff_id: Annotated[str | None, Header()] = None) -> dict[str, str]:
+        """Information the customer brought to the counter, phoned in or sent (step 2)."""
+        try:
+            request = await asyncio.to_thread(app.find, id_or_reference)
+        except RequestNotFound:
+            raise HTTPException(404, f"no request {id_or_reference}") from None
+        trace = Trace(actor_kind="staff" if x_staff_id else "customer",
+                      actor_id=x_staff_id or "web", correlation_id=str(uuid.uuid4())).as_dict()
+        await asyncio.to_thread(app.provide_info, request.id, channel=body.channel,
+                                content=body.content, items=body.items, trace=trace)
+        return {"id": str(request.id), "reference": request.reference}
 
     return router
 

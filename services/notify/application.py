@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
@@ -45,8 +45,10 @@ class NotifyApplication(ServiceApplication):
 
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None, *,
-                 recipients: Recipients | None = None, max_attempts: int = 5) -> None:
+                 recipients: Recipients | None = None, max_attempts: int = 5,
+                 reply_deadline: Callable[[datetime, str | None], date] | None = None) -> None:
         super().__init__(env, clock)
+        self.reply_deadline = reply_deadline or _reply_deadline
         self.recipients = recipients or Recipients()
         self.max_attempts = max_attempts
 
@@ -57,6 +59,7 @@ class NotifyApplication(ServiceApplication):
             "ComplaintReceived": self._on_received,
             "InfoRequested": self._on_info_requested,
             "ReplyRequested": self._on_reply_requested,
+            "ComplaintRefused": self._on_refused,
             "ReferredToDepartment": self._on_referred,
             "DeadlineApproaching": self._on_deadline,
             "DeadlineBreached": self._on_deadline,
@@ -67,10 +70,13 @@ class NotifyApplication(ServiceApplication):
         contact = Contact(complaint_id=env.complaint_id, reference=p.reference,
                           channel=p.channel, customer=p.customer.model_dump(),
                           language=p.language, inbound_message_id=p.inbound_message_id,
-                          received_at=p.received_at.isoformat(), trace=trace)
+                          received_at=p.received_at.isoformat(),
+                          incident_date=p.incident_date.isoformat() if p.incident_date else None,
+                          product=p.product, trace=trace)
         method, recipient = _acknowledgement_route(p.channel, p.customer)
         context = {"reference": p.reference, "kind": p.kind,
                    "customer_name": p.customer.name, "received_at": p.received_at.isoformat(),
+                   "reply_deadline": self.reply_deadline(p.received_at, p.product).isoformat(),
                    "filed_late": p.filed_late}
         dispatch = self._dispatch(env, "acknowledgement", method, recipient, p.language,
                                   context, contact, trace)
@@ -99,10 +105,23 @@ class NotifyApplication(ServiceApplication):
         pe.collect_events(self._dispatch(env, p.purpose, p.method, recipient, p.language,
                                          context, contact, self.reaction_trace(env, "notify")))
 
+    def _on_refused(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        contact = self._contact(env.complaint_id)
+        if contact is None:
+            raise LookupError(f"no contact for {env.complaint_id} yet")
+        method, recipient = _customer_route(contact)
+        context = {"reference": p.reference, "customer_name": contact.customer.get("name"),
+                   "reason": p.reason, "detail": p.explanation,
+                   "incident_date": contact.incident_date,
+                   "filing_deadline": p.filing_deadline.isoformat()
+                   if p.filing_deadline else None}
+        pe.collect_events(self._dispatch(env, "refusal", method, recipient, contact.language,
+                                         context, contact, self.reaction_trace(env, "notify")))
+
     def _on_referred(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         context = {"reference": p.reference, "department": p.department,
-                   "question": p.question,
-                   "internal_due": p.internal_due.isoformat() if p.internal_due else None}
+                   "referred_by": env.actor.id, "summary": p.question,
+                   "due_date": p.internal_due.isoformat() if p.internal_due else None}
         pe.collect_events(self._dispatch(env, "alert_new_referral", "email",
                                          self.recipients.department(p.department), "vi",
                                          context, None, self.reaction_trace(env, "notify"),
@@ -111,12 +130,12 @@ class NotifyApplication(ServiceApplication):
     def _on_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         purpose = ("alert_deadline_breached" if env.event_type == "DeadlineBreached"
                    else "alert_deadline_approaching")
-        context = {"reference": p.reference, "clock": p.clock,
-                   "last_day": p.last_day.isoformat(), "due_at": p.due_at.isoformat(),
-                   "working_days_left": getattr(p, "working_days_left", 0)}
         trace = self.reaction_trace(env, "notify")
         for who, address in (("owner", self.recipients.support),
                              ("supervisor", self.recipients.supervisor)):
+            context = {"reference": p.reference, "clock": p.clock, "handler": who,
+                       "deadline": p.last_day.isoformat(), "due_at": p.due_at.isoformat(),
+                       "working_days_left": getattr(p, "working_days_left", 0)}
             pe.collect_events(self._dispatch(env, purpose, "email", address, "vi", context,
                                              None, trace, internal=True, audience=who))
 
@@ -212,6 +231,13 @@ class NotifyApplication(ServiceApplication):
                 method=_wire_method(dispatch.method), sent_at=domain_event.sent_at,
                 proof=domain_event.proof, recorded_by=domain_event.recorded_by)
         return WireEvent(dispatch.complaint_id, payload)
+
+
+def _reply_deadline(received_at: datetime, product: str | None) -> date:
+    from shared.calendar import load_calendar, resolve_working_days
+
+    days, _ = resolve_working_days("reply", product)
+    return load_calendar().add_working_days(received_at, days).last_day
 
 
 def _wire_method(method: str) -> Any:

@@ -1,18 +1,14 @@
-"""How notify sends: one interface, adapters in ``channels/``."""
+"""How notify sends: one interface; the channel adapters live in ``channels/``."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from services.notify.channels.delivery import PermanentDeliveryError, TransientDeliveryError
 from services.notify.domain import Contact, Dispatch
 
-
-class TransientFailure(Exception):
-    """Try again later (connection refused, 4xx, timeout)."""
-
-
-class PermanentFailure(Exception):
-    """Will never work (550 no such user, no address)."""
+TransientFailure = TransientDeliveryError
+PermanentFailure = PermanentDeliveryError
 
 
 class Deliverer(Protocol):

@@ -27,7 +27,8 @@ class Contact(Aggregate):
     @event("Recorded", topic="hotro.notify:Contact.Recorded")
     def __init__(self, *, complaint_id: uuid.UUID, reference: str, channel: str,
                  customer: dict[str, Any], language: str, inbound_message_id: str | None,
-                 received_at: str, trace: dict[str, str | None]) -> None:
+                 received_at: str, incident_date: str | None, product: str | None,
+                 trace: dict[str, str | None]) -> None:
         self.complaint_id = complaint_id
         self.reference = reference
         self.channel = channel
@@ -35,6 +36,8 @@ class Contact(Aggregate):
         self.language = language
         self.inbound_message_id = inbound_message_id
         self.received_at = received_at
+        self.incident_date = incident_date
+        self.product = product
         self.trace = trace
         self.last_message_id: str | None = inbound_message_id
 
@@ -49,7 +52,8 @@ class Dispatch(Aggregate):
         return uuid.uuid5(HOTRO_NAMESPACE, f"notify/dispatch/{complaint_id}/{purpose}/{cause}")
 
     @event("Requested", topic="hotro.notify:Dispatch.Requested")
-    def __init__(self, *, complaint_id: uuid.UUID, reference: str, purpose: str, method: str,
+    def __init__(self, *, id: uuid.UUID, complaint_id: uuid.UUID,  # noqa: A002
+                 reference: str, purpose: str, method: str,
                  recipient: str, language: str, context: dict[str, Any],
                  message_id: str | None, in_reply_to: str | None, internal: bool,
                  trace: dict[str, str | None]) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,12 @@ class _Held:
 
 
 class LeaseKeeper:
-    def __init__(self, kv: KeyValue, service: str, replica_id: str, partitions: int,
+    def __init__(self, js: JetStreamContext, kv: KeyValue, service: str, replica_id: str, partitions: int,
                  ttl_s: float, *, want_relay: bool = True,
                  on_partition_acquired: OnChange | None = None,
                  on_partition_lost: OnChange | None = None,
                  consume_partitions: bool = True) -> None:
+        self.js = js
         self.kv = kv
         self.service = service
         self.replica = replica_id
@@ -125,13 +127,10 @@ class LeaseKeeper:
                 await self._try_acquire(key, now)
 
     async def _members(self) -> int:
-        try:
-            # nats-py matches filters as substrings of the key
-            keys = await self.kv.keys(filters=[f"{self.service}.m."])
-            keys = [k for k in keys if k.startswith(f"{self.service}.m.")]
-        except Exception:  # noqa: BLE001 - nats-py raises NoKeysError when empty
-            return 1
-        return max(1, len(keys))
+        """Live replicas of this service: member keys not yet expired by the bucket TTL."""
+        info = await self.js.stream_info(f"KV_{self.kv._name}",
+                                         subjects_filter=f"$KV.{self.kv._name}.{self.service}.m.>")
+        return max(1, len(info.state.subjects or {}))
 
     async def _try_acquire(self, key: str, now: float) -> None:
         try:

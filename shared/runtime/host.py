@@ -66,7 +66,7 @@ class ServiceRuntime:
         await check_provisioned(self.js, self.name, s.partitions, needs_consumers=bool(subs))
         kv = await self.js.key_value(LEASES_BUCKET)
         self.leases = LeaseKeeper(
-            kv, self.name, s.replica_id, s.partitions, s.lease_ttl_s,
+            self.js, kv, self.name, s.replica_id, s.partitions, s.lease_ttl_s,
             consume_partitions=bool(subs),
             on_partition_acquired=self._start_partition,
             on_partition_lost=self._stop_partition,

@@ -1,0 +1,77 @@
+"""Composition root of the notify service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from services.notify.api import build_router
+from services.notify.application import NotifyApplication, Recipients
+from services.notify.channel_deliverer import ChannelDeliverer
+from services.notify.channels.email_smtp import MaildirSender, Sender, SmtpSender
+from services.notify.channels.letter_pdf import LetterStore
+from services.notify.channels.sms import (
+    RecordingShortMessageSender,
+    ShortMessageSender,
+    WebhookShortMessageSender,
+)
+from services.notify.delivery import Deliverer
+from services.notify.rendering import CompanyInfo
+from services.notify.sender import DeliveryLoop
+from services.notify.settings import NotifySettings
+from shared.clock import system_clock
+from shared.eventstore.persistence import persistence_env
+from shared.eventstore.schema import ensure_store
+from shared.observability.metrics import ServiceMetrics
+from shared.runtime.host import ServiceRuntime, build_http_app
+
+
+def build_deliverer(settings: NotifySettings, clock: Callable[[], datetime]) -> ChannelDeliverer:
+    email: Sender
+    if settings.smtp_host:
+        email = SmtpSender(settings.smtp_host, settings.smtp_port, settings.smtp_starttls,
+                           settings.smtp_username,
+                           settings.smtp_password.get_secret_value()
+                           if settings.smtp_password else None,
+                           settings.smtp_timeout_s, sender=settings.mail_from)
+    else:
+        email = MaildirSender(settings.maildir or Path(settings.data_dir) / "mail",
+                              sender=settings.mail_from)
+    sms: ShortMessageSender
+    if settings.sms_webhook_url and settings.sms_webhook_secret:
+        sms = WebhookShortMessageSender(settings.sms_webhook_url,
+                                        settings.sms_webhook_secret.get_secret_value(),
+                                        httpx.Client(timeout=10))
+    else:
+        sms = RecordingShortMessageSender()
+    company = CompanyInfo(name=settings.company_name, hotline=settings.company_hotline,
+                          email=settings.company_email, address=settings.company_address)
+    letters = LetterStore(Path(settings.letters_dir or Path(settings.data_dir) / "letters"))
+    return ChannelDeliverer(email=email, sms=sms, letters=letters, company=company, clock=clock)
+
+
+def create_app(settings: NotifySettings | None = None, *,
+               clock: Callable[[], datetime] | None = None,
+               deliverer: Deliverer | None = None, **overrides: Any) -> FastAPI:
+    settings = settings or NotifySettings()  # type: ignore[call-arg]
+    clock = clock or system_clock
+    ensure_store(settings.store_url)
+    application = NotifyApplication(
+        env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
+        clock=clock, max_attempts=settings.max_attempts,
+        recipients=Recipients(supervisor=settings.supervisor_email,
+                              support=settings.support_email, mail_domain=settings.mail_domain),
+    )
+    runtime = ServiceRuntime(settings, application, ServiceMetrics("notify"), **overrides)
+    loop = DeliveryLoop(application, deliverer or build_deliverer(settings, clock),
+                        lambda: runtime.leases.held_partitions() if runtime.leases else [],
+                        settings.partitions, backoff_s=settings.retry_backoff_s)
+    runtime.background = (*runtime.background, loop.run)
+    http = build_http_app(runtime, [build_router(application, settings)], title="Hotro notify")
+    http.state.delivery = loop
+    return http

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from shared.settings import ServiceSettings
+
+
+class NotifySettings(ServiceSettings):
+    company_name: str = "Công ty VHV"
+    company_hotline: str = "0422111997"
+    company_email: str = "contact@vhv.vn"
+    company_address: str = "Hà Nội"
+    mail_from: str = "contact@vhv.vn"
+    mail_domain: str = "vhv.vn"
+    smtp_host: str | None = Field(None, description="unset: deliver to the local Maildir")
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = 10.0
+    maildir: str | None = Field(None, description="default: <data_dir>/mail")
+    letters_dir: str | None = Field(None, description="default: <data_dir>/letters")
+    sms_webhook_url: str | None = None
+    sms_webhook_secret: SecretStr | None = None
+    supervisor_email: str = "supervisor@vhv.vn"
+    support_email: str = "support@vhv.vn"
+    max_attempts: int = Field(5, ge=1)
+    retry_backoff_s: tuple[float, ...] = (1.0, 2.0, 5.0, 15.0, 60.0)

@@ -1,0 +1,425 @@
+"""The case: routing's record of one complaint or advice request, from analysis to closing.
+
+Each public command checks the state and its arguments, then triggers one event through a
+private ``@event`` method. The checks never run on replay, so a changed rule (a shorter
+reopen period, say) can never make stored history fail to load.
+
+Every command takes ``trace`` (``Trace(...).as_dict()``) and ``now``: ``now`` becomes the
+event's timestamp, so the domain never reads the clock. Event attributes are JSON-native;
+dates are stored as ISO strings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, get_args
+
+from eventsourcing.domain import Aggregate, event
+
+from services.routing.domain.triage import TriageDecision
+from services.routing.domain.workflow import (
+    ALLOWED_FROM,
+    ENDED_STATES,
+    ICT,
+    Action,
+    IllegalTransition,
+    InvalidCommand,
+    ReopenPeriodExpired,
+    State,
+)
+from shared.contracts.envelope import HOTRO_NAMESPACE
+from shared.contracts.events import Channel, ReplyMethod, RequestKind
+
+TraceDict = dict[str, str | None]
+
+KINDS: frozenset[str] = frozenset(get_args(RequestKind))
+CHANNELS: frozenset[str] = frozenset(get_args(Channel))
+REPLY_METHODS: frozenset[str] = frozenset(get_args(ReplyMethod))
+REFUSAL_REASONS = frozenset({"late_filing", "not_eligible", "wrong_channel"})
+LANGUAGES = frozenset({"vi", "en"})
+
+
+class Case(Aggregate):
+    # Pinned topics: stored events name these, not the module path, so code can move.
+    TOPIC = "hotro.routing:Case"
+
+    class Event(Aggregate.Event):
+        def apply(self, aggregate: Any) -> None:
+            # Runs after the decorated method body, live and on replay: the timeline is
+            # rebuilt from the events themselves.
+            trace: Mapping[str, str | None] = getattr(self, "trace", {})
+            aggregate.timeline.append({
+                "event": type(self).__name__,
+                "at": self.timestamp,
+                "actor_id": trace.get("actor_id"),
+                "actor_kind": trace.get("actor_kind"),
+                "actor_role": trace.get("actor_role"),
+                "state": aggregate.state.value,
+            })
+
+    class Created(Event, Aggregate.Created):
+        # Never triggered ("Opened" creates a case); it exists because with a pinned
+        # aggregate TOPIC the library requires every inherited event class to have one.
+        TOPIC = "hotro.routing:Case.Created"
+
+    @staticmethod
+    def create_id(complaint_id: uuid.UUID) -> uuid.UUID:
+        return uuid.uuid5(HOTRO_NAMESPACE, f"routing/case/{complaint_id}")
+
+    # ---- opening -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, *, complaint_id: uuid.UUID, reference: str, kind: str, channel: str,
+             received_at: datetime, product: str | None = None, category: str | None = None,
+             incident_date: date | None = None, filed_late: bool = False,
+             filing_deadline: date | None = None, language: str = "vi",
+             trace: TraceDict, now: datetime) -> Case:
+        """Open the case for an upstream ComplaintReceived. Id: ``create_id(complaint_id)``."""
+        _require_aware(now, "now")
+        _require_aware(received_at, "received_at")
+        _require_text(reference, "reference")
+        _require_member(kind, KINDS, "kind")
+        _require_member(channel, CHANNELS, "channel")
+        _require_member(language, LANGUAGES, "language")
+        return cls(complaint_id=complaint_id, reference=reference, kind=kind, channel=channel,
+                   product=product, category=category, language=language,
+                   received_at=received_at, incident_date=_iso(incident_date),
+                   filed_late=filed_late, filing_deadline=_iso(filing_deadline),
+                   trace=trace, timestamp=now)
+
+    @event("Opened", topic="hotro.routing:Case.Opened")
+    def __init__(self, *, complaint_id: uuid.UUID, reference: str, kind: str, channel: str,
+                 product: str | None, category: str | None, language: str,
+                 received_at: datetime, incident_date: str | None, filed_late: bool,
+                 filing_deadline: str | None, trace: TraceDict, timestamp: datetime) -> None:
+        self.complaint_id = complaint_id
+        self.reference = reference
+        self.kind = kind
+        self.channel = channel
+        self.product = product
+        self.category = category
+        self.language = language
+        self.received_at = received_at
+        self.incident_date = incident_date
+        self.filed_late = filed_late
+        self.filing_deadline = filing_deadline
+        self.state = State.NEW
+        self.triage: dict[str, Any] | None = None
+        #: The department the case is (or was last) referred to.
+        self.department: str | None = None
+        self.referrals: list[dict[str, Any]] = []
+        self.info_rounds = 0
+        #: Checklist item code -> provided yet? Items asked again are reset to False.
+        self.checklist: dict[str, bool] = {}
+        self.info_due_date: str | None = None
+        self.info_received: list[dict[str, Any]] = []
+        self.resolution: str | None = None
+        self.reply_request: dict[str, Any] | None = None
+        self.reply_sent: dict[str, Any] | None = None
+        self.ended_at: datetime | None = None
+        self.outcome: dict[str, Any] | None = None
+        self.reopen_count = 0
+        self.notes: list[dict[str, Any]] = []
+        self.timeline: list[dict[str, Any]] = []
+
+    # ---- queries -------------------------------------------------------------------
+
+    def can(self, action: Action) -> bool:
+        return self.state in ALLOWED_FROM[action]
+
+    def allowed_actions(self) -> list[Action]:
+        return [action for action in Action if self.can(action)]
+
+    @property
+    def is_ended(self) -> bool:
+        return self.state in ENDED_STATES
+
+    @property
+    def open_checklist_items(self) -> list[str]:
+        return [item for item, provided in self.checklist.items() if not provided]
+
+    # ---- triage and analysis ---------------------------------------------------------
+
+    def apply_triage(self, decision: TriageDecision, *, trace: TraceDict,
+                     now: datetime) -> None:
+        """Record a triage proposal. It changes no state: staff act on it."""
+        self._check(Action.APPLY_TRIAGE, now)
+        self._triage_applied(rule_id=decision.rule_id, outcome=decision.outcome,
+                             department=decision.department,
+                             checklist=list(decision.checklist),
+                             explanation=decision.explanation, trace=trace, timestamp=now)
+
+    @event("TriageApplied", topic="hotro.routing:Case.TriageApplied")
+    def _triage_applied(self, *, rule_id: str, outcome: str, department: str | None,
+                        checklist: list[str], explanation: str, trace: TraceDict,
+                        timestamp: datetime) -> None:
+        self.triage = {"rule_id": rule_id, "outcome": outcome, "department": department,
+                       "checklist": list(checklist), "explanation": explanation}
+
+    def start_analysis(self, *, trace: TraceDict, now: datetime) -> None:
+        self._check(Action.START_ANALYSIS, now)
+        self._analysis_started(trace=trace, timestamp=now)
+
+    @event("AnalysisStarted", topic="hotro.routing:Case.AnalysisStarted")
+    def _analysis_started(self, *, trace: TraceDict, timestamp: datetime) -> None:
+        self.state = State.ANALYSING
+
+    # ---- asking the customer for more information ------------------------------------
+
+    def request_info(self, *, items: Sequence[str], due_date: date, message: str = "",
+                     trace: TraceDict, now: datetime) -> None:
+        """Ask the customer for documents (checklist item codes) by ``due_date``."""
+        self._check(Action.REQUEST_INFO, now)
+        if not items:
+            raise InvalidCommand("request at least one checklist item")
+        for item in items:
+            _require_text(item, "checklist item")
+        if len(set(items)) != len(items):
+            raise InvalidCommand(f"checklist items repeat: {list(items)}")
+        _require_not_past(due_date, now, "due_date")
+        self._info_requested(items=list(items), due_date=due_date.isoformat(),
+                             message=message, round=self.info_rounds + 1, trace=trace,
+                             timestamp=now)
+
+    @event("InfoRequested", topic="hotro.routing:Case.InfoRequested")
+    def _info_requested(self, *, items: list[str], due_date: str, message: str, round: int,
+                        trace: TraceDict, timestamp: datetime) -> None:
+        self.info_rounds = round
+        self.info_due_date = due_date
+        for item in items:
+            self.checklist[item] = False
+        self.state = State.AWAITING_CUSTOMER_INFO
+
+    def record_info_provided(self, *, items: Sequence[str], channel: str, note: str = "",
+                             attachments: Sequence[Mapping[str, Any]] = (),
+                             trace: TraceDict, now: datetime) -> None:
+        """The customer sent information; ``items`` are the checklist items it covers
+        (only items that were asked for). Support analyses again afterwards."""
+        self._check(Action.RECORD_INFO_PROVIDED, now)
+        _require_member(channel, CHANNELS, "channel")
+        unknown = [item for item in items if item not in self.checklist]
+        if unknown:
+            raise InvalidCommand(f"items {unknown} were never requested "
+                                 f"(checklist: {sorted(self.checklist)})")
+        self._info_provided(items=list(items), channel=channel, note=note,
+                            attachments=[dict(a) for a in attachments], trace=trace,
+                            timestamp=now)
+
+    @event("InfoProvided", topic="hotro.routing:Case.InfoProvided")
+    def _info_provided(self, *, items: list[str], channel: str, note: str,
+                       attachments: list[dict[str, Any]], trace: TraceDict,
+                       timestamp: datetime) -> None:
+        for item in items:
+            self.checklist[item] = True
+        self.info_received.append({"at": timestamp, "channel": channel, "items": list(items),
+                                   "note": note, "attachments": list(attachments)})
+        self.state = State.ANALYSING
+
+    # ---- the three ways forward -------------------------------------------------------
+
+    def resolve(self, *, resolution: str, trace: TraceDict, now: datetime) -> None:
+        """Support can answer the request itself."""
+        self._check(Action.RESOLVE, now)
+        _require_text(resolution, "resolution")
+        self._resolved_by_support(resolution=resolution, trace=trace, timestamp=now)
+
+    @event("ResolvedBySupport", topic="hotro.routing:Case.ResolvedBySupport")
+    def _resolved_by_support(self, *, resolution: str, trace: TraceDict,
+                             timestamp: datetime) -> None:
+        self.resolution = resolution
+        self.state = State.RESOLVED_BY_SUPPORT
+
+    def refer(self, *, department: str, question: str, internal_due: date | None = None,
+              trace: TraceDict, now: datetime) -> None:
+        """Forward to the department in charge (a catalogue code the caller has checked)."""
+        self._check(Action.REFER, now)
+        _require_text(department, "department")
+        _require_text(question, "question")
+        if internal_due is not None:
+            _require_not_past(internal_due, now, "internal_due")
+        self._referred_to_department(department=department, question=question,
+                                     internal_due=_iso(internal_due), trace=trace,
+                                     timestamp=now)
+
+    @event("ReferredToDepartment", topic="hotro.routing:Case.ReferredToDepartment")
+    def _referred_to_department(self, *, department: str, question: str,
+                                internal_due: str | None, trace: TraceDict,
+                                timestamp: datetime) -> None:
+        self.department = department
+        self.referrals.append({"department": department, "question": question,
+                               "internal_due": internal_due, "referred_at": timestamp,
+                               "response": None})
+        self.state = State.REFERRED_TO_DEPARTMENT
+
+    def record_department_response(self, *, department: str, result: str,
+                                   attachments: Sequence[Mapping[str, Any]] = (),
+                                   trace: TraceDict, now: datetime) -> None:
+        self._check(Action.RECORD_DEPARTMENT_RESPONSE, now)
+        if department != self.department:
+            raise InvalidCommand(f"case {self.reference} is referred to "
+                                 f"{self.department!r}, not {department!r}")
+        _require_text(result, "result")
+        self._department_responded(department=department, result=result,
+                                   attachments=[dict(a) for a in attachments], trace=trace,
+                                   timestamp=now)
+
+    @event("DepartmentResponded", topic="hotro.routing:Case.DepartmentResponded")
+    def _department_responded(self, *, department: str, result: str,
+                              attachments: list[dict[str, Any]], trace: TraceDict,
+                              timestamp: datetime) -> None:
+        self.referrals[-1]["response"] = {"result": result, "attachments": list(attachments),
+                                          "responded_at": timestamp}
+        self.state = State.DEPARTMENT_RESPONDED
+
+    # ---- replying to the customer (step 3) ----------------------------------------------
+
+    def request_reply(self, *, method: str, content: str, language: str | None = None,
+                      trace: TraceDict, now: datetime) -> None:
+        """Ask notify to deliver the answer; the reply is then due."""
+        self._check(Action.REQUEST_REPLY, now)
+        _require_member(method, REPLY_METHODS, "method")
+        _require_text(content, "content")
+        language = language or self.language
+        _require_member(language, LANGUAGES, "language")
+        self._reply_requested(method=method, content=content, language=language, trace=trace,
+                              timestamp=now)
+
+    @event("ReplyRequested", topic="hotro.routing:Case.ReplyRequested")
+    def _reply_requested(self, *, method: str, content: str, language: str, trace: TraceDict,
+                         timestamp: datetime) -> None:
+        self.reply_request = {"method": method, "content": content, "language": language,
+                              "requested_at": timestamp}
+        self.state = State.REPLY_DUE
+
+    def record_reply_sent(self, *, method: str, proof: str, sent_at: datetime,
+                          summary: str = "", trace: TraceDict, now: datetime) -> None:
+        """The answer reached the customer: reported by notify, or recorded by the staff
+        member who phoned or met the customer (``proof``: Message-ID, letter number, call
+        log id…)."""
+        self._check(Action.RECORD_REPLY_SENT, now)
+        _require_member(method, REPLY_METHODS, "method")
+        _require_text(proof, "proof")
+        _require_aware(sent_at, "sent_at")
+        self._reply_sent(method=method, proof=proof, sent_at=sent_at, summary=summary,
+                         trace=trace, timestamp=now)
+
+    @event("ReplySent", topic="hotro.routing:Case.ReplySent")
+    def _reply_sent(self, *, method: str, proof: str, sent_at: datetime, summary: str,
+                    trace: TraceDict, timestamp: datetime) -> None:
+        self.reply_sent = {"method": method, "proof": proof, "sent_at": sent_at,
+                           "summary": summary, "recorded_by": trace.get("actor_id")}
+        self.state = State.REPLIED
+
+    # ---- ending and reopening ----------------------------------------------------------
+
+    def close(self, *, reason: str, trace: TraceDict, now: datetime) -> None:
+        """Step 4, after the reply was sent."""
+        self._check(Action.CLOSE, now)
+        _require_text(reason, "reason")
+        self._closed(reason=reason, forced=False, trace=trace, timestamp=now)
+
+    def force_close(self, *, reason: str, trace: TraceDict, now: datetime) -> None:
+        """A supervisor's override: close an open case without a reply."""
+        self._check(Action.FORCE_CLOSE, now)
+        _require_text(reason, "reason")
+        self._closed(reason=reason, forced=True, trace=trace, timestamp=now)
+
+    @event("Closed", topic="hotro.routing:Case.Closed")
+    def _closed(self, *, reason: str, forced: bool, trace: TraceDict,
+                timestamp: datetime) -> None:
+        self._end(State.CLOSED, {"reason": reason, "forced": forced}, timestamp)
+
+    def refuse(self, *, reason: str, explanation: str, trace: TraceDict,
+               now: datetime) -> None:
+        """Not handled: filed after the deadline, not eligible, or through the wrong channel."""
+        self._check(Action.REFUSE, now)
+        _require_member(reason, REFUSAL_REASONS, "reason")
+        _require_text(explanation, "explanation")
+        self._refused(reason=reason, explanation=explanation,
+                      filing_deadline=self.filing_deadline, trace=trace, timestamp=now)
+
+    @event("Refused", topic="hotro.routing:Case.Refused")
+    def _refused(self, *, reason: str, explanation: str, filing_deadline: str | None,
+                 trace: TraceDict, timestamp: datetime) -> None:
+        self._end(State.REFUSED, {"reason": reason, "explanation": explanation,
+                                  "filing_deadline": filing_deadline}, timestamp)
+
+    def withdraw(self, *, reason: str = "", trace: TraceDict, now: datetime) -> None:
+        """The customer no longer wants an answer."""
+        self._check(Action.WITHDRAW, now)
+        self._withdrawn(reason=reason, trace=trace, timestamp=now)
+
+    @event("Withdrawn", topic="hotro.routing:Case.Withdrawn")
+    def _withdrawn(self, *, reason: str, trace: TraceDict, timestamp: datetime) -> None:
+        self._end(State.WITHDRAWN, {"reason": reason}, timestamp)
+
+    def reopen(self, *, reason: str, within_days: int, trace: TraceDict,
+               now: datetime) -> None:
+        """Back to analysis, if at most ``within_days`` calendar days have passed since the
+        case was closed or refused (the period is policy, passed in by the caller)."""
+        self._check(Action.REOPEN, now)
+        _require_text(reason, "reason")
+        if within_days < 0:
+            raise InvalidCommand(f"within_days must not be negative, got {within_days}")
+        assert self.ended_at is not None  # every ended state sets it
+        if now > self.ended_at + timedelta(days=within_days):
+            raise ReopenPeriodExpired(self.ended_at.isoformat(), within_days, now.isoformat())
+        self._reopened(reason=reason, trace=trace, timestamp=now)
+
+    @event("Reopened", topic="hotro.routing:Case.Reopened")
+    def _reopened(self, *, reason: str, trace: TraceDict, timestamp: datetime) -> None:
+        self.reopen_count += 1
+        self.ended_at = None
+        self.outcome = None
+        self.state = State.ANALYSING
+
+    # ---- internal notes ------------------------------------------------------------------
+
+    def add_note(self, *, text: str, trace: TraceDict, now: datetime) -> None:
+        """An internal note (never shown to the customer); allowed in any state."""
+        self._check(Action.ADD_NOTE, now)
+        _require_text(text, "text")
+        self._note_added(text=text, trace=trace, timestamp=now)
+
+    @event("NoteAdded", topic="hotro.routing:Case.NoteAdded")
+    def _note_added(self, *, text: str, trace: TraceDict, timestamp: datetime) -> None:
+        self.notes.append({"at": timestamp, "author": trace.get("actor_id"), "text": text})
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    def _check(self, action: Action, now: datetime) -> None:
+        if not self.can(action):
+            raise IllegalTransition(self.state, action)
+        _require_aware(now, "now")
+
+    def _end(self, state: State, outcome: dict[str, Any], timestamp: datetime) -> None:
+        self.state = state
+        self.ended_at = timestamp
+        self.outcome = {"state": state.value, **outcome}
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _require_aware(value: datetime, name: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidCommand(f"{name} must be timezone-aware, got {value.isoformat()}")
+
+
+def _require_text(value: str, name: str) -> None:
+    if not value.strip():
+        raise InvalidCommand(f"{name} must not be blank")
+
+
+def _require_member(value: str, allowed: frozenset[str], name: str) -> None:
+    if value not in allowed:
+        raise InvalidCommand(f"unknown {name} {value!r} (expected one of {sorted(allowed)})")
+
+
+def _require_not_past(value: date, now: datetime, name: str) -> None:
+    today = now.astimezone(ICT).date()
+    if value < today:
+        raise InvalidCommand(f"{name} {value.isoformat()} is before today ({today.isoformat()})")

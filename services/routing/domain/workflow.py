@@ -1,0 +1,100 @@
+"""The states of a case, the actions on it, and which action is legal in which state.
+
+This table is the single source of the guards in ``case.py`` and of ``Case.allowed_actions``
+(which the HTTP API can show as buttons)."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+from enum import StrEnum
+
+#: Business dates (due dates, "today") are Vietnamese calendar dates. No DST in Vietnam.
+ICT = timezone(timedelta(hours=7), "ICT")
+
+
+class State(StrEnum):
+    NEW = "new"
+    ANALYSING = "analysing"
+    AWAITING_CUSTOMER_INFO = "awaiting_customer_info"
+    RESOLVED_BY_SUPPORT = "resolved_by_support"
+    REFERRED_TO_DEPARTMENT = "referred_to_department"
+    DEPARTMENT_RESPONDED = "department_responded"
+    REPLY_DUE = "reply_due"
+    REPLIED = "replied"
+    CLOSED = "closed"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+ENDED_STATES = frozenset({State.CLOSED, State.REFUSED, State.WITHDRAWN})
+OPEN_STATES = frozenset(State) - ENDED_STATES
+
+
+class Action(StrEnum):
+    APPLY_TRIAGE = "apply_triage"
+    START_ANALYSIS = "start_analysis"
+    REQUEST_INFO = "request_info"
+    RECORD_INFO_PROVIDED = "record_info_provided"
+    RESOLVE = "resolve"
+    REFER = "refer"
+    RECORD_DEPARTMENT_RESPONSE = "record_department_response"
+    REQUEST_REPLY = "request_reply"
+    RECORD_REPLY_SENT = "record_reply_sent"
+    CLOSE = "close"
+    FORCE_CLOSE = "force_close"
+    REFUSE = "refuse"
+    WITHDRAW = "withdraw"
+    REOPEN = "reopen"
+    ADD_NOTE = "add_note"
+
+
+ALLOWED_FROM: dict[Action, frozenset[State]] = {
+    Action.APPLY_TRIAGE: frozenset({State.NEW, State.ANALYSING}),
+    Action.START_ANALYSIS: frozenset({State.NEW}),
+    Action.REQUEST_INFO: frozenset({State.ANALYSING}),
+    # Information that arrives while support is already analysing is still recorded.
+    Action.RECORD_INFO_PROVIDED: frozenset({State.AWAITING_CUSTOMER_INFO, State.ANALYSING}),
+    Action.RESOLVE: frozenset({State.ANALYSING}),
+    # From department_responded: a follow-up question, or another department.
+    Action.REFER: frozenset({State.ANALYSING, State.DEPARTMENT_RESPONDED}),
+    Action.RECORD_DEPARTMENT_RESPONSE: frozenset({State.REFERRED_TO_DEPARTMENT}),
+    Action.REQUEST_REPLY: frozenset({State.RESOLVED_BY_SUPPORT, State.DEPARTMENT_RESPONDED}),
+    # Staff who answered by phone or in person record it without a reply request first.
+    Action.RECORD_REPLY_SENT: frozenset(
+        {State.RESOLVED_BY_SUPPORT, State.DEPARTMENT_RESPONDED, State.REPLY_DUE}
+    ),
+    Action.CLOSE: frozenset({State.REPLIED}),
+    Action.FORCE_CLOSE: OPEN_STATES,
+    Action.REFUSE: frozenset({State.NEW, State.ANALYSING, State.AWAITING_CUSTOMER_INFO}),
+    Action.WITHDRAW: OPEN_STATES,
+    Action.REOPEN: frozenset({State.CLOSED, State.REFUSED}),
+    Action.ADD_NOTE: frozenset(State),
+}
+
+
+class CaseError(Exception):
+    """Base of the errors a case command raises; no event was triggered."""
+
+
+class IllegalTransition(CaseError):
+    def __init__(self, state: State, action: Action) -> None:
+        self.state = state
+        self.action = action
+        allowed = ", ".join(sorted(ALLOWED_FROM[action])) or "nowhere"
+        super().__init__(
+            f"cannot {action.value} a case that is {state.value} (allowed when: {allowed})"
+        )
+
+
+class InvalidCommand(CaseError, ValueError):
+    """The action is legal in this state but its arguments are not."""
+
+
+class ReopenPeriodExpired(CaseError):
+    def __init__(self, ended_on: str, within_days: int, now: str) -> None:
+        self.ended_on = ended_on
+        self.within_days = within_days
+        super().__init__(
+            f"the case ended on {ended_on}; it can be reopened within {within_days} days, "
+            f"and it is now {now}"
+        )

@@ -1,0 +1,36 @@
+"""Read a service's store the way an auditor would: count events per complaint."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import Any
+
+from shared.eventstore.application import ServiceApplication
+from shared.eventstore.persistence import persistence_env
+
+
+def open_store(app_class: type[ServiceApplication], store_url: str,
+               **kwargs: Any) -> ServiceApplication:
+    return app_class(env=persistence_env(store_url), **kwargs)
+
+
+def event_counts(app: ServiceApplication) -> Counter[tuple[uuid.UUID, str]]:
+    """(complaint id, event class name) -> how many stored. The complaint id comes from the
+    event (``complaint_id`` attribute) or, for aggregates keyed by it, the aggregate."""
+    counts: Counter[tuple[uuid.UUID, str]] = Counter()
+    position = 0
+    while True:
+        notes = app.recorder.select_notifications(start=position, limit=1000,
+                                                  inclusive_of_start=False)
+        if not notes:
+            return counts
+        for n in notes:
+            event = app.mapper.to_domain_event(n)
+            complaint_id = getattr(event, "complaint_id", None) or event.originator_id
+            counts[(complaint_id, type(event).__qualname__)] += 1
+            position = n.id
+
+
+def per_complaint(counts: Counter[tuple[uuid.UUID, str]], event_name: str) -> Counter[uuid.UUID]:
+    return Counter({cid: n for (cid, name), n in counts.items() if name == event_name})
