@@ -148,6 +148,16 @@ class NotificationFailed(Payload):
     attempts: int = Field(ge=1)
 
 
+class DeliveryBounced(Payload):
+    """A bounce of one of our own emails came back to intake."""
+
+    EVENT_TYPE: ClassVar[str] = "DeliveryBounced"
+
+    reference: str
+    message_id: str
+    reason: str
+
+
 class ComplaintRefused(Payload):
     EVENT_TYPE: ClassVar[str] = "ComplaintRefused"
 
@@ -221,6 +231,7 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     AcknowledgementSent,
     ReplySent,
     NotificationFailed,
+    DeliveryBounced,
     ComplaintRefused,
     ComplaintClosed,
     ComplaintReopened,

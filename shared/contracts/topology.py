@@ -13,7 +13,7 @@ _TOPOLOGY: dict[str, dict[str, tuple[str, ...]]] = {
         "notify": ("AcknowledgementSent", "ReplySent", "NotificationFailed"),
     },
     "routing": {
-        "intake": ("ComplaintReceived", "InfoProvided"),
+        "intake": ("ComplaintReceived", "InfoProvided", "DeliveryBounced"),
         "sla": ("DeadlineApproaching", "DeadlineBreached"),
         "notify": ("AcknowledgementSent", "ReplySent", "NotificationFailed"),
     },
@@ -24,7 +24,7 @@ _TOPOLOGY: dict[str, dict[str, tuple[str, ...]]] = {
         "notify": ("AcknowledgementSent", "ReplySent"),
     },
     "notify": {
-        "intake": ("ComplaintReceived",),
+        "intake": ("ComplaintReceived", "DeliveryBounced"),
         "routing": ("InfoRequested", "ReferredToDepartment", "ReplyRequested",
                     "ComplaintRefused"),
         "sla": ("DeadlineApproaching", "DeadlineBreached"),
