@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+
+from services.routing.domain.keywords import find_keyword, strip_accents
+
+
+def test_strip_accents_keeps_length_and_folds_d() -> None:
+    assert strip_accents("đổi trả Điện") == "doi tra dien"
+
+
+@pytest.mark.parametrize(("keyword", "text"), [
+    ("không lên nguồn", "Máy giặt KHÔNG LÊN NGUỒN từ hôm qua"),
+    ("không lên nguồn", "may giat khong   len nguon tu hom qua"),
+    ("hoàn tiền", "Tôi muốn được hoàn tiền."),
+    ("hoan tien", "Tôi muốn được hoàn tiền."),
+    ("shipper", "Shipper không gọi trước"),
+])
+def test_keyword_found_with_or_without_accents(keyword: str, text: str) -> None:
+    assert find_keyword(keyword, text)
+
+
+@pytest.mark.parametrize(("keyword", "text"), [
+    ("lỗi", "Thẻ thành viên có lợi ích gì?"),  # same letters, different word
+    ("hỏng", "Tôi không hồng hào"),
+    ("giao", "giaohang"),  # whole words only
+    ("hoàn tiền", "Tôi muốn đổi hàng"),
+])
+def test_keyword_not_found(keyword: str, text: str) -> None:
+    assert not find_keyword(keyword, text)
