@@ -121,8 +121,8 @@ class IntakeApplication(ServiceApplication):
                      attachments: list[dict[str, Any]] | None = None,
                      inbound_message_id: str | None = None) -> None:
         request = self.get_request(request_id)
-        request.provide_info(reference=request.reference, channel=channel, content=content, items=items,
-                             attachments=attachments or [],
+        request.provide_info(reference=request.reference, channel=channel, content=content,
+                             items=items, attachments=attachments or [],
                              inbound_message_id=inbound_message_id, trace=trace)
         aggregates: list[Any] = [request]
         if inbound_message_id:
@@ -200,7 +200,8 @@ class IntakeApplication(ServiceApplication):
             ))
         if isinstance(domain_event, Request.InfoProvided):
             return WireEvent(domain_event.originator_id, wire.InfoProvided(
-                reference=domain_event.reference, channel=domain_event.channel, content=domain_event.content,
+                reference=domain_event.reference, channel=domain_event.channel,
+                content=domain_event.content,
                 items=tuple(domain_event.items), attachments=tuple(domain_event.attachments),
                 inbound_message_id=domain_event.inbound_message_id,
             ))
@@ -213,11 +214,13 @@ class IntakeApplication(ServiceApplication):
             request = self.get_request(request_id)
         except RequestNotFound:
             return None
-        deadline = date.fromisoformat(request.filing_deadline) if request.filing_deadline else None
+        deadline = (date.fromisoformat(request.filing_deadline)
+                    if request.filing_deadline else None)
         return Accepted(request.id, request.reference, request.filed_late, deadline,
                         created=False)
 
-    def _counter(self, prefix: str, year: int, trace: dict[str, str | None]) -> ReferenceCounter:
+    def _counter(self, prefix: str, year: int,
+                 trace: dict[str, str | None]) -> ReferenceCounter:
         try:
             counter: ReferenceCounter = self.repository.get(
                 ReferenceCounter.create_id(prefix, year))

@@ -18,7 +18,7 @@ class Request(Aggregate):
     """One customer request (complaint or advice) as it was received, plus later info."""
 
     @event("Received", topic="hotro.intake:Request.Received")
-    def __init__(self, *, id: uuid.UUID, reference: str, kind: str, channel: str,  # noqa: A002
+    def __init__(self, *, id: uuid.UUID, reference: str, kind: str, channel: str,
                  customer: dict[str, Any],
                  details: dict[str, Any], received_at: str, filed_late: bool,
                  filing_deadline: str | None, trace: dict[str, str | None]) -> None:

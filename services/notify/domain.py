@@ -52,7 +52,7 @@ class Dispatch(Aggregate):
         return uuid.uuid5(HOTRO_NAMESPACE, f"notify/dispatch/{complaint_id}/{purpose}/{cause}")
 
     @event("Requested", topic="hotro.notify:Dispatch.Requested")
-    def __init__(self, *, id: uuid.UUID, complaint_id: uuid.UUID,  # noqa: A002
+    def __init__(self, *, id: uuid.UUID, complaint_id: uuid.UUID,
                  reference: str, purpose: str, method: str,
                  recipient: str, language: str, context: dict[str, Any],
                  message_id: str | None, in_reply_to: str | None, internal: bool,

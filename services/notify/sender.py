@@ -64,7 +64,7 @@ class DeliveryLoop:
                         attempts = self.app.get_dispatch(dispatch_id).attempts
                         delay = self.backoff_s[min(attempts - 1, len(self.backoff_s) - 1)]
                         p.not_before = loop.time() + delay
-            except Exception:  # noqa: BLE001 - store down: retry next round
+            except Exception:
                 log.warning("delivery round failed", exc_info=True)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.period_s)

@@ -18,8 +18,12 @@ from services.routing.application import CaseNotFound, RoutingApplication
 from services.routing.domain.case import Case
 from services.routing.domain.catalogue import ConfigError
 from services.routing.domain.permissions import Forbidden, authorize_read, permitted_actions
-from services.routing.domain.workflow import Action, IllegalTransition, InvalidCommand
-from services.routing.domain.workflow import ReopenPeriodExpired
+from services.routing.domain.workflow import (
+    Action,
+    IllegalTransition,
+    InvalidCommand,
+    ReopenPeriodExpired,
+)
 from services.routing.queues import CaseQueues
 from services.routing.users import Directory, StaffUser
 from shared.eventstore.trace import Trace

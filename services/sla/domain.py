@@ -109,7 +109,8 @@ class Clock(Aggregate):
                explanation: str, calendar_version: str, reason: str,
                trace: dict[str, str | None]) -> None:
         if not self.is_open:
-            raise ClockError(f"clock {self.kind} is {self.status}: closed clocks are never rewritten")
+            raise ClockError(
+                f"clock {self.kind} is {self.status}: closed clocks are never rewritten")
         if last_day == self.last_day and calendar_version == self.calendar_version:
             raise ClockError("nothing to replan")
         self._replanned(previous_last_day=self.last_day, last_day=last_day, due_at=due_at,

@@ -47,7 +47,7 @@ class SlaTimer:
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.tick)
-            except Exception:  # noqa: BLE001 - store down: next tick retries
+            except Exception:
                 log.warning("sla timer tick failed", exc_info=True)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.period_s)
@@ -60,9 +60,9 @@ class SlaTimer:
         for clock_id, w in list(self.watched.items()):
             if partition_of(w.complaint_id, self.partitions) not in held:
                 continue
-            if now >= w.due_at or (not w.approached and self._maybe_approaching(now, w)):
-                if self.app.check_clock(clock_id, now) is not None:
-                    raised += 1
+            due = now >= w.due_at or (not w.approached and self._maybe_approaching(now, w))
+            if due and self.app.check_clock(clock_id, now) is not None:
+                raised += 1
         self.raised += raised
         return raised
 
@@ -83,8 +83,7 @@ class SlaTimer:
                 due_at=datetime.fromisoformat(event.due_at),  # type: ignore[union-attr]
                 last_day=date.fromisoformat(event.last_day),  # type: ignore[union-attr]
                 approached=False)
-        elif isinstance(event, Clock.Approaching):
-            if event.originator_id in self.watched:
-                self.watched[event.originator_id].approached = True
+        elif isinstance(event, Clock.Approaching) and event.originator_id in self.watched:
+            self.watched[event.originator_id].approached = True
         elif isinstance(event, Clock.Met | Clock.Stopped | Clock.Breached):
             self.watched.pop(event.originator_id, None)

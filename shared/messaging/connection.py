@@ -52,7 +52,7 @@ class NatsConnection:
                 self.client = await self.broker.connect()
                 self.connected.set()
                 return self.client
-            except (OSError, nats.errors.NoServersError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, nats.errors.NoServersError) as exc:
                 if loop.time() > deadline:
                     raise
                 log.warning("NATS not reachable yet (%s); retrying", exc)
@@ -63,7 +63,7 @@ class NatsConnection:
         self._closing = True
         try:
             await self.broker.stop()
-        except Exception:  # noqa: BLE001 - closing best-effort
+        except Exception:
             log.debug("error while closing NATS", exc_info=True)
 
     async def _closed(self) -> None:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -60,16 +61,14 @@ class PartitionConsumer:
                     msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout_s)
                 except TimeoutError:
                     continue
-                except Exception:  # noqa: BLE001 - disconnected: the client reconnects
+                except Exception:
                     log.warning("fetch failed on %s", self.durable, exc_info=True)
                     await _wait(stop, 0.5)
                     continue
                 await self._process_batch(msgs, stop)
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 await sub.unsubscribe()
-            except Exception:  # noqa: BLE001
-                pass
 
     async def _process_batch(self, msgs: list[Msg], stop: asyncio.Event) -> None:
         for i, msg in enumerate(msgs):
@@ -97,7 +96,7 @@ class PartitionConsumer:
                  "partition": self.partition}
         try:
             applied = await asyncio.to_thread(self._handle, envelope)
-        except Exception as exc:  # noqa: BLE001 - infrastructure: retry with backoff
+        except Exception as exc:
             if deliveries >= self.max_deliver:
                 log.error("giving up on %s after %d deliveries", envelope.msg_id(), deliveries,
                           extra=extra, exc_info=True)
@@ -152,14 +151,10 @@ def _subject_parts(subject: str) -> tuple[str, str]:
 
 async def _nak_all(msgs: list[Msg], delay: float | None) -> None:
     for m in msgs:
-        try:
+        with contextlib.suppress(Exception):
             await m.nak(delay=delay)
-        except Exception:  # noqa: BLE001 - ack wait expiry redelivers anyway
-            pass
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -14,13 +14,14 @@ ceil(partitions / members); extra leases are released for newcomers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ class _Held:
 
 
 class LeaseKeeper:
-    def __init__(self, js: JetStreamContext, kv: KeyValue, service: str, replica_id: str, partitions: int,
+    def __init__(self, js: JetStreamContext, kv: KeyValue, service: str, replica_id: str,
+                 partitions: int,
                  ttl_s: float, *, want_relay: bool = True,
                  on_partition_acquired: OnChange | None = None,
                  on_partition_lost: OnChange | None = None,
@@ -73,13 +75,11 @@ class LeaseKeeper:
         while not stop.is_set():
             try:
                 await self.tick()
-            except Exception:  # noqa: BLE001 - NATS down: expire locally, retry
+            except Exception:
                 log.warning("lease round failed", exc_info=True)
                 await self._expire_stale()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=period)
-            except TimeoutError:
-                pass
         await self.release_all()
 
     async def tick(self) -> None:
@@ -95,10 +95,8 @@ class LeaseKeeper:
     async def release_all(self) -> None:
         for key in list(self.held):
             await self._release(key)
-        try:
+        with contextlib.suppress(Exception):
             await self.kv.delete(self._member_key())
-        except Exception:  # noqa: BLE001 - expiry will clean it up
-            pass
 
     # -- internals ----------------------------------------------------------------------
 
@@ -137,7 +135,7 @@ class LeaseKeeper:
             revision = await self.kv.create(key, self.replica.encode())
         except KeyWrongLastSequenceError:
             return
-        except Exception as exc:  # noqa: BLE001 - "key exists" arrives as several errors
+        except Exception as exc:
             if "wrong last sequence" in str(exc).lower():
                 return
             raise
@@ -152,7 +150,7 @@ class LeaseKeeper:
             held.renewed_at = now
         except (KeyWrongLastSequenceError, KeyNotFoundError):
             await self._lost(key)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if "wrong last sequence" in str(exc).lower():
                 await self._lost(key)
             else:
@@ -163,10 +161,8 @@ class LeaseKeeper:
         if held is None:
             return
         await self._lost(key)
-        try:
+        with contextlib.suppress(Exception):
             await self.kv.delete(key, last=held.revision)
-        except Exception:  # noqa: BLE001 - someone else has it, or it expires anyway
-            pass
 
     async def _expire_stale(self) -> None:
         now = asyncio.get_running_loop().time()

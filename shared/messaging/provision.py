@@ -86,7 +86,7 @@ async def provision(js: JetStreamContext, spec: ProvisionSpec) -> list[str]:
     try:
         await js.key_value(LEASES_BUCKET)
         done.append(f"kv {LEASES_BUCKET} (exists)")
-    except (NotFoundError, Exception):  # noqa: BLE001 - bucket missing
+    except (NotFoundError, Exception):
         await js.create_key_value(
             js_api.KeyValueConfig(bucket=LEASES_BUCKET, history=1, ttl=spec.lease_ttl_s,
                                   storage=js_api.StorageType.FILE, replicas=spec.replicas)

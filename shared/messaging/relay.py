@@ -78,7 +78,7 @@ class OutboxRelay:
                 continue
             try:
                 published = await self.step()
-            except Exception:  # noqa: BLE001 - broker or store down: retry from the stream
+            except Exception:
                 log.warning("relay step failed; will resume from the stream", exc_info=True)
                 self.position = None
                 await self._pause(stop, 0.5)
@@ -117,7 +117,7 @@ class OutboxRelay:
                                       stream=EVENTS_STREAM, headers=headers_for(envelope))
                 self.metrics.relay_published.labels(self.app.name).inc()
                 return
-            except Exception as exc:  # noqa: BLE001 - unknown outcome: same id again
+            except Exception as exc:
                 if not self.is_leader():
                     raise
                 log.warning("publish of %s failed (%s); retrying", envelope.msg_id(), exc,

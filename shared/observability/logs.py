@@ -28,7 +28,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
-def configure_logging(service: str, replica: str, level: str = "INFO", as_json: bool = True) -> None:
+def configure_logging(service: str, replica: str, level: str = "INFO",
+                      as_json: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if as_json:
         handler.setFormatter(JsonFormatter())

@@ -136,7 +136,7 @@ class ServiceRuntime:
                                                            durable_name(self.name, p))
                         self.metrics.consumer_lag.labels(self.name, str(p)).set(
                             info.num_pending or 0)
-                    except Exception:  # noqa: BLE001 - metrics are best effort
+                    except Exception:
                         pass
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=5)

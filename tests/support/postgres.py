@@ -24,7 +24,7 @@ def check_postgres() -> None:
     try:
         with psycopg.connect(PG_BASE, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if postgres_required():
             pytest.fail(f"PostgreSQL is required here (CI) but unreachable at {PG_BASE}: {exc}")
         pytest.skip(f"PostgreSQL unreachable at {PG_BASE}: {exc}")
