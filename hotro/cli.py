@@ -32,6 +32,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_contracts(args: argparse.Namespace) -> int:
+    from shared.contracts.snapshots import SCHEMA_DIR, current_schemas, render, write_snapshots
+
+    if args.write:
+        print("\n".join(write_snapshots()))
+        return 0
+    changed = [name for name, schema in current_schemas().items()
+               if not (SCHEMA_DIR / name).exists()
+               or (SCHEMA_DIR / name).read_text(encoding="utf-8") != render(schema)]
+    print("\n".join(f"changed: {n}" for n in changed) or "contracts match their snapshots")
+    return 1 if changed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotro", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("service", choices=("intake", "routing", "sla", "notify"))
     srv.add_argument("--port", type=int, default=None)
     srv.set_defaults(func=_cmd_serve)
+
+    con = sub.add_parser("contracts", help="check (or --write) the contract JSON schemas")
+    con.add_argument("--write", action="store_true")
+    con.set_defaults(func=_cmd_contracts)
 
     for optional in ("hotro.cli_calendar", "hotro.cli_audit"):
         try:
