@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
@@ -13,22 +15,35 @@ from eventsourcing.persistence import IntegrityError
 
 from services.intake.domain import (
     REFERENCE_PREFIX,
+    HotlineCall,
+    MailRecord,
     MessageIndex,
+    PhoneIndex,
     ReferenceCounter,
     ReferenceIndex,
     Request,
     request_id_for_idempotency_key,
 )
+from services.intake.filing import FilingCheck
+from services.intake.reference_data import ChannelRules
 from shared.contracts import events as wire
 from shared.contracts.envelope import Envelope
 from shared.contracts.topology import subscriptions_of
 from shared.eventstore.application import Handler, ServiceApplication, WireEvent
 
-#: (kind, product, incident_date, received_at) -> (filing deadline, filed late?)
-FilingCheck = Callable[[str, str | None, date | None, datetime], tuple[date | None, bool]]
+__all__ = ["Accepted", "CallNotDraft", "FilingCheck", "IntakeApplication", "NewRequest",
+           "RequestNotFound", "UnknownCall"]
 
 
 class RequestNotFound(LookupError):
+    pass
+
+
+class UnknownCall(LookupError):
+    pass
+
+
+class CallNotDraft(ValueError):
     pass
 
 
@@ -39,6 +54,7 @@ class Accepted:
     filed_late: bool
     filing_deadline: date | None
     created: bool
+    channel_rule: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,7 @@ class NewRequest:
     language: str = "vi"
     attachments: tuple[dict[str, Any], ...] = ()
     inbound_message_id: str | None = None
+    hotline_call_id: str | None = None
 
 
 class IntakeApplication(ServiceApplication):
@@ -63,9 +80,17 @@ class IntakeApplication(ServiceApplication):
 
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None,
-                 filing_check: FilingCheck | None = None) -> None:
+                 filing_check: FilingCheck | None = None,
+                 channel_rules: ChannelRules | None = None,
+                 link_window: timedelta = timedelta(days=60)) -> None:
         super().__init__(env, clock)
-        self.filing_check = filing_check or (lambda *_: (None, False))
+        if filing_check is None:
+            from services.intake.filing import calendar_filing_check
+
+            filing_check = calendar_filing_check()
+        self.filing_check = filing_check
+        self.channel_rules = channel_rules or ChannelRules()
+        self.link_window = link_window
 
     # ---- commands ----------------------------------------------------------------------
 
@@ -74,14 +99,15 @@ class IntakeApplication(ServiceApplication):
         request_id = (
             request_id_for_idempotency_key(idempotency_key) if idempotency_key else uuid.uuid4()
         )
-        for _ in range(retries):
+        for attempt in range(retries):
             existing = self._existing(request_id)
             if existing is not None:
                 return existing
             try:
                 return self._receive_once(request_id, new, trace)
             except IntegrityError:
-                continue  # a concurrent allocation of the same counter: take the next one
+                # a concurrent allocation of the same counter: take the next one
+                _backoff(attempt)
         raise RuntimeError("could not allocate a reference (too much contention)")
 
     def _receive_once(self, request_id: uuid.UUID, new: NewRequest,
@@ -91,9 +117,13 @@ class IntakeApplication(ServiceApplication):
         counter = self._counter(prefix, now.year, trace)
         counter.allocate(trace=trace)
         reference = counter.current()
-        deadline, late = (None, False)
-        if new.kind == "complaint":
-            deadline, late = self.filing_check(new.kind, new.product, new.incident_date, now)
+        deadline: date | None = None
+        late = False
+        if new.kind == "complaint" and new.incident_date is not None:
+            deadline, late = self.filing_check(new.product, new.category, new.incident_date,
+                                               now)
+        channel_rule = self.channel_rule_for(new)
+        call = self._draft_call(new.hotline_call_id)
         request = Request(
             id=request_id, reference=reference, kind=new.kind, channel=new.channel,
             customer=dict(new.customer),
@@ -104,6 +134,8 @@ class IntakeApplication(ServiceApplication):
                 "taken_by": new.taken_by, "language": new.language,
                 "attachments": list(new.attachments),
                 "inbound_message_id": new.inbound_message_id,
+                "channel_rule": channel_rule,
+                "hotline_call_id": new.hotline_call_id,
             },
             received_at=now.isoformat(), filed_late=late,
             filing_deadline=deadline.isoformat() if deadline else None, trace=trace,
@@ -113,8 +145,117 @@ class IntakeApplication(ServiceApplication):
         if new.inbound_message_id:
             aggregates.append(MessageIndex(message_id=new.inbound_message_id,
                                            request_id=request_id, direction="in", trace=trace))
+        phone = new.customer.get("phone")
+        if phone:
+            phones = self._phone_index(phone, trace)
+            phones.link(request_id=str(request_id), reference=reference,
+                        received_at=now.isoformat(), trace=trace)
+            aggregates.append(phones)
+        if call is not None:
+            call.convert(request_id=str(request_id), reference=reference, trace=trace)
+            aggregates.append(call)
         self.save(*aggregates)
-        return Accepted(request_id, reference, late, deadline, created=True)
+        return Accepted(request_id, reference, late, deadline, created=True,
+                        channel_rule=channel_rule)
+
+    def channel_rule_for(self, new: NewRequest) -> dict[str, str] | None:
+        """The channel this type of request must come through, if it came another way."""
+        rule = self.channel_rules.rule_for(new.kind, new.product, new.category)
+        if rule is None or rule.channel == new.channel:
+            return None
+        return {"required_channel": rule.channel, "requirement_vi": rule.requirement_vi,
+                "requirement_en": rule.requirement_en}
+
+    def record_bounce(self, request_id: uuid.UUID, *, message_id: str, reason: str,
+                      bounce_message_id: str, trace: dict[str, str | None]) -> str:
+        """A bounce of our `message_id`: recorded on its request (DeliveryBounced)."""
+        request = self.get_request(request_id)
+        request.record_bounce(reference=request.reference, message_id=message_id,
+                              reason=reason, bounce_message_id=bounce_message_id, trace=trace)
+        self.save(request, MessageIndex(message_id=bounce_message_id, request_id=request_id,
+                                        direction="in", trace=trace))
+        return request.reference
+
+    def record_mail(self, *, outcome: str, reason_code: str, reason_text: str,
+                    raw_sha256: str, message_id: str | None, envelope_from: str,
+                    from_address: str | None, subject: str | None, size: int,
+                    trace: dict[str, str | None]) -> bool:
+        """Record mail that became no request. False if these bytes were recorded already."""
+        record = MailRecord(
+            outcome=outcome, reason_code=reason_code, reason_text=reason_text,
+            raw_sha256=raw_sha256, message_id=message_id, envelope_from=envelope_from,
+            from_address=from_address, subject=subject, size=size,
+            received_at=self.clock().isoformat(), trace=trace)
+        try:
+            self.save(record)
+        except IntegrityError:
+            return False
+        return True
+
+    # ---- hotline -----------------------------------------------------------------------
+
+    def call_started(self, *, call_id: str, caller: str, caller_raw: str, at: str | None,
+                     trace: dict[str, str | None], retries: int = 10) -> HotlineCall:
+        for attempt in range(retries):
+            existing = self._call(call_id)
+            if existing is not None:
+                return existing
+            call, aggregates = self._new_call(call_id, caller, caller_raw, at, trace)
+            try:
+                self.save(call, *aggregates)
+                return call
+            except IntegrityError:
+                _backoff(attempt)
+        raise RuntimeError(f"could not record call {call_id} (contention)")
+
+    def call_ended(self, *, call_id: str, caller: str, caller_raw: str, at: str | None,
+                   recording_ref: str | None, trace: dict[str, str | None],
+                   retries: int = 10) -> HotlineCall:
+        for attempt in range(retries):
+            call = self._call(call_id)
+            aggregates: list[Any] = []
+            if call is None:  # the "started" notice was lost: the call still counts
+                call, aggregates = self._new_call(call_id, caller, caller_raw, None, trace)
+            if call.ended_at is not None or call.recording_ref is not None:
+                return call
+            call.end(ended_at=at, recording_ref=recording_ref, trace=trace)
+            try:
+                self.save(call, *aggregates)
+                return call
+            except IntegrityError:
+                _backoff(attempt)
+        raise RuntimeError(f"could not record the end of call {call_id} (contention)")
+
+    def hotline_drafts(self) -> list[HotlineCall]:
+        calls = [self._call_by_id(e.originator_id)
+                 for e in self._events_of_topic("hotro.intake:HotlineCall.Started")]
+        return [c for c in calls if c.is_draft]
+
+    def open_request_for_phone(self, phone: str) -> tuple[uuid.UUID, str] | None:
+        """The newest request received with this number within the link window, not closed."""
+        try:
+            index: PhoneIndex = self.repository.get(PhoneIndex.create_id(phone))
+        except AggregateNotFoundError:
+            return None
+        horizon = self.clock() - self.link_window
+        for entry in reversed(index.requests):
+            if datetime.fromisoformat(entry["received_at"]) < horizon:
+                return None
+            request = self.get_request(uuid.UUID(entry["request_id"]))
+            if not request.closed:
+                return request.id, request.reference
+        return None
+
+    def mail_records(self, outcome: str | None = None) -> list[dict[str, Any]]:
+        return [
+            {"id": str(e.originator_id), "outcome": e.outcome, "reason_code": e.reason_code,
+             "reason_text": e.reason_text, "raw_sha256": e.raw_sha256,
+             "message_id": e.message_id, "envelope_from": e.envelope_from,
+             "from_address": e.from_address, "subject": e.subject, "size": e.size,
+             "received_at": e.received_at}
+            for e in self._events_of_topic("hotro.intake:MailRecord.Recorded")
+            if outcome is None or e.outcome == outcome
+        ]
 
     def provide_info(self, request_id: uuid.UUID, *, channel: str, content: str,
                      items: list[str], trace: dict[str, str | None],
@@ -151,11 +292,15 @@ class IntakeApplication(ServiceApplication):
         return self.get_request(index.request_id)
 
     def request_for_message(self, message_id: str) -> uuid.UUID | None:
+        index = self.message_index(message_id)
+        return index.request_id if index is not None else None
+
+    def message_index(self, message_id: str) -> MessageIndex | None:
         try:
             index: MessageIndex = self.repository.get(MessageIndex.create_id(message_id))
         except AggregateNotFoundError:
             return None
-        return index.request_id
+        return index
 
     # ---- upstream events ---------------------------------------------------------------
 
@@ -163,7 +308,30 @@ class IntakeApplication(ServiceApplication):
         return {
             "AcknowledgementSent": self._on_message_sent,
             "ReplySent": self._on_message_sent,
+            # Consumed once the topology routes them to intake (see the report of issue 7):
+            # a closed or refused request no longer takes hotline calls.
+            "ComplaintClosed": self._on_closed,
+            "ComplaintRefused": self._on_closed,
+            "ComplaintReopened": self._on_reopened,
         }
+
+    def _on_closed(self, envelope: Envelope, payload: Any,
+                   processing: ProcessingEvent[uuid.UUID]) -> None:
+        request = self._request_or_none(envelope.complaint_id)
+        if request is None or request.closed:
+            return
+        request.mark_closed(reason=str(getattr(payload, "reason", "")),
+                            trace=self.reaction_trace(envelope, "intake"))
+        processing.collect_events(request)
+
+    def _on_reopened(self, envelope: Envelope, payload: Any,
+                     processing: ProcessingEvent[uuid.UUID]) -> None:
+        request = self._request_or_none(envelope.complaint_id)
+        if request is None or not request.closed:
+            return
+        request.mark_reopened(reason=payload.reason,
+                              trace=self.reaction_trace(envelope, "intake"))
+        processing.collect_events(request)
 
     def _on_message_sent(self, envelope: Envelope, payload: Any,
                          processing: ProcessingEvent[uuid.UUID]) -> None:
@@ -198,6 +366,10 @@ class IntakeApplication(ServiceApplication):
                 language=d.get("language") or "vi",
                 inbound_message_id=d.get("inbound_message_id"),
             ))
+        if isinstance(domain_event, Request.DeliveryBounced):
+            return WireEvent(domain_event.originator_id, wire.DeliveryBounced(
+                reference=domain_event.reference, message_id=domain_event.message_id,
+                reason=domain_event.reason))
         if isinstance(domain_event, Request.InfoProvided):
             return WireEvent(domain_event.originator_id, wire.InfoProvided(
                 reference=domain_event.reference, channel=domain_event.channel,
@@ -217,7 +389,66 @@ class IntakeApplication(ServiceApplication):
         deadline = (date.fromisoformat(request.filing_deadline)
                     if request.filing_deadline else None)
         return Accepted(request.id, request.reference, request.filed_late, deadline,
-                        created=False)
+                        created=False, channel_rule=request.details.get("channel_rule"))
+
+    def _request_or_none(self, request_id: uuid.UUID) -> Request | None:
+        try:
+            return self.get_request(request_id)
+        except RequestNotFound:
+            return None
+
+    def _phone_index(self, phone: str, trace: dict[str, str | None]) -> PhoneIndex:
+        try:
+            index: PhoneIndex = self.repository.get(PhoneIndex.create_id(phone))
+        except AggregateNotFoundError:
+            index = PhoneIndex(phone=phone, trace=trace)
+        return index
+
+    def _call(self, call_id: str) -> HotlineCall | None:
+        try:
+            return self._call_by_id(HotlineCall.create_id(call_id))
+        except AggregateNotFoundError:
+            return None
+
+    def _call_by_id(self, aggregate_id: uuid.UUID) -> HotlineCall:
+        call: HotlineCall = self.repository.get(aggregate_id)
+        return call
+
+    def _draft_call(self, call_id: str | None) -> HotlineCall | None:
+        if call_id is None:
+            return None
+        call = self._call(call_id)
+        if call is None:
+            raise UnknownCall(call_id)
+        if not call.is_draft:
+            raise CallNotDraft(f"call {call_id} already belongs to "
+                               f"{call.linked_reference or call.converted_reference}")
+        return call
+
+    def _new_call(self, call_id: str, caller: str, caller_raw: str, at: str | None,
+                  trace: dict[str, str | None]) -> tuple[HotlineCall, list[Any]]:
+        linked = self.open_request_for_phone(caller) if caller else None
+        call = HotlineCall(call_id=call_id, caller=caller,
+                           caller_raw=caller_raw, started_at=at,
+                           linked_request_id=str(linked[0]) if linked else None,
+                           linked_reference=linked[1] if linked else None, trace=trace)
+        if linked is None:
+            return call, []
+        request = self.get_request(linked[0])
+        request.link_call(call_id=call_id, caller=caller, at=at, trace=trace)
+        return call, [request]
+
+    def _events_of_topic(self, topic: str, page: int = 500) -> Iterator[Any]:
+        start = 0
+        while True:
+            notes = self.recorder.select_notifications(start=start, limit=page,
+                                                       topics=[topic],
+                                                       inclusive_of_start=False)
+            if not notes:
+                return
+            for n in notes:
+                yield self.mapper.to_domain_event(n)
+            start = notes[-1].id
 
     def _counter(self, prefix: str, year: int,
                  trace: dict[str, str | None]) -> ReferenceCounter:
@@ -228,3 +459,8 @@ class IntakeApplication(ServiceApplication):
             counter = ReferenceCounter(prefix=prefix, year=year, trace=trace)
         return counter
 
+
+
+def _backoff(attempt: int) -> None:
+    """Jittered pause before retrying a save that lost an optimistic-concurrency race."""
+    time.sleep(random.uniform(0, min(0.2, 0.005 * (attempt + 1))))

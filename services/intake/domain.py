@@ -33,6 +33,9 @@ class Request(Aggregate):
         self.trace = trace
         self.info: list[dict[str, Any]] = []
         self.message_ids: list[str] = []
+        self.bounces: list[dict[str, str]] = []
+        self.calls: list[dict[str, Any]] = []
+        self.closed = False
 
     @event("InfoProvided", topic="hotro.intake:Request.InfoProvided")
     def provide_info(self, *, reference: str, channel: str, content: str, items: list[str],
@@ -48,6 +51,33 @@ class Request(Aggregate):
 
     def has_outbound_message(self, message_id: str) -> bool:
         return message_id in self.message_ids
+
+    @event("DeliveryBounced", topic="hotro.intake:Request.DeliveryBounced")
+    def record_bounce(self, *, reference: str, message_id: str, reason: str,
+                      bounce_message_id: str, trace: dict[str, str | None]) -> None:
+        """A bounce of one of our own emails about this request came back."""
+        self.bounces.append({"message_id": message_id, "reason": reason,
+                             "bounce_message_id": bounce_message_id})
+
+    def link_call(self, *, call_id: str, caller: str, at: str | None,
+                  trace: dict[str, str | None]) -> None:
+        if any(c["call_id"] == call_id for c in self.calls):
+            raise ValueError(f"call {call_id} is already linked to {self.reference}")
+        self._link_call(call_id=call_id, caller=caller, at=at, trace=trace)
+
+    @event("CallLinked", topic="hotro.intake:Request.CallLinked")
+    def _link_call(self, *, call_id: str, caller: str, at: str | None,
+                   trace: dict[str, str | None]) -> None:
+        self.calls.append({"call_id": call_id, "caller": caller, "at": at})
+
+    @event("Closed", topic="hotro.intake:Request.Closed")
+    def mark_closed(self, *, reason: str, trace: dict[str, str | None]) -> None:
+        """Routing closed or refused it: a hotline call no longer links here."""
+        self.closed = True
+
+    @event("Reopened", topic="hotro.intake:Request.Reopened")
+    def mark_reopened(self, *, reason: str, trace: dict[str, str | None]) -> None:
+        self.closed = False
 
 
 class ReferenceCounter(Aggregate):
@@ -102,6 +132,95 @@ class MessageIndex(Aggregate):
         self.request_id = request_id
         self.direction = direction
         self.trace = trace
+
+
+class PhoneIndex(Aggregate):
+    """An E.164 phone number -> the requests received with it (hotline call linking)."""
+
+    @staticmethod
+    def create_id(phone: str) -> uuid.UUID:
+        return uuid.uuid5(HOTRO_NAMESPACE, f"intake/phone/{phone}")
+
+    @event("Started", topic="hotro.intake:PhoneIndex.Started")
+    def __init__(self, *, phone: str, trace: dict[str, str | None]) -> None:
+        self.phone = phone
+        self.requests: list[dict[str, str]] = []
+
+    @event("Linked", topic="hotro.intake:PhoneIndex.Linked")
+    def link(self, *, request_id: str, reference: str, received_at: str,
+             trace: dict[str, str | None]) -> None:
+        self.requests.append({"request_id": request_id, "reference": reference,
+                              "received_at": received_at})
+
+
+class HotlineCall(Aggregate):
+    """A call reported by the call-centre software: linked to an open request, or a draft
+    the agent turns into a request (or not)."""
+
+    @staticmethod
+    def create_id(call_id: str) -> uuid.UUID:
+        return uuid.uuid5(HOTRO_NAMESPACE, f"intake/hotline-call/{call_id}")
+
+    @event("Started", topic="hotro.intake:HotlineCall.Started")
+    def __init__(self, *, call_id: str, caller: str, caller_raw: str, started_at: str | None,
+                 linked_request_id: str | None, linked_reference: str | None,
+                 trace: dict[str, str | None]) -> None:
+        self.call_id = call_id
+        self.caller = caller
+        self.caller_raw = caller_raw
+        self.started_at = started_at
+        self.linked_request_id = linked_request_id
+        self.linked_reference = linked_reference
+        self.ended_at: str | None = None
+        self.recording_ref: str | None = None
+        self.converted_request_id: str | None = None
+        self.converted_reference: str | None = None
+
+    @property
+    def is_draft(self) -> bool:
+        return self.linked_request_id is None and self.converted_request_id is None
+
+    @event("Ended", topic="hotro.intake:HotlineCall.Ended")
+    def end(self, *, ended_at: str | None, recording_ref: str | None,
+            trace: dict[str, str | None]) -> None:
+        self.ended_at = ended_at
+        self.recording_ref = recording_ref
+
+    def convert(self, *, request_id: str, reference: str, trace: dict[str, str | None]) -> None:
+        if not self.is_draft:
+            raise ValueError(f"call {self.call_id} is not a draft any more")
+        self._convert(request_id=request_id, reference=reference, trace=trace)
+
+    @event("Converted", topic="hotro.intake:HotlineCall.Converted")
+    def _convert(self, *, request_id: str, reference: str,
+                 trace: dict[str, str | None]) -> None:
+        self.converted_request_id = request_id
+        self.converted_reference = reference
+
+
+class MailRecord(Aggregate):
+    """Inbound mail that became no request: ignored (auto-reply, list, unknown bounce),
+    quarantined (raw kept for a human) or refused at SMTP time. Staff can see each."""
+
+    @staticmethod
+    def create_id(outcome: str, raw_sha256: str) -> uuid.UUID:
+        return uuid.uuid5(HOTRO_NAMESPACE, f"intake/mail/{outcome}/{raw_sha256}")
+
+    @event("Recorded", topic="hotro.intake:MailRecord.Recorded")
+    def __init__(self, *, outcome: str, reason_code: str, reason_text: str, raw_sha256: str,
+                 message_id: str | None, envelope_from: str, from_address: str | None,
+                 subject: str | None, size: int, received_at: str,
+                 trace: dict[str, str | None]) -> None:
+        self.outcome = outcome
+        self.reason_code = reason_code
+        self.reason_text = reason_text
+        self.raw_sha256 = raw_sha256
+        self.message_id = message_id
+        self.envelope_from = envelope_from
+        self.from_address = from_address
+        self.subject = subject
+        self.size = size
+        self.received_at = received_at
 
 
 def request_id_for_idempotency_key(key: str) -> uuid.UUID:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
-from services.intake.api import build_router
-from services.intake.application import FilingCheck, IntakeApplication
+from services.intake.api import build_intake_router, build_router
+from services.intake.application import IntakeApplication
+from services.intake.email import AttachmentStore, QuarantineStore
+from services.intake.errors import FieldErrors, on_field_errors, on_request_validation
+from services.intake.filing import FilingCheck, calendar_filing_check
+from services.intake.mail_intake import MailIntake, SmtpListenerJob, email_limits
+from services.intake.reference_data import load_catalogue, load_channel_rules
 from services.intake.settings import IntakeSettings
+from shared.calendar import load_policy
 from shared.eventstore.persistence import persistence_env
 from shared.eventstore.schema import ensure_store
 from shared.observability.metrics import ServiceMetrics
@@ -22,9 +29,30 @@ def create_app(settings: IntakeSettings | None = None, *,
                filing_check: FilingCheck | None = None, **overrides: Any) -> FastAPI:
     settings = settings or IntakeSettings()  # type: ignore[call-arg]
     ensure_store(settings.store_url)
+    catalogue = load_catalogue(settings.catalogue_path)
+    if filing_check is None:
+        policy = load_policy(settings.deadline_policy_path)
+        filing_check = calendar_filing_check(policy=policy)
     application = IntakeApplication(
         env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
         clock=clock, filing_check=filing_check,
+        channel_rules=load_channel_rules(settings.channel_rules_path),
+        link_window=timedelta(days=settings.hotline_link_window_days),
     )
+    mail = MailIntake(application, limits=email_limits(settings),
+                      attachments=AttachmentStore(settings.attachments_path()),
+                      quarantine=QuarantineStore(settings.quarantine_path()))
     runtime = ServiceRuntime(settings, application, ServiceMetrics("intake"), **overrides)
-    return build_http_app(runtime, [build_router(application)], title="Hotro intake")
+    if settings.smtp_listen_port:
+        runtime.background = (*runtime.background, SmtpListenerJob(mail, settings))
+    secret = settings.hotline_webhook_secret
+    http = build_http_app(runtime, [
+        build_router(application, catalogue),
+        build_intake_router(application,
+                            hotline_secret=secret.get_secret_value() if secret else None,
+                            max_skew_s=settings.hotline_max_clock_skew_s),
+    ], title="Hotro intake")
+    http.add_exception_handler(RequestValidationError, on_request_validation)
+    http.add_exception_handler(FieldErrors, on_field_errors)
+    http.state.mail = mail
+    return http

@@ -1,9 +1,54 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from services.intake.reference_data import DEFAULT_CATALOGUE, DEFAULT_CHANNEL_RULES
 from shared.settings import ServiceSettings
 
 
 class IntakeSettings(ServiceSettings):
+    # ---- inbound email ----
     smtp_listen_host: str = "127.0.0.1"
-    smtp_listen_port: int = 0  # 0 = no inbound SMTP listener
-    attachments_dir: str = "var/attachments"
+    smtp_listen_port: int = Field(0, ge=0, le=65535,
+                                  description="0 = no inbound SMTP listener")
+    smtp_accept_recipients: str = Field(
+        "vhv.vn", description="comma-separated addresses or domains accepted in RCPT TO; "
+                              "empty = any recipient")
+    smtp_data_size_limit_mb: int = Field(
+        40, ge=1, description="SMTP DATA limit (aiosmtpd answers 552 above it); keep it above "
+                              "email_max_message_mb so oversize mail gets our explanation")
+    email_max_message_mb: int = Field(25, ge=1)
+    email_max_attachment_mb: int = Field(10, ge=1)
+    email_max_total_attachments_mb: int = Field(18, ge=1)
+    email_own_domains: str = Field("vhv.vn", description="comma-separated")
+    attachments_dir: str | None = Field(None, description="default: <data_dir>/attachments")
+    quarantine_dir: str | None = Field(None, description="default: <data_dir>/quarantine")
+    # ---- reference data and rules ----
+    catalogue_path: str = Field(DEFAULT_CATALOGUE, description="product/category codes")
+    channel_rules_path: str = DEFAULT_CHANNEL_RULES
+    deadline_policy_path: str | None = Field(
+        None, description="default: shared.calendar's packaged deadline_policy.toml")
+    # ---- hotline webhook ----
+    hotline_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key shared with the call-centre software; "
+                          "unset = the webhook answers 503")
+    hotline_max_clock_skew_s: int = Field(300, ge=1)
+    hotline_link_window_days: int = Field(
+        60, ge=1, description="a call links to a request of the same number received "
+                              "within this many days (and not closed)")
+
+    def attachments_path(self) -> Path:
+        return Path(self.attachments_dir or Path(self.data_dir) / "attachments")
+
+    def quarantine_path(self) -> Path:
+        return Path(self.quarantine_dir or Path(self.data_dir) / "quarantine")
+
+    def accept_recipients(self) -> list[str] | None:
+        items = [a.strip() for a in self.smtp_accept_recipients.split(",") if a.strip()]
+        return items or None
+
+    def own_domains(self) -> frozenset[str]:
+        return frozenset(d.strip().lower() for d in self.email_own_domains.split(",")
+                         if d.strip())
