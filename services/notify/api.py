@@ -1,71 +1,109 @@
-"""Notify HTTP API: the delivery log, staff-recorded phone/in-person replies, letters."""
+"""Notify HTTP API: the delivery log, staff-recorded phone/in-person replies, posted
+letters (tracking number) and letter downloads. Thin: the work is in the application."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.notify.application import DispatchNotFound, NotifyApplication
-from services.notify.domain import Dispatch, DispatchError
+from services.notify.delivery_log import DeliveryLog
+from services.notify.domain import DispatchError
 from services.notify.settings import NotifySettings
 from shared.eventstore.trace import Trace
 
+Status = Literal["pending", "task_open", "awaiting_post", "sent", "failed", "bounced"]
+
 
 class StaffOutcome(BaseModel):
-    summary: str = Field(min_length=1, max_length=5000)
-    proof: str = Field(min_length=1, max_length=200, description="call log id or recording ref")
+    model_config = ConfigDict(extra="forbid")
+
+    summary: str = Field(min_length=1, max_length=5000, description="what was said or agreed")
+    proof: str = Field(min_length=1, max_length=200,
+                       description="call log id, recording reference or signed receipt number")
+    at: AwareDatetime | None = Field(None, description="when the call or meeting took place; "
+                                                       "default: now")
 
 
-def build_router(app: NotifyApplication, settings: NotifySettings) -> APIRouter:
+class Posting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tracking_number: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ._/-]+$")
+    carrier: str | None = Field(None, max_length=64, pattern=r"^[^\r\n:]+$",
+                                description="e.g. VNPost, Viettel Post")
+
+
+def _staff_trace(staff_id: str) -> dict[str, str | None]:
+    return Trace(actor_kind="staff", actor_id=staff_id, actor_role="support",
+                 correlation_id=str(uuid.uuid4())).as_dict()
+
+
+def build_router(app: NotifyApplication, settings: NotifySettings,
+                 log: DeliveryLog | None = None) -> APIRouter:
     router = APIRouter(tags=["notify"])
     letters_dir = Path(settings.letters_dir or Path(settings.data_dir) / "letters")
-
-    def _log(complaint_id: uuid.UUID | None) -> list[dict[str, Any]]:
-        out = []
-        position = 0
-        while True:
-            notes = app.recorder.select_notifications(start=position, limit=1000,
-                                                      inclusive_of_start=False)
-            if not notes:
-                break
-            for n in notes:
-                position = n.id
-                event = app.mapper.to_domain_event(n)
-                if isinstance(event, Dispatch.Requested) and (
-                        complaint_id is None or event.complaint_id == complaint_id):
-                    out.append(app.get_dispatch(event.originator_id).log_entry())
-        return out
+    deliveries_log = log or DeliveryLog(app)
 
     @router.get("/api/deliveries")
-    async def deliveries(complaint_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
-        return await asyncio.to_thread(_log, complaint_id)
+    async def deliveries(complaint_id: uuid.UUID | None = None, status: Status | None = None,
+                         purpose: str | None = None, offset: int = Query(0, ge=0),
+                         limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+        """What went to whom, when, by which method, with which proof (log order)."""
+        return await asyncio.to_thread(deliveries_log.entries, complaint_id=complaint_id,
+                                       status=status, purpose=purpose, offset=offset,
+                                       limit=limit)
 
-    @router.post("/api/deliveries/{dispatch_id}/outcome")
-    async def record_outcome(dispatch_id: uuid.UUID, body: StaffOutcome,
-                             x_staff_id: str = Header(min_length=1)) -> dict[str, Any]:
-        trace = Trace(actor_kind="staff", actor_id=x_staff_id, actor_role="support",
-                      correlation_id=str(uuid.uuid4())).as_dict()
+    @router.get("/api/deliveries/{dispatch_id}")
+    async def delivery(dispatch_id: uuid.UUID) -> dict[str, Any]:
+        entry = await asyncio.to_thread(deliveries_log.get, dispatch_id)
+        if entry is None:
+            raise HTTPException(404, f"no delivery {dispatch_id}")
+        return entry
+
+    async def _command(dispatch_id: uuid.UUID, call: Any, **kwargs: Any) -> dict[str, Any]:
         try:
-            dispatch = await asyncio.to_thread(app.record_staff_outcome, dispatch_id,
-                                               staff_id=x_staff_id, summary=body.summary,
-                                               proof=body.proof, trace=trace)
+            await asyncio.to_thread(call, dispatch_id, **kwargs)
         except DispatchNotFound:
             raise HTTPException(404, f"no delivery {dispatch_id}") from None
         except DispatchError as exc:
             raise HTTPException(409, str(exc)) from None
-        return dispatch.log_entry()
+        entry = await asyncio.to_thread(deliveries_log.get, dispatch_id)
+        if entry is None:  # the log is read after the write: cannot happen
+            raise HTTPException(500, f"delivery {dispatch_id} recorded but not in the log")
+        return entry
+
+    @router.post("/api/deliveries/{dispatch_id}/outcome")
+    async def record_outcome(dispatch_id: uuid.UUID, body: StaffOutcome,
+                             x_staff_id: str = Header(min_length=1, max_length=64)
+                             ) -> dict[str, Any]:
+        """A phone or in-person reply was given: who, when, what, and the call reference."""
+        at: datetime | None = body.at
+        return await _command(dispatch_id, app.record_staff_outcome, staff_id=x_staff_id,
+                              summary=body.summary, proof=body.proof,
+                              trace=_staff_trace(x_staff_id), at=at)
+
+    @router.post("/api/deliveries/{dispatch_id}/tracking")
+    async def record_tracking(dispatch_id: uuid.UUID, body: Posting,
+                              x_staff_id: str = Header(min_length=1, max_length=64)
+                              ) -> dict[str, Any]:
+        """The printed letter was posted: its tracking number is the proof of delivery."""
+        return await _command(dispatch_id, app.record_posting,
+                              tracking_number=body.tracking_number, carrier=body.carrier,
+                              staff_id=x_staff_id, trace=_staff_trace(x_staff_id))
 
     @router.get("/api/letters/{dispatch_id}.pdf")
     async def letter(dispatch_id: uuid.UUID) -> FileResponse:
         path = letters_dir / f"{dispatch_id}.pdf"
         if not path.exists():
             raise HTTPException(404, f"no letter for delivery {dispatch_id}")
-        return FileResponse(path, media_type="application/pdf")
+        return FileResponse(path, media_type="application/pdf",
+                            filename=f"{dispatch_id}.pdf")
 
     return router

@@ -1,4 +1,28 @@
-"""Notify's service layer: record the intent to send once, send, record the proof."""
+"""Notify's service layer: record the intent to send once, send, record the proof.
+
+Exactly-once intent, at-least-once delivery
+-------------------------------------------
+* **Intent.** An upstream event is applied once (tracking row in the same transaction)
+  and creates at most one ``Dispatch`` per (complaint, purpose, cause); its id — and, for
+  email, its Message-ID ``<dispatch-id@mail-domain>`` — is derived from that key, so a
+  replayed or redelivered event can never produce a second intent.
+* **Delivery.** ``attempt`` sends first and then stores the outcome (``Sent``,
+  ``LetterPrinted``, ``AttemptFailed``/``Failed``). The crash window: if the process dies
+  (or the store refuses the write) after the SMTP server accepted the message but before
+  ``Sent`` is stored, the dispatch is still pending and the delivery loop sends it again
+  after the restart — **once more, with the same Message-ID**, which receiving systems and
+  mail clients use to recognise the duplicate. ``Sent`` is recorded only once (a second
+  ``mark_sent`` is refused by the aggregate, and a concurrent one by the version check),
+  so ``AcknowledgementSent``/``ReplySent`` are published once. The window lasts one
+  ``save`` (a few milliseconds); shrinking it further would need a two-phase protocol
+  SMTP does not offer. SMS carries the dispatch id as its Idempotency-Key; a letter is
+  re-rendered to the same file name (idempotent).
+* **Failure.** A permanent failure, or ``max_attempts`` transient ones, ends the
+  dispatch as ``Failed`` (→ ``NotificationFailed`` on the wire, a note in routing) and
+  records an internal alert to the support team in the same transaction. A bounce
+  reported later by intake (``DeliveryBounced``) marks the sent dispatch ``Bounced`` and
+  alerts the team too.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +36,7 @@ from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
 from services.notify.delivery import Deliverer, PermanentFailure, TransientFailure
-from services.notify.domain import Contact, Dispatch, DispatchError
+from services.notify.domain import POSTED, Contact, Dispatch, DispatchError
 from shared.contracts import events as wire
 from shared.contracts.envelope import Envelope
 from shared.contracts.topology import subscriptions_of
@@ -20,10 +44,20 @@ from shared.eventstore.application import Handler, ServiceApplication, WireEvent
 from shared.eventstore.trace import Trace
 
 CUSTOMER_PURPOSES = {"acknowledgement", "info_request", "reply", "refusal", "reminder"}
+SUPPORT_TEAM_LABEL = {"vi": "Bộ phận Hỗ trợ khách hàng", "en": "Customer support"}
 
 
 class DispatchNotFound(LookupError):
     pass
+
+
+class OutcomeNotRecorded(RuntimeError):
+    """The message went out, but storing that fact failed (store down, crash in save)."""
+
+    def __init__(self, dispatch_id: uuid.UUID, proof: str) -> None:
+        super().__init__(f"dispatch {dispatch_id} was delivered ({proof}) but not recorded")
+        self.dispatch_id = dispatch_id
+        self.proof = proof
 
 
 @dataclass(frozen=True)
@@ -63,9 +97,12 @@ class NotifyApplication(ServiceApplication):
             "ReferredToDepartment": self._on_referred,
             "DeadlineApproaching": self._on_deadline,
             "DeadlineBreached": self._on_deadline,
+            "DeliveryBounced": self._on_bounced,
         }
 
     def _on_received(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        if self._contact(env.complaint_id) is not None:
+            return  # the same complaint announced twice: one contact, one acknowledgement
         trace = self.reaction_trace(env, "notify")
         contact = Contact(complaint_id=env.complaint_id, reference=p.reference,
                           channel=p.channel, customer=p.customer.model_dump(),
@@ -79,36 +116,36 @@ class NotifyApplication(ServiceApplication):
                    "reply_deadline": self.reply_deadline(p.received_at, p.product).isoformat(),
                    "filed_late": p.filed_late}
         dispatch = self._dispatch(env, "acknowledgement", method, recipient, p.language,
-                                  context, contact, trace)
+                                  context, contact, trace, cause="received")
         pe.collect_events(contact, dispatch)
 
     def _on_info_requested(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
-        contact = self._contact(env.complaint_id)
-        if contact is None:
-            raise LookupError(f"no contact for {env.complaint_id} yet")  # retried, in order
+        contact = self._require_contact(env)
+        trace = self.reaction_trace(env, "notify")
         method, recipient = _customer_route(contact)
         context = {"reference": p.reference, "items": list(p.items),
                    "due_date": p.due_date.isoformat(), "message": p.message,
                    "customer_name": contact.customer.get("name")}
-        pe.collect_events(self._dispatch(env, "info_request", method, recipient,
-                                         contact.language, context, contact,
-                                         self.reaction_trace(env, "notify")))
+        contact.note_info_request(items=list(p.items), due_date=p.due_date.isoformat(),
+                                  trace=trace)
+        pe.collect_events(contact, self._dispatch(env, "info_request", method, recipient,
+                                                  contact.language, context, contact, trace))
 
     def _on_reply_requested(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
-        contact = self._contact(env.complaint_id)
-        if contact is None:
-            raise LookupError(f"no contact for {env.complaint_id} yet")
+        contact = self._require_contact(env)
         recipient = _recipient_for(p.method, contact)
         context = {"reference": p.reference, "content": p.content,
                    "customer_name": contact.customer.get("name"),
                    "address": contact.customer.get("address")}
-        pe.collect_events(self._dispatch(env, p.purpose, p.method, recipient, p.language,
-                                         context, contact, self.reaction_trace(env, "notify")))
+        # A refusal written by staff is free text: it goes out with the reply template and
+        # is reported back as a refusal (wire_purpose).
+        pe.collect_events(self._dispatch(env, "reply",
+                                         p.method, recipient, p.language, context, contact,
+                                         self.reaction_trace(env, "notify"),
+                                         wire_purpose=p.purpose))
 
     def _on_refused(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
-        contact = self._contact(env.complaint_id)
-        if contact is None:
-            raise LookupError(f"no contact for {env.complaint_id} yet")
+        contact = self._require_contact(env)
         method, recipient = _customer_route(contact)
         context = {"reference": p.reference, "customer_name": contact.customer.get("name"),
                    "reason": p.reason, "detail": p.explanation,
@@ -128,65 +165,178 @@ class NotifyApplication(ServiceApplication):
                                          internal=True))
 
     def _on_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        trace = self.reaction_trace(env, "notify")
+        if env.event_type == "DeadlineApproaching" and p.clock == "customer_info":
+            self._remind_customer(env, p, pe, trace)
+            return
         purpose = ("alert_deadline_breached" if env.event_type == "DeadlineBreached"
                    else "alert_deadline_approaching")
-        trace = self.reaction_trace(env, "notify")
         for who, address in (("owner", self.recipients.support),
                              ("supervisor", self.recipients.supervisor)):
-            context = {"reference": p.reference, "clock": p.clock, "handler": who,
+            context = {"reference": p.reference, "clock": p.clock,
+                       "handler": SUPPORT_TEAM_LABEL["vi"],
                        "deadline": p.last_day.isoformat(), "due_at": p.due_at.isoformat(),
                        "working_days_left": getattr(p, "working_days_left", 0)}
             pe.collect_events(self._dispatch(env, purpose, "email", address, "vi", context,
                                              None, trace, internal=True, audience=who))
 
+    def _remind_customer(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID],
+                         trace: dict[str, str | None]) -> None:
+        """The customer still owes information: one reminder per due date, never two."""
+        contact = self._require_contact(env)
+        cause = f"due/{p.last_day.isoformat()}"
+        if self._exists(Dispatch.create_id(env.complaint_id, "reminder", f"{cause}/customer")):
+            return  # sla raised it again for the same due date
+        method, recipient = _customer_route(contact)
+        context = {"reference": p.reference, "customer_name": contact.customer.get("name"),
+                   "items": list(contact.open_items), "due_date": p.last_day.isoformat()}
+        pe.collect_events(self._dispatch(env, "reminder", method, recipient, contact.language,
+                                         context, contact, trace, cause=cause))
+
+    def _on_bounced(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        """Our email came back. Never raises on a bounce it cannot match: staff are told."""
+        trace = self.reaction_trace(env, "notify")
+        dispatch = self._by_message_id(p.message_id)
+        if dispatch is not None and dispatch.status == "bounced":
+            return
+        if dispatch is not None and dispatch.status == "sent" and dispatch.method == "email":
+            dispatch.bounce(reason=p.reason[:500], at=self.clock().isoformat(), trace=trace)
+            pe.collect_events(dispatch)
+            pe.collect_events(*self._failure_alert(dispatch, "bounced", p.reason, trace))
+            return
+        context = {"reference": p.reference, "purpose": dispatch.purpose if dispatch else None,
+                   "method": "email", "reason": p.reason[:500], "attempts": None,
+                   "kind": "bounced", "message_id": p.message_id}
+        alert_id = Dispatch.create_id(env.complaint_id, "alert_delivery_failed",
+                                      f"bounce/{env.event_id}/support")
+        if not self._exists(alert_id):
+            pe.collect_events(self._dispatch(env, "alert_delivery_failed", "email",
+                                             self.recipients.support, "vi", context, None,
+                                             trace, internal=True, audience="support",
+                                             cause=f"bounce/{env.event_id}"))
+
     def _dispatch(self, env: Envelope, purpose: str, method: str, recipient: str,
                   language: str, context: dict[str, Any], contact: Contact | None,
                   trace: dict[str, str | None], *, internal: bool = False,
-                  audience: str = "customer") -> Dispatch:
-        dispatch_id = Dispatch.create_id(env.complaint_id, purpose, f"{env.event_id}/{audience}")
+                  audience: str = "customer", cause: str | None = None,
+                  wire_purpose: str | None = None) -> Dispatch:
+        return self._new_dispatch(env.complaint_id, purpose, method, recipient, language,
+                                  context, contact, trace, internal=internal,
+                                  cause=f"{cause or env.event_id}/{audience}",
+                                  wire_purpose=wire_purpose)
+
+    def _new_dispatch(self, complaint_id: uuid.UUID, purpose: str, method: str,
+                      recipient: str, language: str, context: dict[str, Any],
+                      contact: Contact | None, trace: dict[str, str | None], *,
+                      internal: bool, cause: str, wire_purpose: str | None = None) -> Dispatch:
+        dispatch_id = Dispatch.create_id(complaint_id, purpose, cause)
         message_id = (f"<{dispatch_id}@{self.recipients.mail_domain}>"
                       if method == "email" else None)
         in_reply_to = contact.last_message_id if contact is not None else None
-        return Dispatch(id=dispatch_id, complaint_id=env.complaint_id,
+        if wire_purpose and wire_purpose != purpose:
+            context = {**context, "wire_purpose": wire_purpose}
+        return Dispatch(id=dispatch_id, complaint_id=complaint_id,
                         reference=context["reference"], purpose=purpose, method=method,
                         recipient=recipient, language=language, context=context,
                         message_id=message_id, in_reply_to=in_reply_to, internal=internal,
                         trace=trace)
 
+    def _failure_alert(self, dispatch: Dispatch, kind: str, reason: str,
+                       trace: dict[str, str | None]) -> list[Dispatch]:
+        """An internal alert to the support team about a customer message that did not
+        arrive. Alerts about alerts are not raised (they would fail the same way)."""
+        if dispatch.internal:
+            return []
+        context = {"reference": dispatch.reference, "purpose": dispatch.purpose,
+                   "method": dispatch.method, "reason": reason[:500],
+                   "attempts": dispatch.attempts, "kind": kind,
+                   "message_id": dispatch.message_id}
+        alert = self._new_dispatch(dispatch.complaint_id, "alert_delivery_failed", "email",
+                                   self.recipients.support, "vi", context, None, trace,
+                                   internal=True, cause=f"{dispatch.id}/{kind}/support")
+        return [] if self._exists(alert.id) else [alert]
+
     # ---- delivery ----------------------------------------------------------------------
 
     def attempt(self, dispatch_id: uuid.UUID, deliverer: Deliverer) -> str:
-        """One delivery attempt. Returns the dispatch status afterwards."""
+        """One delivery attempt. Returns the dispatch status afterwards.
+
+        Sends, then records. See the module docstring for the crash window between the
+        two. If the message went out but the outcome cannot be stored, raises
+        ``OutcomeNotRecorded`` carrying the proof, so a caller that is still alive can
+        store it later with ``record_delivered`` instead of sending again.
+        """
         dispatch = self.get_dispatch(dispatch_id)
         if not dispatch.is_pending:
-            return dispatch.status
+            return str(dispatch.status)
         contact = self._contact(dispatch.complaint_id)
-        trace = Trace.system("notify-sender",
-                             correlation_id=dispatch.trace["correlation_id"],
-                             causation_id=dispatch.trace.get("causation_id")).as_dict()
+        trace = self._sender_trace(dispatch)
+        alerts: list[Dispatch] = []
         try:
             proof = deliverer.deliver(dispatch, contact)
         except TransientFailure as exc:
             dispatch.attempt_failed(reason=str(exc)[:500], trace=trace)
             if dispatch.attempts >= self.max_attempts:
-                dispatch.fail(reason=f"gave up after {dispatch.attempts} attempts: {exc}",
-                              trace=trace)
+                reason = f"gave up after {dispatch.attempts} attempts: {exc}"[:500]
+                dispatch.fail(reason=reason, trace=trace)
+                alerts = self._failure_alert(dispatch, "failed", reason, trace)
         except PermanentFailure as exc:
             dispatch.attempt_failed(reason=str(exc)[:500], trace=trace)
             dispatch.fail(reason=str(exc)[:500], trace=trace)
+            alerts = self._failure_alert(dispatch, "failed", str(exc), trace)
         else:
-            dispatch.mark_sent(proof=proof, sent_at=self.clock().isoformat(), trace=trace)
+            try:
+                return self.record_delivered(dispatch_id, proof, dispatch=dispatch)
+            except Exception as exc:
+                raise OutcomeNotRecorded(dispatch_id, proof) from exc
+        try:
+            self.save(dispatch, *alerts)
+        except IntegrityError:
+            return str(self.get_dispatch(dispatch_id).status)  # another replica recorded it
+        return str(dispatch.status)
+
+    def record_delivered(self, dispatch_id: uuid.UUID, proof: str, *,
+                         dispatch: Dispatch | None = None) -> str:
+        """Store the outcome of a delivery that went out: Sent, or LetterPrinted."""
+        dispatch = dispatch or self.get_dispatch(dispatch_id)
+        if not dispatch.is_pending:
+            return str(dispatch.status)
+        trace = self._sender_trace(dispatch)
+        now = self.clock().isoformat()
+        if dispatch.method in POSTED:
+            dispatch.letter_printed(file=proof, at=now, trace=trace)
+        else:
+            dispatch.mark_sent(proof=proof, sent_at=now, trace=trace)
         try:
             self.save(dispatch)
         except IntegrityError:
-            return self.get_dispatch(dispatch_id).status  # another replica recorded it
-        return dispatch.status
+            return str(self.get_dispatch(dispatch_id).status)  # another replica recorded it
+        return str(dispatch.status)
+
+    @staticmethod
+    def _sender_trace(dispatch: Dispatch) -> dict[str, str | None]:
+        return Trace.system("notify-sender",
+                            correlation_id=dispatch.trace["correlation_id"],
+                            causation_id=dispatch.trace.get("causation_id")).as_dict()
 
     def record_staff_outcome(self, dispatch_id: uuid.UUID, *, staff_id: str, summary: str,
-                             proof: str, trace: dict[str, str | None]) -> Dispatch:
+                             proof: str, trace: dict[str, str | None],
+                             at: datetime | None = None) -> Dispatch:
         dispatch = self.get_dispatch(dispatch_id)
-        dispatch.record_outcome(staff_id=staff_id, at=self.clock().isoformat(),
-                                summary=summary, proof=proof, trace=trace)
+        when = at or self.clock()
+        if when.tzinfo is None:
+            raise DispatchError("the time of the call or meeting needs a UTC offset")
+        dispatch.record_outcome(staff_id=staff_id, at=when.isoformat(), summary=summary,
+                                proof=proof, trace=trace)
+        self.save(dispatch)
+        return dispatch
+
+    def record_posting(self, dispatch_id: uuid.UUID, *, tracking_number: str,
+                       carrier: str | None, staff_id: str,
+                       trace: dict[str, str | None]) -> Dispatch:
+        dispatch = self.get_dispatch(dispatch_id)
+        dispatch.record_posting(tracking_number=tracking_number, carrier=carrier,
+                                staff_id=staff_id, at=self.clock().isoformat(), trace=trace)
         self.save(dispatch)
         return dispatch
 
@@ -197,11 +347,34 @@ class NotifyApplication(ServiceApplication):
             raise DispatchNotFound(str(dispatch_id)) from None
         return dispatch
 
+    def _exists(self, aggregate_id: uuid.UUID) -> bool:
+        try:
+            self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+    def _by_message_id(self, message_id: str) -> Dispatch | None:
+        """Our Message-IDs are ``<dispatch-id@domain>``: no index needed to find one."""
+        normalised = "".join(message_id.split())
+        left = normalised.strip("<>").split("@", 1)[0]
+        try:
+            dispatch = self.get_dispatch(uuid.UUID(left))
+        except (ValueError, DispatchNotFound):
+            return None
+        return dispatch if dispatch.message_id == normalised else None
+
     def _contact(self, complaint_id: uuid.UUID) -> Contact | None:
         try:
             contact: Contact = self.repository.get(Contact.create_id(complaint_id))
         except AggregateNotFoundError:
             return None
+        return contact
+
+    def _require_contact(self, env: Envelope) -> Contact:
+        contact = self._contact(env.complaint_id)
+        if contact is None:  # ComplaintReceived is in the same partition, earlier: retried
+            raise LookupError(f"no contact for {env.complaint_id} yet")
         return contact
 
     # ---- outbox mapping ----------------------------------------------------------------
@@ -211,12 +384,13 @@ class NotifyApplication(ServiceApplication):
             return None
         dispatch: Dispatch = self.repository.get(domain_event.originator_id,
                                                  version=domain_event.originator_version)
-        if dispatch.purpose not in CUSTOMER_PURPOSES:
+        if dispatch.internal or dispatch.purpose not in CUSTOMER_PURPOSES:
             return None  # internal alerts stay in notify's own log
+        purpose = dispatch.context.get("wire_purpose", dispatch.purpose)
         payload: wire.Payload
         if isinstance(domain_event, Dispatch.Failed):
             payload = wire.NotificationFailed(
-                reference=dispatch.reference, purpose=dispatch.purpose,
+                reference=dispatch.reference, purpose=purpose,
                 method=_wire_method(dispatch.method), reason=domain_event.reason,
                 attempts=max(1, dispatch.attempts))
         elif dispatch.purpose == "acknowledgement":
@@ -227,7 +401,7 @@ class NotifyApplication(ServiceApplication):
                 sent_at=domain_event.sent_at, proof=domain_event.proof)
         else:
             payload = wire.ReplySent(
-                reference=dispatch.reference, purpose=dispatch.purpose,  # type: ignore[arg-type]
+                reference=dispatch.reference, purpose=purpose,
                 method=_wire_method(dispatch.method), sent_at=domain_event.sent_at,
                 proof=domain_event.proof, recorded_by=domain_event.recorded_by)
         return WireEvent(dispatch.complaint_id, payload)
@@ -273,4 +447,4 @@ def _recipient_for(method: str, contact: Contact) -> str:
         c.get("name", "")
 
 
-__all__ = ["DispatchError", "NotifyApplication", "Recipients"]
+__all__ = ["DispatchError", "NotifyApplication", "OutcomeNotRecorded", "Recipients"]

@@ -17,7 +17,7 @@ _ICT = timezone(timedelta(hours=7))
 _DATE_KEYS = {"reply_deadline", "due_date", "deadline", "incident_date", "filing_deadline"}
 _DATETIME_KEYS = {"received_at", "due_at"}
 _AUTOMATIC = {"acknowledgement", "reminder", "alert_deadline_approaching",
-              "alert_deadline_breached", "alert_new_referral"}
+              "alert_deadline_breached", "alert_new_referral", "alert_delivery_failed"}
 _SMS_TEXT = {
     "acknowledgement": "{company}: da tiep nhan yeu cau {reference}. Hotline {hotline}.",
     "info_request": "{company}: yeu cau {reference} can bo sung thong tin. Vui long kiem tra "

@@ -1,6 +1,18 @@
 """Notify's aggregates: the customer's contact (personal data, one place) and one
 Dispatch per (complaint, purpose, cause) — the recorded intent to send, then its proof.
-Pure: no I/O; times are passed in."""
+Pure: no I/O; times are passed in as ISO strings.
+
+Dispatch life cycle::
+
+    pending ──AttemptFailed──▶ pending ──Sent──▶ sent ──Bounced──▶ bounced
+       │  └──Failed──▶ failed                                 (email only)
+       └──LetterPrinted──▶ awaiting_post ──Sent (tracking number)──▶ sent
+    task_open ──Sent (staff outcome: phone / in person)──▶ sent
+       └──Failed──▶ failed
+
+A letter counts as sent only once it is posted: the PDF is printed first, and a staff
+member records the postal tracking number, which becomes the proof.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +25,7 @@ from shared.contracts.envelope import HOTRO_NAMESPACE
 
 SENDABLE = ("email", "sms", "letter", "receipt_slip")  # notify sends these itself
 STAFF_TASK = ("phone", "in_person")     # a staff member does it and records the outcome
+POSTED = ("letter",)                    # printed by notify, posted by staff
 
 
 class DispatchError(Exception):
@@ -40,10 +53,19 @@ class Contact(Aggregate):
         self.product = product
         self.trace = trace
         self.last_message_id: str | None = inbound_message_id
+        self.open_items: list[str] = []
+        self.info_due: str | None = None
 
     @event("ThreadAdvanced", topic="hotro.notify:Contact.ThreadAdvanced")
     def thread(self, *, message_id: str, trace: dict[str, str | None]) -> None:
         self.last_message_id = message_id
+
+    @event("InfoRequestNoted", topic="hotro.notify:Contact.InfoRequestNoted")
+    def note_info_request(self, *, items: list[str], due_date: str,
+                          trace: dict[str, str | None]) -> None:
+        """What the customer was last asked for: the content of a later reminder."""
+        self.open_items = list(items)
+        self.info_due = due_date
 
 
 class Dispatch(Aggregate):
@@ -73,6 +95,8 @@ class Dispatch(Aggregate):
         self.proof: str | None = None
         self.sent_at: str | None = None
         self.recorded_by: str | None = None
+        self.summary: str | None = None
+        self.letter_file: str | None = None
         self.last_error: str | None = None
 
     @property
@@ -92,16 +116,46 @@ class Dispatch(Aggregate):
     @event("Sent", topic="hotro.notify:Dispatch.Sent")
     def _sent(self, *, proof: str, sent_at: str, recorded_by: str | None,
               summary: str | None, trace: dict[str, str | None]) -> None:
+        if self.status == "pending":
+            self.attempts += 1
         self.status = "sent"
         self.proof = proof
         self.sent_at = sent_at
         self.recorded_by = recorded_by
-        self.attempts += 1
+        self.summary = summary
 
     def mark_sent(self, *, proof: str, sent_at: str, trace: dict[str, str | None]) -> None:
         if self.status != "pending":
             raise DispatchError(f"dispatch is {self.status}")
+        if self.method in POSTED:
+            raise DispatchError("a letter is sent when it is posted: record the tracking number")
         self._sent(proof=proof, sent_at=sent_at, recorded_by=None, summary=None, trace=trace)
+
+    @event("LetterPrinted", topic="hotro.notify:Dispatch.LetterPrinted")
+    def _letter_printed(self, *, file: str, at: str, trace: dict[str, str | None]) -> None:
+        self.status = "awaiting_post"
+        self.letter_file = file
+        self.attempts += 1
+
+    def letter_printed(self, *, file: str, at: str, trace: dict[str, str | None]) -> None:
+        if self.status != "pending" or self.method not in POSTED:
+            raise DispatchError(f"cannot print a {self.method} dispatch that is {self.status}")
+        self._letter_printed(file=file, at=at, trace=trace)
+
+    def record_posting(self, *, tracking_number: str, carrier: str | None, staff_id: str,
+                       at: str, trace: dict[str, str | None]) -> None:
+        """Staff posted the printed letter: its tracking number is the proof of delivery."""
+        if self.method not in POSTED:
+            raise DispatchError(f"a {self.method} dispatch has no postal tracking number")
+        if self.status != "awaiting_post":
+            raise DispatchError(f"letter is {self.status}, not awaiting post")
+        number = tracking_number.strip()
+        if not number:
+            raise DispatchError("empty tracking number")
+        proof = f"post:{carrier.strip()}:{number}" if carrier and carrier.strip() \
+            else f"post:{number}"
+        self._sent(proof=proof, sent_at=at, recorded_by=staff_id,
+                   summary=f"posted, tracking number {number}", trace=trace)
 
     def record_outcome(self, *, staff_id: str, at: str, summary: str, proof: str,
                        trace: dict[str, str | None]) -> None:
@@ -116,13 +170,17 @@ class Dispatch(Aggregate):
         self.last_error = reason
 
     def fail(self, *, reason: str, trace: dict[str, str | None]) -> None:
-        if self.status not in ("pending", "task_open"):
+        if self.status not in ("pending", "task_open", "awaiting_post"):
             raise DispatchError(f"dispatch is {self.status}")
         self._failed(reason=reason, trace=trace)
 
-    def log_entry(self) -> dict[str, Any]:
-        return {"id": str(self.id), "reference": self.reference, "purpose": self.purpose,
-                "method": self.method, "to": self.recipient, "status": self.status,
-                "attempts": self.attempts, "proof": self.proof, "sent_at": self.sent_at,
-                "recorded_by": self.recorded_by, "message_id": self.message_id,
-                "last_error": self.last_error, "internal": self.internal}
+    @event("Bounced", topic="hotro.notify:Dispatch.Bounced")
+    def _bounced(self, *, reason: str, at: str, trace: dict[str, str | None]) -> None:
+        self.status = "bounced"
+        self.last_error = reason
+
+    def bounce(self, *, reason: str, at: str, trace: dict[str, str | None]) -> None:
+        """The recipient's mail server sent our email back after accepting it."""
+        if self.method != "email" or self.status != "sent":
+            raise DispatchError(f"cannot bounce a {self.method} dispatch that is {self.status}")
+        self._bounced(reason=reason, at=at, trace=trace)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from services.notify.channels.sms import (
     WebhookShortMessageSender,
 )
 from services.notify.delivery import Deliverer
+from services.notify.delivery_log import DeliveryLog
 from services.notify.rendering import CompanyInfo
 from services.notify.sender import DeliveryLoop
 from services.notify.settings import NotifySettings
@@ -29,6 +31,8 @@ from shared.eventstore.persistence import persistence_env
 from shared.eventstore.schema import ensure_store
 from shared.observability.metrics import ServiceMetrics
 from shared.runtime.host import ServiceRuntime, build_http_app
+
+log = logging.getLogger(__name__)
 
 
 def build_deliverer(settings: NotifySettings, clock: Callable[[], datetime]) -> ChannelDeliverer:
@@ -40,8 +44,9 @@ def build_deliverer(settings: NotifySettings, clock: Callable[[], datetime]) -> 
                            if settings.smtp_password else None,
                            settings.smtp_timeout_s, sender=settings.mail_from)
     else:
-        email = MaildirSender(settings.maildir or Path(settings.data_dir) / "mail",
-                              sender=settings.mail_from)
+        maildir = Path(settings.maildir or Path(settings.data_dir) / "mail").resolve()
+        email = MaildirSender(maildir, sender=settings.mail_from)
+        log.info("no SMTP server configured: outgoing mail goes to the Maildir %s", maildir)
     sms: ShortMessageSender
     if settings.sms_webhook_url and settings.sms_webhook_secret:
         sms = WebhookShortMessageSender(settings.sms_webhook_url,
@@ -51,8 +56,19 @@ def build_deliverer(settings: NotifySettings, clock: Callable[[], datetime]) -> 
         sms = RecordingShortMessageSender()
     company = CompanyInfo(name=settings.company_name, hotline=settings.company_hotline,
                           email=settings.company_email, address=settings.company_address)
-    letters = LetterStore(Path(settings.letters_dir or Path(settings.data_dir) / "letters"))
+    letters = LetterStore(letters_dir(settings))
     return ChannelDeliverer(email=email, sms=sms, letters=letters, company=company, clock=clock)
+
+
+def maildir_path(settings: NotifySettings) -> Path | None:
+    """Where outgoing mail lands when no SMTP server is configured (for ``hotro up``)."""
+    if settings.smtp_host:
+        return None
+    return Path(settings.maildir or Path(settings.data_dir) / "mail").resolve()
+
+
+def letters_dir(settings: NotifySettings) -> Path:
+    return Path(settings.letters_dir or Path(settings.data_dir) / "letters").resolve()
 
 
 def create_app(settings: NotifySettings | None = None, *,
@@ -72,6 +88,11 @@ def create_app(settings: NotifySettings | None = None, *,
                         lambda: runtime.leases.held_partitions() if runtime.leases else [],
                         settings.partitions, backoff_s=settings.retry_backoff_s)
     runtime.background = (*runtime.background, loop.run)
-    http = build_http_app(runtime, [build_router(application, settings)], title="Hotro notify")
+    delivery_log = DeliveryLog(application)
+    http = build_http_app(runtime, [build_router(application, settings, delivery_log)],
+                          title="Hotro notify")
     http.state.delivery = loop
+    http.state.delivery_log = delivery_log
+    http.state.maildir = maildir_path(settings)
+    http.state.letters_dir = letters_dir(settings)
     return http

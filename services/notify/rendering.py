@@ -28,6 +28,7 @@ Purpose = Literal[
     "alert_deadline_approaching",
     "alert_deadline_breached",
     "alert_new_referral",
+    "alert_delivery_failed",
 ]
 LANGS: Final[tuple[Lang, ...]] = get_args(Lang)
 PURPOSES: Final[tuple[Purpose, ...]] = get_args(Purpose)

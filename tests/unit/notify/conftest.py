@@ -62,6 +62,15 @@ CONTEXTS: Mapping[str, Mapping[str, Any]] = {
         "summary": "Máy lọc nước rò rỉ sau 3 ngày sử dụng.",
         "due_date": date(2026, 3, 13),
     },
+    "alert_delivery_failed": {
+        "reference": REFERENCE,
+        "purpose": "info_request",
+        "method": "email",
+        "reason": "SMTP 550: mailbox unavailable",
+        "attempts": 1,
+        "kind": "failed",
+        "message_id": "<0f1e@vhv.vn>",
+    },
 }
 
 
