@@ -1,32 +1,54 @@
 """Routing HTTP API for staff, departments, supervisors and auditors.
 
 Every request carries ``Authorization: Bearer <token>``; the user's id and role go into
-the trace of every event. Errors: 401 unknown token, 403 not allowed (with the reason),
-404 unknown case, 409 illegal in this state (with the reason), 422 bad arguments."""
+the trace of every event. Errors are ``{"detail": "<reason>"}``: 401 unknown token, 403 not
+allowed for this person, 404 unknown case or department, 409 illegal in the case's
+current state (or changed concurrently), 422 bad arguments. A refused action stores no
+event.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations,
+which name objects local to ``build_router``."""
 
 import asyncio
+import logging
 import uuid
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.routing.application import CaseNotFound, RoutingApplication
+from services.routing.application import CaseNotFound, ConcurrentChange, RoutingApplication
 from services.routing.domain.case import Case
 from services.routing.domain.catalogue import ConfigError
-from services.routing.domain.permissions import Forbidden, authorize_read, permitted_actions
+from services.routing.domain.permissions import (
+    Forbidden,
+    Role,
+    authorize_read,
+    permitted_actions,
+)
+from services.routing.domain.triage import load_triage_rules
 from services.routing.domain.workflow import (
     Action,
     IllegalTransition,
     InvalidCommand,
     ReopenPeriodExpired,
+    State,
 )
 from services.routing.queues import CaseQueues
 from services.routing.users import Directory, StaffUser
+from shared.contracts.events import AttachmentRef
 from shared.eventstore.trace import Trace
+
+log = logging.getLogger(__name__)
+
+Channel = Literal["counter", "hotline", "email", "web"]
+ReplyMethod = Literal["email", "letter", "phone", "in_person", "sms"]
+SlaStatus = Literal["breached", "approaching", "on_track"]
+
+# ---- request bodies ------------------------------------------------------------------------
 
 
 class _Body(BaseModel):
@@ -34,74 +56,140 @@ class _Body(BaseModel):
 
 
 class InfoRequest(_Body):
-    items: list[str] = Field(min_length=1)
-    due_date: date
-    message: str = ""
+    items: list[str] = Field(min_length=1, description="checklist item codes (catalogue)",
+                             examples=[["hoa-don", "anh-san-pham"]])
+    due_date: date = Field(description="last day for the customer to answer")
+    message: str = Field("", max_length=5000, description="shown to the customer")
 
 
 class InfoProvided(_Body):
-    items: list[str] = []
-    channel: Literal["counter", "hotline", "email", "web"]
-    note: str = ""
+    items: list[str] = Field(default_factory=list,
+                             description="checklist items this information covers")
+    channel: Channel
+    note: str = Field("", max_length=10_000)
 
 
 class Resolution(_Body):
-    resolution: str = Field(min_length=1)
+    resolution: str = Field(min_length=1, max_length=10_000)
 
 
 class Referral(_Body):
-    department: str
-    question: str = Field(min_length=1)
+    department: str = Field(description="department code (catalogue)",
+                            examples=["ky-thuat-bao-hanh"])
+    question: str = Field(min_length=1, max_length=10_000)
     internal_due: date | None = None
 
 
 class DepartmentResponse(_Body):
-    department: str
-    result: str = Field(min_length=1)
+    department: str | None = Field(None, description="default: the responder's department")
+    result: str = Field(min_length=1, max_length=20_000)
+    attachments: list[AttachmentRef] = Field(default_factory=list)
 
 
 class ReplyRequest(_Body):
-    method: Literal["email", "letter", "phone", "in_person", "sms"]
-    content: str = Field(min_length=1)
-    language: Literal["vi", "en"] | None = None
+    method: ReplyMethod
+    content: str = Field(min_length=1, max_length=20_000)
+    language: Literal["vi", "en"] | None = Field(None, description="default: the request's")
 
 
 class ReplyRecorded(_Body):
-    method: Literal["phone", "in_person", "email", "letter", "sms"]
-    proof: str = Field(min_length=1)
-    summary: str = ""
+    """A reply the staff member gave themselves (phone call, meeting at the counter…)."""
+
+    method: ReplyMethod
+    summary: str = Field(min_length=1, max_length=10_000, description="what was said")
+    at: AwareDatetime | None = Field(None, description="when; default: now")
+    proof: str | None = Field(None, max_length=200,
+                              description="call log id, letter number…; default: the staff id")
 
 
 class Reason(_Body):
-    reason: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=5000)
 
 
 class Refusal(_Body):
     reason: Literal["late_filing", "not_eligible", "wrong_channel"]
-    explanation: str = Field(min_length=1)
+    explanation: str = Field(min_length=1, max_length=5000)
 
 
 class Note(_Body):
     text: str = Field(min_length=1, max_length=10_000)
 
 
-BODIES: dict[Action, type[_Body] | None] = {
-    Action.START_ANALYSIS: None, Action.REQUEST_INFO: InfoRequest,
-    Action.RECORD_INFO_PROVIDED: InfoProvided, Action.RESOLVE: Resolution,
-    Action.REFER: Referral, Action.RECORD_DEPARTMENT_RESPONSE: DepartmentResponse,
-    Action.REQUEST_REPLY: ReplyRequest, Action.RECORD_REPLY_SENT: ReplyRecorded,
-    Action.CLOSE: Reason, Action.FORCE_CLOSE: Reason, Action.REFUSE: Refusal,
-    Action.WITHDRAW: Reason, Action.REOPEN: Reason, Action.ADD_NOTE: Note,
+# ---- responses -----------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    detail: str | list[dict[str, Any]]
+
+
+class CaseSummary(BaseModel):
+    complaint_id: uuid.UUID
+    reference: str
+    kind: str
+    channel: str
+    product: str | None
+    category: str | None
+    received_at: str
+    state: State
+    department: str | None = Field(description="the department it is (or was last) referred to")
+    departments: list[str] = Field(description="every department it was referred to")
+    triage_rule: str | None
+    sla_status: SlaStatus | None = Field(description="None once the case has ended")
+    deadlines: dict[str, dict[str, Any]]
+    updated_at: str
+
+
+class CaseDetail(BaseModel):
+    complaint_id: uuid.UUID
+    reference: str
+    state: State
+    kind: str
+    channel: str
+    product: str | None
+    category: str | None
+    received_at: datetime
+    filed_late: bool
+    filing_deadline: str | None
+    department: str | None
+    triage: dict[str, Any] | None
+    checklist: dict[str, bool]
+    info_rounds: int
+    info_due_date: str | None
+    info_received: list[dict[str, Any]]
+    referrals: list[dict[str, Any]]
+    resolution: str | None
+    reply_request: dict[str, Any] | None
+    reply_sent: dict[str, Any] | None
+    outcome: dict[str, Any] | None
+    sla_status: SlaStatus | None
+    deadlines: dict[str, dict[str, Any]]
+    notes: list[dict[str, Any]]
+    timeline: list[dict[str, Any]]
+    allowed_actions: list[Action] = Field(description="what the caller may do now")
+
+
+class TriageInfo(BaseModel):
+    file: str
+    rules: list[dict[str, Any]]
+    default: dict[str, Any]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text} for code, text in (
+        (401, "missing or unknown token"), (403, "not allowed for this user"),
+        (404, "no such case"), (409, "not possible in the case's current state"),
+        (422, "invalid arguments"))
 }
 
 
-def build_router(app: RoutingApplication, queues: CaseQueues, directory: Directory
-                 ) -> APIRouter:
-    router = APIRouter(tags=["routing"])
+def build_router(app: RoutingApplication, queues: CaseQueues, directory: Directory, *,
+                 triage_file: Path | None = None) -> APIRouter:
+    router = APIRouter()
 
     def current_user(authorization: Annotated[str | None, Header()] = None) -> StaffUser:
         if not authorization or not authorization.lower().startswith("bearer "):
-            raise HTTPException(401, "missing bearer token", {"WWW-Authenticate": "Bearer"})
+            raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>)",
+                                {"WWW-Authenticate": "Bearer"})
         user = directory.authenticate(authorization.split(" ", 1)[1].strip())
         if user is None:
             raise HTTPException(401, "unknown token", {"WWW-Authenticate": "Bearer"})
@@ -109,16 +197,41 @@ def build_router(app: RoutingApplication, queues: CaseQueues, directory: Directo
 
     User = Annotated[StaffUser, Depends(current_user)]
 
-    @router.get("/api/cases")
-    async def queue(user: User, state: str | None = None, channel: str | None = None,
-                    department: str | None = None) -> list[dict[str, Any]]:
-        if user.role == "department":
-            department = user.department
-        return await asyncio.to_thread(queues.list, state=state, channel=channel,
-                                       department=department)
+    # ---- queues and detail -------------------------------------------------------------
 
-    @router.get("/api/cases/{complaint_id}")
+    @router.get("/api/cases", tags=["cases"], response_model=list[CaseSummary],
+                responses={401: ERRORS[401]})
+    async def queue(user: User, state: State | None = None, channel: Channel | None = None,
+                    department: str | None = None, sla: SlaStatus | None = None
+                    ) -> list[dict[str, Any]]:
+        """Cases matching every filter, overdue first (then approaching), oldest first.
+        A department member sees only cases ever referred to its department."""
+        referred_to = user.department if user.role is Role.DEPARTMENT else None
+        return await asyncio.to_thread(queues.list, state=state, channel=channel,
+                                       department=department, sla=sla,
+                                       referred_to=referred_to)
+
+    @router.get("/api/departments/{code}/queue", tags=["departments"],
+                response_model=list[CaseSummary],
+                responses={k: ERRORS[k] for k in (401, 403, 404)})
+    async def department_queue(code: str, user: User, everything: bool = False
+                               ) -> list[dict[str, Any]]:
+        """Referrals waiting for the department's answer (``everything=true``: every case
+        ever referred to it), overdue first."""
+        if code not in app.catalogue.department_codes:
+            raise HTTPException(404, f"no department {code!r}")
+        if user.role is Role.DEPARTMENT and user.department != code:
+            raise HTTPException(403, f"you belong to department '{user.department}', "
+                                     f"not '{code}'")
+        if everything:
+            return await asyncio.to_thread(queues.list, referred_to=code)
+        return await asyncio.to_thread(queues.list, state=State.REFERRED_TO_DEPARTMENT,
+                                       department=code)
+
+    @router.get("/api/cases/{complaint_id}", tags=["cases"], response_model=CaseDetail,
+                responses={k: ERRORS[k] for k in (401, 403, 404)})
     async def detail(complaint_id: uuid.UUID, user: User) -> dict[str, Any]:
+        """A case with its checklist, referrals, reply, deadlines and full timeline."""
         case = await _case(complaint_id)
         try:
             authorize_read(user.role, case, user.department)
@@ -126,34 +239,137 @@ def build_router(app: RoutingApplication, queues: CaseQueues, directory: Directo
             raise HTTPException(403, exc.reason) from None
         return _view(case, user)
 
-    @router.post("/api/cases/{complaint_id}/actions/{action}")
-    async def act(complaint_id: uuid.UUID, action: Action, user: User,
-                  body: dict[str, Any] | None = None) -> dict[str, Any]:
-        if action not in BODIES:
-            raise HTTPException(404, f"{action.value} is not a staff action")
-        model = BODIES[action]
-        try:
-            arguments = model.model_validate(body or {}).model_dump() if model else {}
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-        if action is Action.RECORD_REPLY_SENT:
-            arguments["sent_at"] = app.clock()
-        trace = Trace(actor_kind="department" if user.role == "department" else "staff",
+    # ---- actions -----------------------------------------------------------------------
+
+    async def _act(complaint_id: uuid.UUID, action: Action, user: StaffUser,
+                   **arguments: Any) -> dict[str, Any]:
+        trace = Trace(actor_kind="department" if user.role is Role.DEPARTMENT else "staff",
                       actor_id=user.id, actor_role=user.role.value,
                       correlation_id=str(uuid.uuid4())).as_dict()
         try:
             case = await asyncio.to_thread(app.act, complaint_id, action, role=user.role,
-                                           department=user.department, trace=trace,
-                                           **arguments)
+                                           actor_department=user.department,
+                                           trace=trace, **arguments)
         except CaseNotFound:
             raise HTTPException(404, f"no case for complaint {complaint_id}") from None
         except Forbidden as exc:
             raise HTTPException(403, exc.reason) from None
-        except (IllegalTransition, ReopenPeriodExpired) as exc:
+        except (IllegalTransition, ReopenPeriodExpired, ConcurrentChange) as exc:
             raise HTTPException(409, str(exc)) from None
-        except (InvalidCommand, ConfigError, KeyError) as exc:
+        except InvalidCommand as exc:
             raise HTTPException(422, str(exc)) from None
+        log.info("case %s: %s by %s (%s)", case.reference, action.value, user.id,
+                 user.role.value)
         return _view(case, user)
+
+    def post(action: Action, summary: str) -> Callable[[Any], Any]:
+        return router.post(f"/api/cases/{{complaint_id}}/actions/{action.value}",
+                           tags=["actions"], response_model=CaseDetail, summary=summary,
+                           responses=ERRORS, name=action.value)
+
+    @post(Action.START_ANALYSIS, "Start analysing a new case")
+    async def start_analysis(complaint_id: uuid.UUID, user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.START_ANALYSIS, user)
+
+    @post(Action.REQUEST_INFO, "Ask the customer for documents by a due date")
+    async def request_info(complaint_id: uuid.UUID, body: InfoRequest,
+                           user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.REQUEST_INFO, user, **body.model_dump())
+
+    @post(Action.RECORD_INFO_PROVIDED, "Record information the customer gave (ticks items)")
+    async def record_info_provided(complaint_id: uuid.UUID, body: InfoProvided,
+                                   user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.RECORD_INFO_PROVIDED, user,
+                          **body.model_dump())
+
+    @post(Action.RESOLVE, "Support resolves the request itself")
+    async def resolve(complaint_id: uuid.UUID, body: Resolution,
+                      user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.RESOLVE, user, **body.model_dump())
+
+    @post(Action.REFER, "Refer the case to the department in charge")
+    async def refer(complaint_id: uuid.UUID, body: Referral, user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.REFER, user, **body.model_dump())
+
+    @post(Action.RECORD_DEPARTMENT_RESPONSE, "The department's result, back to support")
+    async def record_department_response(complaint_id: uuid.UUID, body: DepartmentResponse,
+                                         user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.RECORD_DEPARTMENT_RESPONSE, user,
+                          department=body.department, result=body.result,
+                          attachments=[a.model_dump() for a in body.attachments])
+
+    @post(Action.REQUEST_REPLY, "Have notify deliver the reply (method and content)")
+    async def request_reply(complaint_id: uuid.UUID, body: ReplyRequest,
+                            user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.REQUEST_REPLY, user, **body.model_dump())
+
+    @post(Action.RECORD_REPLY_SENT, "Record a reply given by phone or in person")
+    async def record_reply_sent(complaint_id: uuid.UUID, body: ReplyRecorded,
+                                user: User) -> dict[str, Any]:
+        now = app.clock()
+        at = body.at or now
+        if at > now + timedelta(minutes=5):
+            raise HTTPException(422, f"'at' {at.isoformat()} is in the future")
+        return await _act(complaint_id, Action.RECORD_REPLY_SENT, user, method=body.method,
+                          proof=body.proof or f"recorded by {user.id}", sent_at=at,
+                          summary=body.summary)
+
+    @post(Action.CLOSE, "Close the case after the reply (step 4)")
+    async def close(complaint_id: uuid.UUID, body: Reason, user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.CLOSE, user, **body.model_dump())
+
+    @post(Action.FORCE_CLOSE, "Supervisor: close an open case without a reply")
+    async def force_close(complaint_id: uuid.UUID, body: Reason,
+                          user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.FORCE_CLOSE, user, **body.model_dump())
+
+    @post(Action.REFUSE, "Refuse: late filing, not eligible, wrong channel")
+    async def refuse(complaint_id: uuid.UUID, body: Refusal, user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.REFUSE, user, **body.model_dump())
+
+    @post(Action.WITHDRAW, "The customer withdrew the request")
+    async def withdraw(complaint_id: uuid.UUID, body: Reason, user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.WITHDRAW, user, **body.model_dump())
+
+    @post(Action.REOPEN, "Supervisor: reopen a closed or refused case within the period")
+    async def reopen(complaint_id: uuid.UUID, body: Reason, user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.REOPEN, user, **body.model_dump())
+
+    @post(Action.ADD_NOTE, "Add an internal note (never shown to the customer)")
+    async def add_note(complaint_id: uuid.UUID, body: Note, user: User) -> dict[str, Any]:
+        return await _act(complaint_id, Action.ADD_NOTE, user, **body.model_dump())
+
+    # ---- triage rules ------------------------------------------------------------------
+
+    @router.get("/api/triage", tags=["triage"], response_model=TriageInfo,
+                responses={401: ERRORS[401]})
+    async def triage(user: User) -> dict[str, Any]:
+        """The triage rules in force, in the order they are tried."""
+        return _triage_view()
+
+    @router.post("/api/triage/reload", tags=["triage"], response_model=TriageInfo,
+                 responses={k: ERRORS[k] for k in (401, 403, 422)})
+    async def reload_triage(user: User) -> dict[str, Any]:
+        """Supervisor: read the triage file again. A file with a bad entry is refused
+        (422 naming the entry) and the rules in force stay."""
+        if user.role is not Role.SUPERVISOR:
+            raise HTTPException(403, f"role '{user.role.value}' may not reload triage rules")
+        if triage_file is None:
+            raise HTTPException(422, "this service was started without a triage file")
+        try:
+            rules = await asyncio.to_thread(load_triage_rules, triage_file, app.catalogue)
+        except ConfigError as exc:
+            log.warning("triage reload by %s refused: %s", user.id, exc)
+            raise HTTPException(422, f"triage rules not reloaded: {exc}") from None
+        app.reload_triage(rules)
+        log.info("triage rules reloaded by %s: %d rules", user.id, len(rules.rules))
+        return _triage_view()
+
+    def _triage_view() -> dict[str, Any]:
+        rules = app.triage
+        return {"file": str(triage_file),
+                "rules": [r.model_dump(mode="json") for r in rules.rules],
+                "default": rules.default.model_dump(mode="json")}
 
     async def _case(complaint_id: uuid.UUID) -> Case:
         try:
@@ -163,16 +379,20 @@ def build_router(app: RoutingApplication, queues: CaseQueues, directory: Directo
 
     def _view(case: Case, user: StaffUser) -> dict[str, Any]:
         return {
-            "complaint_id": str(case.complaint_id), "reference": case.reference,
-            "state": case.state.value, "kind": case.kind, "channel": case.channel,
+            "complaint_id": case.complaint_id, "reference": case.reference,
+            "state": case.state, "kind": case.kind, "channel": case.channel,
             "product": case.product, "category": case.category,
+            "received_at": case.received_at, "filed_late": case.filed_late,
+            "filing_deadline": case.filing_deadline,
             "department": case.department, "triage": case.triage,
             "checklist": case.checklist, "info_rounds": case.info_rounds,
+            "info_due_date": case.info_due_date, "info_received": case.info_received,
             "referrals": case.referrals, "resolution": case.resolution,
             "reply_request": case.reply_request, "reply_sent": case.reply_sent,
-            "outcome": case.outcome, "notes": case.notes, "timeline": case.timeline,
-            "allowed_actions": [a.value for a in permitted_actions(user.role, case,
-                                                                    user.department)],
+            "outcome": case.outcome,
+            "sla_status": None if case.is_ended else case.sla_status,
+            "deadlines": case.deadlines, "notes": case.notes, "timeline": case.timeline,
+            "allowed_actions": permitted_actions(user.role, case, user.department),
         }
 
     return router

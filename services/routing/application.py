@@ -9,23 +9,42 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.persistence import IntegrityError
 
 from services.routing.domain.case import Case
 from services.routing.domain.catalogue import Catalogue
 from services.routing.domain.permissions import authorize
 from services.routing.domain.triage import TriageRules
-from services.routing.domain.workflow import Action, CaseError
+from services.routing.domain.workflow import Action, CaseError, InvalidCommand, State
 from shared.contracts import events as wire
 from shared.contracts.envelope import Envelope
 from shared.contracts.topology import subscriptions_of
 from shared.eventstore.application import Handler, ServiceApplication, WireEvent
 
+#: What happens when the customer never answers an information request (sla reports the
+#: "customer_info" clock breached): back to analysis with what support has, or withdrawn.
+InfoTimeoutOutcome = Literal["resume_analysis", "withdraw"]
+
+#: Clocks whose approaching/breached status routing shows, and the states where each one
+#: still describes the case (other reports are stale: the case moved on).
+_CLOCK_APPLIES: dict[str, frozenset[State]] = {
+    "customer_info": frozenset({State.AWAITING_CUSTOMER_INFO}),
+    "department": frozenset({State.REFERRED_TO_DEPARTMENT}),
+    "reply": frozenset(State) - {State.REPLIED, State.CLOSED, State.REFUSED,
+                                 State.WITHDRAWN},
+    "first_contact": frozenset({State.NEW, State.ANALYSING}),
+}
+
 
 class CaseNotFound(LookupError):
     pass
+
+
+class ConcurrentChange(CaseError):
+    """Someone else changed the case between reading and saving it; no event was stored."""
 
 
 class RoutingApplication(ServiceApplication):
@@ -35,12 +54,18 @@ class RoutingApplication(ServiceApplication):
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None, *,
                  catalogue: Catalogue, triage: TriageRules,
-                 auto_refuse_late: bool = True, auto_close_after_reply: bool = True) -> None:
+                 auto_refuse_late: bool = True, auto_close_after_reply: bool = True,
+                 customer_info_timeout: InfoTimeoutOutcome = "resume_analysis") -> None:
         super().__init__(env, clock)
         self.catalogue = catalogue
         self.triage = triage
         self.auto_refuse_late = auto_refuse_late
         self.auto_close_after_reply = auto_close_after_reply
+        self.customer_info_timeout = customer_info_timeout
+
+    def reload_triage(self, rules: TriageRules) -> None:
+        """Swap the triage rules (already validated); new cases use them at once."""
+        self.triage = rules
 
     # ---- reactions ---------------------------------------------------------------------
 
@@ -50,6 +75,9 @@ class RoutingApplication(ServiceApplication):
             "InfoProvided": self._on_info_provided,
             "ReplySent": self._on_reply_sent,
             "NotificationFailed": self._on_notification_failed,
+            "DeliveryBounced": self._on_bounced,
+            "DeadlineApproaching": self._on_deadline,
+            "DeadlineBreached": self._on_deadline,
         }
 
     def _on_received(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
@@ -76,23 +104,38 @@ class RoutingApplication(ServiceApplication):
     def _on_info_provided(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         case = self._require(env.complaint_id)
         trace = self.reaction_trace(env, "routing")
-        items = [i for i in p.items if i in case.checklist] or list(case.open_checklist_items)
+        # Only items the customer (or the staff member taking it) named are ticked: a free
+        # text answer ticks nothing, support ticks what it finds (record_info_provided).
+        items = [i for i in p.items if i in case.checklist]
+        note = p.content[:2000]
+        stray = [i for i in p.items if i not in case.checklist]
+        if stray:
+            note += f"\n[also named, not on the checklist: {', '.join(stray)}]"
         self._or_note(case, trace, env, lambda: case.record_info_provided(
-            items=items, channel=p.channel, note=p.content[:2000],
+            items=items, channel=p.channel, note=note,
             attachments=[a.model_dump() for a in p.attachments], trace=trace,
             now=self.clock()))
         pe.collect_events(case)
 
     def _on_reply_sent(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
-        if p.purpose not in ("reply",):
+        case = self._find(env.complaint_id)
+        if case is None:
             return
-        case = self._require(env.complaint_id)
         trace = self.reaction_trace(env, "routing")
         now = self.clock()
+        if p.purpose != "reply":
+            # Refusals, information requests and reminders: shown on the case's timeline.
+            case.add_note(text=f"{p.purpose} delivered by {p.method} (proof {p.proof})"
+                               + (f", recorded by {p.recorded_by}" if p.recorded_by else ""),
+                          trace=trace, now=now)
+            pe.collect_events(case)
+            return
+        summary = f"recorded by {p.recorded_by} in notify" if p.recorded_by else ""
         self._or_note(case, trace, env, lambda: case.record_reply_sent(
-            method=p.method, proof=p.proof, sent_at=p.sent_at, trace=trace, now=now))
+            method=p.method, proof=p.proof, sent_at=p.sent_at, summary=summary,
+            trace=trace, now=now))
         if self.auto_close_after_reply and case.can(Action.CLOSE):
-            case.close(reason="replied to the customer", trace=trace, now=now)
+            case.close(reason=f"replied to the customer by {p.method}", trace=trace, now=now)
         pe.collect_events(case)
 
     def _on_notification_failed(self, env: Envelope, p: Any,
@@ -105,6 +148,54 @@ class RoutingApplication(ServiceApplication):
                       trace=self.reaction_trace(env, "routing"), now=self.clock())
         pe.collect_events(case)
 
+    def _on_bounced(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        case = self._find(env.complaint_id)
+        if case is None:
+            return
+        case.add_note(text=f"our email {p.message_id} bounced: {p.reason}",
+                      trace=self.reaction_trace(env, "routing"), now=self.clock())
+        pe.collect_events(case)
+
+    def _on_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        case = self._find(env.complaint_id)
+        if case is None or not self._deadline_applies(case, p):
+            return  # stale (the case moved on) or not routing's concern: tracked, ignored
+        status = "breached" if env.event_type == "DeadlineBreached" else "approaching"
+        known = case.deadlines.get(p.clock)
+        if known and known["status"] == status and known["last_day"] == p.last_day.isoformat():
+            return
+        trace = self.reaction_trace(env, "routing")
+        now = self.clock()
+        case.record_deadline(clock=p.clock, status=status, last_day=p.last_day,
+                             due_at=p.due_at,
+                             working_days_left=getattr(p, "working_days_left", None),
+                             trace=trace, now=now)
+        if status == "breached" and p.clock == "customer_info":
+            self._customer_never_answered(case, trace, now)
+        pe.collect_events(case)
+
+    def _customer_never_answered(self, case: Case, trace: dict[str, str | None],
+                                 now: datetime) -> None:
+        due = case.info_due_date
+        missing = ", ".join(case.open_checklist_items) or "none"
+        if self.customer_info_timeout == "withdraw":
+            case.withdraw(reason=f"the customer did not provide the requested information "
+                                 f"by {due} (missing: {missing})", trace=trace, now=now)
+            return
+        case.lapse_info_request(trace=trace, now=now)
+        case.add_note(text=f"no answer from the customer by {due} (missing: {missing}); "
+                           "back to analysis with the information at hand",
+                      trace=trace, now=now)
+
+    @staticmethod
+    def _deadline_applies(case: Case, p: Any) -> bool:
+        states = _CLOCK_APPLIES.get(p.clock)
+        if states is None or case.state not in states:
+            return False
+        if p.clock == "customer_info":  # only the current round's due date counts
+            return bool(case.info_due_date == p.last_day.isoformat())
+        return True
+
     def _or_note(self, case: Case, trace: dict[str, str | None], env: Envelope,
                  action: Callable[[], None]) -> None:
         try:
@@ -116,20 +207,39 @@ class RoutingApplication(ServiceApplication):
     # ---- staff commands ----------------------------------------------------------------
 
     def act(self, complaint_id: uuid.UUID, action: Action, *, role: str,
-            department: str | None, trace: dict[str, str | None],
+            actor_department: str | None, trace: dict[str, str | None],
             **arguments: Any) -> Case:
         """One staff action: authorised, checked by the aggregate, saved — or refused with
-        an error and no event."""
+        an error and no event. ``actor_department``: the department of a department member
+        (``department`` in ``arguments`` is the action's own, e.g. where to refer)."""
         case = self._require(complaint_id)
-        authorize(role, action, case, department)
+        authorize(role, action, case, actor_department)
         now = self.clock()
         if action is Action.REOPEN:
             arguments.setdefault("within_days", self.catalogue.policy.reopen_period_days)
-        if action is Action.REFER:
-            self.catalogue.department(arguments["department"])
+        elif action is Action.REFER:
+            self._known_department(arguments["department"])
+        elif action is Action.REQUEST_INFO:
+            unknown = [i for i in arguments["items"] if i not in self.catalogue.checklist_codes]
+            if unknown:
+                raise InvalidCommand(f"unknown checklist items {unknown} "
+                                     f"(known: {sorted(self.catalogue.checklist_codes)})")
+        elif action is Action.RECORD_DEPARTMENT_RESPONSE and not arguments.get("department"):
+            arguments["department"] = actor_department or case.department
         getattr(case, action.value)(**arguments, trace=trace, now=now)
-        self.save(case)
+        try:
+            self.save(case)
+        except IntegrityError:
+            raise ConcurrentChange(f"case {case.reference} was changed at the same time; "
+                                   "reload it and try again") from None
         return case
+
+    def _known_department(self, code: str) -> None:
+        try:
+            self.catalogue.department(code)
+        except KeyError:
+            raise InvalidCommand(f"unknown department {code!r} (known: "
+                                 f"{sorted(self.catalogue.department_codes)})") from None
 
     # ---- queries -----------------------------------------------------------------------
 
@@ -154,40 +264,54 @@ class RoutingApplication(ServiceApplication):
     def to_wire(self, e: Any) -> WireEvent | None:
         if not isinstance(e, Case.Event) or not hasattr(e, "trace"):
             return None
-        payload = self._payload(e)
-        if payload is None:
-            return None
-        case: Case = self.repository.get(e.originator_id, version=e.originator_version)
-        return WireEvent(case.complaint_id, payload)
-
-    def _payload(self, e: Any) -> wire.Payload | None:
         name = type(e).__name__
-        if name in ("InfoRequested", "ReferredToDepartment", "DepartmentResponded",
-                    "ReplyRequested", "Refused", "Closed", "Reopened"):
-            case: Case = self.repository.get(e.originator_id, version=e.originator_version)
-            ref = case.reference
-        else:
+        if name not in _PUBLISHED:
             return None
-        if name == "InfoRequested":
-            return wire.InfoRequested(reference=ref, items=tuple(e.items),
-                                      due_date=date.fromisoformat(e.due_date),
-                                      message=e.message, round=e.round)
-        if name == "ReferredToDepartment":
-            return wire.ReferredToDepartment(
-                reference=ref, department=e.department, question=e.question,
-                internal_due=date.fromisoformat(e.internal_due) if e.internal_due else None)
-        if name == "DepartmentResponded":
-            return wire.DepartmentResponded(reference=ref, department=e.department,
-                                            result=e.result,
-                                            attachments=tuple(e.attachments))
-        if name == "ReplyRequested":
-            return wire.ReplyRequested(reference=ref, method=e.method, content=e.content,
-                                       language=e.language)
-        if name == "Refused":
-            return wire.ComplaintRefused(
-                reference=ref, reason=e.reason, explanation=e.explanation,
-                filing_deadline=date.fromisoformat(e.filing_deadline)
-                if e.filing_deadline else None)
-        if name == "Closed":
-            return wire.ComplaintClosed(reference=ref, reason=e.reason)
-        return wire.ComplaintReopened(reference=ref, reason=e.reason)
+        if name in _PUBLISHED_WHEN_STAFF and e.trace.get("actor_kind") == "system":
+            return None  # a reaction to another service's event: it already knows
+        case: Case = self.repository.get(e.originator_id, version=e.originator_version)
+        return WireEvent(case.complaint_id, _payload(name, e, case.reference))
+
+
+#: Stored events that other services hear about.
+_PUBLISHED = frozenset({"InfoRequested", "InfoProvided", "ReferredToDepartment",
+                        "DepartmentResponded", "ReplyRequested", "ReplySent", "Refused",
+                        "Closed", "Withdrawn", "Reopened"})
+#: ...of which these only when staff recorded them in routing (information handed in at
+#: the counter, a reply given by phone): otherwise they came from intake or notify.
+_PUBLISHED_WHEN_STAFF = frozenset({"InfoProvided", "ReplySent"})
+
+
+def _payload(name: str, e: Any, ref: str) -> wire.Payload:
+    if name == "InfoRequested":
+        return wire.InfoRequested(reference=ref, items=tuple(e.items),
+                                  due_date=date.fromisoformat(e.due_date),
+                                  message=e.message, round=e.round)
+    if name == "InfoProvided":
+        return wire.InfoProvided(reference=ref, channel=e.channel, content=e.note,
+                                 items=tuple(e.items))
+    if name == "ReferredToDepartment":
+        return wire.ReferredToDepartment(
+            reference=ref, department=e.department, question=e.question,
+            internal_due=date.fromisoformat(e.internal_due) if e.internal_due else None)
+    if name == "DepartmentResponded":
+        return wire.DepartmentResponded(reference=ref, department=e.department,
+                                        result=e.result, attachments=tuple(e.attachments))
+    if name == "ReplyRequested":
+        return wire.ReplyRequested(reference=ref, method=e.method, content=e.content,
+                                   language=e.language)
+    if name == "ReplySent":
+        return wire.ReplySent(reference=ref, purpose="reply", method=e.method,
+                              sent_at=e.sent_at, proof=e.proof,
+                              recorded_by=e.trace.get("actor_id"))
+    if name == "Refused":
+        return wire.ComplaintRefused(
+            reference=ref, reason=e.reason, explanation=e.explanation,
+            filing_deadline=date.fromisoformat(e.filing_deadline)
+            if e.filing_deadline else None)
+    if name == "Closed":
+        return wire.ComplaintClosed(reference=ref, reason=e.reason)
+    if name == "Withdrawn":
+        # No contract of its own: for sla and the audit trail the case is closed.
+        return wire.ComplaintClosed(reference=ref, reason=f"withdrawn: {e.reason}".rstrip(": "))
+    return wire.ComplaintReopened(reference=ref, reason=e.reason)

@@ -1,4 +1,7 @@
-"""Composition root of the routing service."""
+"""Composition root of the routing service.
+
+Configuration is checked before anything else starts: a catalogue, triage or users file
+with a bad entry raises ``ConfigError`` naming the file and the entry."""
 
 from __future__ import annotations
 
@@ -24,19 +27,25 @@ from shared.runtime.host import ServiceRuntime, build_http_app
 
 def create_app(settings: RoutingSettings | None = None, *,
                clock: Callable[[], datetime] | None = None, **overrides: Any) -> FastAPI:
-    settings = settings or RoutingSettings()  # type: ignore[call-arg]
+    settings = settings or RoutingSettings()
     catalogue = load_catalogue(Path(settings.catalogue_file))
-    triage = load_triage_rules(Path(settings.triage_file), catalogue)
+    triage_file = Path(settings.triage_file)
+    triage = load_triage_rules(triage_file, catalogue)
     directory = load_directory(settings.users_file)
+    directory.check_departments(catalogue.department_codes)
     ensure_store(settings.store_url)
     application = RoutingApplication(
         env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
         clock=clock, catalogue=catalogue, triage=triage,
         auto_refuse_late=settings.auto_refuse_late,
         auto_close_after_reply=settings.auto_close_after_reply,
+        customer_info_timeout=settings.customer_info_timeout,
     )
-    queues = CaseQueues(application)
+    queues = CaseQueues(application, period_s=settings.queue_refresh_s)
     runtime = ServiceRuntime(settings, application, ServiceMetrics("routing"), **overrides)
     runtime.background = (*runtime.background, queues.run)
-    return build_http_app(runtime, [build_router(application, queues, directory)],
+    http = build_http_app(runtime, [build_router(application, queues, directory,
+                                                 triage_file=triage_file)],
                           title="Hotro routing")
+    http.state.queues = queues
+    return http

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -10,8 +11,17 @@ CONFIG_DIR = Path(__file__).parent / "config"
 
 
 class RoutingSettings(ServiceSettings):
-    catalogue_file: str = str(CONFIG_DIR / "catalogue.toml")
-    triage_file: str = str(CONFIG_DIR / "triage.toml")
-    users_file: str | None = Field(None, description="TOML of staff users and API tokens")
-    auto_refuse_late: bool = True
-    auto_close_after_reply: bool = True
+    catalogue_file: str = Field(str(CONFIG_DIR / "catalogue.toml"),
+                                description="departments, products, categories, checklists")
+    triage_file: str = Field(str(CONFIG_DIR / "triage.toml"),
+                             description="triage rules; reloadable (POST /api/triage/reload)")
+    users_file: str | None = Field(None, description="TOML of staff users and API tokens; "
+                                                     "unset: every staff request gets 401")
+    auto_refuse_late: bool = Field(True, description="refuse complaints filed after the "
+                                                     "filing deadline on arrival")
+    auto_close_after_reply: bool = Field(True, description="close a case when notify reports "
+                                                           "the reply delivered")
+    customer_info_timeout: Literal["resume_analysis", "withdraw"] = Field(
+        "resume_analysis", description="when the customer never answers an information "
+                                       "request: back to analysis (with a note), or withdraw")
+    queue_refresh_s: float = Field(0.2, gt=0, description="read model polling period")

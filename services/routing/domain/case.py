@@ -24,13 +24,14 @@ from services.routing.domain.workflow import (
     ENDED_STATES,
     ICT,
     Action,
+    CaseError,
     IllegalTransition,
     InvalidCommand,
     ReopenPeriodExpired,
     State,
 )
 from shared.contracts.envelope import HOTRO_NAMESPACE
-from shared.contracts.events import Channel, ReplyMethod, RequestKind
+from shared.contracts.events import Channel, ClockKind, ReplyMethod, RequestKind
 
 TraceDict = dict[str, str | None]
 
@@ -39,6 +40,37 @@ CHANNELS: frozenset[str] = frozenset(get_args(Channel))
 REPLY_METHODS: frozenset[str] = frozenset(get_args(ReplyMethod))
 REFUSAL_REASONS = frozenset({"late_filing", "not_eligible", "wrong_channel"})
 LANGUAGES = frozenset({"vi", "en"})
+CLOCKS: frozenset[str] = frozenset(get_args(ClockKind))
+DEADLINE_STATUSES = frozenset({"approaching", "breached"})
+
+#: The SLA clocks whose approaching/breached status an event settles: after it, the status
+#: reported by sla no longer describes the case (a new round, an answer, an end).
+SETTLES: dict[str, frozenset[str]] = {
+    "InfoRequested": frozenset({"customer_info"}),
+    "InfoProvided": frozenset({"customer_info"}),
+    "InfoRequestLapsed": frozenset({"customer_info"}),
+    "ReferredToDepartment": frozenset({"department"}),
+    "DepartmentResponded": frozenset({"department"}),
+    "ReplySent": frozenset({"reply", "first_contact"}),
+    "Closed": CLOCKS,
+    "Refused": CLOCKS,
+    "Withdrawn": CLOCKS,
+}
+
+
+def settle_deadlines(deadlines: dict[str, Any], event_name: str) -> None:
+    """Forget the deadline statuses ``event_name`` settles (shared with the read model)."""
+    for clock in SETTLES.get(event_name, ()):
+        deadlines.pop(clock, None)
+
+
+def sla_status(deadlines: Mapping[str, Mapping[str, Any]]) -> str:
+    """'breached' if any open clock is breached, else 'approaching', else 'on_track'."""
+    statuses = {d["status"] for d in deadlines.values()}
+    for status in ("breached", "approaching"):
+        if status in statuses:
+            return status
+    return "on_track"
 
 
 class Case(Aggregate):
@@ -50,6 +82,7 @@ class Case(Aggregate):
             # Runs after the decorated method body, live and on replay: the timeline is
             # rebuilt from the events themselves.
             trace: Mapping[str, str | None] = getattr(self, "trace", {})
+            settle_deadlines(aggregate.deadlines, type(self).__name__)
             aggregate.timeline.append({
                 "event": type(self).__name__,
                 "at": self.timestamp,
@@ -122,6 +155,9 @@ class Case(Aggregate):
         self.outcome: dict[str, Any] | None = None
         self.reopen_count = 0
         self.notes: list[dict[str, Any]] = []
+        #: SLA clock kind -> the latest approaching/breached status sla reported for it,
+        #: while it still applies (see SETTLES).
+        self.deadlines: dict[str, dict[str, Any]] = {}
         self.timeline: list[dict[str, Any]] = []
 
     # ---- queries -------------------------------------------------------------------
@@ -139,6 +175,10 @@ class Case(Aggregate):
     @property
     def open_checklist_items(self) -> list[str]:
         return [item for item, provided in self.checklist.items() if not provided]
+
+    @property
+    def sla_status(self) -> str:
+        return sla_status(self.deadlines)
 
     # ---- triage and analysis ---------------------------------------------------------
 
@@ -215,6 +255,22 @@ class Case(Aggregate):
             self.checklist[item] = True
         self.info_received.append({"at": timestamp, "channel": channel, "items": list(items),
                                    "note": note, "attachments": list(attachments)})
+        self.state = State.ANALYSING
+
+    def lapse_info_request(self, *, trace: TraceDict, now: datetime) -> None:
+        """The customer did not answer by the due date: support analyses again with what
+        it has (the unanswered items stay open on the checklist)."""
+        _require_aware(now, "now")
+        if self.state is not State.AWAITING_CUSTOMER_INFO:
+            raise CaseError(f"case {self.reference} is {self.state.value}, "
+                            "not awaiting customer information")
+        self._info_request_lapsed(due_date=self.info_due_date or "",
+                                  open_items=self.open_checklist_items, trace=trace,
+                                  timestamp=now)
+
+    @event("InfoRequestLapsed", topic="hotro.routing:Case.InfoRequestLapsed")
+    def _info_request_lapsed(self, *, due_date: str, open_items: list[str], trace: TraceDict,
+                             timestamp: datetime) -> None:
         self.state = State.ANALYSING
 
     # ---- the three ways forward -------------------------------------------------------
@@ -374,6 +430,28 @@ class Case(Aggregate):
         self.ended_at = None
         self.outcome = None
         self.state = State.ANALYSING
+
+    # ---- deadlines reported by sla ------------------------------------------------------
+
+    def record_deadline(self, *, clock: str, status: str, last_day: date, due_at: datetime,
+                        working_days_left: int | None = None, trace: TraceDict,
+                        now: datetime) -> None:
+        """sla reported a clock approaching or breached; kept until an event settles it."""
+        _require_aware(now, "now")
+        _require_aware(due_at, "due_at")
+        _require_member(clock, CLOCKS, "clock")
+        _require_member(status, DEADLINE_STATUSES, "deadline status")
+        self._deadline_recorded(clock=clock, status=status, last_day=last_day.isoformat(),
+                                due_at=due_at.isoformat(), working_days_left=working_days_left,
+                                trace=trace, timestamp=now)
+
+    @event("DeadlineRecorded", topic="hotro.routing:Case.DeadlineRecorded")
+    def _deadline_recorded(self, *, clock: str, status: str, last_day: str, due_at: str,
+                           working_days_left: int | None, trace: TraceDict,
+                           timestamp: datetime) -> None:
+        self.deadlines[clock] = {"status": status, "last_day": last_day, "due_at": due_at,
+                                 "working_days_left": working_days_left,
+                                 "reported_at": timestamp}
 
     # ---- internal notes ------------------------------------------------------------------
 

@@ -1,0 +1,238 @@
+"""The staff HTTP API over an in-memory routing application: who may do what, clear
+errors with no event stored, queues, triage reloading, configuration refused at start."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.routing.api import build_router
+from services.routing.application import RoutingApplication
+from services.routing.domain.catalogue import ConfigError
+from services.routing.domain.permissions import Role
+from services.routing.main import create_app
+from services.routing.queues import CaseQueues
+from services.routing.settings import CONFIG_DIR, RoutingSettings
+from services.routing.users import Directory, StaffUser, load_directory, write_demo_users
+from tests.unit.routing.app_builders import Feeder, routing_app, stored_event_names
+from tests.unit.routing.builders import day
+
+USERS = {
+    "support": StaffUser(id="nv.lan", name="Lan", role=Role.SUPPORT, token="s" * 20),
+    "agent": StaffUser(id="hl.minh", name="Minh", role=Role.AGENT, token="a" * 20),
+    "kythuat": StaffUser(id="kt.duc", name="Đức", role=Role.DEPARTMENT,
+                         department="ky-thuat-bao-hanh", token="k" * 20),
+    "giaovan": StaffUser(id="gv.hoa", name="Hòa", role=Role.DEPARTMENT,
+                         department="giao-van", token="g" * 20),
+    "supervisor": StaffUser(id="gs.ha", name="Hà", role=Role.SUPERVISOR, token="v" * 20),
+    "auditor": StaffUser(id="ks.bao", name="Bảo", role=Role.AUDITOR, token="u" * 20),
+}
+
+
+def auth(who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {USERS[who].token}"}
+
+
+class Api:
+    def __init__(self, app: RoutingApplication, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+        self.feed = Feeder(app)
+
+    async def act(self, who: str, cid: uuid.UUID, action: str,
+                  body: dict[str, Any] | None = None) -> httpx.Response:
+        return await self.client.post(f"/api/cases/{cid}/actions/{action}", json=body,
+                                      headers=auth(who))
+
+
+@pytest.fixture
+def triage_file(tmp_path: Path) -> Path:
+    path = tmp_path / "triage.toml"
+    shutil.copy(CONFIG_DIR / "triage.toml", path)
+    return path
+
+
+@pytest.fixture
+async def api(triage_file: Path) -> AsyncIterator[Api]:
+    app = routing_app(triage_file=triage_file)
+    http = FastAPI()
+    http.include_router(build_router(app, CaseQueues(app), Directory(USERS.values()),
+                                     triage_file=triage_file))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=http),
+                                 base_url="http://routing") as client:
+        yield Api(app, client)
+
+
+async def test_every_request_needs_a_known_token(api: Api) -> None:
+    cid = api.feed.received()
+    assert (await api.client.get("/api/cases")).status_code == 401
+    response = await api.client.get(f"/api/cases/{cid}",
+                                    headers={"Authorization": "Bearer not-a-token"})
+    assert response.status_code == 401
+    assert response.json() == {"detail": "unknown token"}
+
+
+async def test_actions_record_the_actor_and_errors_store_nothing(api: Api) -> None:
+    cid = api.feed.received()
+    response = await api.act("support", cid, "refer",
+                             {"department": "ky-thuat-bao-hanh", "question": "Máy nén?",
+                              "internal_due": day(5).isoformat()})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["state"] == "referred_to_department"
+    assert body["timeline"][-1]["actor_id"] == "nv.lan"
+    assert body["timeline"][-1]["actor_role"] == "support"
+    before = stored_event_names(api.app)
+
+    illegal = await api.act("support", cid, "resolve", {"resolution": "x"})
+    assert illegal.status_code == 409
+    assert "cannot resolve a case that is referred_to_department" in illegal.json()["detail"]
+    missing = await api.act("support", uuid.uuid4(), "resolve", {"resolution": "x"})
+    assert missing.status_code == 404
+    bad = await api.act("support", cid, "add_note", {"txt": "typo"})
+    assert bad.status_code == 422
+    assert {e["loc"][-1] for e in bad.json()["detail"]} == {"text", "txt"}
+    auditor = await api.act("auditor", cid, "add_note", {"text": "x"})
+    assert auditor.status_code == 403
+    assert auditor.json()["detail"] == "role 'auditor' may not add_note"
+    agent = await api.act("agent", cid, "force_close", {"reason": "x"})
+    assert agent.status_code == 403
+    assert stored_event_names(api.app) == before
+
+
+async def test_a_department_sees_its_referrals_answers_and_can_neither_reply_nor_close(
+        api: Api) -> None:
+    ours = api.feed.received()
+    other = api.feed.received()
+    await api.act("support", ours, "refer", {"department": "ky-thuat-bao-hanh",
+                                             "question": "Có lỗi nhà sản xuất?"})
+    await api.act("support", other, "refer", {"department": "giao-van", "question": "?"})
+
+    queue = await api.client.get("/api/cases", headers=auth("kythuat"))
+    assert [r["complaint_id"] for r in queue.json()] == [str(ours)]
+    dept_queue = await api.client.get("/api/departments/ky-thuat-bao-hanh/queue",
+                                      headers=auth("kythuat"))
+    assert [r["complaint_id"] for r in dept_queue.json()] == [str(ours)]
+    foreign = await api.client.get("/api/departments/giao-van/queue",
+                                   headers=auth("kythuat"))
+    assert foreign.status_code == 403
+    assert (await api.client.get(f"/api/cases/{other}", headers=auth("kythuat"))
+            ).status_code == 403
+    assert (await api.act("kythuat", other, "record_department_response",
+                          {"result": "x"})).status_code == 403
+
+    answered = await api.act("kythuat", ours, "record_department_response",
+                             {"result": "Lỗi nhà sản xuất, đổi máy"})
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["allowed_actions"] == ["add_note"]
+    assert answered.json()["timeline"][-1]["actor_kind"] == "department"
+    before = stored_event_names(api.app)
+    for action, body in (("request_reply", {"method": "email", "content": "Kính gửi"}),
+                         ("record_reply_sent", {"method": "phone", "summary": "đã gọi"}),
+                         ("close", {"reason": "xong"}), ("force_close", {"reason": "xong"})):
+        refused = await api.act("kythuat", ours, action, body)
+        assert refused.status_code == 403, action
+        assert f"may not {action}" in refused.json()["detail"]
+    assert stored_event_names(api.app) == before
+    # answered: it leaves the department's waiting queue but stays visible to it
+    assert (await api.client.get("/api/departments/ky-thuat-bao-hanh/queue",
+                                 headers=auth("kythuat"))).json() == []
+    everything = await api.client.get("/api/departments/ky-thuat-bao-hanh/queue",
+                                      params={"everything": "true"}, headers=auth("support"))
+    assert [r["state"] for r in everything.json()] == ["department_responded"]
+
+
+async def test_queue_filters_and_overdue_first(api: Api) -> None:
+    web = api.feed.received()
+    hotline = api.feed.received(channel="hotline")
+    api.feed.deadline(hotline, "reply", day(10), breached=True)
+    rows = (await api.client.get("/api/cases", headers=auth("auditor"))).json()
+    assert [r["complaint_id"] for r in rows] == [str(hotline), str(web)]
+    assert rows[0]["sla_status"] == "breached"
+    assert rows[0]["deadlines"]["reply"]["last_day"] == day(10).isoformat()
+    only_web = await api.client.get("/api/cases", params={"channel": "web", "state":
+                                                          "analysing"}, headers=auth("agent"))
+    assert [r["complaint_id"] for r in only_web.json()] == [str(web)]
+    bad = await api.client.get("/api/cases", params={"sla": "late"}, headers=auth("agent"))
+    assert bad.status_code == 422
+    detail = (await api.client.get(f"/api/cases/{hotline}", headers=auth("agent"))).json()
+    assert detail["sla_status"] == "breached"
+    assert "request_info" in detail["allowed_actions"]
+
+
+async def test_triage_reload_applies_new_rules_and_refuses_a_bad_file(
+        api: Api, triage_file: Path) -> None:
+    original = triage_file.read_text(encoding="utf-8")
+    triage_file.write_text(original.replace('id = "bao-hanh-dien-tu"', 'id = "bao-hanh-v2"'),
+                           encoding="utf-8")
+    assert (await api.client.post("/api/triage/reload", headers=auth("support"))
+            ).status_code == 403
+    reloaded = await api.client.post("/api/triage/reload", headers=auth("supervisor"))
+    assert reloaded.status_code == 200, reloaded.text
+    assert "bao-hanh-v2" in [r["id"] for r in reloaded.json()["rules"]]
+    cid = api.feed.received()
+    assert api.app.get_case(cid).triage["rule_id"] == "bao-hanh-v2"  # type: ignore[index]
+
+    triage_file.write_text(original.replace('department = "giao-van"',
+                                            'department = "phong-ma"', 1), encoding="utf-8")
+    refused = await api.client.post("/api/triage/reload", headers=auth("supervisor"))
+    assert refused.status_code == 422
+    assert "rule #6 'giao-hang': unknown department 'phong-ma'" in refused.json()["detail"]
+    cid = api.feed.received()
+    assert api.app.get_case(cid).triage["rule_id"] == "bao-hanh-v2"  # type: ignore[index]
+
+
+async def test_openapi_documents_each_action_with_its_body(api: Api) -> None:
+    http = FastAPI()
+    http.include_router(build_router(api.app, CaseQueues(api.app), Directory(())))
+    paths = http.openapi()["paths"]
+    refer = paths["/api/cases/{complaint_id}/actions/refer"]["post"]
+    assert refer["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/Referral")
+    assert {"401", "403", "404", "409", "422"} <= set(refer["responses"])
+    assert "/api/departments/{code}/queue" in paths
+
+
+def _settings(tmp_path: Path, **extra: Any) -> RoutingSettings:
+    return RoutingSettings(nats_url="nats://127.0.0.1:1", store_url="memory:",
+                           allow_memory_store=True, data_dir=str(tmp_path), **extra)
+
+
+def test_a_bad_triage_file_is_refused_at_start_naming_the_entry(tmp_path: Path) -> None:
+    bad = tmp_path / "triage.toml"
+    bad.write_text((CONFIG_DIR / "triage.toml").read_text(encoding="utf-8").replace(
+        'checklist = ["ma-don-hang"]', 'checklist = ["ma-don-hang", "so-do-nha"]', 1),
+        encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        create_app(_settings(tmp_path, triage_file=str(bad)))
+    assert "rule #6 'giao-hang': unknown checklist item 'so-do-nha'" in str(refused.value)
+    assert str(bad) in str(refused.value)
+
+
+def test_a_users_file_naming_an_unknown_department_is_refused_at_start(
+        tmp_path: Path) -> None:
+    users = tmp_path / "users.toml"
+    users.write_text('[[users]]\nid = "x"\nname = "X"\nrole = "department"\n'
+                     'department = "phong-ma"\ntoken = "' + "t" * 20 + '"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="user 'x': unknown department 'phong-ma'"):
+        create_app(_settings(tmp_path, users_file=str(users)))
+
+
+def test_demo_users_one_per_role_with_working_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "secrets" / "users.toml"
+    tokens = write_demo_users(path)
+    assert set(tokens) == {r.value for r in Role}
+    directory = load_directory(str(path))
+    for role, token in tokens.items():
+        user = directory.authenticate(token)
+        assert user is not None and user.role.value == role
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert write_demo_users(path) != tokens  # fresh tokens every time

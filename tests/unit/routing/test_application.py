@@ -1,0 +1,218 @@
+"""RoutingApplication: reactions to upstream events (exactly once, stale reports ignored,
+business refusals become notes), staff actions, SLA statuses, and what goes on the wire."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+
+from services.routing.domain.workflow import Action, InvalidCommand, State
+from services.routing.queues import CaseQueues
+from shared.clock import SettableClock
+from shared.contracts import events as wire
+from tests.unit.routing.app_builders import (
+    Feeder,
+    routing_app,
+    stored_event_names,
+    wire_events,
+)
+from tests.unit.routing.builders import T0, at, day, trace
+
+SUPPORT = trace("nv.lan", role="support")
+
+
+def _timeline(app: object, complaint_id: uuid.UUID) -> list[str]:
+    return [e["event"] for e in app.get_case(complaint_id).timeline]  # type: ignore[attr-defined]
+
+
+def _request_info(app: object, complaint_id: uuid.UUID, items: list[str],
+                  due: date) -> None:
+    app.act(complaint_id, Action.REQUEST_INFO, role="support",  # type: ignore[attr-defined]
+            actor_department=None, trace=SUPPORT, items=items, due_date=due)
+
+
+def test_a_complaint_opens_a_case_with_the_rule_that_fired_and_starts_analysis() -> None:
+    app = routing_app()
+    feed = Feeder(app)
+    cid = feed.received()
+    assert feed.received(cid) is cid  # the same complaint again changes nothing
+    case = app.get_case(cid)
+    assert case.state is State.ANALYSING
+    assert case.triage is not None and case.triage["rule_id"] == "bao-hanh-dien-tu"
+    assert "rule 'bao-hanh-dien-tu'" in case.triage["explanation"]
+    assert _timeline(app, cid) == ["Opened", "TriageApplied", "AnalysisStarted"]
+
+
+def test_a_late_complaint_is_refused_on_arrival_and_the_refusal_goes_on_the_wire() -> None:
+    app = routing_app()
+    cid = Feeder(app).received(filed_late=True, filing_deadline=day(-3))
+    assert app.get_case(cid).state is State.REFUSED
+    [refused] = [e for e in wire_events(app) if e.event_type == "ComplaintRefused"]
+    assert refused.payload["reason"] == "late_filing"
+    assert refused.payload["filing_deadline"] == day(-3).isoformat()
+
+
+def test_information_from_intake_ticks_only_the_items_named() -> None:
+    app = routing_app()
+    feed = Feeder(app)
+    cid = feed.received()
+    _request_info(app, cid, ["hoa-don", "anh-san-pham"], day(5))
+    feed.send("intake", wire.InfoProvided(reference="r", channel="email", content="Hóa đơn đây",
+                                          items=("hoa-don", "ma-la")), cid)
+    case = app.get_case(cid)
+    assert case.checklist == {"hoa-don": True, "anh-san-pham": False}
+    assert case.state is State.ANALYSING
+    assert "ma-la" in case.info_received[-1]["note"]
+    feed.send("intake", wire.InfoProvided(reference="r", channel="counter",
+                                          content="Ảnh chụp lỗi"), cid)
+    assert app.get_case(cid).checklist == {"hoa-don": True, "anh-san-pham": False}
+    # intake already published this information: routing does not publish it again
+    assert not [e for e in wire_events(app) if e.event_type == "InfoProvided"]
+
+
+def test_information_for_a_closed_case_becomes_a_note_not_a_lost_message() -> None:
+    app = routing_app()
+    feed = Feeder(app)
+    cid = feed.received()
+    app.act(cid, Action.WITHDRAW, role="support", actor_department=None, trace=SUPPORT,
+            reason="khách rút")
+    assert feed.send("intake", wire.InfoProvided(reference="r", channel="web",
+                                                 content="x"), cid)
+    case = app.get_case(cid)
+    assert case.state is State.WITHDRAWN
+    assert "InfoProvided from intake not applied" in case.notes[-1]["text"]
+
+
+def test_deadline_reports_are_recorded_while_they_apply_and_settled_by_progress() -> None:
+    app = routing_app()
+    feed = Feeder(app)
+    cid = feed.received()
+    feed.deadline(cid, "reply", day(14), breached=False)
+    feed.deadline(cid, "reply", day(14), breached=False)  # the same report: nothing new
+    case = app.get_case(cid)
+    assert case.sla_status == "approaching"
+    assert _timeline(app, cid).count("DeadlineRecorded") == 1
+    app.act(cid, Action.REFER, role="support", actor_department=None, trace=SUPPORT,
+            department="ky-thuat-bao-hanh", question="Lỗi máy nén?")
+    feed.deadline(cid, "department", day(3), breached=True)
+    case = app.get_case(cid)
+    assert case.sla_status == "breached"
+    assert set(case.deadlines) == {"reply", "department"}
+    app.act(cid, Action.RECORD_DEPARTMENT_RESPONSE, role="department",
+            actor_department="ky-thuat-bao-hanh", trace=trace("kt.duc", "department", "department"),
+            result="Thay máy nén")
+    case = app.get_case(cid)
+    assert set(case.deadlines) == {"reply"}  # the department answered
+    assert case.sla_status == "approaching"
+    # a late report about the department clock no longer applies
+    feed.deadline(cid, "department", day(3), breached=True)
+    assert set(app.get_case(cid).deadlines) == {"reply"}
+
+
+def test_customer_never_answers_back_to_analysis_by_default() -> None:
+    clock = SettableClock(T0)
+    app = routing_app(clock)
+    feed = Feeder(app)
+    cid = feed.received()
+    _request_info(app, cid, ["hoa-don"], day(2))
+    clock.set(at(3))
+    feed.deadline(cid, "customer_info", day(1), breached=True)  # another round's due date
+    assert app.get_case(cid).state is State.AWAITING_CUSTOMER_INFO
+    feed.deadline(cid, "customer_info", day(2), breached=True)
+    case = app.get_case(cid)
+    assert case.state is State.ANALYSING
+    assert _timeline(app, cid)[-3:] == ["DeadlineRecorded", "InfoRequestLapsed", "NoteAdded"]
+    assert "hoa-don" in case.notes[-1]["text"]
+    assert case.deadlines == {}  # the lapse settles the customer_info clock
+    assert case.checklist == {"hoa-don": False}
+    # the case survives storage: reload it from the store's events
+    assert app.repository.get(case.id).state is State.ANALYSING
+
+
+def test_customer_never_answers_withdraws_when_so_configured() -> None:
+    app = routing_app(customer_info_timeout="withdraw")
+    feed = Feeder(app)
+    cid = feed.received()
+    _request_info(app, cid, ["hoa-don"], day(2))
+    feed.deadline(cid, "customer_info", day(2), breached=True)
+    case = app.get_case(cid)
+    assert case.state is State.WITHDRAWN
+    [closed] = [e for e in wire_events(app) if e.event_type == "ComplaintClosed"]
+    assert closed.payload["reason"].startswith("withdrawn: the customer did not provide")
+
+
+def test_notify_reply_closes_the_case_other_deliveries_are_noted() -> None:
+    app = routing_app()
+    feed = Feeder(app)
+    cid = feed.received()
+    app.act(cid, Action.RESOLVE, role="support", actor_department=None, trace=SUPPORT,
+            resolution="Đổi máy mới")
+    app.act(cid, Action.REQUEST_REPLY, role="support", actor_department=None, trace=SUPPORT,
+            method="email", content="Kính gửi quý khách")
+    feed.send("notify", wire.ReplySent(reference="r", purpose="info_request", method="email",
+                                       sent_at=at(1), proof="<a@vhv.vn>"), cid)
+    assert app.get_case(cid).state is State.REPLY_DUE
+    feed.send("notify", wire.ReplySent(reference="r", purpose="reply", method="email",
+                                       sent_at=at(1), proof="<b@vhv.vn>"), cid)
+    case = app.get_case(cid)
+    assert case.state is State.CLOSED
+    assert case.reply_sent is not None and case.reply_sent["proof"] == "<b@vhv.vn>"
+    assert case.outcome == {"state": "closed", "reason": "replied to the customer by email",
+                            "forced": False}
+    assert "info_request delivered by email" in case.notes[0]["text"]
+    # notify already published the delivery: no ReplySent from routing
+    assert not [e for e in wire_events(app) if e.event_type == "ReplySent"]
+
+
+def test_a_reply_recorded_by_staff_is_published_with_who_gave_it() -> None:
+    app = routing_app()
+    cid = Feeder(app).received()
+    app.act(cid, Action.RESOLVE, role="support", actor_department=None, trace=SUPPORT,
+            resolution="Hướng dẫn reset")
+    app.act(cid, Action.RECORD_REPLY_SENT, role="agent", actor_department=None,
+            trace=trace("hl.minh", "agent"), method="phone", proof="call-7781",
+            sent_at=at(hours=2), summary="Đã hướng dẫn qua điện thoại")
+    [sent] = [e for e in wire_events(app) if e.event_type == "ReplySent"]
+    assert sent.payload["recorded_by"] == "hl.minh"
+    assert sent.payload["method"] == "phone"
+    assert sent.actor.id == "hl.minh"
+
+
+@pytest.mark.parametrize(("action", "arguments", "message"), [
+    (Action.REFER, {"department": "phong-ma", "question": "?"}, "unknown department"),
+    (Action.REQUEST_INFO, {"items": ["so-do"], "due_date": day(3)}, "unknown checklist"),
+])
+def test_unknown_codes_are_refused_without_an_event(action: Action, arguments: dict[str, object],
+                                                    message: str) -> None:
+    app = routing_app()
+    cid = Feeder(app).received()
+    before = stored_event_names(app)
+    with pytest.raises(InvalidCommand, match=message):
+        app.act(cid, action, role="support", actor_department=None, trace=SUPPORT, **arguments)
+    assert stored_event_names(app) == before
+
+
+def test_the_read_model_rebuilds_from_the_log_overdue_first() -> None:
+    clock = SettableClock(T0)
+    app = routing_app(clock)
+    feed = Feeder(app)
+    first = feed.received()
+    clock.set(at(hours=1))
+    second = feed.received(channel="hotline")
+    clock.set(at(hours=2))
+    third = feed.received(kind="advice", category=None, product=None)
+    feed.deadline(third, "reply", day(10), breached=True)
+    feed.deadline(second, "reply", day(10), breached=False)
+    queues = CaseQueues(app)
+    rows = queues.list()
+    assert [r["complaint_id"] for r in rows] == [str(third), str(second), str(first)]
+    assert [r["sla_status"] for r in rows] == ["breached", "approaching", "on_track"]
+    assert [r["complaint_id"] for r in queues.list(channel="hotline")] == [str(second)]
+    assert [r["complaint_id"] for r in queues.list(sla="breached")] == [str(third)]
+    app.act(third, Action.WITHDRAW, role="support", actor_department=None, trace=SUPPORT,
+            reason="x")
+    assert queues.list(state="withdrawn")[0]["sla_status"] is None
+    # a fresh model read from the start of the log agrees with the one kept up to date
+    assert CaseQueues(app).list() == queues.list()
