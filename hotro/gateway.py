@@ -16,6 +16,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/intake", "intake"),
     ("/api/cases", "routing"),
     ("/api/departments", "routing"),
+    ("/api/triage", "routing"),
     ("/api/clocks", "sla"),
     ("/api/calendar", "sla"),
     ("/api/deliveries", "notify"),

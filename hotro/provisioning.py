@@ -10,14 +10,15 @@ from shared.messaging.provision import ProvisionSpec, provision
 
 async def provision_all(nats_url: str, *, partitions: int, lease_ttl_s: float = 6.0,
                         replicas: int = 1, max_deliver: int = 8,
-                        duplicate_window_s: float = 24 * 3600.0) -> list[str]:
+                        duplicate_window_s: float = 24 * 3600.0,
+                        ack_wait_s: float = 10.0) -> list[str]:
     nc = await nats.connect(nats_url.split(","), connect_timeout=5)
     try:
         spec = ProvisionSpec(
             partitions=partitions,
             subscriptions={svc: dict(subs) for svc, subs in TOPOLOGY.items()},
             lease_ttl_s=lease_ttl_s, replicas=replicas, max_deliver=max_deliver,
-            duplicate_window_s=duplicate_window_s,
+            duplicate_window_s=duplicate_window_s, ack_wait_s=ack_wait_s,
         )
         return await provision(nc.jetstream(timeout=10), spec)
     finally:

@@ -16,7 +16,15 @@ def factory(service: str) -> Any:
 
 
 def serve(service: str, host: str, port: int, log_level: str = "warning") -> None:
+    import os
+
     import uvicorn
 
+    from shared.observability.logs import configure_logging
+
+    configure_logging(service, os.environ.get("HOTRO_REPLICA_ID", str(os.getpid())),
+                      os.environ.get("HOTRO_LOG_LEVEL", "INFO"),
+                      os.environ.get("HOTRO_LOG_JSON", "true").lower() != "false")
+
     uvicorn.run(f"services.{service}.main:create_app", factory=True, host=host, port=port,
-                log_level=log_level, access_log=False, lifespan="on")
+                log_level=log_level, access_log=False, lifespan="on", log_config=None)

@@ -29,7 +29,7 @@ class ServiceSettings(BaseSettings):
     lease_ttl_s: float = Field(6.0, gt=0.5, description="must equal the leases bucket TTL")
     relay_batch: int = Field(500, ge=1, le=10_000)
     relay_idle_s: float = Field(0.05, gt=0)
-    consumer_batch: int = Field(64, ge=1, le=1000)
+    consumer_batch: int = Field(1, ge=1, le=1000, description="see max_ack_pending=1")
     max_deliver: int = Field(8, ge=2)
     retry_backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
     log_level: str = "INFO"

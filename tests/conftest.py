@@ -27,7 +27,7 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServerProcess]:
 @pytest.fixture
 async def provisioned(nats_server: NatsServerProcess) -> AsyncIterator[NatsServerProcess]:
     await provision_all(nats_server.url, partitions=TEST_PARTITIONS,
-                        lease_ttl_s=TEST_LEASE_TTL_S, max_deliver=5)
+                        lease_ttl_s=TEST_LEASE_TTL_S, max_deliver=5, ack_wait_s=3.0)
     yield nats_server
 
 

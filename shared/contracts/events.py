@@ -65,6 +65,9 @@ class ComplaintReceived(Payload):
     filing_deadline: date | None = None
     language: Literal["vi", "en"] = "vi"
     inbound_message_id: str | None = None
+    #: Set when this type of request must come through another channel (channel rules).
+    required_channel: Channel | None = None
+    channel_requirement: str | None = None
 
 
 class InfoRequested(Payload):
@@ -143,7 +146,7 @@ class NotificationFailed(Payload):
 
     reference: str
     purpose: str
-    method: ReplyMethod
+    method: ReplyMethod | Literal["receipt_slip"]
     reason: str
     attempts: int = Field(ge=1)
 

@@ -11,6 +11,7 @@ from types import MappingProxyType
 _TOPOLOGY: dict[str, dict[str, tuple[str, ...]]] = {
     "intake": {
         "notify": ("AcknowledgementSent", "ReplySent", "NotificationFailed"),
+        "routing": ("ComplaintClosed", "ComplaintRefused", "ComplaintReopened"),
     },
     "routing": {
         "intake": ("ComplaintReceived", "InfoProvided", "DeliveryBounced"),
@@ -19,8 +20,9 @@ _TOPOLOGY: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "sla": {
         "intake": ("ComplaintReceived", "InfoProvided"),
-        "routing": ("InfoRequested", "ReferredToDepartment", "DepartmentResponded",
-                    "ComplaintRefused", "ComplaintClosed", "ComplaintReopened"),
+        "routing": ("InfoRequested", "InfoProvided", "ReferredToDepartment",
+                    "DepartmentResponded", "ReplySent", "ComplaintRefused", "ComplaintClosed",
+                    "ComplaintReopened"),
         "notify": ("AcknowledgementSent", "ReplySent"),
     },
     "notify": {

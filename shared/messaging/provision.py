@@ -35,8 +35,11 @@ class ProvisionSpec:
     duplicate_window_s: float = 24 * 3600.0
     replicas: int = 1
     max_deliver: int = 8
-    ack_wait_s: float = 30.0
-    max_ack_pending: int = 256
+    ack_wait_s: float = 10.0
+    #: One unacknowledged message per partition: a replica that dies holding a message
+    #: blocks its partition until ack_wait expires, and the next owner then gets that same
+    #: message first — so one complaint's events are never applied out of order.
+    max_ack_pending: int = 1
     lease_ttl_s: float = 6.0
 
 

@@ -47,3 +47,5 @@ def configure_logging(service: str, replica: str, level: str = "INFO",
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("nats").setLevel("WARNING")
+    # nats-py warns on every KV key listing with filters, which is how it always works
+    logging.getLogger("nats.js.kv").setLevel("ERROR")

@@ -181,6 +181,15 @@ def build_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
     async def metrics() -> Response:
         return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
 
+    @http.post("/ops/relay/replay", tags=["ops"])
+    async def replay_relay(from_position: int = 0) -> JSONResponse:
+        """Publish this service's log again from a position (dedupe makes it harmless)."""
+        relay, leases = runtime.relay, runtime.leases
+        if relay is None or leases is None or not leases.holds_relay():
+            return JSONResponse({"detail": "this replica does not hold the relay lease"}, 409)
+        relay.replay_from(from_position)
+        return JSONResponse({"replaying_from": from_position})
+
     for router in routers:
         http.include_router(router)
     return http

@@ -19,7 +19,7 @@ COMPLAINT = {
     "channel": "web",
     "customer": {"name": "Nguyễn Thị Ánh", "phone": "0912 345 678",
                  "email": "anh.nguyen@example.com"},
-    "product": "dien-tu",
+    "product": "dien-lanh",
     "category": "chat-luong-san-pham",
     "description": "Tủ lạnh mới mua không lạnh, đề nghị bảo hành.",
 }

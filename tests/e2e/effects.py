@@ -1,0 +1,36 @@
+"""Count each service's effects per complaint, straight from its store."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import Any
+
+from tests.support.stores import event_counts
+
+
+def effects(store: Any, service: str) -> Counter[uuid.UUID]:
+    """One count per complaint of the event that is this service's reaction to it."""
+    counts = event_counts(store)
+    name = {"routing": "Case.Opened", "sla": "Clock.Set", "notify": "Contact.Recorded",
+            "intake": "MessageIndex.Indexed"}[service]
+    out: Counter[uuid.UUID] = Counter()
+    for (complaint_id, event), n in counts.items():
+        if event == name:
+            out[complaint_id] += n
+    return out
+
+
+def missing_or_doubled(store: Any, service: str, complaints: list[uuid.UUID],
+                       expected: int = 1) -> dict[str, list[uuid.UUID]]:
+    counts = effects(store, service)
+    return {
+        "missing": [c for c in complaints if counts[c] < expected],
+        "doubled": [c for c in complaints if counts[c] > expected],
+    }
+
+
+def all_done(stores: dict[str, Any], complaints: list[uuid.UUID]) -> bool:
+    expected = {"routing": 1, "sla": 2, "notify": 1}
+    return all(not missing_or_doubled(stores[s], s, complaints, n)["missing"]
+               for s, n in expected.items())
