@@ -24,21 +24,28 @@ from shared.observability.metrics import ServiceMetrics
 from shared.runtime.host import ServiceRuntime, build_http_app
 
 
-def create_app(settings: IntakeSettings | None = None, *,
-               clock: Callable[[], datetime] | None = None,
-               filing_check: FilingCheck | None = None, **overrides: Any) -> FastAPI:
-    settings = settings or IntakeSettings()  # type: ignore[call-arg]
+def build_application(settings: IntakeSettings, *,
+                      clock: Callable[[], datetime] | None = None,
+                      filing_check: FilingCheck | None = None) -> IntakeApplication:
+    """The service layer on its store (also what audit and replay tools open)."""
     ensure_store(settings.store_url)
-    catalogue = load_catalogue(settings.catalogue_path)
     if filing_check is None:
         policy = load_policy(settings.deadline_policy_path)
         filing_check = calendar_filing_check(policy=policy)
-    application = IntakeApplication(
+    return IntakeApplication(
         env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
         clock=clock, filing_check=filing_check,
         channel_rules=load_channel_rules(settings.channel_rules_path),
         link_window=timedelta(days=settings.hotline_link_window_days),
     )
+
+
+def create_app(settings: IntakeSettings | None = None, *,
+               clock: Callable[[], datetime] | None = None,
+               filing_check: FilingCheck | None = None, **overrides: Any) -> FastAPI:
+    settings = settings or IntakeSettings()  # type: ignore[call-arg]
+    catalogue = load_catalogue(settings.catalogue_path)
+    application = build_application(settings, clock=clock, filing_check=filing_check)
     mail = MailIntake(application, limits=email_limits(settings),
                       attachments=AttachmentStore(settings.attachments_path()),
                       quarantine=QuarantineStore(settings.quarantine_path()))

@@ -71,18 +71,24 @@ def letters_dir(settings: NotifySettings) -> Path:
     return Path(settings.letters_dir or Path(settings.data_dir) / "letters").resolve()
 
 
+def build_application(settings: NotifySettings, *,
+                      clock: Callable[[], datetime] | None = None) -> NotifyApplication:
+    """The service layer on its store (also what audit and replay tools open)."""
+    ensure_store(settings.store_url)
+    return NotifyApplication(
+        env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
+        clock=clock or system_clock, max_attempts=settings.max_attempts,
+        recipients=Recipients(supervisor=settings.supervisor_email,
+                              support=settings.support_email, mail_domain=settings.mail_domain),
+    )
+
+
 def create_app(settings: NotifySettings | None = None, *,
                clock: Callable[[], datetime] | None = None,
                deliverer: Deliverer | None = None, **overrides: Any) -> FastAPI:
     settings = settings or NotifySettings()  # type: ignore[call-arg]
     clock = clock or system_clock
-    ensure_store(settings.store_url)
-    application = NotifyApplication(
-        env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
-        clock=clock, max_attempts=settings.max_attempts,
-        recipients=Recipients(supervisor=settings.supervisor_email,
-                              support=settings.support_email, mail_domain=settings.mail_domain),
-    )
+    application = build_application(settings, clock=clock)
     runtime = ServiceRuntime(settings, application, ServiceMetrics("notify"), **overrides)
     loop = DeliveryLoop(application, deliverer or build_deliverer(settings, clock),
                         lambda: runtime.leases.held_partitions() if runtime.leases else [],

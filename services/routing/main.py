@@ -25,22 +25,28 @@ from shared.observability.metrics import ServiceMetrics
 from shared.runtime.host import ServiceRuntime, build_http_app
 
 
-def create_app(settings: RoutingSettings | None = None, *,
-               clock: Callable[[], datetime] | None = None, **overrides: Any) -> FastAPI:
-    settings = settings or RoutingSettings()
+def build_application(settings: RoutingSettings, *,
+                      clock: Callable[[], datetime] | None = None) -> RoutingApplication:
+    """The service layer on its store (also what audit and replay tools open)."""
     catalogue = load_catalogue(Path(settings.catalogue_file))
-    triage_file = Path(settings.triage_file)
-    triage = load_triage_rules(triage_file, catalogue)
-    directory = load_directory(settings.users_file)
-    directory.check_departments(catalogue.department_codes)
+    triage = load_triage_rules(Path(settings.triage_file), catalogue)
     ensure_store(settings.store_url)
-    application = RoutingApplication(
+    return RoutingApplication(
         env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
         clock=clock, catalogue=catalogue, triage=triage,
         auto_refuse_late=settings.auto_refuse_late,
         auto_close_after_reply=settings.auto_close_after_reply,
         customer_info_timeout=settings.customer_info_timeout,
     )
+
+
+def create_app(settings: RoutingSettings | None = None, *,
+               clock: Callable[[], datetime] | None = None, **overrides: Any) -> FastAPI:
+    settings = settings or RoutingSettings()
+    triage_file = Path(settings.triage_file)
+    directory = load_directory(settings.users_file)
+    application = build_application(settings, clock=clock)
+    directory.check_departments(application.catalogue.department_codes)
     queues = CaseQueues(application, period_s=settings.queue_refresh_s)
     runtime = ServiceRuntime(settings, application, ServiceMetrics("routing"), **overrides)
     runtime.background = (*runtime.background, queues.run)

@@ -1,11 +1,22 @@
-"""SLA clocks: one aggregate per (complaint, clock kind). Pure: times are passed in.
+"""SLA clocks: one aggregate per (complaint, clock kind). Pure: times and plans are passed in.
 
-Guards make every deadline event happen at most once per clock; optimistic concurrency
-on the aggregate makes it exactly once even when two replicas race."""
+Guards make every deadline event happen at most once per clock (Approaching, Breached, Met
+are each recorded at most once in a clock's life); optimistic concurrency on the aggregate
+makes it exactly once even when two replicas race.
+
+Life of a clock::
+
+    running ──pause──▶ paused ──resume (new deadline)──▶ running
+    running ──replan (new calendar version)──▶ running
+    running ──breach──▶ breached          (a breached clock is never un-breached)
+    running | paused | breached ──meet──▶ met
+    running | paused | breached ──stop──▶ stopped
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +24,37 @@ from eventsourcing.domain import Aggregate, event
 
 from shared.contracts.envelope import HOTRO_NAMESPACE
 
+OPEN_STATUSES = ("running", "paused", "breached")
+#: Clock kinds a pause policy may name (customer_info measures the customer: never paused).
+PAUSABLE_KINDS = frozenset({"reply", "first_contact", "department"})
+
 
 class ClockError(Exception):
     pass
+
+
+def base_kind(kind: str) -> str:
+    """``department/QA`` -> ``department``; ``reply`` -> ``reply``."""
+    return kind.split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class PausePolicy:
+    """Which clocks stop counting while the case waits for the customer's information.
+
+    Default: none. The process says nothing of pausing, so the reply clock keeps running
+    while the customer is asked for more information."""
+
+    while_awaiting_customer: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.while_awaiting_customer) - PAUSABLE_KINDS
+        if unknown:
+            raise ValueError(f"cannot pause clock kind(s) {sorted(unknown)}; "
+                             f"pausable: {sorted(PAUSABLE_KINDS)}")
+
+    def pauses_while_awaiting_customer(self, kind: str) -> bool:
+        return base_kind(kind) in self.while_awaiting_customer
 
 
 class Clock(Aggregate):
@@ -26,38 +65,54 @@ class Clock(Aggregate):
     @event("Set", topic="hotro.sla:Clock.Set")
     def __init__(self, *, complaint_id: uuid.UUID, kind: str, reference: str, start: str,
                  last_day: str, due_at: str, working_days: int, rule: str, explanation: str,
-                 calendar_version: str, trace: dict[str, str | None]) -> None:
+                 calendar_version: str, trace: dict[str, str | None],
+                 counted: bool = True) -> None:
         self.complaint_id = complaint_id
         self.kind = kind
         self.reference = reference
         self.start = start
         self.last_day = last_day
         self.due_at = due_at
+        #: Working days the rule allows (pauses not included: they are in ``pauses``).
         self.working_days = working_days
         self.rule = rule
         self.explanation = explanation
         self.calendar_version = calendar_version
+        #: True: the deadline is N working days counted by the calendar (re-planned when the
+        #: calendar changes). False: a date a person chose (an info due date) — never moved.
+        self.counted = counted
         self.trace = trace
-        self.status = "running"  # running | met | breached | stopped
+        self.status = "running"
         self.approached = False
         self.breached_at: str | None = None
         self.met_at: str | None = None
+        self.on_time: bool | None = None
+        #: [[from local date, to local date | None]]: days in (from, to] are not counted.
+        self.pauses: list[list[str | None]] = []
 
     @property
     def is_open(self) -> bool:
-        """Still watched: running, or breached but not yet met (a late reply is recorded)."""
-        return self.status in ("running", "breached")
+        """Still watched: running, paused, or breached but not yet met (a late reply is
+        recorded as met, not on time)."""
+        return self.status in OPEN_STATUSES
 
     def due(self) -> datetime:
         return datetime.fromisoformat(self.due_at)
+
+    def closed_pauses(self) -> list[tuple[str, str]]:
+        return [(str(a), str(b)) for a, b in self.pauses if b is not None]
+
+    # ---- approaching / breached (raised by the timer) ----------------------------------
 
     @event("Approaching", topic="hotro.sla:Clock.Approaching")
     def _approaching(self, *, working_days_left: int, trace: dict[str, str | None]) -> None:
         self.approached = True
 
     def approach(self, *, working_days_left: int, trace: dict[str, str | None]) -> None:
-        if self.status != "running" or self.approached:
+        if self.status != "running":
             raise ClockError(f"clock {self.kind} cannot approach in state {self.status}")
+        if self.approached:
+            raise ClockError(f"clock {self.kind}: approaching already raised")
         self._approaching(working_days_left=working_days_left, trace=trace)
 
     @event("Breached", topic="hotro.sla:Clock.Breached")
@@ -72,15 +127,19 @@ class Clock(Aggregate):
             raise ClockError(f"clock {self.kind} is not due before {self.due_at}")
         self._breached(at=now.isoformat(), trace=trace)
 
+    # ---- met / stopped (upstream events) -----------------------------------------------
+
     @event("Met", topic="hotro.sla:Clock.Met")
     def _met(self, *, at: str, on_time: bool, trace: dict[str, str | None]) -> None:
         self.status = "met"
         self.met_at = at
+        self.on_time = on_time
 
     def meet(self, *, at: datetime, trace: dict[str, str | None]) -> None:
         if not self.is_open:
             raise ClockError(f"clock {self.kind} already {self.status}")
-        self._met(at=at.isoformat(), on_time=at < self.due(), trace=trace)
+        on_time = self.status == "paused" or (self.status == "running" and at < self.due())
+        self._met(at=at.isoformat(), on_time=on_time, trace=trace)
 
     @event("Stopped", topic="hotro.sla:Clock.Stopped")
     def _stopped(self, *, reason: str, trace: dict[str, str | None]) -> None:
@@ -90,6 +149,53 @@ class Clock(Aggregate):
         if not self.is_open:
             raise ClockError(f"clock {self.kind} already {self.status}")
         self._stopped(reason=reason, trace=trace)
+
+    # ---- pause policy ------------------------------------------------------------------
+
+    @event("Paused", topic="hotro.sla:Clock.Paused")
+    def _paused(self, *, at: str, on: str, reason: str, trace: dict[str, str | None]) -> None:
+        self.status = "paused"
+        self.pauses = [*self.pauses, [on, None]]
+
+    def pause(self, *, at: datetime, on: str, reason: str,
+              trace: dict[str, str | None]) -> None:
+        """Stop counting after local date ``on`` (the day of the event still counts)."""
+        if self.status != "running":
+            raise ClockError(f"clock {self.kind} cannot pause in state {self.status}")
+        if at >= self.due():
+            raise ClockError(f"clock {self.kind} is already due ({self.due_at}): it breaches")
+        if on < self.start:
+            raise ClockError(f"pause on {on} before the clock started ({self.start})")
+        self._paused(at=at.isoformat(), on=on, reason=reason, trace=trace)
+
+    @event("Resumed", topic="hotro.sla:Clock.Resumed")
+    def _resumed(self, *, at: str, on: str, previous_last_day: str, last_day: str,
+                 due_at: str, explanation: str, calendar_version: str, reason: str,
+                 trace: dict[str, str | None]) -> None:
+        self.status = "running"
+        self.pauses = [*self.pauses[:-1], [self.pauses[-1][0], on]]
+        self.last_day = last_day
+        self.due_at = due_at
+        self.explanation = explanation
+        self.calendar_version = calendar_version
+
+    def resume(self, *, at: datetime, on: str, last_day: str, due_at: str, explanation: str,
+               calendar_version: str, reason: str, trace: dict[str, str | None]) -> None:
+        """Count again from the day after ``on``; the caller planned the new deadline."""
+        if self.status != "paused":
+            raise ClockError(f"clock {self.kind} cannot resume in state {self.status}")
+        since = str(self.pauses[-1][0])
+        if on < since:
+            raise ClockError(f"resume on {on} before the pause of {since}")
+        self._resumed(at=at.isoformat(), on=on, previous_last_day=self.last_day,
+                      last_day=last_day, due_at=due_at, explanation=explanation,
+                      calendar_version=calendar_version, reason=reason, trace=trace)
+
+    def pauses_if_resumed_on(self, on: str) -> list[tuple[str, str]]:
+        """The pause intervals as they will be once the open pause ends on ``on``."""
+        return [(str(a), str(b) if b is not None else on) for a, b in self.pauses]
+
+    # ---- calendar versions -------------------------------------------------------------
 
     @event("Replanned", topic="hotro.sla:Clock.Replanned")
     def _replanned(self, *, previous_last_day: str, last_day: str, due_at: str,
@@ -101,27 +207,27 @@ class Clock(Aggregate):
         self.rule = rule
         self.explanation = explanation
         self.calendar_version = calendar_version
-        self.status = "running"
-        self.approached = False
-        self.breached_at = None
 
     def replan(self, *, last_day: str, due_at: str, working_days: int, rule: str,
                explanation: str, calendar_version: str, reason: str,
                trace: dict[str, str | None]) -> None:
-        if not self.is_open:
+        """A new deadline for a running clock. Met, stopped and breached clocks are history
+        and are never rewritten; a paused clock is planned again when it resumes."""
+        if self.status != "running":
             raise ClockError(
-                f"clock {self.kind} is {self.status}: closed clocks are never rewritten")
-        if last_day == self.last_day and calendar_version == self.calendar_version:
-            raise ClockError("nothing to replan")
+                f"clock {self.kind} is {self.status}: only running clocks are re-planned")
+        if last_day == self.last_day and due_at == self.due_at:
+            raise ClockError("nothing to replan: the deadline is unchanged")
         self._replanned(previous_last_day=self.last_day, last_day=last_day, due_at=due_at,
                         working_days=working_days, rule=rule, explanation=explanation,
                         calendar_version=calendar_version, reason=reason, trace=trace)
 
     def snapshot(self) -> dict[str, Any]:
-        return {"kind": self.kind, "status": self.status, "start": self.start,
-                "last_day": self.last_day, "due_at": self.due_at, "rule": self.rule,
-                "working_days": self.working_days, "approached": self.approached,
-                "met_at": self.met_at, "breached_at": self.breached_at,
+        return {"kind": self.kind, "reference": self.reference, "status": self.status,
+                "start": self.start, "last_day": self.last_day, "due_at": self.due_at,
+                "rule": self.rule, "working_days": self.working_days,
+                "approached": self.approached, "met_at": self.met_at, "on_time": self.on_time,
+                "breached_at": self.breached_at, "pauses": [list(p) for p in self.pauses],
                 "calendar_version": self.calendar_version, "explanation": self.explanation}
 
 
@@ -139,5 +245,10 @@ class CaseClocks(Aggregate):
         self.kinds: list[str] = []
 
     @event("ClockAdded", topic="hotro.sla:CaseClocks.ClockAdded")
+    def _added(self, *, kind: str, trace: dict[str, str | None]) -> None:
+        self.kinds = [*self.kinds, kind]
+
     def add(self, *, kind: str, trace: dict[str, str | None]) -> None:
-        self.kinds.append(kind)
+        if kind in self.kinds:
+            raise ClockError(f"clock {kind} already listed")
+        self._added(kind=kind, trace=trace)

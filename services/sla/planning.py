@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
+
+#: A pause: working days in (from, to] are not counted (local dates).
+Pause = tuple[date, date]
 
 
 @dataclass(frozen=True)
@@ -19,11 +23,21 @@ class Plan:
 
 
 class Planner(Protocol):
-    def plan(self, kind: str, start: datetime, *, product: str | None = None,
+    @property
+    def calendar_version(self) -> str: ...
+
+    def local_date(self, moment: datetime) -> date: ...
+
+    def plan(self, kind: str, start: datetime | date, *, product: str | None = None,
              category: str | None = None, working_days: int | None = None) -> Plan: ...
+
+    def plan_counted(self, start: date, working_days: int, rule: str,
+                     pauses: Sequence[Pause] = ()) -> Plan: ...
 
     def plan_until(self, kind: str, start: datetime, last_day: date, rule: str) -> Plan: ...
 
     def working_days_left(self, now: datetime, last_day: date) -> int: ...
 
     def in_working_hours(self, now: datetime) -> bool: ...
+
+    def is_newer_than(self, version: str) -> bool: ...

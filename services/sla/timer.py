@@ -1,9 +1,16 @@
-"""The SLA timer: watches open clocks and raises approaching/breached deadlines.
+"""The SLA timer: raises approaching/breached deadlines and re-plans clocks under a newer
+calendar.
 
-Each replica tails its own store's notification log to keep an index of open clocks
-(due time, last day), and checks only clocks of the partitions it holds. A deadline that
-passed while sla was down is raised at the first tick after start. Exactly once comes
-from the Clock aggregate (guards + optimistic concurrency), not from this loop.
+Every replica follows its store's log into a ``ClockBoard`` (open clocks, due time, last
+day) and, each tick, checks the running clocks of the partitions it holds, at the injected
+clock's "now". A deadline that passed while sla was down is raised at the first tick after
+start (the board is rebuilt from the log, and "due" is ``now >= due_at``, not an edge).
+Exactly once comes from the Clock aggregate (guards + optimistic concurrency), not from
+this loop: two replicas briefly holding the same partition still record one event.
+
+Calendar versions: a running counted clock planned under an older calendar version than the
+configured one is re-planned once by whichever replica sees it first (any partition: a
+re-plan is idempotent and races are lost harmlessly).
 """
 
 from __future__ import annotations
@@ -13,35 +20,28 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from services.sla.application import SlaApplication
-from services.sla.domain import Clock
+from services.sla.board import ClockBoard, ClockRow
 from shared.contracts.subjects import partition_of
-from shared.eventstore.follower import LogFollower
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class _Watched:
-    complaint_id: uuid.UUID
-    due_at: datetime
-    last_day: date
-    approached: bool
-
-
 class SlaTimer:
-    def __init__(self, app: SlaApplication, held_partitions: Callable[[], list[int]],
-                 partitions: int, period_s: float = 1.0) -> None:
+    def __init__(self, app: SlaApplication, board: ClockBoard,
+                 held_partitions: Callable[[], list[int]], partitions: int,
+                 period_s: float = 1.0) -> None:
         self.app = app
+        self.board = board
         self.held_partitions = held_partitions
         self.partitions = partitions
         self.period_s = period_s
-        self.follower = LogFollower(app, self._apply)
-        self.watched: dict[uuid.UUID, _Watched] = {}
         self.raised = 0
+        self.replanned = 0
+        self.ticks = 0
+        self._replan_checked: set[tuple[uuid.UUID, str]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -53,37 +53,38 @@ class SlaTimer:
                 await asyncio.wait_for(stop.wait(), timeout=self.period_s)
 
     def tick(self) -> int:
-        self.follower.catch_up()
+        """One pass. Returns how many deadline events this replica raised."""
+        self.board.refresh()
         now = self.app.clock()
+        rows = self.board.open_clocks()
+        self._replan(rows)
         held = set(self.held_partitions())
         raised = 0
-        for clock_id, w in list(self.watched.items()):
-            if partition_of(w.complaint_id, self.partitions) not in held:
+        for row in rows:
+            if row.status != "running" or \
+                    partition_of(row.complaint_id, self.partitions) not in held:
                 continue
-            due = now >= w.due_at or (not w.approached and self._maybe_approaching(now, w))
-            if due and self.app.check_clock(clock_id, now) is not None:
+            if self._worth_checking(row, now) and \
+                    self.app.check_clock(row.clock_id, now) is not None:
                 raised += 1
         self.raised += raised
+        self.ticks += 1
         return raised
 
-    def _maybe_approaching(self, now: datetime, w: _Watched) -> bool:
-        if not self.app.planner.in_working_hours(now):
+    def _worth_checking(self, row: ClockRow, now: datetime) -> bool:
+        if now >= row.due_at:
+            return True
+        if row.approached or not self.app.planner.in_working_hours(now):
             return False
-        return self.app.planner.working_days_left(now, w.last_day) <= self.app.lead_days
+        left = self.app.planner.working_days_left(now, row.last_day)
+        return left <= self.app.lead_days
 
-    def _apply(self, event: object) -> None:
-        if isinstance(event, Clock.Set | Clock.Replanned):
-            clock_id = event.originator_id  # type: ignore[union-attr]
-            complaint_id = getattr(event, "complaint_id", None)
-            if complaint_id is None:
-                complaint_id = self.watched[clock_id].complaint_id if clock_id in self.watched \
-                    else self.app.repository.get(clock_id).complaint_id
-            self.watched[clock_id] = _Watched(
-                complaint_id=complaint_id,
-                due_at=datetime.fromisoformat(event.due_at),  # type: ignore[union-attr]
-                last_day=date.fromisoformat(event.last_day),  # type: ignore[union-attr]
-                approached=False)
-        elif isinstance(event, Clock.Approaching) and event.originator_id in self.watched:
-            self.watched[event.originator_id].approached = True
-        elif isinstance(event, Clock.Met | Clock.Stopped | Clock.Breached):
-            self.watched.pop(event.originator_id, None)
+    def _replan(self, rows: list[ClockRow]) -> None:
+        for row in rows:
+            key = (row.clock_id, row.calendar_version)
+            if row.status != "running" or not row.counted or key in self._replan_checked or \
+                    not self.app.planner.is_newer_than(row.calendar_version):
+                continue
+            if self.app.replan_to_calendar(row.clock_id):
+                self.replanned += 1
+            self._replan_checked.add(key)
