@@ -45,6 +45,19 @@ def _cmd_contracts(args: argparse.Namespace) -> int:
     return 1 if changed else 0
 
 
+def _cmd_gateway(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hotro.gateway import build_gateway
+
+    upstreams = dict(item.split("=", 1) for item in args.upstreams.split(",") if item)
+    missing = {"intake", "routing", "sla", "notify"} - upstreams.keys()
+    if missing:
+        raise SystemExit(f"gateway: no upstream for {', '.join(sorted(missing))}")
+    uvicorn.run(build_gateway(upstreams), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotro", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("service", choices=("intake", "routing", "sla", "notify"))
     srv.add_argument("--port", type=int, default=None)
     srv.set_defaults(func=_cmd_serve)
+
+    gw = sub.add_parser("gateway", help="one HTTP address in front of the four services")
+    gw.add_argument("--host", default="127.0.0.1")
+    gw.add_argument("--port", type=int, default=8080)
+    gw.add_argument("--upstreams", default=os.environ.get("HOTRO_GATEWAY_UPSTREAMS", ""),
+                    help="intake=http://…,routing=http://…,sla=http://…,notify=http://…")
+    gw.set_defaults(func=_cmd_gateway)
 
     con = sub.add_parser("contracts", help="check (or --write) the contract JSON schemas")
     con.add_argument("--write", action="store_true")

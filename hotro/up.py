@@ -73,6 +73,7 @@ class System:
     nats: NatsServerProcess | None = None
     children: dict[str, Child] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)
 
 
 def base_env(system: System, service: str, port: int) -> dict[str, str]:
@@ -91,6 +92,19 @@ def base_env(system: System, service: str, port: int) -> dict[str, str]:
     else:
         env["HOTRO_STORE_URL"] = f"sqlite:///{(system.data_dir / f'{service}.sqlite').resolve()}"
     return env
+
+
+def demo_tokens(data_dir: Path) -> dict[str, str]:
+    """One demo user per role for the local run; kept across runs (same tokens)."""
+    import tomllib
+
+    from services.routing.users import write_demo_users
+
+    path = data_dir / "routing-users.toml"
+    if path.exists():
+        users = tomllib.loads(path.read_text(encoding="utf-8"))["users"]
+        return {u["role"]: u["token"] for u in users}
+    return write_demo_users(path)
 
 
 async def wait_ready(port: int, timeout: float = 60.0) -> None:
@@ -120,6 +134,7 @@ async def start_system(data_dir: Path, *, extra_env: dict[str, str] | None = Non
                                         log_file=data_dir / "logs" / "nats-server.log")
         system.nats.start()
         system.nats_url = system.nats.url
+    system.tokens = demo_tokens(data_dir)
     partitions = int(os.environ.get("HOTRO_PARTITIONS", "8"))
     await provision_all(system.nats_url, partitions=partitions,
                         lease_ttl_s=float(os.environ.get("HOTRO_LEASE_TTL_S", "6")))
@@ -129,7 +144,9 @@ async def start_system(data_dir: Path, *, extra_env: dict[str, str] | None = Non
         if service == "intake":
             smtp = pick_port("smtp", int(os.environ.get("HOTRO_SMTP_LISTEN_PORT",
                                                         DEFAULT_PORTS["smtp"])), system.notes)
-            env.setdefault("HOTRO_SMTP_LISTEN_PORT", str(smtp))
+            env["HOTRO_SMTP_LISTEN_PORT"] = str(smtp)
+        if service == "routing":
+            env.setdefault("HOTRO_USERS_FILE", str(data_dir / "routing-users.toml"))
         env.update(extra_env or {})
         child = Child(service, port, env, data_dir / "logs" / f"{service}.log")
         child.start()
@@ -174,9 +191,10 @@ def banner(system: System) -> str:
     smtp = system.children["intake"].env.get("HOTRO_SMTP_LISTEN_PORT")
     if smtp:
         lines.append(f"  Mail in:   smtp://127.0.0.1:{smtp} (forward contact@vhv.vn here)")
-    tokens = d / "demo-tokens.txt"
-    if tokens.exists():
-        lines.append(f"  Tokens:    {tokens}")
+    if system.tokens:
+        lines.append("  Demo staff tokens (Authorization: Bearer <token>):")
+        lines += [f"    {role:<11} {token}" for role, token in system.tokens.items()]
+        lines.append(f"    (from {d / 'routing-users.toml'})")
     lines += system.notes
     lines.append("Press Ctrl-C to stop everything.")
     return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""Docker cannot run here: check docker-compose.yml against the code instead."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from services.intake.settings import IntakeSettings
+from services.notify.settings import NotifySettings
+from services.routing.settings import RoutingSettings
+from services.sla.settings import SlaSettings
+from shared.contracts.topology import TOPOLOGY
+
+ROOT = Path(__file__).resolve().parents[3]
+SETTINGS = {"intake": IntakeSettings, "routing": RoutingSettings, "sla": SlaSettings,
+            "notify": NotifySettings}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def _required_fields(settings_class: type) -> set[str]:
+    return {name for name, f in settings_class.model_fields.items() if f.is_required()}
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_each_service_runs_its_own_command_with_every_required_setting(
+        compose: dict[str, Any], service: str) -> None:
+    spec = compose["services"][service]
+    assert spec["command"] == ["serve", service]
+    assert spec["image"] == "hotro:latest" and spec["build"] == "."
+    env = spec["environment"]
+    known = {f"HOTRO_{name.upper()}" for name in SETTINGS[service].model_fields}
+    for name in _required_fields(SETTINGS[service]):
+        assert f"HOTRO_{name.upper()}" in env, f"{service} lacks HOTRO_{name.upper()}"
+    unknown = {k for k in env if k.startswith("HOTRO_")} - known
+    assert not unknown, f"{service} sets variables no setting reads: {unknown}"
+    assert f"schema={service}" in env["HOTRO_STORE_URL"], "one Postgres schema per service"
+    assert "healthcheck" in spec and "/readyz" in " ".join(spec["healthcheck"]["test"])
+    assert "ports" not in spec or all("8000" not in str(p) for p in spec["ports"]), \
+        "service HTTP ports are not published: they are scaled behind the gateway"
+
+
+def test_no_secret_has_a_default(compose: dict[str, Any]) -> None:
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    for var in re.findall(r"\$\{([A-Z_]*(?:PASSWORD|SECRET)[A-Z_]*)([^}]*)\}", text):
+        name, rest = var
+        assert rest in ("", ":-") or rest.startswith(":?"), f"{name} has a default: {rest}"
+
+
+def test_nats_has_a_user_per_service_limited_to_its_subjects() -> None:
+    conf = (ROOT / "deploy" / "nats" / "permissions.conf").read_text(encoding="utf-8")
+    for service in TOPOLOGY:
+        block = re.search(r"\{ user: %s,.*?\} \}" % service, conf, re.DOTALL)
+        assert block, f"no NATS user for {service}"
+        assert f'"hotro.evt.{service}.>"' in block.group(0)
+        others = set(TOPOLOGY) - {service}
+        assert not any(f'"hotro.evt.{o}.>"' in block.group(0) for o in others), \
+            f"{service} may publish as another service"
+
+
+def test_cluster_profile_has_three_nats_nodes_and_provision_can_ask_for_r3(
+        compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["nats-2"]["profiles"] == ["cluster"]
+    assert services["nats-3"]["profiles"] == ["cluster"]
+    assert "HOTRO_STREAM_REPLICAS" in " ".join(services["provision"]["command"])
+    conf = (ROOT / "deploy" / "nats" / "nats.conf").read_text(encoding="utf-8")
+    assert "sync_interval: always" in conf and "jetstream" in conf
+
+
+def test_services_wait_for_provisioning_and_the_gateway_knows_every_service(
+        compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["provision"]["command"][0] == "provision"
+    for service in SETTINGS:
+        deps = services[service]["depends_on"]
+        assert deps["provision"]["condition"] == "service_completed_successfully"
+    upstreams = services["gateway"]["environment"]["HOTRO_GATEWAY_UPSTREAMS"]
+    assert {u.split("=")[0] for u in upstreams.split(",")} == set(SETTINGS)
