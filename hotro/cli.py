@@ -58,6 +58,27 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_asyncapi(args: argparse.Namespace) -> int:
+    from hotro.serve import SERVICES
+    from shared.runtime.asyncapi import render_asyncapi
+
+    out = Path(args.dir)
+    stale = []
+    for service in SERVICES:
+        path = out / f"{service}.yaml"
+        text = render_asyncapi(service)
+        if args.write:
+            out.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(path)
+        elif not path.exists() or path.read_text(encoding="utf-8") != text:
+            stale.append(str(path))
+    if stale:
+        print("out of date (run `hotro asyncapi --write`): " + ", ".join(stale))
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotro", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     gw.add_argument("--upstreams", default=os.environ.get("HOTRO_GATEWAY_UPSTREAMS", ""),
                     help="intake=http://…,routing=http://…,sla=http://…,notify=http://…")
     gw.set_defaults(func=_cmd_gateway)
+
+    api = sub.add_parser("asyncapi", help="check (or --write) docs/asyncapi/<service>.yaml")
+    api.add_argument("--write", action="store_true")
+    api.add_argument("--dir", default="docs/asyncapi")
+    api.set_defaults(func=_cmd_asyncapi)
 
     con = sub.add_parser("contracts", help="check (or --write) the contract JSON schemas")
     con.add_argument("--write", action="store_true")

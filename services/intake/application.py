@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -84,6 +85,7 @@ class IntakeApplication(ServiceApplication):
                  channel_rules: ChannelRules | None = None,
                  link_window: timedelta = timedelta(days=60)) -> None:
         super().__init__(env, clock)
+        self._allocation_lock = threading.Lock()
         if filing_check is None:
             from services.intake.filing import calendar_filing_check
 
@@ -104,7 +106,10 @@ class IntakeApplication(ServiceApplication):
             if existing is not None:
                 return existing
             try:
-                return self._receive_once(request_id, new, trace)
+                # One allocation at a time per process: the reference counter is a single
+                # aggregate, so concurrent threads would only beat each other to a conflict.
+                with self._allocation_lock:
+                    return self._receive_once(request_id, new, trace)
             except IntegrityError:
                 # a concurrent allocation of the same counter: take the next one
                 _backoff(attempt)

@@ -33,6 +33,17 @@ _TOPOLOGY: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+#: What each service publishes (its outbox mapping must not emit anything else).
+PRODUCES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
+    "intake": ("ComplaintReceived", "InfoProvided", "DeliveryBounced"),
+    "routing": ("InfoRequested", "InfoProvided", "ReferredToDepartment", "DepartmentResponded",
+                "ReplyRequested", "ReplySent", "ComplaintRefused", "ComplaintClosed",
+                "ComplaintReopened"),
+    "sla": ("DeadlineSet", "DeadlineApproaching", "DeadlineBreached", "DeadlineMet",
+            "DeadlineReplanned"),
+    "notify": ("AcknowledgementSent", "ReplySent", "NotificationFailed"),
+})
+
 TOPOLOGY = MappingProxyType({k: MappingProxyType(v) for k, v in _TOPOLOGY.items()})
 
 

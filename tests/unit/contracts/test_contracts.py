@@ -75,3 +75,23 @@ def test_personal_data_lives_only_in_customer_contact() -> None:
     pii_fields = {"name", "phone", "email", "address"}
     for cls in events.PAYLOAD_TYPES:
         assert not pii_fields & set(cls.model_fields), cls.__name__
+
+
+def test_asyncapi_documents_are_generated_from_the_current_code() -> None:
+    from pathlib import Path
+
+    from hotro.serve import SERVICES
+    from shared.runtime.asyncapi import render_asyncapi
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "asyncapi"
+    for service in SERVICES:
+        assert (docs / f"{service}.yaml").read_text(encoding="utf-8") == \
+            render_asyncapi(service), f"run `hotro asyncapi --write` ({service})"
+
+
+def test_every_consumed_event_is_published_by_its_producer() -> None:
+    from shared.contracts.topology import PRODUCES
+
+    for consumer, producers in TOPOLOGY.items():
+        for producer, types in producers.items():
+            assert set(types) <= set(PRODUCES[producer]), (consumer, producer)
