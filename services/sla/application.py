@@ -41,6 +41,8 @@ class SlaApplication(ServiceApplication):
         self.first_contact_clock = first_contact_clock
         self.pause_policy = pause_policy or PausePolicy()
 
+    # ---- inbound ----------------------------------------------------------------------
+
     # ---- reactions ---------------------------------------------------------------------
 
     def handlers(self) -> dict[str, Handler]:

@@ -24,6 +24,7 @@ from eventsourcing.utils import EnvType
 from shared.contracts.envelope import Actor, Envelope, event_id_for
 from shared.contracts.events import Payload, parse_payload
 from shared.eventstore.trace import Trace
+from shared.eventstore.tracking import has_exact_tracking
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,12 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
 
     def handle(self, envelope: Envelope) -> bool:
         """Apply one upstream event once. Returns False if it was already processed."""
-        if self.recorder.has_tracking_id(envelope.producer, envelope.notification_id):
+        if has_exact_tracking(self.recorder, envelope.producer, envelope.notification_id):
             return False
         try:
             self.process_event(envelope, Tracking(envelope.producer, envelope.notification_id))
         except IntegrityError:
-            if self.recorder.has_tracking_id(envelope.producer, envelope.notification_id):
+            if has_exact_tracking(self.recorder, envelope.producer, envelope.notification_id):
                 return False
             raise  # an aggregate version conflict: the caller retries
         return True

@@ -1,0 +1,71 @@
+"""Exactly-once processing when partitions deliver one producer's events out of order."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.domain import Aggregate, event
+
+from shared.contracts.envelope import Actor, Envelope
+from shared.eventstore.application import Handler, ServiceApplication
+from shared.eventstore.persistence import persistence_env
+from tests.support.postgres import PostgresSchemas
+
+
+class Effect(Aggregate):
+    @event("Recorded", topic="tests.exactly_once:Effect.Recorded")
+    def __init__(self, *, id: uuid.UUID, position: int,  # noqa: A002
+                 trace: dict[str, str | None]) -> None:
+        self.position = position
+        self.trace = trace
+
+
+class Recorder(ServiceApplication):
+    name: ClassVar[str] = "recorder"
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"ComplaintClosed": self._on_closed}
+
+    def _on_closed(self, env: Envelope, payload: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        pe.collect_events(Effect(id=uuid.uuid4(), position=env.notification_id,
+                                 trace=self.reaction_trace(env, "recorder")))
+
+
+def _envelope(position: int) -> Envelope:
+    return Envelope(event_id=uuid.uuid4(), event_type="ComplaintClosed", schema_version=1,
+                    complaint_id=uuid.uuid4(), producer="routing", notification_id=position,
+                    occurred_at=datetime.now(UTC), actor=Actor(kind="system", id="t"),
+                    correlation_id=uuid.uuid4(),
+                    payload={"reference": "KN-2026-000001", "reason": "r"})
+
+
+def _effects(app: Recorder) -> list[int]:
+    notes = app.recorder.select_notifications(start=0, limit=100, inclusive_of_start=False)
+    return sorted(app.mapper.to_domain_event(n).position for n in notes)
+
+
+def _check_out_of_order_then_duplicates(app: Recorder) -> None:
+    assert app.handle(_envelope(36)) is True
+    assert app.handle(_envelope(9)) is True, "an older position is not a duplicate"
+    assert app.handle(_envelope(9)) is False
+    assert app.handle(_envelope(36)) is False
+    assert _effects(app) == [9, 36]
+
+
+def test_out_of_order_positions_each_apply_once_on_sqlite(tmp_path: Path) -> None:
+    _check_out_of_order_then_duplicates(
+        Recorder(env=persistence_env(f"sqlite:///{tmp_path}/r.sqlite")))
+
+
+@pytest.mark.postgres
+def test_out_of_order_positions_each_apply_once_on_postgres(pg_schemas: PostgresSchemas) -> None:
+    from shared.eventstore.schema import ensure_store
+
+    url = pg_schemas.url("recorder")
+    ensure_store(url)
+    _check_out_of_order_then_duplicates(Recorder(env=persistence_env(url)))
