@@ -10,6 +10,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from shared.contracts.envelope import HOTRO_NAMESPACE
+from shared.eventstore.topics import register_topics
 
 REFERENCE_PREFIX = {"complaint": "KN", "advice": "TV"}
 
@@ -36,6 +37,7 @@ class Request(Aggregate):
         self.bounces: list[dict[str, str]] = []
         self.calls: list[dict[str, Any]] = []
         self.closed = False
+        self.erased = False
 
     @event("InfoProvided", topic="hotro.intake:Request.InfoProvided")
     def provide_info(self, *, reference: str, channel: str, content: str, items: list[str],
@@ -78,6 +80,13 @@ class Request(Aggregate):
     @event("Reopened", topic="hotro.intake:Request.Reopened")
     def mark_reopened(self, *, reason: str, trace: dict[str, str | None]) -> None:
         self.closed = False
+
+    @event("Erased", topic="hotro.intake:Request.Erased")
+    def record_erasure(self, *, reason: str, requested_by: str, fields: list[str],
+                       trace: dict[str, str | None]) -> None:
+        """The customer's personal data was erased (its data key destroyed): who and why
+        stay in the history; the sealed data itself becomes unreadable everywhere."""
+        self.erased = True
 
 
 class ReferenceCounter(Aggregate):
@@ -225,3 +234,7 @@ class MailRecord(Aggregate):
 
 def request_id_for_idempotency_key(key: str) -> uuid.UUID:
     return uuid.uuid5(HOTRO_NAMESPACE, f"intake/idempotency/{key}")
+
+
+register_topics(Request, ReferenceCounter, ReferenceIndex, MessageIndex, PhoneIndex, HotlineCall,
+                MailRecord)

@@ -22,6 +22,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from shared.contracts.envelope import HOTRO_NAMESPACE
+from shared.eventstore.topics import register_topics
 
 SENDABLE = ("email", "sms", "letter", "receipt_slip")  # notify sends these itself
 STAFF_TASK = ("phone", "in_person")     # a staff member does it and records the outcome
@@ -184,3 +185,6 @@ class Dispatch(Aggregate):
         if self.method != "email" or self.status != "sent":
             raise DispatchError(f"cannot bounce a {self.method} dispatch that is {self.status}")
         self._bounced(reason=reason, at=at, trace=trace)
+
+
+register_topics(Contact, Dispatch)

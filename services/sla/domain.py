@@ -23,6 +23,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from shared.contracts.envelope import HOTRO_NAMESPACE
+from shared.eventstore.topics import register_topics
 
 OPEN_STATUSES = ("running", "paused", "breached")
 #: Clock kinds a pause policy may name (customer_info measures the customer: never paused).
@@ -252,3 +253,6 @@ class CaseClocks(Aggregate):
         if kind in self.kinds:
             raise ClockError(f"clock {kind} already listed")
         self._added(kind=kind, trace=trace)
+
+
+register_topics(Clock, CaseClocks)

@@ -42,7 +42,7 @@ class Cluster:
 
     def start(self, service: str, replicas: int = 1) -> list[ServiceProcess]:
         started = []
-        for i in range(replicas):
+        for _i in range(replicas):
             n = len(self.processes.get(service, []))
             proc = ServiceProcess(service, self.env(service, str(n)),
                                   self.tmp / f"{service}-{n}.log").start()

@@ -49,7 +49,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 def _service_pids(data_dir: Path) -> list[int]:
-    out = subprocess.run(["pgrep", "-f", f"hotro.cli serve .*"], capture_output=True, text=True)
+    out = subprocess.run(["pgrep", "-f", "hotro.cli serve .*"], capture_output=True, text=True)
     pids = [int(p) for p in out.stdout.split()]
     mine = []
     for pid in pids:

@@ -32,6 +32,7 @@ from services.routing.domain.workflow import (
 )
 from shared.contracts.envelope import HOTRO_NAMESPACE
 from shared.contracts.events import Channel, ClockKind, ReplyMethod, RequestKind
+from shared.eventstore.topics import register_topics
 
 TraceDict = dict[str, str | None]
 
@@ -501,3 +502,6 @@ def _require_not_past(value: date, now: datetime, name: str) -> None:
     today = now.astimezone(ICT).date()
     if value < today:
         raise InvalidCommand(f"{name} {value.isoformat()} is before today ({today.isoformat()})")
+
+
+register_topics(Case)

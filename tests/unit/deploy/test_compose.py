@@ -57,7 +57,7 @@ def test_no_secret_has_a_default(compose: dict[str, Any]) -> None:
 def test_nats_has_a_user_per_service_limited_to_its_subjects() -> None:
     conf = (ROOT / "deploy" / "nats" / "permissions.conf").read_text(encoding="utf-8")
     for service in TOPOLOGY:
-        block = re.search(r"\{ user: %s,.*?\} \}" % service, conf, re.DOTALL)
+        block = re.search(rf"\{{ user: {service},.*?\}} \}}", conf, re.DOTALL)
         assert block, f"no NATS user for {service}"
         assert f'"hotro.evt.{service}.>"' in block.group(0)
         others = set(TOPOLOGY) - {service}

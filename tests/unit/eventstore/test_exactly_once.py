@@ -19,7 +19,7 @@ from tests.support.postgres import PostgresSchemas
 
 class Effect(Aggregate):
     @event("Recorded", topic="tests.exactly_once:Effect.Recorded")
-    def __init__(self, *, id: uuid.UUID, position: int,  # noqa: A002
+    def __init__(self, *, id: uuid.UUID, position: int,
                  trace: dict[str, str | None]) -> None:
         self.position = position
         self.trace = trace
@@ -69,3 +69,20 @@ def test_out_of_order_positions_each_apply_once_on_postgres(pg_schemas: Postgres
     url = pg_schemas.url("recorder")
     ensure_store(url)
     _check_out_of_order_then_duplicates(Recorder(env=persistence_env(url)))
+
+
+def test_pinned_topics_resolve_in_a_process_that_only_reads() -> None:
+    """A restarted service or the audit tool reads events it has not written yet."""
+    import subprocess
+    import sys
+
+    code = ("import hotro.natsbin\n"
+            "import services.intake.domain, services.routing.domain.case, "
+            "services.sla.domain, services.notify.domain\n"
+            "from eventsourcing.utils import resolve_topic\n"
+            "for t in ['hotro.sla:Clock.Set', 'hotro.sla:CaseClocks.Started', "
+            "'hotro.routing:Case', 'hotro.routing:Case.Opened', "
+            "'hotro.intake:Request.Received', 'hotro.notify:Dispatch.Sent']:\n"
+            "    resolve_topic(t)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
