@@ -48,7 +48,7 @@ class ConcurrentChange(CaseError):
 
 
 class RoutingApplication(ServiceApplication):
-    name: ClassVar[str] = "routing"
+    name = "routing"
     subscriptions: ClassVar[dict[str, tuple[str, ...]]] = subscriptions_of("routing")
 
     def __init__(self, env: dict[str, str] | None = None,

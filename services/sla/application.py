@@ -27,7 +27,7 @@ class ClockNotFound(LookupError):
 
 
 class SlaApplication(ServiceApplication):
-    name: ClassVar[str] = "sla"
+    name = "sla"
     subscriptions: ClassVar[dict[str, tuple[str, ...]]] = subscriptions_of("sla")
 
     def __init__(self, env: dict[str, str] | None = None,

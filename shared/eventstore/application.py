@@ -49,7 +49,7 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
     """Subclasses set ``name`` (fixed forever: it names tables and tracking rows),
     fill ``handlers`` (event_type -> method) and implement ``to_wire``."""
 
-    name: ClassVar[str] = ""
+    name = ""  # a class attribute in subclasses, as eventsourcing expects
     #: {producer: (EventType, ...)} this service consumes; drives the consumer filters.
     subscriptions: ClassVar[dict[str, tuple[str, ...]]] = {}
 
@@ -70,7 +70,9 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
         if has_exact_tracking(self.recorder, envelope.producer, envelope.notification_id):
             return False
         try:
-            self.process_event(envelope, Tracking(envelope.producer, envelope.notification_id))
+            # The policy takes our wire envelope as its "domain event" (a singledispatch input).
+            self.process_event(envelope,  # type: ignore[arg-type]
+                               Tracking(envelope.producer, envelope.notification_id))
         except IntegrityError:
             if has_exact_tracking(self.recorder, envelope.producer, envelope.notification_id):
                 return False
@@ -130,7 +132,7 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
             event_type=wire.payload.EVENT_TYPE,
             schema_version=wire.payload.SCHEMA_VERSION,
             complaint_id=wire.complaint_id,
-            producer=self.name,  # type: ignore[arg-type]
+            producer=self.name,
             notification_id=notification_id,
             occurred_at=event.timestamp,
             actor=Actor(kind=trace.actor_kind, id=trace.actor_id, role=trace.actor_role),
