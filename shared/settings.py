@@ -30,7 +30,7 @@ class ServiceSettings(BaseSettings):
     relay_batch: int = Field(500, ge=1, le=10_000)
     relay_idle_s: float = Field(0.05, gt=0)
     consumer_batch: int = Field(1, ge=1, le=1000, description="see max_ack_pending=1")
-    max_deliver: int = Field(8, ge=2)
+    max_deliver: int = Field(8, ge=2, description="used when the consumer has none")
     retry_backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
     log_level: str = "INFO"
     log_json: bool = True

@@ -54,6 +54,11 @@ class PartitionConsumer:
         self.processed = 0
 
     async def run(self, stop: asyncio.Event) -> None:
+        info = await self.js.consumer_info(EVENTS_STREAM, self.durable)
+        if info.config.max_deliver and info.config.max_deliver > 0:
+            # The server stops redelivering after its max_deliver: dead-letter on that very
+            # delivery, or the message would be dropped without a trace.
+            self.max_deliver = info.config.max_deliver
         sub = await self.js.pull_subscribe_bind(durable=self.durable, stream=EVENTS_STREAM)
         try:
             while not stop.is_set():
@@ -115,8 +120,9 @@ class PartitionConsumer:
 
     async def _dead_letter(self, msg: Msg, reason: str, detail: str) -> None:
         producer, event_type = _subject_parts(msg.subject)
-        headers = dict(msg.headers or {})
-        headers.pop("Nats-Msg-Id", None)
+        # Server directives of the original publish (Nats-Msg-Id, Nats-Expected-Stream…) must
+        # not apply to the dead letter.
+        headers = {k: v for k, v in (msg.headers or {}).items() if not k.startswith("Nats-")}
         headers.update({
             "Hotro-Dead-Letter-Reason": reason,
             "Hotro-Dead-Letter-Detail": detail[:500].replace("\r", " ").replace("\n", " "),

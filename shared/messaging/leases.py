@@ -7,8 +7,9 @@ Acquire = ``create`` (fails if held); renew = ``update`` with the last revision
 leases itself, so two replicas never believe they hold the same lease for long — and
 even then, Nats-Msg-Id dedupe and tracking rows keep effects exactly-once.
 
-Partitions are shared fairly: each replica heartbeats a member key and aims to hold
-ceil(partitions / members); extra leases are released for newcomers.
+Partitions are shared fairly: each replica heartbeats a member key; with M members sorted
+by id, the k-th aims to hold P // M partitions, plus one if k < P % M; a replica above its
+share releases the extra leases for the others.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -33,6 +33,13 @@ OnChange = Callable[[int], Awaitable[None]]
 class _Held:
     revision: int
     renewed_at: float
+
+
+def fair_share(partitions: int, members: list[str], replica: str) -> int:
+    if replica not in members:
+        members = sorted([*members, replica])
+    base, extra = divmod(partitions, len(members))
+    return base + (1 if members.index(replica) < extra else 0)
 
 
 class LeaseKeeper:
@@ -108,7 +115,7 @@ class LeaseKeeper:
 
     async def _balance(self, now: float) -> None:
         members = await self._members()
-        target = math.ceil(self.partitions / max(1, members))
+        target = fair_share(self.partitions, members, self.replica)
         mine = self.held_partitions()
         for p in mine[target:]:
             await self._release(self._partition_key(p))
@@ -124,11 +131,12 @@ class LeaseKeeper:
             if key not in self.held:
                 await self._try_acquire(key, now)
 
-    async def _members(self) -> int:
+    async def _members(self) -> list[str]:
         """Live replicas of this service: member keys not yet expired by the bucket TTL."""
-        info = await self.js.stream_info(f"KV_{self.kv._name}",
-                                         subjects_filter=f"$KV.{self.kv._name}.{self.service}.m.>")
-        return max(1, len(info.state.subjects or {}))
+        prefix = f"$KV.{self.kv._name}.{self.service}.m."
+        info = await self.js.stream_info(f"KV_{self.kv._name}", subjects_filter=prefix + ">")
+        members = sorted(subject[len(prefix):] for subject in (info.state.subjects or {}))
+        return members or [self.replica]
 
     async def _try_acquire(self, key: str, now: float) -> None:
         try:

@@ -24,6 +24,11 @@ from shared.contracts.subjects import (
     durable_name,
 )
 
+# Names only (no code) from the audit package: streams are created here and nowhere else.
+SEALS_STREAM = "HOTRO_SEALS"
+SEALS_ROOT = "hotro.seal"
+PII_KEYS_BUCKET = "hotro_pii_keys"
+
 log = logging.getLogger(__name__)
 
 
@@ -68,6 +73,19 @@ async def provision(js: JetStreamContext, spec: ProvisionSpec) -> list[str]:
         deny_delete=True,
     )
     done.append(await _upsert_stream(js, dlq))
+    # Audit seals (shared/audit/seal.py): append-only, one chain per service.
+    seals = js_api.StreamConfig(
+        name=SEALS_STREAM,
+        subjects=[f"{SEALS_ROOT}.>"],
+        storage=js_api.StorageType.FILE,
+        retention=js_api.RetentionPolicy.LIMITS,
+        max_age=0,
+        duplicate_window=spec.duplicate_window_s,
+        num_replicas=spec.replicas,
+        deny_delete=True,
+        deny_purge=True,
+    )
+    done.append(await _upsert_stream(js, seals))
 
     for service, subs in sorted(spec.subscriptions.items()):
         if not subs:
@@ -95,6 +113,16 @@ async def provision(js: JetStreamContext, spec: ProvisionSpec) -> list[str]:
                                   storage=js_api.StorageType.FILE, replicas=spec.replicas)
         )
         done.append(f"kv {LEASES_BUCKET} (created, ttl {spec.lease_ttl_s}s)")
+    # Per-complaint data keys (shared/privacy): erasure purges a key, so no history.
+    try:
+        await js.key_value(PII_KEYS_BUCKET)
+        done.append(f"kv {PII_KEYS_BUCKET} (exists)")
+    except (NotFoundError, Exception):
+        await js.create_key_value(
+            js_api.KeyValueConfig(bucket=PII_KEYS_BUCKET, history=1,
+                                  storage=js_api.StorageType.FILE, replicas=spec.replicas)
+        )
+        done.append(f"kv {PII_KEYS_BUCKET} (created)")
     return done
 
 
