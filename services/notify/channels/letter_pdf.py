@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from datetime import date
 from io import BytesIO
 from os import PathLike
@@ -22,6 +20,7 @@ from reportlab.platypus.flowables import Flowable, HRFlowable
 
 from services.notify.channels.letter_fonts import BOLD, REGULAR, ensure_fonts
 from services.notify.rendering import CompanyInfo, Lang, format_long_date
+from shared.files import write_atomically
 
 
 class Letter(BaseModel):
@@ -188,16 +187,4 @@ class LetterStore:
 
     def save(self, delivery_id: str, pdf: bytes) -> Path:
         """Write atomically (temp file + rename), so a printer never picks up half a PDF."""
-        target = self.path_for(delivery_id)
-        self._root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._root, prefix=f".{delivery_id}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(pdf)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        return write_atomically(self.path_for(delivery_id), pdf)

@@ -6,25 +6,21 @@ tokens). Email goes through a real SMTP conversation (aiosmtpd)."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from hotro.natsbin import NatsServerProcess
 from services.routing.domain.workflow import ICT
 from services.routing.users import write_demo_users
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PostgresSchemas
+from tests.support.smtp import SmtpSink, running_sink
 from tests.support.system import InProcessSystem, running_system
 from tests.support.waiting import eventually
 
@@ -34,37 +30,13 @@ CUSTOMER = {"name": "Nguyễn Thị Ánh", "phone": "0912 345 678",
             "email": "anh.nguyen@example.com", "address": "12 Hàng Bài, Hoàn Kiếm, Hà Nội"}
 
 
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.messages.append(message_from_bytes(envelope.content,  # type: ignore[arg-type]
-                                                policy=policy.default))
-        return "250 2.0.0 accepted"
-
-    def to(self, address: str, reference: str) -> list[EmailMessage]:
-        return [m for m in self.messages
-                if address in str(m["To"]) and reference in str(m["Subject"])]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+Mailbox = SmtpSink
 
 
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
+    with running_sink() as running:
+        yield running
 
 
 class Desk:

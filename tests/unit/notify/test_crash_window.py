@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from services.notify.application import NotifyApplication
 from services.notify.channel_deliverer import ChannelDeliverer
@@ -26,21 +25,15 @@ from services.notify.domain import Dispatch
 from services.notify.rendering import CompanyInfo
 from services.notify.sender import DeliveryLoop
 from shared.eventstore.persistence import persistence_env
-from tests.unit.notify.conftest import free_port
-from tests.unit.notify.test_email_smtp import Sink
+from tests.support.smtp import SmtpSink as Sink
+from tests.support.smtp import running_sink
 from tests.unit.notify.wire import dispatches, received, wire_events
 
 
 @pytest.fixture
 def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with running_sink() as running:
+        yield running
 
 
 def _app(store: Path) -> NotifyApplication:

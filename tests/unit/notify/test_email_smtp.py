@@ -10,8 +10,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import Envelope
 
 from services.notify.channels.email_smtp import (
     OutgoingEmail,
@@ -21,42 +20,19 @@ from services.notify.channels.email_smtp import (
     make_message_id,
 )
 from services.notify.rendering import CompanyInfo, render
+from tests.support.smtp import SmtpSink, running_sink
 from tests.unit.notify.conftest import CONTEXTS, CUSTOMER, REFERENCE, free_port
 
 SENDER = Address("Công ty VHV", addr_spec="contact@vhv.vn")
 
 
-class Sink:
-    """Accepts mail, or answers RCPT with ``rcpt_reply`` when set."""
-
-    def __init__(self) -> None:
-        self.rcpt_reply: str | None = None
-        self.received: list[Envelope] = []
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
-    ) -> str:
-        if self.rcpt_reply is not None:
-            return self.rcpt_reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        # Recorded before the 250 goes out, so it is there by the time send() returns.
-        self.received.append(envelope)
-        return "250 2.0.0 Message accepted"
+Sink = SmtpSink
 
 
 @pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+def sink() -> Iterator[tuple[SmtpSink, int]]:
+    with running_sink() as running:
+        yield running
 
 
 def smtp_sender(port: int, timeout: float = 5.0) -> SmtpSender:
