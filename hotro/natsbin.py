@@ -9,6 +9,7 @@ import sysconfig
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def nats_server_binary() -> str:
@@ -48,6 +49,18 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0) -> 
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
+def terminate(proc: subprocess.Popen[Any] | None, timeout: float = 15.0) -> None:
+    """SIGTERM, wait, then SIGKILL: never leave a child running."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @dataclass
 class NatsServerProcess:
     """A nats-server we own: started on a port of ours, stopped by us."""
@@ -73,14 +86,7 @@ class NatsServerProcess:
         wait_for_port(self.port, self.host)
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, timeout=10)
         self.proc = None
 
     def restart(self) -> None:

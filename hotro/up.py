@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from hotro.natsbin import NatsServerProcess, free_port, port_is_free
+from hotro.natsbin import NatsServerProcess, free_port, port_is_free, terminate
 from hotro.provisioning import provision_all
 from hotro.serve import SERVICES
 
@@ -55,14 +55,7 @@ class Child:
         self.started_at = time.monotonic()
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
 
 
 @dataclass

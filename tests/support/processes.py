@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from hotro.natsbin import free_port
+from hotro.natsbin import free_port, terminate
 
 
 @dataclass
@@ -58,11 +58,4 @@ class ServiceProcess:
             self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
