@@ -76,7 +76,7 @@ class NewRequest:
 
 
 class IntakeApplication(ServiceApplication):
-    name: ClassVar[str] = "intake"
+    name = "intake"
     subscriptions: ClassVar[dict[str, tuple[str, ...]]] = subscriptions_of("intake")
 
     def __init__(self, env: dict[str, str] | None = None,
@@ -275,6 +275,15 @@ class IntakeApplication(ServiceApplication):
             aggregates.append(MessageIndex(message_id=inbound_message_id,
                                            request_id=request_id, direction="in", trace=trace))
         self.save(*aggregates)
+
+    def record_erasure(self, request_id: uuid.UUID, *, reason: str, requested_by: str,
+                       fields: list[str], trace: dict[str, str | None]) -> Request:
+        """Record that the customer's personal data was erased (audit: who and why)."""
+        request = self.get_request(request_id)
+        request.record_erasure(reason=reason, requested_by=requested_by, fields=fields,
+                               trace=trace)
+        self.save(request)
+        return request
 
     # ---- queries -----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from services.intake.filing import FilingCheck, calendar_filing_check
 from services.intake.mail_intake import MailIntake, SmtpListenerJob, email_limits
 from services.intake.reference_data import load_catalogue, load_channel_rules
 from services.intake.settings import IntakeSettings
+from shared.audit.seal import install as install_seals
 from shared.calendar import load_policy
 from shared.eventstore.persistence import persistence_env
 from shared.eventstore.schema import ensure_store
@@ -50,6 +51,7 @@ def create_app(settings: IntakeSettings | None = None, *,
                       attachments=AttachmentStore(settings.attachments_path()),
                       quarantine=QuarantineStore(settings.quarantine_path()))
     runtime = ServiceRuntime(settings, application, ServiceMetrics("intake"), **overrides)
+    install_seals(runtime)  # audit seals, published by the relay-lease holder
     if settings.smtp_listen_port:
         runtime.background = (*runtime.background, SmtpListenerJob(mail, settings))
     secret = settings.hotline_webhook_secret

@@ -74,7 +74,7 @@ class Recipients:
 
 
 class NotifyApplication(ServiceApplication):
-    name: ClassVar[str] = "notify"
+    name = "notify"
     subscriptions: ClassVar[dict[str, tuple[str, ...]]] = subscriptions_of("notify")
 
     def __init__(self, env: dict[str, str] | None = None,

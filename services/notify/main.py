@@ -26,6 +26,7 @@ from services.notify.delivery_log import DeliveryLog
 from services.notify.rendering import CompanyInfo
 from services.notify.sender import DeliveryLoop
 from services.notify.settings import NotifySettings
+from shared.audit.seal import install as install_seals
 from shared.clock import system_clock
 from shared.eventstore.persistence import persistence_env
 from shared.eventstore.schema import ensure_store
@@ -90,6 +91,7 @@ def create_app(settings: NotifySettings | None = None, *,
     clock = clock or system_clock
     application = build_application(settings, clock=clock)
     runtime = ServiceRuntime(settings, application, ServiceMetrics("notify"), **overrides)
+    install_seals(runtime)  # audit seals, published by the relay-lease holder
     loop = DeliveryLoop(application, deliverer or build_deliverer(settings, clock),
                         lambda: runtime.leases.held_partitions() if runtime.leases else [],
                         settings.partitions, backoff_s=settings.retry_backoff_s)

@@ -19,6 +19,7 @@ from services.routing.domain.triage import load_triage_rules
 from services.routing.queues import CaseQueues
 from services.routing.settings import RoutingSettings
 from services.routing.users import load_directory
+from shared.audit.seal import install as install_seals
 from shared.eventstore.persistence import persistence_env
 from shared.eventstore.schema import ensure_store
 from shared.observability.metrics import ServiceMetrics
@@ -49,6 +50,7 @@ def create_app(settings: RoutingSettings | None = None, *,
     directory.check_departments(application.catalogue.department_codes)
     queues = CaseQueues(application, period_s=settings.queue_refresh_s)
     runtime = ServiceRuntime(settings, application, ServiceMetrics("routing"), **overrides)
+    install_seals(runtime)  # audit seals, published by the relay-lease holder
     runtime.background = (*runtime.background, queues.run)
     http = build_http_app(runtime, [build_router(application, queues, directory,
                                                  triage_file=triage_file)],

@@ -1,0 +1,1 @@
+"""Personal data sealed with per-complaint keys (crypto-shredding). See ``sealing``."""
