@@ -180,13 +180,14 @@ async def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgres")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hotro-bench-"))
-    server = NatsServerProcess(store_dir=tmp / "nats")
-    server.start()
-    try:
-        await provision_all(server.url, partitions=PARTITIONS)
-        print(f"complaints={args.complaints} concurrency={args.concurrency} "
-              f"partitions={PARTITIONS} (one replica per service)")
-        for store in args.stores.split(","):
+    print(f"complaints={args.complaints} concurrency={args.concurrency} "
+          f"partitions={PARTITIONS} (one replica per service)")
+    for store in args.stores.split(","):
+        # A fresh broker per store: the stream belongs to one set of stores.
+        server = NatsServerProcess(store_dir=tmp / f"nats-{store}")
+        server.start()
+        try:
+            await provision_all(server.url, partitions=PARTITIONS)
             e2e = await end_to_end(store, tmp, server.url, args.complaints, args.concurrency)
             hop = await raw_hop(store, tmp, server.url, args.complaints)
             print(f"[{store}] end to end (HTTP → intake → JetStream → notify recorded): "
@@ -195,8 +196,8 @@ async def main() -> None:
             print(f"[{store}] raw one-hop ceiling (store → JetStream → store): "
                   f"{hop['rate']:.1f} items/s, p50 {hop['p50']:.1f} ms, p99 {hop['p99']:.1f} ms")
             print(f"[{store}] ratio end-to-end / ceiling: {e2e['rate'] / hop['rate']:.2f}")
-    finally:
-        server.stop()
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from services.sla.calendar_planner import CalendarPlanner
 from services.sla.domain import PausePolicy
 from services.sla.settings import SlaSettings
 from services.sla.timer import SlaTimer
+from shared.audit.seal import install as install_seals
 from shared.calendar.registry import load_calendar
 from shared.calendar.rules import load_policy
 from shared.clock import clock_from_settings
@@ -24,28 +25,37 @@ from shared.observability.metrics import ServiceMetrics
 from shared.runtime.host import ServiceRuntime, build_http_app
 
 
-def create_app(settings: SlaSettings | None = None, *,
-               clock: Callable[[], datetime] | None = None, **overrides: Any) -> FastAPI:
-    """``clock``: injected time for tests; otherwise the settings' demo clock
-    (``clock_start``/``clock_speed``) or real time. The timer and the API use only it."""
-    settings = settings or SlaSettings()
+def build_application(settings: SlaSettings, *,
+                      clock: Callable[[], datetime] | None = None) -> SlaApplication:
+    """The service layer on its store (also what audit and replay tools open).
+    ``clock``: injected time for tests; otherwise the settings' demo clock
+    (``clock_start``/``clock_speed``) or real time."""
     ensure_store(settings.store_url)
-    clock = clock or clock_from_settings(settings.clock_start, settings.clock_speed)
     planner = CalendarPlanner(load_calendar(settings.calendar_version),
                               load_policy(settings.deadline_policy_file),
                               working_hours=(settings.working_hours_start,
                                              settings.working_hours_end))
-    application = SlaApplication(
+    return SlaApplication(
         env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
-        clock=clock, planner=planner, approaching_lead_days=settings.approaching_lead_days,
+        clock=clock or clock_from_settings(settings.clock_start, settings.clock_speed),
+        planner=planner, approaching_lead_days=settings.approaching_lead_days,
         first_contact_clock=settings.first_contact_clock,
         pause_policy=PausePolicy(frozenset(settings.pause_while_awaiting_customer)),
     )
+
+
+def create_app(settings: SlaSettings | None = None, *,
+               clock: Callable[[], datetime] | None = None, **overrides: Any) -> FastAPI:
+    """The timer and the API use only the application's clock."""
+    settings = settings or SlaSettings()
+    application = build_application(settings, clock=clock)
+    planner = application.planner
     runtime = ServiceRuntime(settings, application, ServiceMetrics("sla"), **overrides)
     board = ClockBoard(application)
     timer = SlaTimer(application, board, lambda: runtime.leases.held_partitions()
                      if runtime.leases else [], settings.partitions, settings.timer_period_s)
     runtime.background = (*runtime.background, timer.run)
+    install_seals(runtime)  # audit seals, published by the relay-lease holder
     http = build_http_app(runtime, [build_router(application, planner, board)],
                           title="Hotro SLA")
     http.state.timer = timer

@@ -77,31 +77,10 @@ def open_service(service: str, url: str, *, clock: Callable[[], datetime] | None
         from services.notify.settings import NotifySettings
         return notify(NotifySettings(**common), clock=clock)
     if service == "sla":
-        return _open_sla(url, clock=clock, allow_memory=allow_memory)
+        from services.sla.main import build_application as sla
+        from services.sla.settings import SlaSettings
+        return sla(SlaSettings(**common), clock=clock)
     raise ValueError(f"unknown service {service!r}")
-
-
-def _open_sla(url: str, *, clock: Callable[[], datetime] | None,
-              allow_memory: bool) -> ServiceApplication:
-    # services/sla/main.py has no build_application yet (asked for in the report): this
-    # mirrors its create_app, reading only the default calendar and policy.
-    from services.sla.application import SlaApplication
-    from services.sla.calendar_planner import CalendarPlanner
-    from services.sla.settings import SlaSettings
-    from shared.calendar.registry import load_calendar
-    from shared.calendar.rules import load_policy
-    from shared.eventstore.persistence import persistence_env
-    from shared.eventstore.schema import ensure_store
-
-    settings = SlaSettings(nats_url=_UNUSED_NATS, store_url=url,
-                           allow_memory_store=allow_memory)
-    ensure_store(url)
-    planner = CalendarPlanner(load_calendar(settings.calendar_version),
-                              load_policy(settings.deadline_policy_file),
-                              working_hours=(settings.working_hours_start,
-                                             settings.working_hours_end))
-    return SlaApplication(env=persistence_env(url, allow_memory=allow_memory), clock=clock,
-                          planner=planner)
 
 
 @dataclass

@@ -236,7 +236,7 @@ def stored_envelopes(app: ServiceApplication, rows: Iterable[Row]) -> tuple[
             note = Notification(id=r.id, originator_id=r.originator_id,
                                 originator_version=r.version, topic=r.topic, state=r.state)
             event = app.mapper.to_domain_event(note)
-            envelope = app._envelope(r.id, event)
+            envelope = app.envelope_of(r.id, event)
         except Exception as exc:
             report.findings.append(_finding(app.name, "undecodable", r,
                                             f"cannot be read back: {type(exc).__name__}: "

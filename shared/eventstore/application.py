@@ -107,7 +107,7 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
             start=after, limit=limit, inclusive_of_start=False
         )
         return [
-            OutboxItem(n.id, self._envelope(n.id, self.mapper.to_domain_event(n)))
+            OutboxItem(n.id, self.envelope_of(n.id, self.mapper.to_domain_event(n)))
             for n in notifications
         ]
 
@@ -122,7 +122,8 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
                     yield item.envelope
             after = items[-1].notification_id
 
-    def _envelope(self, notification_id: int, event: Any) -> Envelope | None:
+    def envelope_of(self, notification_id: int, event: Any) -> Envelope | None:
+        """The wire envelope of one stored event (None for internal events)."""
         wire = self.to_wire(event)
         if wire is None:
             return None

@@ -41,6 +41,12 @@ def headers_for(envelope: Envelope) -> dict[str, str]:
     }
 
 
+class StreamAheadOfStore(RuntimeError):
+    """The stream already holds this producer's events beyond the end of this store: the
+    store was replaced or restored from a backup. Publishing would reuse notification ids
+    (dropped as duplicates) — so the relay refuses, loudly, until an operator decides."""
+
+
 class OutboxRelay:
     def __init__(self, app: ServiceApplication, js: JetStreamContext, partitions: int,
                  metrics: ServiceMetrics, *, batch: int = 500, idle_s: float = 0.05,
@@ -56,6 +62,7 @@ class OutboxRelay:
         self.is_leader = is_leader
         self.position: int | None = None  # None: ask the stream before publishing again
         self.wakeup = asyncio.Event()
+        self.error: str | None = None
 
     async def resume_position(self) -> int:
         try:
@@ -63,7 +70,14 @@ class OutboxRelay:
         except NotFoundError:
             return 0
         headers = last.headers or {}
-        return int(headers.get(HDR_NOTIFICATION_ID, "0"))
+        position = int(headers.get(HDR_NOTIFICATION_ID, "0"))
+        stored = await asyncio.to_thread(self.app.max_notification_id)
+        if position > stored:
+            raise StreamAheadOfStore(
+                f"stream {EVENTS_STREAM} holds {self.app.name} events up to notification "
+                f"{position}, but this store ends at {stored}: another or a restored store. "
+                "Refusing to publish (docs/architecture.md, 'Relay').")
+        return position
 
     def replay_from(self, position: int) -> None:
         """Operator action: publish everything after ``position`` again (dedupe applies)."""
@@ -78,11 +92,19 @@ class OutboxRelay:
                 continue
             try:
                 published = await self.step()
-            except Exception:
+            except StreamAheadOfStore as exc:
+                if self.error != str(exc):
+                    log.critical("%s", exc)
+                self.error = str(exc)
+                self.position = None
+                await self._pause(stop, 5.0)
+                continue
+            except Exception:  # broker or store down: retry, resuming from the stream
                 log.warning("relay step failed; will resume from the stream", exc_info=True)
                 self.position = None
                 await self._pause(stop, 0.5)
                 continue
+            self.error = None
             if not published:
                 await self._pause(stop, self.idle_s)
 

@@ -151,6 +151,7 @@ class ServiceRuntime:
             "relay_leader": bool(self.leases and self.leases.holds_relay()),
             "partitions": sorted(self._partitions),
             "relay_position": self.relay.position if self.relay else None,
+            "relay_error": self.relay.error if self.relay else None,
         }
 
 
@@ -174,7 +175,7 @@ def build_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
     @http.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:
         state = runtime.health()
-        ok = bool(state["ready"] and state["nats_connected"])
+        ok = bool(state["ready"] and state["nats_connected"] and not state["relay_error"])
         return JSONResponse(state, status_code=200 if ok else 503)
 
     @http.get("/metrics", tags=["ops"])
