@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from hotro import cli_audit, cli_calendar
+
 
 def _cmd_up(args: argparse.Namespace) -> int:
     from hotro.up import run_up
@@ -116,12 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     con.add_argument("--write", action="store_true")
     con.set_defaults(func=_cmd_contracts)
 
-    for optional in ("hotro.cli_calendar", "hotro.cli_audit"):
-        try:
-            module = __import__(optional, fromlist=["register"])
-        except ImportError:
-            continue
-        module.register(sub)
+    cli_calendar.register(sub)
+    cli_audit.register(sub)
     return parser
 
 
