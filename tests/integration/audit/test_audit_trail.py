@@ -6,7 +6,6 @@ precisely."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,7 @@ from services.routing.domain.case import Case
 from services.routing.domain.workflow import ICT, Action
 from services.sla.domain import Clock
 from shared.audit.replay import replay, sla_rows_live
-from shared.audit.seal import SEALS_STREAM, Seal, SealKeeper, seal_subject
+from shared.audit.seal import SEALS_STREAM, Seal, seal_subject
 from shared.audit.timeline import case_view
 from shared.clock import SettableClock
 from shared.eventstore.trace import Trace
@@ -148,78 +147,70 @@ async def test_timeline_time_travel_replay_and_tamper_evidence(
     async with running_system(provisioned.url, pg_schemas.url, tmp_path,
                               partitions=TEST_PARTITIONS, lease_ttl_s=TEST_LEASE_TTL_S,
                               clock=clock) as system:
-        sla_seals = SealKeeper.for_runtime(system.runtime("sla"), period_s=0.2)
-        stop = asyncio.Event()
-        sealing = asyncio.ensure_future(sla_seals.run(stop))
         s = Script(system, clock)
+        # A: information needed, then resolved by support, replied by email
+        a = await s.submit()
+        await s.state(a, "analysing")
+        moments.append(await s.settled(a))
+        due = (datetime.now(ICT) + timedelta(days=7)).date()
+        await s.act(a, Action.REQUEST_INFO, items=["hoa-don"], due_date=due,
+                    message="Xin bổ sung hoá đơn.")
+        await s.state(a, "awaiting_customer_info")
+        moments.append(await s.settled(a))
+        s.tick()
+        async with system.client("intake") as client:
+            r = await client.post(f"/api/complaints/{a}/info",
+                                  json={"channel": "email", "items": ["hoa-don"],
+                                        "content": "Hoá đơn đính kèm"})
+            assert r.status_code == 202, r.text
+        await s.state(a, "analysing")
+        await s.act(a, Action.RESOLVE, resolution="Đổi máy mới cho khách.")
+        await s.act(a, Action.REQUEST_REPLY, method="email",
+                    content="Công ty sẽ đổi tủ lạnh mới.")
+        await s.state(a, "closed")
+        moments.append(await s.settled(a))
+        # B: referred to a department that responds; replied by email
+        b = await s.submit()
+        await s.state(b, "analysing")
+        await s.act(b, Action.REFER, department="ky-thuat-bao-hanh",
+                    question="Lỗi máy nén?")
+        await s.act(b, Action.RECORD_DEPARTMENT_RESPONSE, actor="demo.kythuat",
+                    role="department", actor_dept="ky-thuat-bao-hanh",
+                    result="Lỗi nhà sản xuất.")
+        await s.act(b, Action.REQUEST_REPLY, method="email", content="Đổi máy.")
+        await s.state(b, "closed")
+        # C: filed late, refused on arrival
+        c = await s.submit(incident_date=(datetime.now(ICT).date()
+                                          - timedelta(days=40)).isoformat())
+        await s.state(c, "refused")
+        await s.settled(c)
+        ref_a = system.application("intake").get_request(a).reference
+        ref_c = system.application("intake").get_request(c).reference
+
+        # ---- replay: rebuilt read models equal the live in-memory ones ----
+        apps = system.apps
+        routing_live = {r["complaint_id"]: r for r in apps["routing"].state.queues.list()}
+        assert not replay(system.application("routing"), routing_live).differences
+        notify_live = {r["id"]: r for r in
+                       apps["notify"].state.delivery_log.entries(limit=10_000)}
+        assert len(notify_live) >= 6
+        assert not replay(system.application("notify"), notify_live).differences
+        sla_live = sla_rows_live(apps["sla"].state.board)
+        assert not replay(system.application("sla"), sla_live).differences
+
+        # ---- seals cover every stored row of every service ----
+        nc = await nats.connect(provisioned.url)
+        js = nc.jetstream()
         try:
-            # A: information needed, then resolved by support, replied by email
-            a = await s.submit()
-            await s.state(a, "analysing")
-            moments.append(await s.settled(a))
-            due = (datetime.now(ICT) + timedelta(days=7)).date()
-            await s.act(a, Action.REQUEST_INFO, items=["hoa-don"], due_date=due,
-                        message="Xin bổ sung hoá đơn.")
-            await s.state(a, "awaiting_customer_info")
-            moments.append(await s.settled(a))
-            s.tick()
-            async with system.client("intake") as client:
-                r = await client.post(f"/api/complaints/{a}/info",
-                                      json={"channel": "email", "items": ["hoa-don"],
-                                            "content": "Hoá đơn đính kèm"})
-                assert r.status_code == 202, r.text
-            await s.state(a, "analysing")
-            await s.act(a, Action.RESOLVE, resolution="Đổi máy mới cho khách.")
-            await s.act(a, Action.REQUEST_REPLY, method="email",
-                        content="Công ty sẽ đổi tủ lạnh mới.")
-            await s.state(a, "closed")
-            moments.append(await s.settled(a))
-            # B: referred to a department that responds; replied by email
-            b = await s.submit()
-            await s.state(b, "analysing")
-            await s.act(b, Action.REFER, department="ky-thuat-bao-hanh",
-                        question="Lỗi máy nén?")
-            await s.act(b, Action.RECORD_DEPARTMENT_RESPONSE, actor="demo.kythuat",
-                        role="department", actor_dept="ky-thuat-bao-hanh",
-                        result="Lỗi nhà sản xuất.")
-            await s.act(b, Action.REQUEST_REPLY, method="email", content="Đổi máy.")
-            await s.state(b, "closed")
-            # C: filed late, refused on arrival
-            c = await s.submit(incident_date=(datetime.now(ICT).date()
-                                              - timedelta(days=40)).isoformat())
-            await s.state(c, "refused")
-            await s.settled(c)
-            ref_a = system.application("intake").get_request(a).reference
-            ref_c = system.application("intake").get_request(c).reference
+            for svc in ("intake", "routing", "sla", "notify"):
+                top = system.application(svc).max_notification_id()
 
-            # ---- replay: rebuilt read models equal the live in-memory ones ----
-            apps = system.apps
-            routing_live = {r["complaint_id"]: r for r in apps["routing"].state.queues.list()}
-            assert not replay(system.application("routing"), routing_live).differences
-            notify_live = {r["id"]: r for r in
-                           apps["notify"].state.delivery_log.entries(limit=10_000)}
-            assert len(notify_live) >= 6
-            assert not replay(system.application("notify"), notify_live).differences
-            sla_live = sla_rows_live(apps["sla"].state.board)
-            assert not replay(system.application("sla"), sla_live).differences
-
-            # ---- seals cover every stored row of every service ----
-            nc = await nats.connect(provisioned.url)
-            js = nc.jetstream()
-            try:
-                for svc in ("intake", "routing", "sla", "notify"):
-                    top = system.application(svc).max_notification_id()
-
-                    async def sealed(svc: str = svc, top: int = top) -> bool:
-                        last = await _last_seal(js, svc)
-                        return last is not None and last.last >= top
-                    await eventually(sealed, message=f"{svc} sealed")
-            finally:
-                await nc.close()
+                async def sealed(svc: str = svc, top: int = top) -> bool:
+                    last = await _last_seal(js, svc)
+                    return last is not None and last.last >= top
+                await eventually(sealed, message=f"{svc} sealed")
         finally:
-            stop.set()
-            with contextlib.suppress(Exception):
-                await sealing
+            await nc.close()
 
     # ---- timeline: every event of the complaint, causal order, actors ----
     code, out = await _cli(capsys, "audit", ref_a, "--json", *stores)
