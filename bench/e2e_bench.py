@@ -60,7 +60,8 @@ async def end_to_end(store: str, tmp: Path, nats_url: str, count: int,
     for service, url in urls.items():
         env = {"HOTRO_NATS_URL": nats_url, "HOTRO_STORE_URL": url,
                "HOTRO_PARTITIONS": str(PARTITIONS), "HOTRO_DATA_DIR": str(tmp / prefix),
-               "HOTRO_LOG_LEVEL": "WARNING", "HOTRO_REPLICA_ID": f"{service}-bench"}
+               "HOTRO_LOG_LEVEL": "WARNING", "HOTRO_REPLICA_ID": f"{service}-bench",
+               "HOTRO_PII_HASH_SECRET": "bench-only-secret"}
         procs.append(ServiceProcess(service, env, tmp / f"{prefix}-{service}.log").start())
     try:
         for p in procs:

@@ -214,10 +214,25 @@ def _cmd_erase(args: argparse.Namespace) -> int:
 
     if not args.nats:
         raise SystemExit("erase needs --nats (or HOTRO_NATS_URL): the data keys live there")
-    with _stores(args, ("intake",)) as stores:
+    from shared.audit.stores import StoreMissing
+    from shared.audit.timeline import aggregate_ids
+
+    services: tuple[str, ...] = ("intake", "notify")
+    try:
+        stores_cm = _stores(args, services)
+    except StoreMissing:  # notify's store elsewhere: erase the keys, keep the files
+        services = ("intake",)
+        stores_cm = _stores(args, services)
+    with stores_cm as stores:
         complaint = resolve(stores, args.ref)
+        dispatch_ids = ([str(i) for i in aggregate_ids(stores, complaint.id).get("notify", [])
+                         [1:]] if "notify" in services else [])
+        data_dir = Path(args.data_dir)
+        letters = Path(args.letters_dir) if args.letters_dir else data_dir / "letters"
+        maildir = Path(args.maildir) if args.maildir else data_dir / "mail"
         result = asyncio.run(_with_js(args.nats, lambda js: erase(
-            js, stores["intake"], complaint.id, reason=args.reason, by=args.by)))
+            js, stores["intake"], complaint.id, reason=args.reason, by=args.by,
+            dispatch_ids=dispatch_ids, letters_dir=letters, maildir=maildir)))
     print(result)
     return 0
 
@@ -261,6 +276,8 @@ def register(sub: Any) -> None:
     era.add_argument("--reason", required=True)
     era.add_argument("--by", default=os.environ.get("USER", "operator"),
                      help="who asked / who does it (recorded)")
+    era.add_argument("--letters-dir", help="notify's letters (default <data dir>/letters)")
+    era.add_argument("--maildir", help="notify's local Maildir (default <data dir>/mail)")
     _common(era, nats=True)
     era.set_defaults(func=_cmd_erase)
 

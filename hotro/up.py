@@ -23,6 +23,8 @@ import httpx
 from hotro.natsbin import NatsServerProcess, free_port, port_is_free, terminate
 from hotro.provisioning import provision_all
 from hotro.serve import SERVICES
+from shared.privacy.secrets import ENV_VAR as PII_SECRET_VAR
+from shared.privacy.secrets import ensure_secret_file
 
 DEFAULT_PORTS = {"gateway": 8080, "nats": 4222, "intake": 8101, "routing": 8102, "sla": 8103,
                  "notify": 8104, "smtp": 2525}
@@ -135,6 +137,8 @@ async def start_system(data_dir: Path, *, extra_env: dict[str, str] | None = Non
         port = pick_port(service, DEFAULT_PORTS[service], system.notes)
         env = base_env(system, service, port)
         if service == "intake":
+            # the keyed-hash secret of the phone/email indexes: kept in the data dir
+            env.setdefault(PII_SECRET_VAR, ensure_secret_file(data_dir))
             smtp = pick_port("smtp", int(os.environ.get("HOTRO_SMTP_LISTEN_PORT",
                                                         DEFAULT_PORTS["smtp"])), system.notes)
             env["HOTRO_SMTP_LISTEN_PORT"] = str(smtp)

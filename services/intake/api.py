@@ -110,6 +110,10 @@ class ComplaintView(BaseModel):
     info_provided: list[dict[str, object]]
     bounces: list[dict[str, str]] = Field(default_factory=list)
     calls: list[dict[str, Any]] = Field(default_factory=list)
+    customer: dict[str, Any] | None = Field(
+        None, description="the customer's contact, opened with the complaint's data key; "
+                          "null once erased")
+    erased: bool = False
 
 
 def build_router(app: IntakeApplication, catalogue: Catalogue | None = None) -> APIRouter:
@@ -168,12 +172,18 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None) -> 
             request = await asyncio.to_thread(app.find, id_or_reference)
         except RequestNotFound:
             raise HTTPException(404, f"no request {id_or_reference}") from None
+        def opened() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+            # the key ring is synchronous (NATS behind it): a worker thread, never the loop
+            return (app.customer_of(request),
+                    [{**c, "caller": app.open_value(c.get("caller"))} for c in request.calls])
+
+        customer, calls = await asyncio.to_thread(opened)
         return ComplaintView(id=request.id, reference=request.reference, kind=request.kind,
                              channel=request.channel, received_at=request.received_at,
                              filed_late=request.filed_late,
                              filing_deadline=request.filing_deadline, details=request.details,
                              info_provided=request.info, bounces=request.bounces,
-                             calls=request.calls)
+                             calls=calls, customer=customer, erased=request.erased)
 
     @router.post("/{id_or_reference}/info", status_code=202)
     async def provide_info(id_or_reference: str, body: InfoIn,
@@ -235,7 +245,8 @@ def _trace(body: ComplaintIn, staff_id: str | None, correlation: str | None
     if staff_id:
         return Trace(actor_kind="staff", actor_id=staff_id, actor_role="agent",
                      correlation_id=correlation_id).as_dict()
-    return Trace(actor_kind="customer", actor_id=body.customer.email or body.customer.name,
+    # never the customer's name or address: traces are stored and published in clear
+    return Trace(actor_kind="customer", actor_id=f"{body.channel}-form",
                  correlation_id=correlation_id).as_dict()
 
 
@@ -263,12 +274,13 @@ class CallOut(BaseModel):
     recording_ref: str | None
 
 
-def _call_out(call: Any) -> CallOut:
+def _call_out(app: IntakeApplication, call: Any) -> CallOut:
     status: Literal["linked", "draft", "converted"] = (
         "linked" if call.linked_request_id else
         "converted" if call.converted_request_id else "draft")
-    return CallOut(call_id=call.call_id, caller=call.caller, caller_raw=call.caller_raw,
-                   status=status,
+    opened = app.call_view(call)
+    return CallOut(call_id=call.call_id, caller=opened["caller"],
+                   caller_raw=opened["caller_raw"], status=status,
                    reference=call.linked_reference or call.converted_reference,
                    request_id=call.linked_request_id or call.converted_request_id,
                    started_at=call.started_at, ended_at=call.ended_at,
@@ -309,13 +321,16 @@ def build_intake_router(app: IntakeApplication, *, hotline_secret: str | None,
             recorded = await asyncio.to_thread(app.call_ended, call_id=call.call_id,
                                                caller=caller, caller_raw=call.caller, at=at,
                                                recording_ref=call.recording_ref, trace=trace)
-        return _call_out(recorded)
+        return await asyncio.to_thread(_call_out, app, recorded)
 
     @router.get("/hotline/drafts", response_model=list[CallOut])
     async def hotline_drafts() -> list[CallOut]:
         """Calls not linked to an open request: the agent turns each into a request
         (POST /api/complaints with call_id) or leaves it."""
-        return [_call_out(c) for c in await asyncio.to_thread(app.hotline_drafts)]
+        def drafts() -> list[CallOut]:
+            return [_call_out(app, c) for c in app.hotline_drafts()]
+
+        return await asyncio.to_thread(drafts)
 
     @router.get("/quarantine")
     async def quarantine() -> list[dict[str, Any]]:

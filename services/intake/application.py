@@ -31,6 +31,17 @@ from shared.contracts import events as wire
 from shared.contracts.envelope import Envelope
 from shared.contracts.topology import subscriptions_of
 from shared.eventstore.application import Handler, ServiceApplication, WireEvent
+from shared.privacy.pending import FallbackKeyRing, pending_keys_for
+from shared.privacy.sealing import (
+    ERASED,
+    KeyRing,
+    is_sealed,
+    keyed_hash,
+    process_keyring,
+    reveal,
+    seal_with,
+)
+from shared.privacy.secrets import ephemeral_hash_secret
 
 __all__ = ["Accepted", "CallNotDraft", "FilingCheck", "IntakeApplication", "NewRequest",
            "RequestNotFound", "UnknownCall"]
@@ -83,8 +94,16 @@ class IntakeApplication(ServiceApplication):
                  clock: Callable[[], datetime] | None = None,
                  filing_check: FilingCheck | None = None,
                  channel_rules: ChannelRules | None = None,
-                 link_window: timedelta = timedelta(days=60)) -> None:
+                 link_window: timedelta = timedelta(days=60),
+                 keyring: KeyRing | None = None, hash_secret: bytes | None = None) -> None:
         super().__init__(env, clock)
+        #: data keys (one per complaint): the customer's contact is stored sealed
+        #: keys made while the shared key store is unreachable (shared.privacy.pending)
+        self.pending_keys = pending_keys_for(self.recorder)
+        self.keyring: KeyRing = (FallbackKeyRing(keyring, self.pending_keys)
+                                 if keyring is not None else process_keyring())
+        #: HMAC secret of the phone/email index keys
+        self.hash_secret = hash_secret or ephemeral_hash_secret()
         self._allocation_lock = threading.Lock()
         if filing_check is None:
             from services.intake.filing import calendar_filing_check
@@ -101,21 +120,25 @@ class IntakeApplication(ServiceApplication):
         request_id = (
             request_id_for_idempotency_key(idempotency_key) if idempotency_key else uuid.uuid4()
         )
+        sealed: dict[str, str] | None = None
         for attempt in range(retries):
             existing = self._existing(request_id)
             if existing is not None:
                 return existing
+            if sealed is None:  # the data key first (idempotent), outside the lock
+                sealed = seal_with(self.keyring, str(request_id), dict(new.customer))
             try:
                 # One allocation at a time per process: the reference counter is a single
                 # aggregate, so concurrent threads would only beat each other to a conflict.
                 with self._allocation_lock:
-                    return self._receive_once(request_id, new, trace)
+                    return self._receive_once(request_id, new, sealed, trace)
             except IntegrityError:
                 # a concurrent allocation of the same counter: take the next one
                 _backoff(attempt)
         raise RuntimeError("could not allocate a reference (too much contention)")
 
     def _receive_once(self, request_id: uuid.UUID, new: NewRequest,
+                      sealed_customer: dict[str, str],
                       trace: dict[str, str | None]) -> Accepted:
         now = self.clock()
         prefix = REFERENCE_PREFIX[new.kind]
@@ -131,7 +154,7 @@ class IntakeApplication(ServiceApplication):
         call = self._draft_call(new.hotline_call_id)
         request = Request(
             id=request_id, reference=reference, kind=new.kind, channel=new.channel,
-            customer=dict(new.customer),
+            customer=sealed_customer, contact_hashes=self.contact_hashes(new.customer),
             details={
                 "product": new.product, "category": new.category,
                 "incident_date": new.incident_date.isoformat() if new.incident_date else None,
@@ -152,7 +175,7 @@ class IntakeApplication(ServiceApplication):
                                            request_id=request_id, direction="in", trace=trace))
         phone = new.customer.get("phone")
         if phone:
-            phones = self._phone_index(phone, trace)
+            phones = self._phone_index(self.phone_key(phone), trace)
             phones.link(request_id=str(request_id), reference=reference,
                         received_at=now.isoformat(), trace=trace)
             aggregates.append(phones)
@@ -186,10 +209,12 @@ class IntakeApplication(ServiceApplication):
                     from_address: str | None, subject: str | None, size: int,
                     trace: dict[str, str | None]) -> bool:
         """Record mail that became no request. False if these bytes were recorded already."""
+        key_id = MailRecord.key_id(raw_sha256)
         record = MailRecord(
             outcome=outcome, reason_code=reason_code, reason_text=reason_text,
-            raw_sha256=raw_sha256, message_id=message_id, envelope_from=envelope_from,
-            from_address=from_address, subject=subject, size=size,
+            raw_sha256=raw_sha256, message_id=message_id,
+            envelope_from=self._seal_value(key_id, envelope_from),
+            from_address=self._seal_value(key_id, from_address), subject=subject, size=size,
             received_at=self.clock().isoformat(), trace=trace)
         try:
             self.save(record)
@@ -239,7 +264,7 @@ class IntakeApplication(ServiceApplication):
     def open_request_for_phone(self, phone: str) -> tuple[uuid.UUID, str] | None:
         """The newest request received with this number within the link window, not closed."""
         try:
-            index: PhoneIndex = self.repository.get(PhoneIndex.create_id(phone))
+            index: PhoneIndex = self.repository.get(PhoneIndex.create_id(self.phone_key(phone)))
         except AggregateNotFoundError:
             return None
         horizon = self.clock() - self.link_window
@@ -255,8 +280,9 @@ class IntakeApplication(ServiceApplication):
         return [
             {"id": str(e.originator_id), "outcome": e.outcome, "reason_code": e.reason_code,
              "reason_text": e.reason_text, "raw_sha256": e.raw_sha256,
-             "message_id": e.message_id, "envelope_from": e.envelope_from,
-             "from_address": e.from_address, "subject": e.subject, "size": e.size,
+             "message_id": e.message_id, "envelope_from": self.open_value(e.envelope_from),
+             "from_address": self.open_value(e.from_address), "subject": e.subject,
+             "size": e.size,
              "received_at": e.received_at}
             for e in self._events_of_topic("hotro.intake:MailRecord.Recorded")
             if outcome is None or e.outcome == outcome
@@ -284,6 +310,68 @@ class IntakeApplication(ServiceApplication):
                                trace=trace)
         self.save(request)
         return request
+
+    # ---- personal data (crypto-shredding, see shared/privacy) ---------------------------
+
+    def phone_key(self, e164: str) -> str:
+        """The index key of a phone number: its keyed hash, not the number."""
+        return keyed_hash(self.hash_secret, f"phone:{e164}")
+
+    def email_key(self, address: str) -> str:
+        return keyed_hash(self.hash_secret, f"email:{address}")
+
+    def contact_hashes(self, customer: dict[str, Any]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if customer.get("email"):
+            out["email"] = self.email_key(str(customer["email"]))
+        if customer.get("phone"):
+            out["phone"] = self.phone_key(str(customer["phone"]))
+        return out
+
+    def drop_pending_keys(self, key_ids: list[str]) -> None:
+        """Erasure: forget keys still waiting for the shared key store."""
+        self.pending_keys.delete(key_ids)
+
+    def customer_of(self, request: Request) -> dict[str, Any] | None:
+        """The customer's contact, opened with the request's data key; None once erased."""
+        return reveal(request.customer, self.keyring)
+
+    def same_sender(self, request: Request, address: str) -> bool:
+        """Is ``address`` the request's customer email? By keyed hash (or, for requests
+        stored before sealing, the clear address)."""
+        if not address.strip():
+            return False
+        stored = request.contact_hashes.get("email")
+        if stored is not None:
+            return stored == self.email_key(address)
+        if is_sealed(request.customer):
+            return False
+        email = str((request.customer or {}).get("email") or "").strip().lower()
+        return bool(email) and email == address.strip().lower()
+
+    def _seal_value(self, key_id: str, value: str | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        return seal_with(self.keyring, key_id, {"value": value})
+
+    def open_value(self, value: Any) -> str | None:
+        """A value sealed by ``_seal_value`` (a plain string from before sealing passes)."""
+        if value is None or isinstance(value, str):
+            return value
+        opened = reveal(value, self.keyring)
+        return str(opened.get("value")) if opened else ERASED
+
+    def call_keys(self, request: Request) -> list[str]:
+        """The data keys of the hotline calls that belong to the request."""
+        ids = {c["call_id"] for c in request.calls}
+        if request.details.get("hotline_call_id"):
+            ids.add(str(request.details["hotline_call_id"]))
+        return sorted(HotlineCall.key_id(i) for i in ids)
+
+    def call_view(self, call: HotlineCall) -> dict[str, Any]:
+        """A call with its caller opened (the call's data key)."""
+        return {"caller": self.open_value(call.caller) or "",
+                "caller_raw": self.open_value(call.caller_raw) or ""}
 
     # ---- queries -----------------------------------------------------------------------
 
@@ -367,10 +455,19 @@ class IntakeApplication(ServiceApplication):
     def to_wire(self, domain_event: Any) -> WireEvent | None:
         if isinstance(domain_event, Request.Received):
             d = domain_event.details
-            return WireEvent(domain_event.originator_id, wire.ComplaintReceived(
+            # v2 carries the contact exactly as stored (sealed): publishing needs no key and
+            # re-publishing gives the same bytes. Only events stored before sealing go v1.
+            received: type[wire.ComplaintReceived] = wire.ComplaintReceived
+            customer: Any
+            if is_sealed(domain_event.customer):
+                received = wire.ComplaintReceivedV2
+                customer = wire.SealedContact(**domain_event.customer)
+            else:
+                customer = wire.CustomerContact(**domain_event.customer)
+            return WireEvent(domain_event.originator_id, received(
                 reference=domain_event.reference, kind=domain_event.kind,
                 channel=domain_event.channel,
-                customer=wire.CustomerContact(**domain_event.customer),
+                customer=customer,
                 product=d.get("product"), category=d.get("category"),
                 incident_date=d.get("incident_date"),
                 received_at=domain_event.received_at, description=d["description"],
@@ -411,11 +508,11 @@ class IntakeApplication(ServiceApplication):
         except RequestNotFound:
             return None
 
-    def _phone_index(self, phone: str, trace: dict[str, str | None]) -> PhoneIndex:
+    def _phone_index(self, phone_key: str, trace: dict[str, str | None]) -> PhoneIndex:
         try:
-            index: PhoneIndex = self.repository.get(PhoneIndex.create_id(phone))
+            index: PhoneIndex = self.repository.get(PhoneIndex.create_id(phone_key))
         except AggregateNotFoundError:
-            index = PhoneIndex(phone=phone, trace=trace)
+            index = PhoneIndex(phone=phone_key, trace=trace)
         return index
 
     def _call(self, call_id: str) -> HotlineCall | None:
@@ -442,14 +539,16 @@ class IntakeApplication(ServiceApplication):
     def _new_call(self, call_id: str, caller: str, caller_raw: str, at: str | None,
                   trace: dict[str, str | None]) -> tuple[HotlineCall, list[Any]]:
         linked = self.open_request_for_phone(caller) if caller else None
-        call = HotlineCall(call_id=call_id, caller=caller,
-                           caller_raw=caller_raw, started_at=at,
+        key_id = HotlineCall.key_id(call_id)
+        call = HotlineCall(call_id=call_id, caller=self._seal_value(key_id, caller),
+                           caller_raw=self._seal_value(key_id, caller_raw), started_at=at,
                            linked_request_id=str(linked[0]) if linked else None,
                            linked_reference=linked[1] if linked else None, trace=trace)
         if linked is None:
             return call, []
         request = self.get_request(linked[0])
-        request.link_call(call_id=call_id, caller=caller, at=at, trace=trace)
+        request.link_call(call_id=call_id, caller=self._seal_value(key_id, caller), at=at,
+                          trace=trace)
         return call, [request]
 
     def _events_of_topic(self, topic: str, page: int = 500) -> Iterator[Any]:

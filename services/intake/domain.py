@@ -16,17 +16,24 @@ REFERENCE_PREFIX = {"complaint": "KN", "advice": "TV"}
 
 
 class Request(Aggregate):
-    """One customer request (complaint or advice) as it was received, plus later info."""
+    """One customer request (complaint or advice) as it was received, plus later info.
+
+    Personal data: ``customer`` is the contact sealed with the complaint's data key
+    (``shared.privacy``; a plain dict only in events stored before sealing);
+    ``contact_hashes`` holds keyed hashes (HMAC) of the email and E.164 phone for
+    equality checks (threading by sender) without the data itself."""
 
     @event("Received", topic="hotro.intake:Request.Received")
     def __init__(self, *, id: uuid.UUID, reference: str, kind: str, channel: str,
                  customer: dict[str, Any],
                  details: dict[str, Any], received_at: str, filed_late: bool,
-                 filing_deadline: str | None, trace: dict[str, str | None]) -> None:
+                 filing_deadline: str | None, trace: dict[str, str | None],
+                 contact_hashes: dict[str, str] | None = None) -> None:
         self.reference = reference
         self.kind = kind
         self.channel = channel
         self.customer = customer
+        self.contact_hashes = contact_hashes or {}
         self.details = details
         self.received_at = received_at
         self.filed_late = filed_late
@@ -61,14 +68,15 @@ class Request(Aggregate):
         self.bounces.append({"message_id": message_id, "reason": reason,
                              "bounce_message_id": bounce_message_id})
 
-    def link_call(self, *, call_id: str, caller: str, at: str | None,
+    def link_call(self, *, call_id: str, caller: Any, at: str | None,
                   trace: dict[str, str | None]) -> None:
+        """``caller``: the number sealed with the request's data key."""
         if any(c["call_id"] == call_id for c in self.calls):
             raise ValueError(f"call {call_id} is already linked to {self.reference}")
         self._link_call(call_id=call_id, caller=caller, at=at, trace=trace)
 
     @event("CallLinked", topic="hotro.intake:Request.CallLinked")
-    def _link_call(self, *, call_id: str, caller: str, at: str | None,
+    def _link_call(self, *, call_id: str, caller: Any, at: str | None,
                    trace: dict[str, str | None]) -> None:
         self.calls.append({"call_id": call_id, "caller": caller, "at": at})
 
@@ -144,7 +152,10 @@ class MessageIndex(Aggregate):
 
 
 class PhoneIndex(Aggregate):
-    """An E.164 phone number -> the requests received with it (hotline call linking)."""
+    """A phone number -> the requests received with it (hotline call linking).
+
+    Keyed by the keyed hash (HMAC) of the E.164 number, never the number: ``create_id``
+    and ``phone`` take that hash (``IntakeApplication.phone_key``)."""
 
     @staticmethod
     def create_id(phone: str) -> uuid.UUID:
@@ -164,14 +175,19 @@ class PhoneIndex(Aggregate):
 
 class HotlineCall(Aggregate):
     """A call reported by the call-centre software: linked to an open request, or a draft
-    the agent turns into a request (or not)."""
+    the agent turns into a request (or not). ``caller`` is sealed with the call's own
+    data key (``key_id``), which erasing the request it belongs to destroys too."""
 
     @staticmethod
     def create_id(call_id: str) -> uuid.UUID:
         return uuid.uuid5(HOTRO_NAMESPACE, f"intake/hotline-call/{call_id}")
 
+    @staticmethod
+    def key_id(call_id: str) -> str:
+        return f"call-{HotlineCall.create_id(call_id)}"
+
     @event("Started", topic="hotro.intake:HotlineCall.Started")
-    def __init__(self, *, call_id: str, caller: str, caller_raw: str, started_at: str | None,
+    def __init__(self, *, call_id: str, caller: Any, caller_raw: Any, started_at: str | None,
                  linked_request_id: str | None, linked_reference: str | None,
                  trace: dict[str, str | None]) -> None:
         self.call_id = call_id
@@ -209,7 +225,13 @@ class HotlineCall(Aggregate):
 
 class MailRecord(Aggregate):
     """Inbound mail that became no request: ignored (auto-reply, list, unknown bounce),
-    quarantined (raw kept for a human) or refused at SMTP time. Staff can see each."""
+    quarantined (raw kept for a human) or refused at SMTP time. Staff can see each.
+    The sender (``envelope_from``, ``from_address``) is sealed with the record's own data
+    key (``key_id``): it belongs to no complaint."""
+
+    @staticmethod
+    def key_id(raw_sha256: str) -> str:
+        return f"mail-{raw_sha256[:40]}"
 
     @staticmethod
     def create_id(outcome: str, raw_sha256: str) -> uuid.UUID:
@@ -217,7 +239,7 @@ class MailRecord(Aggregate):
 
     @event("Recorded", topic="hotro.intake:MailRecord.Recorded")
     def __init__(self, *, outcome: str, reason_code: str, reason_text: str, raw_sha256: str,
-                 message_id: str | None, envelope_from: str, from_address: str | None,
+                 message_id: str | None, envelope_from: Any, from_address: Any,
                  subject: str | None, size: int, received_at: str,
                  trace: dict[str, str | None]) -> None:
         self.outcome = outcome

@@ -109,10 +109,11 @@ class MailIntake:
             self._record(mail.kind, f"{mail.kind} mail: no request, no acknowledgement",
                          "ignored", raw, mail_from, mail.message_id, mail.from_address,
                          mail.subject)
-            log.info("inbound mail ignored (%s) from %s", mail.kind, mail.from_address)
+            log.info("inbound mail ignored (%s): %s", mail.kind, mail.message_id)
             return MailOutcome("ignored", f"250 2.0.0 Accepted ({mail.kind}, not a request)")
         target = self._thread_target(mail)
-        trace = Trace(actor_kind="customer", actor_id=mail.from_address,
+        # the actor is "email", never the address: traces are stored and published in clear
+        trace = Trace(actor_kind="customer", actor_id="email",
                       correlation_id=str(uuid.uuid4())).as_dict()
         if target is not None:
             request_id, reference = target
@@ -145,21 +146,16 @@ class MailIntake:
             if index is None or index.request_id is None:
                 continue
             request = self.app.get_request(index.request_id)
-            if index.direction == "out" or self._same_sender(request.customer, mail):
+            if index.direction == "out" or self.app.same_sender(request, mail.from_address):
                 return request.id, request.reference
         if mail.reference_in_subject:
             try:
                 request = self.app.find(mail.reference_in_subject)
             except RequestNotFound:
                 return None
-            if self._same_sender(request.customer, mail):
+            if self.app.same_sender(request, mail.from_address):
                 return request.id, request.reference
         return None
-
-    @staticmethod
-    def _same_sender(customer: dict[str, Any], mail: InboundEmail) -> bool:
-        email = (customer.get("email") or "").strip().lower()
-        return bool(email) and email == mail.from_address.strip().lower()
 
     def _bounce(self, mail: InboundEmail, raw: bytes, mail_from: str) -> MailOutcome:
         reason = _bounce_reason(mail)

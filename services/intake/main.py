@@ -22,13 +22,33 @@ from shared.calendar import load_policy
 from shared.eventstore.persistence import persistence_env
 from shared.eventstore.schema import ensure_store
 from shared.observability.metrics import ServiceMetrics
+from shared.privacy.kv import NatsKeyRing, keyring_job
+from shared.privacy.pending import flush_pending_keys
+from shared.privacy.sealing import CachedKeyRing, KeyRing
+from shared.privacy.secrets import ephemeral_hash_secret
 from shared.runtime.host import ServiceRuntime, build_http_app
+
+
+def hash_secret(settings: IntakeSettings) -> bytes:
+    """HOTRO_PII_HASH_SECRET: keyed hashes of phone numbers and email addresses. Every
+    intake replica must use the same one, so it is required (``hotro up`` generates one
+    into its data directory); only the in-memory test store may go without."""
+    if settings.pii_hash_secret is not None:
+        return settings.pii_hash_secret.get_secret_value().encode()
+    if settings.allow_memory_store:
+        return ephemeral_hash_secret()
+    raise ValueError("HOTRO_PII_HASH_SECRET is required (the key of the phone/email hashes; "
+                     "the same for every intake replica)")
 
 
 def build_application(settings: IntakeSettings, *,
                       clock: Callable[[], datetime] | None = None,
-                      filing_check: FilingCheck | None = None) -> IntakeApplication:
-    """The service layer on its store (also what audit and replay tools open)."""
+                      filing_check: FilingCheck | None = None,
+                      keyring: KeyRing | None = None,
+                      pii_hash_secret: bytes | None = None) -> IntakeApplication:
+    """The service layer on its store (also what audit and replay tools open).
+    Without ``keyring``: the process's in-memory key ring (tools, tests); without
+    ``pii_hash_secret``: the setting, else a per-process one (tools build no index)."""
     ensure_store(settings.store_url)
     if filing_check is None:
         policy = load_policy(settings.deadline_policy_path)
@@ -38,6 +58,9 @@ def build_application(settings: IntakeSettings, *,
         clock=clock, filing_check=filing_check,
         channel_rules=load_channel_rules(settings.channel_rules_path),
         link_window=timedelta(days=settings.hotline_link_window_days),
+        keyring=keyring,
+        hash_secret=pii_hash_secret or (settings.pii_hash_secret.get_secret_value().encode()
+                                        if settings.pii_hash_secret else None),
     )
 
 
@@ -46,12 +69,25 @@ def create_app(settings: IntakeSettings | None = None, *,
                filing_check: FilingCheck | None = None, **overrides: Any) -> FastAPI:
     settings = settings or IntakeSettings()  # type: ignore[call-arg]
     catalogue = load_catalogue(settings.catalogue_path)
-    application = build_application(settings, clock=clock, filing_check=filing_check)
+    # Data keys: in NATS KV, reached from worker threads through the runtime's loop; the
+    # in-memory store (unit tests, no NATS started) keeps them in the process.
+    nats_keys = None if settings.allow_memory_store else NatsKeyRing()
+    keyring: KeyRing | None = (CachedKeyRing(nats_keys, ttl_s=settings.pii_key_cache_s)
+                               if nats_keys is not None else None)
+    application = build_application(settings, clock=clock, filing_check=filing_check,
+                                     keyring=keyring, pii_hash_secret=hash_secret(settings))
     mail = MailIntake(application, limits=email_limits(settings),
                       attachments=AttachmentStore(settings.attachments_path()),
                       quarantine=QuarantineStore(settings.quarantine_path()))
     runtime = ServiceRuntime(settings, application, ServiceMetrics("intake"), **overrides)
     install_seals(runtime)  # audit seals, published by the relay-lease holder
+    if nats_keys is not None:
+        runtime.background = (*runtime.background, keyring_job(runtime, nats_keys))
+
+        async def move_pending_keys() -> None:
+            await flush_pending_keys(application.pending_keys, runtime.js)
+
+        runtime.before_publish = move_pending_keys
     if settings.smtp_listen_port:
         runtime.background = (*runtime.background, SmtpListenerJob(mail, settings))
     secret = settings.hotline_webhook_secret

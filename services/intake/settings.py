@@ -39,6 +39,16 @@ class IntakeSettings(ServiceSettings):
         60, ge=1, description="a call links to a request of the same number received "
                               "within this many days (and not closed)")
 
+    # ---- personal data (crypto-shredding, see docs/audit.md section 6) ----
+    pii_hash_secret: SecretStr | None = Field(
+        None, description="HMAC key of the phone/email index keys: the same on every "
+                          "replica, never changed. Required (hotro up generates one into "
+                          "<data_dir>/pii-hash.secret); only the in-memory test store "
+                          "may go without")
+    pii_key_cache_s: float = Field(
+        5.0, ge=0, description="how long a data key is cached: an erasure takes effect "
+                               "everywhere within this time")
+
     def attachments_path(self) -> Path:
         return Path(self.attachments_dir or Path(self.data_dir) / "attachments")
 

@@ -56,16 +56,19 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
                          purpose: str | None = None, offset: int = Query(0, ge=0),
                          limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
         """What went to whom, when, by which method, with which proof (log order)."""
-        return await asyncio.to_thread(deliveries_log.entries, complaint_id=complaint_id,
-                                       status=status, purpose=purpose, offset=offset,
-                                       limit=limit)
+        def rows() -> list[dict[str, Any]]:
+            return [app.open_row(r) for r in deliveries_log.entries(
+                complaint_id=complaint_id, status=status, purpose=purpose, offset=offset,
+                limit=limit)]
+
+        return await asyncio.to_thread(rows)
 
     @router.get("/api/deliveries/{dispatch_id}")
     async def delivery(dispatch_id: uuid.UUID) -> dict[str, Any]:
         entry = await asyncio.to_thread(deliveries_log.get, dispatch_id)
         if entry is None:
             raise HTTPException(404, f"no delivery {dispatch_id}")
-        return entry
+        return await asyncio.to_thread(app.open_row, entry)
 
     async def _command(dispatch_id: uuid.UUID, call: Any, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -77,7 +80,7 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
         entry = await asyncio.to_thread(deliveries_log.get, dispatch_id)
         if entry is None:  # the log is read after the write: cannot happen
             raise HTTPException(500, f"delivery {dispatch_id} recorded but not in the log")
-        return entry
+        return await asyncio.to_thread(app.open_row, entry)
 
     @router.post("/api/deliveries/{dispatch_id}/outcome")
     async def record_outcome(dispatch_id: uuid.UUID, body: StaffOutcome,

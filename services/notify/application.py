@@ -42,8 +42,23 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.topology import subscriptions_of
 from shared.eventstore.application import Handler, ServiceApplication, WireEvent
 from shared.eventstore.trace import Trace
+from shared.privacy.sealing import (
+    ERASED,
+    KeyDestroyed,
+    KeyRing,
+    is_sealed,
+    process_keyring,
+    reveal,
+    seal_existing,
+    seal_with,
+)
 
 CUSTOMER_PURPOSES = {"acknowledgement", "info_request", "reply", "refusal", "reminder"}
+#: context entries that are personal data: stored sealed under ``PERSONAL``
+PERSONAL_CONTEXT = ("customer_name", "address")
+PERSONAL = "personal"
+#: the reason a dispatch fails with when the customer's data was erased
+ERASED_REASON = "erased"
 SUPPORT_TEAM_LABEL = {"vi": "Bộ phận Hỗ trợ khách hàng", "en": "Customer support"}
 
 
@@ -80,8 +95,12 @@ class NotifyApplication(ServiceApplication):
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None, *,
                  recipients: Recipients | None = None, max_attempts: int = 5,
-                 reply_deadline: Callable[[datetime, str | None], date] | None = None) -> None:
+                 reply_deadline: Callable[[datetime, str | None], date] | None = None,
+                 keyring: KeyRing | None = None) -> None:
         super().__init__(env, clock)
+        #: the complaints' data keys: contact, recipients and names are stored sealed and
+        #: opened only to send (notify never creates a key, except for v1 events)
+        self.keyring: KeyRing = keyring or process_keyring()
         self.reply_deadline = reply_deadline or _reply_deadline
         self.recipients = recipients or Recipients()
         self.max_attempts = max_attempts
@@ -104,15 +123,17 @@ class NotifyApplication(ServiceApplication):
         if self._contact(env.complaint_id) is not None:
             return  # the same complaint announced twice: one contact, one acknowledgement
         trace = self.reaction_trace(env, "notify")
+        sealed, person = self._received_customer(env.complaint_id, p)
         contact = Contact(complaint_id=env.complaint_id, reference=p.reference,
-                          channel=p.channel, customer=p.customer.model_dump(),
+                          channel=p.channel, customer=sealed,
                           language=p.language, inbound_message_id=p.inbound_message_id,
                           received_at=p.received_at.isoformat(),
                           incident_date=p.incident_date.isoformat() if p.incident_date else None,
                           product=p.product, trace=trace)
-        method, recipient = _acknowledgement_route(p.channel, p.customer)
+        method, recipient = _acknowledgement_route(p.channel, person)
         context = {"reference": p.reference, "kind": p.kind,
-                   "customer_name": p.customer.name, "received_at": p.received_at.isoformat(),
+                   "customer_name": (person or {}).get("name"),
+                   "received_at": p.received_at.isoformat(),
                    "reply_deadline": self.reply_deadline(p.received_at, p.product).isoformat(),
                    "filed_late": p.filed_late}
         dispatch = self._dispatch(env, "acknowledgement", method, recipient, p.language,
@@ -122,10 +143,11 @@ class NotifyApplication(ServiceApplication):
     def _on_info_requested(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         contact = self._require_contact(env)
         trace = self.reaction_trace(env, "notify")
-        method, recipient = _customer_route(contact)
+        person = self.open_customer(contact)
+        method, recipient = _customer_route(person)
         context = {"reference": p.reference, "items": list(p.items),
                    "due_date": p.due_date.isoformat(), "message": p.message,
-                   "customer_name": contact.customer.get("name")}
+                   "customer_name": (person or {}).get("name")}
         contact.note_info_request(items=list(p.items), due_date=p.due_date.isoformat(),
                                   trace=trace)
         pe.collect_events(contact, self._dispatch(env, "info_request", method, recipient,
@@ -133,10 +155,11 @@ class NotifyApplication(ServiceApplication):
 
     def _on_reply_requested(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         contact = self._require_contact(env)
-        recipient = _recipient_for(p.method, contact)
+        person = self.open_customer(contact)
+        recipient = _recipient_for(p.method, person)
         context = {"reference": p.reference, "content": p.content,
-                   "customer_name": contact.customer.get("name"),
-                   "address": contact.customer.get("address")}
+                   "customer_name": (person or {}).get("name"),
+                   "address": (person or {}).get("address")}
         # A refusal written by staff is free text: it goes out with the reply template and
         # is reported back as a refusal (wire_purpose).
         pe.collect_events(self._dispatch(env, "reply",
@@ -146,8 +169,9 @@ class NotifyApplication(ServiceApplication):
 
     def _on_refused(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         contact = self._require_contact(env)
-        method, recipient = _customer_route(contact)
-        context = {"reference": p.reference, "customer_name": contact.customer.get("name"),
+        person = self.open_customer(contact)
+        method, recipient = _customer_route(person)
+        context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
                    "reason": p.reason, "detail": p.explanation,
                    "incident_date": contact.incident_date,
                    "filing_deadline": p.filing_deadline.isoformat()
@@ -187,8 +211,9 @@ class NotifyApplication(ServiceApplication):
         cause = f"due/{p.last_day.isoformat()}"
         if self._exists(Dispatch.create_id(env.complaint_id, "reminder", f"{cause}/customer")):
             return  # sla raised it again for the same due date
-        method, recipient = _customer_route(contact)
-        context = {"reference": p.reference, "customer_name": contact.customer.get("name"),
+        person = self.open_customer(contact)
+        method, recipient = _customer_route(person)
+        context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
                    "items": list(contact.open_items), "due_date": p.last_day.isoformat()}
         pe.collect_events(self._dispatch(env, "reminder", method, recipient, contact.language,
                                          context, contact, trace, cause=cause))
@@ -235,9 +260,14 @@ class NotifyApplication(ServiceApplication):
         in_reply_to = contact.last_message_id if contact is not None else None
         if wire_purpose and wire_purpose != purpose:
             context = {**context, "wire_purpose": wire_purpose}
+        stored_recipient: Any = recipient
+        if not internal:  # a customer's address, number or name: sealed, or nothing
+            stored_recipient = (self._seal(complaint_id, {"to": recipient})
+                                if recipient else None) or ""
+            context = self._seal_personal(complaint_id, context)
         return Dispatch(id=dispatch_id, complaint_id=complaint_id,
                         reference=context["reference"], purpose=purpose, method=method,
-                        recipient=recipient, language=language, context=context,
+                        recipient=stored_recipient, language=language, context=context,
                         message_id=message_id, in_reply_to=in_reply_to, internal=internal,
                         trace=trace)
 
@@ -273,7 +303,7 @@ class NotifyApplication(ServiceApplication):
         trace = self._sender_trace(dispatch)
         alerts: list[Dispatch] = []
         try:
-            proof = deliverer.deliver(dispatch, contact)
+            proof = deliverer.deliver(*self.opened(dispatch, contact))
         except TransientFailure as exc:
             dispatch.attempt_failed(reason=str(exc)[:500], trace=trace)
             if dispatch.attempts >= self.max_attempts:
@@ -294,6 +324,75 @@ class NotifyApplication(ServiceApplication):
         except IntegrityError:
             return str(self.get_dispatch(dispatch_id).status)  # another replica recorded it
         return str(dispatch.status)
+
+    # ---- personal data (crypto-shredding, see shared/privacy) ---------------------------
+
+    def _received_customer(self, complaint_id: uuid.UUID, p: Any
+                           ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """(what to store: sealed, the contact opened or None if erased)."""
+        if isinstance(p, wire.ComplaintReceivedV2):
+            sealed = p.customer.model_dump()
+            return sealed, reveal(sealed, self.keyring)
+        person = p.customer.model_dump()  # v1: published before sealing
+        try:
+            return seal_with(self.keyring, str(complaint_id), person), person
+        except KeyDestroyed:
+            return {}, None
+
+    def open_customer(self, contact: Contact) -> dict[str, Any] | None:
+        """The contact opened with the complaint's key; None once erased."""
+        if not contact.customer:
+            return None
+        return reveal(contact.customer, self.keyring)
+
+    def _seal(self, complaint_id: uuid.UUID, data: dict[str, Any]) -> dict[str, str] | None:
+        return seal_existing(self.keyring, str(complaint_id), data)
+
+    def _seal_personal(self, complaint_id: uuid.UUID,
+                       context: dict[str, Any]) -> dict[str, Any]:
+        personal = {k: context[k] for k in PERSONAL_CONTEXT if context.get(k) is not None}
+        rest = {k: v for k, v in context.items() if k not in PERSONAL_CONTEXT}
+        if personal:
+            sealed = self._seal(complaint_id, personal)
+            if sealed is not None:
+                rest[PERSONAL] = sealed
+        return rest
+
+    def open_recipient(self, dispatch: Any) -> str:
+        """Who the dispatch goes to, for staff and exports (``ERASED`` once erased)."""
+        return self._open_to(dispatch.recipient, dispatch.internal)
+
+    def _open_to(self, value: Any, internal: bool) -> str:
+        if not is_sealed(value):
+            return str(value) if value else ("" if internal else ERASED)
+        opened = reveal(value, self.keyring)
+        return str(opened.get("to")) if opened else ERASED
+
+    def open_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A delivery-log row for staff: the recipient opened (or ``ERASED``)."""
+        return {**row, "to": self._open_to(row.get("to"), bool(row.get("internal")))}
+
+    def opened(self, dispatch: Dispatch, contact: Contact | None) -> tuple[Any, Any]:
+        """The dispatch and contact as the deliverer needs them, personal data opened in
+        memory only. Erased (key destroyed): ``PermanentFailure("erased")``."""
+        if dispatch.internal:
+            return dispatch, contact
+        recipient = self.open_recipient(dispatch)
+        if recipient in (ERASED, ""):
+            raise PermanentFailure(ERASED_REASON)
+        context = {k: v for k, v in dispatch.context.items() if k != PERSONAL}
+        if PERSONAL in dispatch.context:
+            personal = reveal(dispatch.context[PERSONAL], self.keyring)
+            if personal is None:
+                raise PermanentFailure(ERASED_REASON)
+            context.update(personal)
+        view_contact: Any = contact
+        if contact is not None:
+            person = self.open_customer(contact)
+            if person is None:
+                raise PermanentFailure(ERASED_REASON)
+            view_contact = _Opened(contact, customer=person)
+        return _Opened(dispatch, recipient=recipient, context=context), view_contact
 
     def record_delivered(self, dispatch_id: uuid.UUID, proof: str, *,
                          dispatch: Dispatch | None = None) -> str:
@@ -418,33 +517,59 @@ def _wire_method(method: str) -> Any:
     return method if method in ("email", "letter", "phone", "in_person", "sms") else "letter"
 
 
-def _acknowledgement_route(channel: str, customer: Any) -> tuple[str, str]:
+class _Opened:
+    """An aggregate seen with some attributes replaced (opened personal data), in memory
+    only: nothing here is ever stored."""
+
+    def __init__(self, inner: Any, **overrides: Any) -> None:
+        self._inner = inner
+        self._overrides = overrides
+
+    def __getattr__(self, name: str) -> Any:
+        overrides = self.__dict__["_overrides"]
+        if name in overrides:
+            return overrides[name]
+        return getattr(self.__dict__["_inner"], name)
+
+
+#: how to acknowledge when the customer's contact is already erased (no recipient: the
+#: dispatch then fails with reason "erased")
+_ERASED_ROUTE = {"counter": "receipt_slip", "hotline": "sms"}
+
+
+def _acknowledgement_route(channel: str, customer: dict[str, Any] | None) -> tuple[str, str]:
     """The acknowledgement goes back through the channel the request came in on."""
+    if customer is None:
+        return _ERASED_ROUTE.get(channel, "email"), ""
+    name, phone, email = customer.get("name") or "", customer.get("phone"), \
+        customer.get("email")
     if channel == "counter":
-        return "receipt_slip", customer.name
-    if channel == "hotline" and customer.phone:
-        return "sms", customer.phone
-    if customer.email:
-        return "email", customer.email
-    if customer.phone:
-        return "sms", customer.phone
-    return "receipt_slip", customer.name
+        return "receipt_slip", name
+    if channel == "hotline" and phone:
+        return "sms", phone
+    if email:
+        return "email", email
+    if phone:
+        return "sms", phone
+    return "receipt_slip", name
 
 
-def _customer_route(contact: Contact) -> tuple[str, str]:
-    c = contact.customer
+def _customer_route(c: dict[str, Any] | None) -> tuple[str, str]:
+    if c is None:
+        return "email", ""
     if c.get("email"):
         return "email", c["email"]
     if c.get("phone"):
         return "sms", c["phone"]
-    return "letter", c.get("address") or c.get("name", "")
+    return "letter", str(c.get("address") or c.get("name", ""))
 
 
-def _recipient_for(method: str, contact: Contact) -> str:
-    c = contact.customer
-    return {"email": c.get("email"), "sms": c.get("phone"), "phone": c.get("phone"),
-            "letter": c.get("address"), "in_person": c.get("name")}.get(method) or \
-        c.get("name", "")
+def _recipient_for(method: str, c: dict[str, Any] | None) -> str:
+    if c is None:
+        return ""
+    return str({"email": c.get("email"), "sms": c.get("phone"), "phone": c.get("phone"),
+                "letter": c.get("address"), "in_person": c.get("name")}.get(method) or
+               c.get("name", ""))
 
 
 __all__ = ["DispatchError", "NotifyApplication", "OutcomeNotRecorded", "Recipients"]

@@ -31,6 +31,8 @@ from shared.clock import system_clock
 from shared.eventstore.persistence import persistence_env
 from shared.eventstore.schema import ensure_store
 from shared.observability.metrics import ServiceMetrics
+from shared.privacy.kv import NatsKeyRing, keyring_job
+from shared.privacy.sealing import CachedKeyRing, KeyRing
 from shared.runtime.host import ServiceRuntime, build_http_app
 
 log = logging.getLogger(__name__)
@@ -73,14 +75,17 @@ def letters_dir(settings: NotifySettings) -> Path:
 
 
 def build_application(settings: NotifySettings, *,
-                      clock: Callable[[], datetime] | None = None) -> NotifyApplication:
-    """The service layer on its store (also what audit and replay tools open)."""
+                      clock: Callable[[], datetime] | None = None,
+                      keyring: KeyRing | None = None) -> NotifyApplication:
+    """The service layer on its store (also what audit and replay tools open).
+    Without ``keyring``: the process's in-memory key ring (tools, tests)."""
     ensure_store(settings.store_url)
     return NotifyApplication(
         env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
         clock=clock or system_clock, max_attempts=settings.max_attempts,
         recipients=Recipients(supervisor=settings.supervisor_email,
                               support=settings.support_email, mail_domain=settings.mail_domain),
+        keyring=keyring,
     )
 
 
@@ -89,9 +94,16 @@ def create_app(settings: NotifySettings | None = None, *,
                deliverer: Deliverer | None = None, **overrides: Any) -> FastAPI:
     settings = settings or NotifySettings()  # type: ignore[call-arg]
     clock = clock or system_clock
-    application = build_application(settings, clock=clock)
+    # Data keys in NATS KV (opened from worker threads through the runtime's loop); the
+    # in-memory store (unit tests, no NATS started) keeps them in the process.
+    nats_keys = None if settings.allow_memory_store else NatsKeyRing()
+    keyring: KeyRing | None = (CachedKeyRing(nats_keys, ttl_s=settings.pii_key_cache_s)
+                               if nats_keys is not None else None)
+    application = build_application(settings, clock=clock, keyring=keyring)
     runtime = ServiceRuntime(settings, application, ServiceMetrics("notify"), **overrides)
     install_seals(runtime)  # audit seals, published by the relay-lease holder
+    if nats_keys is not None:
+        runtime.background = (*runtime.background, keyring_job(runtime, nats_keys))
     loop = DeliveryLoop(application, deliverer or build_deliverer(settings, clock),
                         lambda: runtime.leases.held_partitions() if runtime.leases else [],
                         settings.partitions, backoff_s=settings.retry_backoff_s)

@@ -26,3 +26,6 @@ class NotifySettings(ServiceSettings):
     support_email: str = "support@vhv.vn"
     max_attempts: int = Field(5, ge=1)
     retry_backoff_s: tuple[float, ...] = (1.0, 2.0, 5.0, 15.0, 60.0)
+    pii_key_cache_s: float = Field(
+        5.0, ge=0, description="how long a data key is cached: after an erasure, nothing "
+                               "more is sent to the customer once this time has passed")

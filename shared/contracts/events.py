@@ -2,8 +2,11 @@
 
 Rules: payload models are frozen; a change that breaks a consumer gets a new
 ``schema_version`` (a new class) and the JSON-schema snapshot test fails until the
-snapshot is renewed on purpose. Personal data lives ONLY in ``CustomerContact``
-(field ``customer`` of ComplaintReceived), so erasure has one place to act on.
+snapshot is renewed on purpose. Personal data lives ONLY in the ``customer`` field of
+ComplaintReceived: in v2 (what producers emit) as a ``SealedContact`` — the
+``CustomerContact`` JSON sealed with the complaint's data key (``shared/privacy``), so
+destroying that key makes every copy on the stream unreadable (crypto-shredding). v1
+(``CustomerContact`` in clear) stays registered for events published before sealing.
 """
 
 from __future__ import annotations
@@ -37,6 +40,17 @@ class CustomerContact(BaseModel):
     address: str | None = None
 
 
+class SealedContact(BaseModel):
+    """A ``CustomerContact`` sealed with the complaint's data key: AES-256-GCM over its
+    JSON, the key id bound as associated data (``shared.privacy.sealing``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_id: str = Field(description="the complaint id: the data key's name")
+    nonce: str = Field(description="base64, 12 bytes")
+    ciphertext: str = Field(description="base64 AES-GCM ciphertext and tag")
+
+
 class AttachmentRef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -68,6 +82,14 @@ class ComplaintReceived(Payload):
     #: Set when this type of request must come through another channel (channel rules).
     required_channel: Channel | None = None
     channel_requirement: str | None = None
+
+
+class ComplaintReceivedV2(ComplaintReceived):
+    """v2: the customer's contact is sealed (crypto-shredding); all else as v1."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+
+    customer: SealedContact  # type: ignore[assignment]
 
 
 class InfoRequested(Payload):
@@ -226,6 +248,7 @@ class DeadlineReplanned(_Deadline):
 
 PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     ComplaintReceived,
+    ComplaintReceivedV2,
     InfoRequested,
     InfoProvided,
     ReferredToDepartment,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -50,8 +50,8 @@ class StreamAheadOfStore(RuntimeError):
 class OutboxRelay:
     def __init__(self, app: ServiceApplication, js: JetStreamContext, partitions: int,
                  metrics: ServiceMetrics, *, batch: int = 500, idle_s: float = 0.05,
-                 publish_timeout_s: float = 2.0, is_leader: Callable[[], bool] = lambda: True
-                 ) -> None:
+                 publish_timeout_s: float = 2.0, is_leader: Callable[[], bool] = lambda: True,
+                 before_publish: Callable[[], Awaitable[None]] | None = None) -> None:
         self.app = app
         self.js = js
         self.partitions = partitions
@@ -60,6 +60,7 @@ class OutboxRelay:
         self.idle_s = idle_s
         self.publish_timeout_s = publish_timeout_s
         self.is_leader = is_leader
+        self.before_publish = before_publish
         self.position: int | None = None  # None: ask the stream before publishing again
         self.wakeup = asyncio.Event()
         self.error: str | None = None
@@ -116,6 +117,8 @@ class OutboxRelay:
         items: list[OutboxItem] = await asyncio.to_thread(
             self.app.outbox_page, self.position, self.batch
         )
+        if items and self.before_publish is not None:
+            await self.before_publish()
         for item in items:
             if not self.is_leader():
                 self.position = None

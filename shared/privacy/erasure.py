@@ -1,9 +1,21 @@
-"""``hotro erase``: destroy a complaint's data key and record who erased it, and why."""
+"""``hotro erase``: destroy a complaint's data keys and record who erased it, and why.
+
+Keys destroyed: the complaint's own (key id = complaint id: its contact in intake's and
+notify's stores and on the stream, recipients and names of notify's dispatches) and the
+keys of the hotline calls that belong to it (their caller numbers). Files outside the
+stores that notify wrote for the complaint — letter PDFs (``<letters>/<dispatch id>.pdf``)
+and copies in the local Maildir (matched by our Message-ID) — are deleted when their
+folders are given. Mail sent through a real SMTP server is outside our reach."""
 
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from shared.eventstore.trace import Trace
@@ -12,17 +24,73 @@ from shared.privacy.kv import bucket, destroy_key
 ERASED_FIELDS = ["name", "phone", "email", "address"]
 
 
+@dataclass
+class ErasureResult:
+    reference: str
+    keys_destroyed: list[str] = field(default_factory=list)
+    keys_absent: list[str] = field(default_factory=list)
+    files_deleted: list[str] = field(default_factory=list)
+    by: str = ""
+
+    def __str__(self) -> str:
+        key_state = (f"{len(self.keys_destroyed)} data key(s) destroyed"
+                     if self.keys_destroyed else
+                     "no data key existed (already erased or stored before sealing)")
+        files = f"; {len(self.files_deleted)} file(s) deleted" if self.files_deleted else ""
+        return f"{self.reference}: {key_state}{files}; erasure recorded by {self.by}"
+
+
 async def erase(js: Any, intake: Any, complaint_id: uuid.UUID, *, reason: str,
-                by: str) -> str:
+                by: str, dispatch_ids: Iterable[str] = (), letters_dir: Path | None = None,
+                maildir: Path | None = None) -> ErasureResult:
+    """Destroy the keys, delete the files, record ``Request.Erased``. Harmless twice (the
+    keys are tombstones already; a second ``Erased`` records the second request)."""
     if not reason.strip():
         raise ValueError("an erasure needs a reason")
+    request = await asyncio.to_thread(intake.get_request, complaint_id)
     kv = await bucket(js)
-    existed = await destroy_key(kv, str(complaint_id))
+    result = ErasureResult(reference=request.reference, by=by)
+    key_ids = [str(complaint_id), *intake.call_keys(request)]
+    for key_id in key_ids:
+        existed = await destroy_key(kv, key_id)
+        (result.keys_destroyed if existed else result.keys_absent).append(key_id)
+    # a key made while NATS was down and not yet moved to the KV (shared.privacy.pending)
+    await asyncio.to_thread(intake.drop_pending_keys, key_ids)
+    result.files_deleted = await asyncio.to_thread(
+        delete_files, list(dispatch_ids), letters_dir, maildir)
     trace = Trace(actor_kind="staff", actor_id=by, actor_role="data-protection",
                   correlation_id=str(uuid.uuid4())).as_dict()
-    request = await asyncio.to_thread(
+    await asyncio.to_thread(
         intake.record_erasure, complaint_id, reason=reason.strip(), requested_by=by,
         fields=ERASED_FIELDS, trace=trace)
-    key_state = "data key destroyed" if existed else "no data key existed (already erased " \
-                                                     "or stored before sealing)"
-    return f"{request.reference}: {key_state}; erasure recorded by {by}"
+    return result
+
+
+def delete_files(dispatch_ids: list[str], letters_dir: Path | None,
+                 maildir: Path | None) -> list[str]:
+    """Letter PDFs of the dispatches and Maildir messages whose Message-ID is one of
+    theirs (``<dispatch id@domain>``)."""
+    deleted: list[str] = []
+    if letters_dir is not None:
+        for did in dispatch_ids:
+            path = letters_dir / f"{did}.pdf"
+            if path.exists():
+                path.unlink()
+                deleted.append(str(path))
+    if maildir is not None and dispatch_ids:
+        wanted = set(dispatch_ids)
+        parser = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+        for sub in ("new", "cur"):
+            folder = maildir / sub
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                try:
+                    headers = parser.parsebytes(path.read_bytes())
+                except (OSError, ValueError):
+                    continue
+                message_id = "".join(str(headers.get("Message-ID") or "").split())
+                if message_id.strip("<>").split("@", 1)[0] in wanted:
+                    path.unlink()
+                    deleted.append(str(path))
+    return deleted

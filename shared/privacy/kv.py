@@ -74,3 +74,94 @@ class SnapshotKeyRing:
 async def snapshot(js: Any, key_ids: Iterable[str]) -> SnapshotKeyRing:
     kv = await bucket(js)
     return SnapshotKeyRing({k: await get_key(kv, k) for k in key_ids})
+
+
+class KeyRingUnavailable(RuntimeError):
+    """The key store cannot be reached now (not attached yet, NATS down): retry later.
+    Never confused with an erased key (``key()`` -> None)."""
+
+
+class NatsKeyRing:
+    """A synchronous ``KeyRing`` over the async KV bucket, for worker threads.
+
+    The services' blocking code (HTTP commands via ``asyncio.to_thread``, event handlers,
+    the delivery loop) runs in worker threads; the NATS connection lives on the runtime's
+    event loop. Each call is submitted to that loop with ``run_coroutine_threadsafe`` and
+    waited for with a timeout. ``attach`` (run on the loop, by ``keyring_job``) binds the
+    ring to the loop and the bucket; a call made before that waits up to ``timeout_s`` for
+    it. Calling from the loop's own thread would deadlock, so it is refused.
+    """
+
+    def __init__(self, timeout_s: float = 5.0) -> None:
+        import threading
+
+        self.timeout_s = timeout_s
+        self._loop: Any = None
+        self._kv: Any = None
+        self._attached = threading.Event()
+        self._is_connected: Any = None
+
+    async def attach(self, js: Any, is_connected: Any = None) -> None:
+        """``is_connected`` (optional): a cheap check; while it says no, calls fail at once
+        instead of waiting ``timeout_s`` for a broker that is away."""
+        import asyncio
+
+        self._is_connected = is_connected
+        self._kv = await bucket(js)
+        self._loop = asyncio.get_running_loop()
+        self._attached.set()
+
+    def detach(self) -> None:
+        self._attached.clear()
+        self._loop = None
+        self._kv = None
+
+    def _run(self, make: Any) -> Any:
+        import asyncio
+        import concurrent.futures
+
+        if not self._attached.wait(self.timeout_s):
+            raise KeyRingUnavailable("the data-key store (NATS KV) is not attached")
+        loop, kv = self._loop, self._kv
+        if loop is None or kv is None:
+            raise KeyRingUnavailable("the data-key store (NATS KV) was detached")
+        if self._is_connected is not None and not self._is_connected():
+            raise KeyRingUnavailable("NATS is disconnected")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise RuntimeError("NatsKeyRing called from its event loop's thread: "
+                               "use a worker thread (asyncio.to_thread)")
+        future = asyncio.run_coroutine_threadsafe(make(kv), loop)
+        try:
+            return future.result(self.timeout_s)
+        except (concurrent.futures.TimeoutError, TimeoutError):
+            future.cancel()
+            raise KeyRingUnavailable("the data-key store (NATS KV) did not answer") from None
+
+    def key(self, key_id: str) -> bytes | None:
+        result: bytes | None = self._run(lambda kv: get_key(kv, key_id))
+        return result
+
+    def create(self, key_id: str) -> bytes:
+        result: bytes = self._run(lambda kv: create_key(kv, key_id))
+        return result
+
+    def destroy(self, key_id: str) -> None:
+        self._run(lambda kv: destroy_key(kv, key_id))
+
+
+def keyring_job(runtime: Any, ring: NatsKeyRing) -> Any:
+    """A runtime background job: attach ``ring`` to the runtime's NATS while it runs."""
+
+    async def job(stop: Any) -> None:
+        conn = getattr(runtime, "conn", None)
+        await ring.attach(runtime.js, conn.connected.is_set if conn is not None else None)
+        try:
+            await stop.wait()
+        finally:
+            ring.detach()
+
+    return job

@@ -146,3 +146,26 @@ class CachedKeyRing:
         self.inner.destroy(key_id)
         with self._lock:
             self._cache.pop(key_id, None)
+
+
+_process_ring: MemoryKeyRing | None = None
+_process_ring_lock = threading.Lock()
+
+
+def process_keyring() -> MemoryKeyRing:
+    """One in-memory key ring per process: the default of applications built without a
+    key store (unit tests, in-process tools), so the services of one process can open
+    each other's sealed data. Services with NATS use ``kv.NatsKeyRing`` instead."""
+    global _process_ring
+    with _process_ring_lock:
+        if _process_ring is None:
+            _process_ring = MemoryKeyRing()
+        return _process_ring
+
+
+def seal_existing(keyring: KeyRing, key_id: str, data: Mapping[str, Any]
+                  ) -> dict[str, str] | None:
+    """Seal under an existing key only (consumers never create keys): None if the key is
+    gone (erased) — the caller then stores nothing personal."""
+    key = keyring.key(key_id)
+    return None if key is None else seal(data, key, key_id)

@@ -42,6 +42,8 @@ class ServiceRuntime:
     app: ServiceApplication
     metrics: ServiceMetrics
     background: Sequence[Background] = ()
+    #: awaited by the relay before it publishes a page (it retries while this raises)
+    before_publish: Callable[[], Awaitable[None]] | None = None
     on_fatal: Callable[[], None] | None = None
     conn: NatsConnection | None = None
     js: JetStreamContext | None = None
@@ -73,7 +75,8 @@ class ServiceRuntime:
         )
         self.relay = OutboxRelay(self.app, self.js, s.partitions, self.metrics,
                                  batch=s.relay_batch, idle_s=s.relay_idle_s,
-                                 is_leader=self.leases.holds_relay)
+                                 is_leader=self.leases.holds_relay,
+                                 before_publish=self.before_publish)
         self._spawn(self.leases.run(self._stop), "leases")
         self._spawn(self.relay.run(self._stop), "relay")
         self._spawn(self._report_lag(self._stop), "lag")

@@ -12,6 +12,7 @@ import nats
 import pytest
 
 from shared.contracts.subjects import EVENTS_STREAM
+from shared.privacy.sealing import ERASED
 from tests.e2e.conftest import SERVICES, Cluster
 from tests.e2e.effects import all_done, missing_or_doubled
 from tests.e2e.submit import submit_many
@@ -91,6 +92,22 @@ async def test_broker_outage_while_intake_accepts_publishes_and_processes_once(
     assert counts and max(counts.values()) == 1
     received = sum(1 for k in counts if k.startswith("intake:"))
     assert received == len(complaints)
+    # Keys made while NATS was away reached the key store before the events: notify opens
+    # the contacts of the complaints accepted during the outage.
+    await eventually(lambda: _acknowledgements_name_customers(cluster, during), timeout=60, interval=1,
+                     message="acknowledgements of the outage's complaints name a recipient")
+
+
+def _acknowledgements_name_customers(cluster: Cluster, complaints: list) -> bool:
+    with httpx.Client(base_url=cluster.url("notify"), timeout=30) as client:
+        for cid in complaints:
+            r = client.get("/api/deliveries", params={"complaint_id": str(cid)})
+            assert r.status_code == 200, r.text
+            rows = [row for row in r.json() if not row.get("internal")]
+            if not rows:
+                return False
+            assert all(row["to"] not in ("", ERASED) for row in rows), rows
+    return True
 
 
 async def test_relay_replayed_from_zero_makes_no_duplicate_anywhere(cluster: Cluster) -> None:

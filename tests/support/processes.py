@@ -30,8 +30,8 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         if self.port == 0:
             self.port = free_port()
-        env = {**os.environ, **self.env, "HOTRO_HTTP_PORT": str(self.port),
-               "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "HOTRO_PII_HASH_SECRET": "test-pii-hash-secret", **self.env,
+               "HOTRO_HTTP_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hotro.cli", "serve", self.service, "--port", str(self.port)],

@@ -4,6 +4,7 @@ whose Message-ID a reply then threads on."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -78,7 +79,8 @@ async def test_every_channel_makes_exactly_one_case(provisioned: NatsServerProce
         assert request_id is not None
         case = intake.get_request(request_id)
         assert case.channel == "email"
-        assert case.customer["email"] == "an.nguyen@example.vn"
+        assert (await asyncio.to_thread(intake.customer_of, case))["email"] == \
+            "an.nguyen@example.vn"
         description = case.details["description"]
         assert description.startswith("Khiếu nại: điều hòa kêu rất to")
         assert "kêu rất to" in description and "alert(1)" not in description

@@ -13,6 +13,7 @@ from services.intake.domain import MessageIndex, Request
 from services.intake.mail_intake import MailIntake
 from shared.contracts import events as wire
 from shared.eventstore.trace import sample_trace
+from shared.privacy.sealing import reveal
 
 FROM = "an.nguyen@example.vn"
 CORPUS = Path(__file__).parents[1] / "intake_email" / "corpus"
@@ -48,7 +49,9 @@ def test_new_mail_makes_a_request_with_its_message_id_and_a_redelivery_makes_non
     received = [p for p in wire_events(application) if isinstance(p, wire.ComplaintReceived)]
     assert len(received) == 1
     assert received[0].channel == "email"
-    assert received[0].customer.email == "an.nguyen@example.vn"
+    assert isinstance(received[0], wire.ComplaintReceivedV2)  # the contact travels sealed
+    assert reveal(received[0].customer.model_dump(), application.keyring)["email"] == \
+        "an.nguyen@example.vn"
     assert received[0].inbound_message_id == "<m1@example.vn>"
 
 

@@ -1,0 +1,207 @@
+"""Data keys made while the shared key store (NATS KV) is unreachable.
+
+Intake must go on accepting requests while NATS is down (issue 2: a broker outage loses
+nothing and stops no counter). Sealing a new customer's contact needs a data key, and
+the shared key store is NATS KV. So when it cannot be reached, intake makes the key
+itself and keeps it in a small table of its own database (``pii_pending_keys``, shared
+by its replicas, so two replicas sealing the same request agree on one key). Before the
+relay publishes anything, it moves every pending key to the KV bucket
+(``flush_pending_keys``): no consumer ever sees a sealed value whose key it cannot fetch.
+
+A pending key is the only copy of the key until it is flushed: it is deleted from the
+table only after the KV holds it (or holds the erasure tombstone). ``hotro erase``
+deletes a pending key as well as the KV copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from shared.privacy.kv import TOMBSTONE, KeyRingUnavailable
+from shared.privacy.sealing import KeyRing
+
+log = logging.getLogger(__name__)
+
+TABLE = "pii_pending_keys"
+
+
+class PendingKeys(Protocol):
+    def get(self, key_id: str) -> bytes | None: ...
+
+    def put_new(self, key_id: str) -> bytes:
+        """Store a fresh key for ``key_id`` unless one is stored; return the stored one."""
+
+    def items(self) -> list[tuple[str, bytes]]: ...
+
+    def delete(self, key_ids: Iterable[str]) -> None: ...
+
+
+class MemoryPendingKeys:
+    """For the in-memory store (tests)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_id: str) -> bytes | None:
+        with self._lock:
+            return self._keys.get(key_id)
+
+    def put_new(self, key_id: str) -> bytes:
+        with self._lock:
+            return self._keys.setdefault(key_id, AESGCM.generate_key(bit_length=256))
+
+    def items(self) -> list[tuple[str, bytes]]:
+        with self._lock:
+            return list(self._keys.items())
+
+    def delete(self, key_ids: Iterable[str]) -> None:
+        with self._lock:
+            for key_id in key_ids:
+                self._keys.pop(key_id, None)
+
+
+class SqlPendingKeys:
+    """The table in the service's own SQLite file or Postgres schema, reached through the
+    eventsourcing datastore (same connection settings, same pool)."""
+
+    def __init__(self, datastore: Any, *, postgres: bool) -> None:
+        self.datastore = datastore
+        self.postgres = postgres
+        if postgres:
+            from psycopg import sql
+
+            self._table: Any = sql.Identifier(datastore.schema or "public", TABLE)
+        self._create()
+
+    def _sql(self, text: str) -> Any:
+        if not self.postgres:
+            return text.format(table=TABLE).replace("%s", "?")
+        from psycopg import sql
+
+        return sql.SQL(text).format(table=self._table)
+
+    def _create(self) -> None:
+        key_type = "BYTEA" if self.postgres else "BLOB"
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(self._sql(
+                "CREATE TABLE IF NOT EXISTS {table} (key_id TEXT PRIMARY KEY, "
+                f"key {key_type} NOT NULL, created_at TEXT NOT NULL)"))
+
+    def get(self, key_id: str) -> bytes | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._sql("SELECT key FROM {table} WHERE key_id = %s"), (key_id,))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return bytes(row["key"] if isinstance(row, dict) else row[0])
+
+    def put_new(self, key_id: str) -> bytes:
+        key = AESGCM.generate_key(bit_length=256)
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(self._sql(
+                "INSERT INTO {table} (key_id, key, created_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (key_id) DO NOTHING"),
+                (key_id, key, datetime.now(UTC).isoformat()))
+        stored = self.get(key_id)
+        assert stored is not None
+        return stored
+
+    def items(self) -> list[tuple[str, bytes]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._sql("SELECT key_id, key FROM {table} ORDER BY created_at"))
+            rows = cursor.fetchall()
+        return [(r["key_id"], bytes(r["key"])) if isinstance(r, dict)
+                else (r[0], bytes(r[1])) for r in rows]
+
+    def delete(self, key_ids: Iterable[str]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            for key_id in key_ids:
+                cursor.execute(self._sql("DELETE FROM {table} WHERE key_id = %s"), (key_id,))
+
+
+def pending_keys_for(recorder: Any) -> PendingKeys:
+    from eventsourcing.postgres import PostgresRecorder
+    from eventsourcing.sqlite import SQLiteRecorder
+
+    if isinstance(recorder, PostgresRecorder):
+        return SqlPendingKeys(recorder.datastore, postgres=True)
+    if isinstance(recorder, SQLiteRecorder):
+        return SqlPendingKeys(recorder.datastore, postgres=False)
+    return MemoryPendingKeys()
+
+
+class FallbackKeyRing:
+    """The shared key ring, or — while it is unreachable — keys of our own (``pending``)."""
+
+    def __init__(self, shared: KeyRing, pending: PendingKeys) -> None:
+        self.shared = shared
+        self.pending = pending
+
+    def key(self, key_id: str) -> bytes | None:
+        try:
+            found = self.shared.key(key_id)
+        except KeyRingUnavailable:
+            found = None
+            unavailable = True
+        else:
+            unavailable = False
+        if found is not None:
+            return found
+        local = self.pending.get(key_id)
+        if local is None and unavailable:
+            raise KeyRingUnavailable(f"the key of {key_id} cannot be fetched now")
+        return local
+
+    def create(self, key_id: str) -> bytes:
+        local = self.pending.get(key_id)
+        if local is not None:
+            return local
+        try:
+            return self.shared.create(key_id)
+        except KeyRingUnavailable:
+            log.warning("data-key store unreachable: key of %s kept locally until the relay "
+                        "moves it there", key_id, extra={"complaint_id": key_id})
+            return self.pending.put_new(key_id)
+
+    def destroy(self, key_id: str) -> None:
+        self.shared.destroy(key_id)
+        self.pending.delete([key_id])
+
+
+async def flush_pending_keys(pending: PendingKeys, js: Any) -> int:
+    """Move every pending key to the KV bucket. Raises (the relay retries) while NATS is
+    unreachable. Returns how many keys were moved."""
+    from nats.js.errors import KeyWrongLastSequenceError
+
+    from shared.privacy.kv import bucket
+
+    items = await asyncio.to_thread(pending.items)
+    if not items:
+        return 0
+    kv = await bucket(js)
+    done: list[str] = []
+    for key_id, key in items:
+        try:
+            await kv.create(key_id, base64.b64encode(key))
+        except KeyWrongLastSequenceError:
+            existing = (await kv.get(key_id)).value
+            if existing == TOMBSTONE:
+                log.info("pending key of %s dropped: erased meanwhile", key_id)
+            elif existing != base64.b64encode(key):
+                # Two replicas, one with NATS and one without, sealed the same request at
+                # once: the KV's key wins (docs/audit.md, "Erasure").
+                log.error("pending key of %s differs from the shared one; the shared one "
+                          "is kept", key_id, extra={"complaint_id": key_id})
+        done.append(key_id)
+    await asyncio.to_thread(pending.delete, done)
+    log.info("moved %d pending data key(s) to the key store", len(done))
+    return len(done)
