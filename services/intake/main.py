@@ -14,6 +14,7 @@ from services.intake.application import IntakeApplication
 from services.intake.email import AttachmentStore, QuarantineStore
 from services.intake.errors import FieldErrors, on_field_errors, on_request_validation
 from services.intake.filing import FilingCheck, calendar_filing_check
+from services.intake.imap_poller import ImapConfig, ImapPollerJob
 from services.intake.mail_intake import MailIntake, SmtpListenerJob, email_limits
 from services.intake.reference_data import load_catalogue, load_channel_rules
 from services.intake.settings import IntakeSettings
@@ -90,6 +91,11 @@ def create_app(settings: IntakeSettings | None = None, *,
         runtime.before_publish = move_pending_keys
     if settings.smtp_listen_port:
         runtime.background = (*runtime.background, SmtpListenerJob(mail, settings))
+    if settings.imap_host:
+        # One replica polls (the relay-lease holder); Message-ID dedupe makes overlap harmless.
+        runtime.background = (*runtime.background, ImapPollerJob(
+            mail, ImapConfig.from_settings(settings),
+            is_leader=lambda: bool(runtime.leases and runtime.leases.holds_relay())))
     secret = settings.hotline_webhook_secret
     http = build_http_app(runtime, [
         build_router(application, catalogue),

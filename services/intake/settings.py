@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 
@@ -25,6 +26,19 @@ class IntakeSettings(ServiceSettings):
     email_own_domains: str = Field("vhv.vn", description="comma-separated")
     attachments_dir: str | None = Field(None, description="default: <data_dir>/attachments")
     quarantine_dir: str | None = Field(None, description="default: <data_dir>/quarantine")
+    # ---- inbound email by IMAP polling (the alternative to the SMTP listener) ----
+    imap_host: str = Field("", description="empty = no IMAP polling")
+    imap_port: int = Field(993, ge=1, le=65535)
+    imap_tls: Literal["tls", "starttls", "none"] = Field(
+        "tls", description="tls = implicit TLS (993); none only for a local relay")
+    imap_user: str = ""
+    imap_password: SecretStr | None = None
+    imap_mailbox: str = "INBOX"
+    imap_processed_mailbox: str = Field(
+        "", description="move handled mail there too; empty = mark it \\Seen only")
+    imap_poll_s: float = Field(60.0, gt=0, le=1740,
+                               description="poll interval; also the IDLE refresh (< 29 min)")
+    imap_idle: bool = True
     # ---- reference data and rules ----
     catalogue_path: str = Field(DEFAULT_CATALOGUE, description="product/category codes")
     channel_rules_path: str = DEFAULT_CHANNEL_RULES
