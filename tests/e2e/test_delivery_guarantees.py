@@ -94,7 +94,8 @@ async def test_broker_outage_while_intake_accepts_publishes_and_processes_once(
     assert received == len(complaints)
     # Keys made while NATS was away reached the key store before the events: notify opens
     # the contacts of the complaints accepted during the outage.
-    await eventually(lambda: _acknowledgements_name_customers(cluster, during), timeout=60, interval=1,
+    await eventually(lambda: _acknowledgements_name_customers(cluster, during),
+                     timeout=60, interval=1,
                      message="acknowledgements of the outage's complaints name a recipient")
 
 
