@@ -106,7 +106,7 @@ def create_app(settings: NotifySettings | None = None, *,
         runtime.background = (*runtime.background, keyring_job(runtime, nats_keys))
     loop = DeliveryLoop(application, deliverer or build_deliverer(settings, clock),
                         lambda: runtime.leases.held_partitions() if runtime.leases else [],
-                        settings.partitions, backoff_s=settings.retry_backoff_s)
+                        settings.partitions, backoff_s=settings.delivery_backoff_s)
     runtime.background = (*runtime.background, loop.run)
     delivery_log = DeliveryLog(application)
     http = build_http_app(runtime, [build_router(application, settings, delivery_log)],

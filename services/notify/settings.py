@@ -25,7 +25,8 @@ class NotifySettings(ServiceSettings):
     supervisor_email: str = "supervisor@vhv.vn"
     support_email: str = "support@vhv.vn"
     max_attempts: int = Field(5, ge=1)
-    retry_backoff_s: tuple[float, ...] = (1.0, 2.0, 5.0, 15.0, 60.0)
+    delivery_backoff_s: tuple[float, ...] = Field(
+        (1.0, 2.0, 5.0, 15.0, 60.0), description="waits between attempts of one delivery")
     pii_key_cache_s: float = Field(
         5.0, ge=0, description="how long a data key is cached: after an erasure, nothing "
                                "more is sent to the customer once this time has passed")

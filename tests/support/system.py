@@ -50,7 +50,7 @@ def settings_for(service: str, nats_url: str, store_url: str, data_dir: Path,
     classes = {"intake": IntakeSettings, "routing": RoutingSettings, "sla": SlaSettings,
                "notify": NotifySettings}
     if service == "notify":
-        common.setdefault("retry_backoff_s", (0.05, 0.1, 0.2))
+        common.setdefault("delivery_backoff_s", (0.05, 0.1, 0.2))
     if service == "intake":
         common.setdefault("pii_hash_secret", "test-pii-hash-secret")
     return classes[service](**common)
