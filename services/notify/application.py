@@ -83,9 +83,14 @@ class Recipients:
     support: str = "support@vhv.vn"
     departments: tuple[tuple[str, str], ...] = ()
     mail_domain: str = "vhv.vn"
+    #: a staff member's address from their id (the ids of routing's users file)
+    staff_email_template: str = "{staff_id}@vhv.vn"
 
     def department(self, code: str) -> str:
         return dict(self.departments).get(code, f"{code}@{self.mail_domain}")
+
+    def staff(self, staff_id: str) -> str:
+        return self.staff_email_template.format(staff_id=staff_id)
 
 
 class NotifyApplication(ServiceApplication):
@@ -150,6 +155,7 @@ class NotifyApplication(ServiceApplication):
                    "customer_name": (person or {}).get("name")}
         contact.note_info_request(items=list(p.items), due_date=p.due_date.isoformat(),
                                   trace=trace)
+        self._note_owner(contact, env, trace)
         pe.collect_events(contact, self._dispatch(env, "info_request", method, recipient,
                                                   contact.language, context, contact, trace))
 
@@ -162,10 +168,11 @@ class NotifyApplication(ServiceApplication):
                    "address": (person or {}).get("address")}
         # A refusal written by staff is free text: it goes out with the reply template and
         # is reported back as a refusal (wire_purpose).
-        pe.collect_events(self._dispatch(env, "reply",
-                                         p.method, recipient, p.language, context, contact,
-                                         self.reaction_trace(env, "notify"),
-                                         wire_purpose=p.purpose))
+        trace = self.reaction_trace(env, "notify")
+        self._note_owner(contact, env, trace)
+        pe.collect_events(contact, self._dispatch(env, "reply",
+                                                  p.method, recipient, p.language, context,
+                                                  contact, trace, wire_purpose=p.purpose))
 
     def _on_refused(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         contact = self._require_contact(env)
@@ -176,17 +183,23 @@ class NotifyApplication(ServiceApplication):
                    "incident_date": contact.incident_date,
                    "filing_deadline": p.filing_deadline.isoformat()
                    if p.filing_deadline else None}
-        pe.collect_events(self._dispatch(env, "refusal", method, recipient, contact.language,
-                                         context, contact, self.reaction_trace(env, "notify")))
+        trace = self.reaction_trace(env, "notify")
+        self._note_owner(contact, env, trace)
+        pe.collect_events(contact, self._dispatch(env, "refusal", method, recipient,
+                                                  contact.language, context, contact, trace))
 
     def _on_referred(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         context = {"reference": p.reference, "department": p.department,
                    "referred_by": env.actor.id, "summary": p.question,
                    "due_date": p.internal_due.isoformat() if p.internal_due else None}
+        trace = self.reaction_trace(env, "notify")
+        contact = self._contact(env.complaint_id)
+        if contact is not None:
+            self._note_owner(contact, env, trace)
+            pe.collect_events(contact)
         pe.collect_events(self._dispatch(env, "alert_new_referral", "email",
                                          self.recipients.department(p.department), "vi",
-                                         context, None, self.reaction_trace(env, "notify"),
-                                         internal=True))
+                                         context, None, trace, internal=True))
 
     def _on_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         trace = self.reaction_trace(env, "notify")
@@ -195,10 +208,14 @@ class NotifyApplication(ServiceApplication):
             return
         purpose = ("alert_deadline_breached" if env.event_type == "DeadlineBreached"
                    else "alert_deadline_approaching")
-        for who, address in (("owner", self.recipients.support),
+        contact = self._contact(env.complaint_id)
+        owner = contact.owner if contact is not None else None
+        # Before anyone has moved the case on, the support team's mailbox is its owner.
+        owner_address = self.recipients.staff(owner) if owner else self.recipients.support
+        for who, address in (("owner", owner_address),
                              ("supervisor", self.recipients.supervisor)):
             context = {"reference": p.reference, "clock": p.clock,
-                       "handler": SUPPORT_TEAM_LABEL["vi"],
+                       "handler": owner or SUPPORT_TEAM_LABEL["vi"],
                        "deadline": p.last_day.isoformat(), "due_at": p.due_at.isoformat(),
                        "working_days_left": getattr(p, "working_days_left", 0)}
             pe.collect_events(self._dispatch(env, purpose, "email", address, "vi", context,
@@ -469,6 +486,11 @@ class NotifyApplication(ServiceApplication):
         except AggregateNotFoundError:
             return None
         return contact
+
+    @staticmethod
+    def _note_owner(contact: Contact, env: Envelope, trace: dict[str, str | None]) -> None:
+        if env.actor.kind == "staff" and env.actor.id and env.actor.id != contact.owner:
+            contact.note_owner(staff_id=env.actor.id, trace=trace)
 
     def _require_contact(self, env: Envelope) -> Contact:
         contact = self._contact(env.complaint_id)

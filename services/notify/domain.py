@@ -56,6 +56,8 @@ class Contact(Aggregate):
         self.last_message_id: str | None = inbound_message_id
         self.open_items: list[str] = []
         self.info_due: str | None = None
+        #: the staff member handling the case (who last moved it on), for internal alerts
+        self.owner: str | None = None
 
     @event("ThreadAdvanced", topic="hotro.notify:Contact.ThreadAdvanced")
     def thread(self, *, message_id: str, trace: dict[str, str | None]) -> None:
@@ -67,6 +69,12 @@ class Contact(Aggregate):
         """What the customer was last asked for: the content of a later reminder."""
         self.open_items = list(items)
         self.info_due = due_date
+
+    @event("OwnerNoted", topic="hotro.notify:Contact.OwnerNoted")
+    def note_owner(self, *, staff_id: str, trace: dict[str, str | None]) -> None:
+        """The staff member who last acted on the case in routing: deadline alerts go to
+        them (and to the supervisor)."""
+        self.owner = staff_id
 
 
 class Dispatch(Aggregate):

@@ -84,7 +84,8 @@ def build_application(settings: NotifySettings, *,
         env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
         clock=clock or system_clock, max_attempts=settings.max_attempts,
         recipients=Recipients(supervisor=settings.supervisor_email,
-                              support=settings.support_email, mail_domain=settings.mail_domain),
+                              support=settings.support_email, mail_domain=settings.mail_domain,
+                              staff_email_template=settings.staff_email_template),
         keyring=keyring,
     )
 

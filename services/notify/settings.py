@@ -24,6 +24,9 @@ class NotifySettings(ServiceSettings):
     sms_webhook_secret: SecretStr | None = None
     supervisor_email: str = "supervisor@vhv.vn"
     support_email: str = "support@vhv.vn"
+    staff_email_template: str = Field(
+        "{staff_id}@vhv.vn", description="a staff member's address from their user id: "
+                                         "deadline alerts go to the case's owner")
     max_attempts: int = Field(5, ge=1)
     delivery_backoff_s: tuple[float, ...] = Field(
         (1.0, 2.0, 5.0, 15.0, 60.0), description="waits between attempts of one delivery")

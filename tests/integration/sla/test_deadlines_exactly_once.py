@@ -12,6 +12,7 @@ import pytest
 
 from hotro.natsbin import NatsServerProcess
 from services.notify.domain import Dispatch
+from services.routing.users import write_demo_users
 from services.sla.domain import Clock
 from shared.clock import SettableClock
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
@@ -22,8 +23,9 @@ from tests.support.waiting import eventually
 
 FAST_TIMER = {"sla": {"timer_period_s": 0.1}}
 KINDS = ("reply", "first_contact")
-#: notify's addresses: the support team owns the case (no per-case owner on the wire yet).
-OWNER_AND_SUPERVISOR = ["supervisor@vhv.vn", "support@vhv.vn"]
+#: the case's owner (the support user who moved it on in routing) and the supervisor
+OWNER = "demo.support@vhv.vn"
+OWNER_AND_SUPERVISOR = [OWNER, "supervisor@vhv.vn"]
 
 
 async def _wait_ticks(timer: object, more: int = 3) -> None:
@@ -114,12 +116,14 @@ async def test_approaching_and_breached_reach_notify_as_internal_alerts(
         provisioned: NatsServerProcess, tmp_path: Path) -> None:
     clock = SettableClock(ict(2026, 3, 2, 9))  # reply: last day Monday 16/3
     maildir = tmp_path / "mail"
+    tokens = write_demo_users(tmp_path / "users.toml")
     async with running_system(
             provisioned.url, lambda s: f"sqlite:///{tmp_path}/{s}.sqlite", tmp_path,
             partitions=TEST_PARTITIONS, lease_ttl_s=TEST_LEASE_TTL_S, clock=clock,
-            services=("intake", "sla", "notify"),
-            settings_extra={**FAST_TIMER, "notify": {"maildir": str(maildir),
-                                                     "retry_backoff_s": (0.05, 0.1)}},
+            settings_extra={**FAST_TIMER,
+                            "routing": {"users_file": str(tmp_path / "users.toml")},
+                            "notify": {"maildir": str(maildir),
+                                       "delivery_backoff_s": (0.05, 0.1)}},
     ) as system:
         [complaint_id] = await submit(system, 1)
         sla, notify = system.application("sla"), system.application("notify")
@@ -127,6 +131,21 @@ async def test_approaching_and_breached_reach_notify_as_internal_alerts(
         await eventually(lambda: [c for c in sla.clocks_of(complaint_id)
                                   if c.kind == "first_contact" and c.status == "met"],
                          message="first contact met by the acknowledgement")
+        # A support agent refers the case: from then on they own it (the department's own
+        # due date is far enough not to raise alerts of its own here).
+        async with system.client("routing") as routing:
+            staff = {"Authorization": f"Bearer {tokens['support']}"}
+
+            async def analysing() -> bool:
+                r = await routing.get(f"/api/cases/{complaint_id}", headers=staff)
+                return r.status_code == 200 and r.json()["state"] == "analysing"
+
+            await eventually(analysing, message="routing opened the case")
+            r = await routing.post(f"/api/cases/{complaint_id}/actions/refer", headers=staff,
+                                   json={"department": "ky-thuat-bao-hanh",
+                                         "question": "Máy nén có lỗi nhà sản xuất?",
+                                         "internal_due": "2026-03-31"})
+            assert r.status_code == 200, r.text
 
         def alerts(purpose: str) -> list[str]:
             """Recipients of the sent internal alerts with this purpose."""
@@ -161,6 +180,5 @@ async def test_approaching_and_breached_reach_notify_as_internal_alerts(
         assert stored(sla, Clock.Breached) == Counter({reply: 1})
 
         mails = [(m["To"], m["Subject"]) for m in mailbox.Maildir(maildir, create=False)]
-        internal = [to for to, _ in mails if to in ("support@vhv.vn", "supervisor@vhv.vn")]
-        assert sorted(internal) == ["supervisor@vhv.vn", "supervisor@vhv.vn",
-                                    "support@vhv.vn", "support@vhv.vn"], mails
+        internal = [to for to, _ in mails if to in OWNER_AND_SUPERVISOR]
+        assert sorted(internal) == [OWNER, OWNER, "supervisor@vhv.vn", "supervisor@vhv.vn"], mails

@@ -4,7 +4,7 @@ bounces, reminders, staff tasks and posted letters."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,15 @@ from services.notify.channels.sms import RecordingShortMessageSender
 from services.notify.domain import Contact, Dispatch, DispatchError
 from services.notify.rendering import CompanyInfo
 from services.notify.sender import DeliveryLoop
+from shared.contracts import events
 from shared.eventstore.trace import sample_trace
 from tests.unit.notify.wire import (
     REFERENCE,
     bounced,
     deadline_approaching,
+    deadline_breached,
     dispatches,
+    envelope,
     info_requested,
     memory_app,
     received,
@@ -198,11 +201,30 @@ def test_customer_info_clock_reminds_the_customer_once_per_due_date(
     assert reminder.context["items"] == ["Ảnh chụp hóa đơn mua hàng", "Số sê-ri của sản phẩm"]
     assert reminder.context["due_date"] == "2026-03-12"
     assert not [d for d in dispatches(app) if d.purpose.startswith("alert_")]
-    # another clock approaching is an internal matter: owner and supervisor
+    # another clock approaching is an internal matter: the case's owner (the staff member
+    # who asked for the information) and the supervisor
     app.handle(deadline_approaching(complaint, "reply"))
     alerts = [d for d in dispatches(app) if d.purpose == "alert_deadline_approaching"]
-    assert sorted(d.recipient for d in alerts) == ["supervisor@vhv.vn", "support@vhv.vn"]
+    assert sorted(d.recipient for d in alerts) == ["staff-1@vhv.vn", "supervisor@vhv.vn"]
     assert all(d.internal for d in alerts)
+    assert {d.context["handler"] for d in alerts} == {"staff-1"}
+
+
+def test_deadline_alerts_go_to_the_support_team_until_someone_owns_the_case(
+        app: NotifyApplication) -> None:
+    complaint = uuid.uuid4()
+    app.handle(received(complaint))
+    app.handle(deadline_breached(complaint, "first_contact"))
+    alerts = [d for d in dispatches(app) if d.purpose == "alert_deadline_breached"]
+    assert sorted(d.recipient for d in alerts) == ["supervisor@vhv.vn", "support@vhv.vn"]
+    # the staff member who refers the case owns it from then on
+    app.handle(envelope("routing", events.ReferredToDepartment(
+        reference=REFERENCE, department="bao-hanh", question="Lỗi do nhà sản xuất?",
+        internal_due=date(2026, 3, 10)), complaint, actor="nv.lan"))
+    app.handle(deadline_breached(complaint, "reply"))
+    alerts = [d for d in dispatches(app) if d.purpose == "alert_deadline_breached"]
+    assert sorted(d.recipient for d in alerts) == [
+        "nv.lan@vhv.vn", "supervisor@vhv.vn", "supervisor@vhv.vn", "support@vhv.vn"]
 
 
 def test_reminder_renders_and_is_reported_as_reply_sent(

@@ -68,6 +68,14 @@ def deadline_approaching(complaint_id: uuid.UUID, clock: str,
         working_days_left=1), complaint_id)
 
 
+def deadline_breached(complaint_id: uuid.UUID, clock: str,
+                      last_day: date = date(2026, 3, 12)) -> Envelope:
+    return envelope("sla", events.DeadlineBreached(
+        reference=REFERENCE, clock=clock, last_day=last_day,  # type: ignore[arg-type]
+        due_at=datetime(2026, 3, 12, 17, 0, tzinfo=UTC), calendar_version="2026"),
+        complaint_id)
+
+
 def bounced(complaint_id: uuid.UUID, message_id: str,
             reason: str = "550 5.1.1 user unknown") -> Envelope:
     return envelope("intake", events.DeliveryBounced(
