@@ -93,9 +93,9 @@ def demo_tokens(data_dir: Path) -> dict[str, str]:
     """One demo user per role for the local run; kept across runs (same tokens)."""
     import tomllib
 
-    from services.routing.users import write_demo_users
+    from shared.staff.users import write_demo_users
 
-    path = data_dir / "routing-users.toml"
+    path = data_dir / "staff-users.toml"
     if path.exists():
         users = tomllib.loads(path.read_text(encoding="utf-8"))["users"]
         return {u["role"]: u["token"] for u in users}
@@ -142,8 +142,8 @@ async def start_system(data_dir: Path, *, extra_env: dict[str, str] | None = Non
             smtp = pick_port("smtp", int(os.environ.get("HOTRO_SMTP_LISTEN_PORT",
                                                         DEFAULT_PORTS["smtp"])), system.notes)
             env["HOTRO_SMTP_LISTEN_PORT"] = str(smtp)
-        if service == "routing":
-            env.setdefault("HOTRO_USERS_FILE", str(data_dir / "routing-users.toml"))
+        # one staff directory for every service's API (routing, intake, notify)
+        env.setdefault("HOTRO_USERS_FILE", str(data_dir / "staff-users.toml"))
         env.update(extra_env or {})
         child = Child(service, port, env, data_dir / "logs" / f"{service}.log")
         child.start()
@@ -191,7 +191,7 @@ def banner(system: System) -> str:
     if system.tokens:
         lines.append("  Demo staff tokens (Authorization: Bearer <token>):")
         lines += [f"    {role:<11} {token}" for role, token in system.tokens.items()]
-        lines.append(f"    (from {d / 'routing-users.toml'})")
+        lines.append(f"    (from {d / 'staff-users.toml'})")
     lines += system.notes
     lines.append("Press Ctrl-C to stop everything.")
     return "\n".join(lines)

@@ -35,6 +35,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     data_dir: str = "var"
+    users_file: str | None = Field(
+        None, description="TOML of staff users and API tokens, the same for every service; "
+                          "unset: every staff request gets 401")
 
     @field_validator("nats_url")
     @classmethod

@@ -1,14 +1,12 @@
 """Intake's HTTP API: counter and hotline staff, and the public web form."""
 
-from __future__ import annotations
-
 import asyncio
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import phonenumbers
-from fastapi import APIRouter, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AwareDatetime,
@@ -32,6 +30,14 @@ from services.intake.errors import FieldErrors
 from services.intake.reference_data import Catalogue
 from shared.calendar import load_calendar
 from shared.eventstore.trace import Trace
+from shared.staff.http import (
+    AUTH_ERRORS,
+    PERSONAL_DATA_READERS,
+    bearer_user,
+    optional_bearer_user,
+    require_role,
+)
+from shared.staff.users import Directory, StaffUser
 
 
 class CustomerIn(BaseModel):
@@ -116,25 +122,42 @@ class ComplaintView(BaseModel):
     erased: bool = False
 
 
-def build_router(app: IntakeApplication, catalogue: Catalogue | None = None) -> APIRouter:
-    router = APIRouter(prefix="/api/complaints", tags=["intake"])
+def _staff_dependencies(directory: Directory) -> tuple[Any, Any]:
+    """(an optional staff user: None for a customer; a staff user allowed to read
+    customers' personal data)."""
+    current_user = bearer_user(directory)
+
+    def reader(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
+        require_role(user, PERSONAL_DATA_READERS, "read customers' requests")
+        return user
+
+    return (Annotated[StaffUser | None, Depends(optional_bearer_user(directory))],
+            Annotated[StaffUser, Depends(reader)])
+
+
+def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
+                 directory: Directory) -> APIRouter:
+    """Submitting is open (the web form; staff add their token); reading a request and its
+    customer's contact is for staff only."""
+    router = APIRouter(prefix="/api/complaints", tags=["intake"], responses=AUTH_ERRORS)
+    MaybeStaff, Reader = _staff_dependencies(directory)
     products = catalogue.product_codes() if catalogue else None
     categories = catalogue.category_codes() if catalogue else None
 
     @router.post("", status_code=201, response_model=ComplaintCreated)
     async def submit(body: ComplaintIn, response: Response,
+                     staff: MaybeStaff,
                      idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-                     x_staff_id: Annotated[str | None, Header()] = None,
                      x_correlation_id: Annotated[str | None, Header()] = None,
                      ) -> ComplaintCreated:
         _check_fields(body, products, categories, app.clock())
-        trace = _trace(body, x_staff_id, x_correlation_id)
+        trace = _trace(body, staff, x_correlation_id)
         new = NewRequest(
             kind=body.kind, channel=body.channel,
             customer=body.customer.model_dump(mode="json"),
             description=body.description, product=body.product, category=body.category,
             incident_date=body.incident_date, order_ref=body.order_ref,
-            taken_by=body.taken_by or x_staff_id, language=body.language,
+            taken_by=staff.id if staff else body.taken_by, language=body.language,
             hotline_call_id=body.call_id,
         )
         try:
@@ -167,7 +190,7 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None) -> 
                                 notices=notices)
 
     @router.get("/{id_or_reference}", response_model=ComplaintView)
-    async def get(id_or_reference: str) -> ComplaintView:
+    async def get(id_or_reference: str, _: Reader) -> ComplaintView:
         try:
             request = await asyncio.to_thread(app.find, id_or_reference)
         except RequestNotFound:
@@ -186,15 +209,18 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None) -> 
                              calls=calls, customer=customer, erased=request.erased)
 
     @router.post("/{id_or_reference}/info", status_code=202)
-    async def provide_info(id_or_reference: str, body: InfoIn,
-                           x_staff_id: Annotated[str | None, Header()] = None) -> dict[str, str]:
-        """Information the customer brought to the counter, phoned in or sent (step 2)."""
+    async def provide_info(id_or_reference: str, body: InfoIn, staff: MaybeStaff
+                           ) -> dict[str, str]:
+        """Information the customer brought to the counter, phoned in or sent (step 2):
+        entered by staff (with their token) or by the customer on the web."""
         try:
             request = await asyncio.to_thread(app.find, id_or_reference)
         except RequestNotFound:
             raise HTTPException(404, f"no request {id_or_reference}") from None
-        trace = Trace(actor_kind="staff" if x_staff_id else "customer",
-                      actor_id=x_staff_id or "web", correlation_id=str(uuid.uuid4())).as_dict()
+        trace = (Trace(actor_kind="staff", actor_id=staff.id, actor_role=staff.role.value,
+                       correlation_id=str(uuid.uuid4())) if staff else
+                 Trace(actor_kind="customer", actor_id="web",
+                       correlation_id=str(uuid.uuid4()))).as_dict()
         await asyncio.to_thread(app.provide_info, request.id, channel=body.channel,
                                 content=body.content, items=body.items, trace=trace)
         return {"id": str(request.id), "reference": request.reference}
@@ -236,14 +262,14 @@ def _check_fields(body: ComplaintIn, products: frozenset[str] | None,
         raise FieldErrors(errors)
 
 
-def _trace(body: ComplaintIn, staff_id: str | None, correlation: str | None
+def _trace(body: ComplaintIn, staff: StaffUser | None, correlation: str | None
            ) -> dict[str, str | None]:
     try:
         correlation_id = str(uuid.UUID(correlation)) if correlation else str(uuid.uuid4())
     except ValueError:
         correlation_id = str(uuid.uuid4())
-    if staff_id:
-        return Trace(actor_kind="staff", actor_id=staff_id, actor_role="agent",
+    if staff:
+        return Trace(actor_kind="staff", actor_id=staff.id, actor_role=staff.role.value,
                      correlation_id=correlation_id).as_dict()
     # never the customer's name or address: traces are stored and published in clear
     return Trace(actor_kind="customer", actor_id=f"{body.channel}-form",
@@ -288,8 +314,9 @@ def _call_out(app: IntakeApplication, call: Any) -> CallOut:
 
 
 def build_intake_router(app: IntakeApplication, *, hotline_secret: str | None,
-                        max_skew_s: int) -> APIRouter:
+                        max_skew_s: int, directory: Directory) -> APIRouter:
     router = APIRouter(prefix="/api/intake", tags=["intake"])
+    _, Reader = _staff_dependencies(directory)
 
     @router.post("/hotline/calls", response_model=CallOut)
     async def hotline_call(request: Request) -> CallOut:
@@ -324,7 +351,7 @@ def build_intake_router(app: IntakeApplication, *, hotline_secret: str | None,
         return await asyncio.to_thread(_call_out, app, recorded)
 
     @router.get("/hotline/drafts", response_model=list[CallOut])
-    async def hotline_drafts() -> list[CallOut]:
+    async def hotline_drafts(_: Reader) -> list[CallOut]:
         """Calls not linked to an open request: the agent turns each into a request
         (POST /api/complaints with call_id) or leaves it."""
         def drafts() -> list[CallOut]:
@@ -333,12 +360,13 @@ def build_intake_router(app: IntakeApplication, *, hotline_secret: str | None,
         return await asyncio.to_thread(drafts)
 
     @router.get("/quarantine")
-    async def quarantine() -> list[dict[str, Any]]:
+    async def quarantine(_: Reader) -> list[dict[str, Any]]:
         """Inbound mail kept raw for a human (by sha256 in the quarantine store)."""
         return await asyncio.to_thread(app.mail_records, "quarantined")
 
     @router.get("/mail-log")
-    async def mail_log(outcome: Literal["quarantined", "refused", "ignored"] | None = None
+    async def mail_log(_: Reader,
+                       outcome: Literal["quarantined", "refused", "ignored"] | None = None
                        ) -> list[dict[str, Any]]:
         """Every inbound mail that became no request: ignored, quarantined or refused."""
         return await asyncio.to_thread(app.mail_records, outcome)

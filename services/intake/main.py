@@ -28,6 +28,7 @@ from shared.privacy.pending import flush_pending_keys
 from shared.privacy.sealing import CachedKeyRing, KeyRing
 from shared.privacy.secrets import ephemeral_hash_secret
 from shared.runtime.host import ServiceRuntime, build_http_app
+from shared.staff.users import load_directory
 
 
 def hash_secret(settings: IntakeSettings) -> bytes:
@@ -97,11 +98,12 @@ def create_app(settings: IntakeSettings | None = None, *,
             mail, ImapConfig.from_settings(settings),
             is_leader=lambda: bool(runtime.leases and runtime.leases.holds_relay())))
     secret = settings.hotline_webhook_secret
+    staff = load_directory(settings.users_file)
     http = build_http_app(runtime, [
-        build_router(application, catalogue),
+        build_router(application, catalogue, directory=staff),
         build_intake_router(application,
                             hotline_secret=secret.get_secret_value() if secret else None,
-                            max_skew_s=settings.hotline_max_clock_skew_s),
+                            max_skew_s=settings.hotline_max_clock_skew_s, directory=staff),
     ], title="Hotro intake")
     http.add_exception_handler(RequestValidationError, on_request_validation)
     http.add_exception_handler(FieldErrors, on_field_errors)

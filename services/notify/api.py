@@ -1,15 +1,17 @@
 """Notify HTTP API: the delivery log, staff-recorded phone/in-person replies, posted
-letters (tracking number) and letter downloads. Thin: the work is in the application."""
+letters (tracking number) and letter downloads. Thin: the work is in the application.
 
-from __future__ import annotations
+Every route is for staff (``Authorization: Bearer <token>`` of the users file): the log
+and the letters hold customers' personal data; the staff member recording an outcome is
+the authenticated user, never a name the client claims."""
 
 import asyncio
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -18,6 +20,14 @@ from services.notify.delivery_log import DeliveryLog
 from services.notify.domain import DispatchError
 from services.notify.settings import NotifySettings
 from shared.eventstore.trace import Trace
+from shared.staff.http import (
+    AUTH_ERRORS,
+    CUSTOMER_CONTACT_STAFF,
+    PERSONAL_DATA_READERS,
+    bearer_user,
+    require_role,
+)
+from shared.staff.users import Directory, StaffUser
 
 Status = Literal["pending", "task_open", "awaiting_post", "sent", "failed", "bounced"]
 
@@ -40,19 +50,32 @@ class Posting(BaseModel):
                                 description="e.g. VNPost, Viettel Post")
 
 
-def _staff_trace(staff_id: str) -> dict[str, str | None]:
-    return Trace(actor_kind="staff", actor_id=staff_id, actor_role="support",
+def _staff_trace(user: StaffUser) -> dict[str, str | None]:
+    return Trace(actor_kind="staff", actor_id=user.id, actor_role=user.role.value,
                  correlation_id=str(uuid.uuid4())).as_dict()
 
 
 def build_router(app: NotifyApplication, settings: NotifySettings,
-                 log: DeliveryLog | None = None) -> APIRouter:
-    router = APIRouter(tags=["notify"])
+                 log: DeliveryLog | None = None, *, directory: Directory) -> APIRouter:
+    router = APIRouter(tags=["notify"], responses=AUTH_ERRORS)
+    current_user = bearer_user(directory)
+
+    def reader(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
+        require_role(user, PERSONAL_DATA_READERS, "read customers' deliveries")
+        return user
+
+    def contact_staff(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
+        require_role(user, CUSTOMER_CONTACT_STAFF, "record a delivery")
+        return user
+
+    Reader = Annotated[StaffUser, Depends(reader)]
+    ContactStaff = Annotated[StaffUser, Depends(contact_staff)]
     letters_dir = Path(settings.letters_dir or Path(settings.data_dir) / "letters")
     deliveries_log = log or DeliveryLog(app)
 
     @router.get("/api/deliveries")
-    async def deliveries(complaint_id: uuid.UUID | None = None, status: Status | None = None,
+    async def deliveries(_: Reader, complaint_id: uuid.UUID | None = None,
+                         status: Status | None = None,
                          purpose: str | None = None, offset: int = Query(0, ge=0),
                          limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
         """What went to whom, when, by which method, with which proof (log order)."""
@@ -64,7 +87,7 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
         return await asyncio.to_thread(rows)
 
     @router.get("/api/deliveries/{dispatch_id}")
-    async def delivery(dispatch_id: uuid.UUID) -> dict[str, Any]:
+    async def delivery(dispatch_id: uuid.UUID, _: Reader) -> dict[str, Any]:
         entry = await asyncio.to_thread(deliveries_log.get, dispatch_id)
         if entry is None:
             raise HTTPException(404, f"no delivery {dispatch_id}")
@@ -83,26 +106,24 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
         return await asyncio.to_thread(app.open_row, entry)
 
     @router.post("/api/deliveries/{dispatch_id}/outcome")
-    async def record_outcome(dispatch_id: uuid.UUID, body: StaffOutcome,
-                             x_staff_id: str = Header(min_length=1, max_length=64)
+    async def record_outcome(dispatch_id: uuid.UUID, body: StaffOutcome, user: ContactStaff
                              ) -> dict[str, Any]:
         """A phone or in-person reply was given: who, when, what, and the call reference."""
         at: datetime | None = body.at
-        return await _command(dispatch_id, app.record_staff_outcome, staff_id=x_staff_id,
+        return await _command(dispatch_id, app.record_staff_outcome, staff_id=user.id,
                               summary=body.summary, proof=body.proof,
-                              trace=_staff_trace(x_staff_id), at=at)
+                              trace=_staff_trace(user), at=at)
 
     @router.post("/api/deliveries/{dispatch_id}/tracking")
-    async def record_tracking(dispatch_id: uuid.UUID, body: Posting,
-                              x_staff_id: str = Header(min_length=1, max_length=64)
+    async def record_tracking(dispatch_id: uuid.UUID, body: Posting, user: ContactStaff
                               ) -> dict[str, Any]:
         """The printed letter was posted: its tracking number is the proof of delivery."""
         return await _command(dispatch_id, app.record_posting,
                               tracking_number=body.tracking_number, carrier=body.carrier,
-                              staff_id=x_staff_id, trace=_staff_trace(x_staff_id))
+                              staff_id=user.id, trace=_staff_trace(user))
 
     @router.get("/api/letters/{dispatch_id}.pdf")
-    async def letter(dispatch_id: uuid.UUID) -> FileResponse:
+    async def letter(dispatch_id: uuid.UUID, _: Reader) -> FileResponse:
         path = letters_dir / f"{dispatch_id}.pdf"
         if not path.exists():
             raise HTTPException(404, f"no letter for delivery {dispatch_id}")

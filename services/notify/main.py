@@ -34,6 +34,7 @@ from shared.observability.metrics import ServiceMetrics
 from shared.privacy.kv import NatsKeyRing, keyring_job
 from shared.privacy.sealing import CachedKeyRing, KeyRing
 from shared.runtime.host import ServiceRuntime, build_http_app
+from shared.staff.users import load_directory
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,9 @@ def create_app(settings: NotifySettings | None = None, *,
                         settings.partitions, backoff_s=settings.delivery_backoff_s)
     runtime.background = (*runtime.background, loop.run)
     delivery_log = DeliveryLog(application)
-    http = build_http_app(runtime, [build_router(application, settings, delivery_log)],
+    staff = load_directory(settings.users_file)
+    http = build_http_app(runtime, [build_router(application, settings, delivery_log,
+                                                 directory=staff)],
                           title="Hotro notify")
     http.state.delivery = loop
     http.state.delivery_log = delivery_log

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.routing.application import CaseNotFound, ConcurrentChange, RoutingApplication
@@ -38,9 +38,10 @@ from services.routing.domain.workflow import (
     State,
 )
 from services.routing.queues import CaseQueues
-from services.routing.users import Directory, StaffUser
 from shared.contracts.events import AttachmentRef
 from shared.eventstore.trace import Trace
+from shared.staff.http import bearer_user
+from shared.staff.users import Directory, StaffUser
 
 log = logging.getLogger(__name__)
 
@@ -186,16 +187,7 @@ def build_router(app: RoutingApplication, queues: CaseQueues, directory: Directo
                  triage_file: Path | None = None) -> APIRouter:
     router = APIRouter()
 
-    def current_user(authorization: Annotated[str | None, Header()] = None) -> StaffUser:
-        if not authorization or not authorization.lower().startswith("bearer "):
-            raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>)",
-                                {"WWW-Authenticate": "Bearer"})
-        user = directory.authenticate(authorization.split(" ", 1)[1].strip())
-        if user is None:
-            raise HTTPException(401, "unknown token", {"WWW-Authenticate": "Bearer"})
-        return user
-
-    User = Annotated[StaffUser, Depends(current_user)]
+    User = Annotated[StaffUser, Depends(bearer_user(directory))]
 
     # ---- queues and detail -------------------------------------------------------------
 

@@ -18,12 +18,12 @@ from services.routing.domain.catalogue import load_catalogue
 from services.routing.domain.triage import load_triage_rules
 from services.routing.queues import CaseQueues
 from services.routing.settings import RoutingSettings
-from services.routing.users import load_directory
 from shared.audit.seal import install as install_seals
 from shared.eventstore.persistence import persistence_env
 from shared.eventstore.schema import ensure_store
 from shared.observability.metrics import ServiceMetrics
 from shared.runtime.host import ServiceRuntime, build_http_app
+from shared.staff.users import load_directory
 
 
 def build_application(settings: RoutingSettings, *,

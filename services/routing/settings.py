@@ -15,8 +15,6 @@ class RoutingSettings(ServiceSettings):
                                 description="departments, products, categories, checklists")
     triage_file: str = Field(str(CONFIG_DIR / "triage.toml"),
                              description="triage rules; reloadable (POST /api/triage/reload)")
-    users_file: str | None = Field(None, description="TOML of staff users and API tokens; "
-                                                     "unset: every staff request gets 401")
     auto_refuse_late: bool = Field(True, description="refuse complaints filed after the "
                                                      "filing deadline on arrival")
     auto_close_after_reply: bool = Field(True, description="close a case when notify reports "

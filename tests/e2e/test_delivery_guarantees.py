@@ -16,6 +16,7 @@ from shared.privacy.sealing import ERASED
 from tests.e2e.conftest import SERVICES, Cluster
 from tests.e2e.effects import all_done, missing_or_doubled
 from tests.e2e.submit import submit_many
+from tests.support.staff import auth
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -102,7 +103,8 @@ async def test_broker_outage_while_intake_accepts_publishes_and_processes_once(
 def _acknowledgements_name_customers(cluster: Cluster, complaints: list) -> bool:
     with httpx.Client(base_url=cluster.url("notify"), timeout=30) as client:
         for cid in complaints:
-            r = client.get("/api/deliveries", params={"complaint_id": str(cid)})
+            r = client.get("/api/deliveries", params={"complaint_id": str(cid)},
+                           headers=auth())
             assert r.status_code == 200, r.text
             rows = [row for row in r.json() if not row.get("internal")]
             if not rows:

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from hotro.natsbin import free_port, terminate
+from tests.support.staff import write_users_file
 
 
 @dataclass
@@ -30,7 +31,9 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         if self.port == 0:
             self.port = free_port()
-        env = {**os.environ, "HOTRO_PII_HASH_SECRET": "test-pii-hash-secret", **self.env,
+        users = write_users_file(self.log_path.parent / "staff-users.toml")
+        env = {**os.environ, "HOTRO_PII_HASH_SECRET": "test-pii-hash-secret",
+               "HOTRO_USERS_FILE": str(users), **self.env,
                "HOTRO_HTTP_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(

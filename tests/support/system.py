@@ -21,6 +21,7 @@ from services.routing.settings import RoutingSettings
 from services.sla.main import create_app as sla_app
 from services.sla.settings import SlaSettings
 from shared.runtime.host import ServiceRuntime
+from tests.support.staff import auth, write_users_file
 
 SERVICES = ("intake", "routing", "sla", "notify")
 
@@ -35,9 +36,11 @@ class InProcessSystem:
     def application(self, service: str) -> Any:
         return self.runtime(service).app
 
-    def client(self, service: str) -> httpx.AsyncClient:
+    def client(self, service: str, *, role: str | None = None) -> httpx.AsyncClient:
+        """An HTTP client of one service; with ``role``, as that test staff user."""
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.apps[service]),
-                                 base_url=f"http://{service}")
+                                 base_url=f"http://{service}",
+                                 headers=auth(role) if role else None)
 
 
 def settings_for(service: str, nats_url: str, store_url: str, data_dir: Path,
@@ -53,6 +56,8 @@ def settings_for(service: str, nats_url: str, store_url: str, data_dir: Path,
         common.setdefault("delivery_backoff_s", (0.05, 0.1, 0.2))
     if service == "intake":
         common.setdefault("pii_hash_secret", "test-pii-hash-secret")
+    # the tests' staff users (tests/support/staff.py) on every service
+    common.setdefault("users_file", str(write_users_file(data_dir / "staff-users.toml")))
     return classes[service](**common)
 
 

@@ -6,18 +6,9 @@ this module only answers "is this person allowed to try".
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from services.routing.domain.case import Case
 from services.routing.domain.workflow import Action
-
-
-class Role(StrEnum):
-    AGENT = "agent"  # counter and hotline staff
-    SUPPORT = "support"
-    DEPARTMENT = "department"  # a member of one department
-    SUPERVISOR = "supervisor"
-    AUDITOR = "auditor"  # reads everything, changes nothing
+from shared.staff.roles import Role
 
 
 class Forbidden(Exception):

@@ -28,6 +28,7 @@ from shared.privacy.sealing import ERASED
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PG_BASE, PostgresSchemas
 from tests.support.smtp import running_sink
+from tests.support.staff import auth
 from tests.support.system import InProcessSystem, running_system
 from tests.support.waiting import eventually
 
@@ -157,7 +158,7 @@ async def test_erased_customer_is_unreadable_everywhere_and_the_audit_still_veri
                                          message="acknowledgement delivered")
                 body = ack.get_body(("plain",))
                 assert body is not None and NAME in body.get_content()  # opened to send
-                view = (await client.get(f"/api/complaints/{reference}")).json()
+                view = (await client.get(f"/api/complaints/{reference}", headers=auth())).json()
                 assert view["customer"]["name"] == NAME and not view["erased"]
             call = await asyncio.to_thread(
                 intake.call_started, call_id="erasure-call-1", caller=PHONE_E164,
@@ -183,7 +184,7 @@ async def test_erased_customer_is_unreadable_everywhere_and_the_audit_still_veri
             assert code == 0 and "no data key existed" in again, again  # harmless
 
             async with system.client("intake") as client:
-                view = (await client.get(f"/api/complaints/{reference}")).json()
+                view = (await client.get(f"/api/complaints/{reference}", headers=auth())).json()
             assert view["customer"] is None and view["erased"] is True
             assert not intake.same_sender(request, "someone.else@example.vn")
 

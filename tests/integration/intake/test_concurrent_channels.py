@@ -13,6 +13,7 @@ from services.intake.application import IntakeApplication
 from shared.contracts import events as wire
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PostgresSchemas
+from tests.support.staff import auth
 from tests.support.system import running_system
 from tests.support.waiting import eventually
 
@@ -35,7 +36,7 @@ async def test_thirty_concurrent_submissions_make_thirty_cases(
 
             async def by_staff(channel: str, i: int) -> str:
                 r = await client.post(
-                    "/api/complaints", headers={"X-Staff-Id": f"{channel}-agent"},
+                    "/api/complaints", headers=auth("agent"),
                     json={"kind": "complaint", "channel": channel,
                           "customer": {"name": f"Khách {channel} {i}",
                                        "phone": f"09{1 if channel == 'counter' else 2}"

@@ -19,6 +19,7 @@ from services.intake.application import IntakeApplication
 from services.intake.mail_intake import MailIntake
 from shared.contracts import events as wire
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
+from tests.support.staff import auth
 from tests.support.system import InProcessSystem, running_system
 from tests.support.waiting import eventually
 
@@ -63,7 +64,7 @@ async def test_every_channel_makes_exactly_one_case(provisioned: NatsServerProce
 
         # ---- web / counter over HTTP ----
         async with system.client("intake") as client:
-            r = await client.post("/api/complaints", headers={"X-Staff-Id": "counter-1"}, json={
+            r = await client.post("/api/complaints", headers=auth("agent"), json={
                 "kind": "complaint", "channel": "counter",
                 "customer": {"name": "Đỗ Minh Khoa", "phone": "0903 123 456"},
                 "product": "dien-thoai-may-tinh-bang", "category": "bao-hanh-sua-chua",
@@ -148,6 +149,7 @@ async def test_every_channel_makes_exactly_one_case(provisioned: NatsServerProce
             draft = await client.post("/api/intake/hotline/calls", content=stranger_body,
                                       headers=stranger)
             assert draft.json()["status"] == "draft"
-            drafts = (await client.get("/api/intake/hotline/drafts")).json()
+            drafts = (await client.get("/api/intake/hotline/drafts",
+                                      headers=auth("agent"))).json()
             assert [d["call_id"] for d in drafts] == ["pbx-2"]
         assert len(received(intake)) == 3  # calls create drafts or links, never cases

@@ -15,6 +15,7 @@ from services.intake.mail_intake import MailIntake
 from shared.contracts import events as wire
 from shared.eventstore.trace import sample_trace
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
+from tests.support.staff import auth
 from tests.support.system import running_system
 from tests.support.waiting import eventually
 
@@ -107,8 +108,8 @@ async def test_malformed_and_unwelcome_mail_through_the_listener(
 
         # every refusal is visible to staff; quarantined raw bytes are kept
         async with system.client("intake") as client:
-            quarantine = (await client.get("/api/intake/quarantine")).json()
-            log = (await client.get("/api/intake/mail-log")).json()
+            quarantine = (await client.get("/api/intake/quarantine", headers=auth())).json()
+            log = (await client.get("/api/intake/mail-log", headers=auth())).json()
         assert sorted(q["reason_code"] for q in quarantine) == sorted(
             ["multipart_truncated", "charset_unsupported", "from_missing",
              "from_display_name_only", "from_encoded_address"])

@@ -19,6 +19,7 @@ from shared.contracts import events
 from shared.contracts.envelope import Actor, Envelope
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PostgresSchemas
+from tests.support.staff import staff_id
 from tests.support.system import InProcessSystem, running_system
 from tests.support.waiting import eventually
 from tests.unit.notify.conftest import free_port
@@ -97,7 +98,7 @@ async def test_vietnamese_acknowledgement_over_smtp_once_and_a_phone_reply(
         [ack] = await eventually(lambda: _wire(system, "AcknowledgementSent", complaint_id),
                                  message="AcknowledgementSent")
         assert ack.payload["proof"] == mail["Message-ID"] and ack.payload["method"] == "email"
-        async with system.client("notify") as notify:
+        async with system.client("notify", role="support") as notify:
             log = (await notify.get("/api/deliveries",
                                     params={"complaint_id": str(complaint_id)})).json()
         assert [(e["purpose"], e["status"], e["proof"]) for e in log] == \
@@ -127,18 +128,17 @@ async def test_vietnamese_acknowledgement_over_smtp_once_and_a_phone_reply(
             occurred_at=ack.occurred_at, actor=Actor(kind="staff", id="staff-7"),
             correlation_id=ack.correlation_id, payload=request.model_dump(mode="json"))
         assert await asyncio.to_thread(notify_app.handle, routing_event)
-        async with system.client("notify") as notify:
+        async with system.client("notify", role="support") as notify:
             [task] = (await notify.get("/api/deliveries", params={
                 "complaint_id": str(complaint_id), "status": "task_open"})).json()
             assert task["method"] == "phone" and task["to"] == "+84912345678"
             done = await notify.post(f"/api/deliveries/{task['id']}/outcome",
                                      json={"summary": "Đã gọi, khách đồng ý mang máy đến.",
-                                           "proof": "CALL-0042"},
-                                     headers={"X-Staff-Id": "staff-7"})
+                                           "proof": "CALL-0042"})
         assert done.status_code == 200, done.text
         [reply] = await eventually(lambda: _wire(system, "ReplySent", complaint_id),
                                    message="ReplySent")
-        assert reply.payload["recorded_by"] == "staff-7"
+        assert reply.payload["recorded_by"] == staff_id("support")  # the token's user
         assert reply.payload["method"] == "phone" and reply.payload["proof"] == "CALL-0042"
         assert reply.correlation_id != ack.correlation_id  # the staff action's own trace
 
@@ -161,7 +161,7 @@ async def test_smtp_down_retries_then_fails_and_mail_flows_once_it_is_back(
         await eventually(lambda: any("acknowledgement by email failed after 5" in n["text"]
                                      for n in routing._find(complaint_id).notes),
                          message="routing noted the failed acknowledgement")
-        async with system.client("notify") as notify:
+        async with system.client("notify", role="support") as notify:
             log = (await notify.get("/api/deliveries",
                                     params={"complaint_id": str(complaint_id)})).json()
         assert {(e["purpose"], e["to"]) for e in log} == {

@@ -17,7 +17,7 @@ import pytest
 
 from hotro.natsbin import NatsServerProcess
 from services.routing.domain.workflow import ICT
-from services.routing.users import write_demo_users
+from shared.staff.users import write_demo_users
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PostgresSchemas
 from tests.support.smtp import SmtpSink, running_sink
@@ -184,7 +184,7 @@ async def test_b_referred_to_a_department_that_responds_then_replied_by_letter(
 
         await d.ok("support", cid, "request_reply",
                    {"method": "letter", "content": "Công ty xin đổi máy mới cho quý khách."})
-        async with d.system.client("notify") as notify:
+        async with d.system.client("notify", role="support") as notify:
             # notify prints the letter; the staff member who posts it records the number
             async def printed() -> list[dict[str, Any]]:
                 deliveries = (await notify.get("/api/deliveries",
@@ -200,8 +200,7 @@ async def test_b_referred_to_a_department_that_responds_then_replied_by_letter(
             assert pdf.content.startswith(b"%PDF")
             posted = await notify.post(f"/api/deliveries/{letter['id']}/tracking",
                                        json={"tracking_number": "RR123456789VN",
-                                             "carrier": "VNPost"},
-                                       headers={"X-Staff-Id": "demo.support"})
+                                             "carrier": "VNPost"})
             assert posted.status_code == 200, posted.text
         case = await d.reaches(cid, "closed")
         assert case["reply_sent"]["method"] == "letter"

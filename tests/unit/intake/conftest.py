@@ -13,6 +13,7 @@ from services.intake.application import IntakeApplication
 from services.intake.main import create_app
 from services.intake.settings import IntakeSettings
 from shared.clock import SettableClock
+from tests.support.staff import write_users_file
 
 AppFactory = Callable[..., FastAPI]
 
@@ -28,6 +29,7 @@ def make_app(tmp_path: Path, clock: SettableClock) -> AppFactory:
     started: ASGITransport does not run the lifespan, the HTTP layer and the store are real."""
 
     def factory(**extra: Any) -> FastAPI:
+        extra.setdefault("users_file", str(write_users_file(tmp_path / "staff-users.toml")))
         settings = IntakeSettings(nats_url="nats://127.0.0.1:1", store_url="memory:",
                                   allow_memory_store=True, data_dir=str(tmp_path), **extra)
         return create_app(settings, clock=clock)

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.staff import auth, staff_id
+
 from .conftest import complaint
 
 
@@ -55,7 +57,7 @@ async def test_a_way_to_reach_the_customer_is_required_outside_the_counter(
 async def test_phone_numbers_are_stored_in_e164(client: httpx.AsyncClient) -> None:
     r = await client.post("/api/complaints", json=complaint())
     assert r.status_code == 201, r.text
-    view = (await client.get(f"/api/complaints/{r.json()['id']}")).json()
+    view = (await client.get(f"/api/complaints/{r.json()['id']}", headers=auth())).json()
     assert view["reference"] == r.json()["reference"]
 
 
@@ -81,7 +83,8 @@ async def test_a_refund_complaint_by_email_or_web_is_recorded_and_told_to_come_t
     notice = body["notices"][0]
     assert notice["code"] == "wrong_channel"
     assert "hóa đơn gốc" in notice["message_vi"] and "original invoice" in notice["message_en"]
-    stored = (await client.get(f"/api/complaints/{body['reference']}")).json()
+    stored = (await client.get(f"/api/complaints/{body['reference']}",
+                               headers=auth())).json()
     assert stored["details"]["channel_rule"]["required_channel"] == "counter"
 
     at_counter = await client.post("/api/complaints",
@@ -91,4 +94,31 @@ async def test_a_refund_complaint_by_email_or_web_is_recorded_and_told_to_come_t
 
 
 async def test_unknown_request_is_404(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/api/complaints/KN-2026-999999")).status_code == 404
+    assert (await client.get("/api/complaints/KN-2026-999999", headers=auth())).status_code == 404
+
+
+async def test_reading_a_request_needs_a_staff_token_but_submitting_does_not(
+        client: httpx.AsyncClient) -> None:
+    r = await client.post("/api/complaints", json=complaint())  # the web form: no token
+    assert r.status_code == 201, r.text
+    ref = r.json()["reference"]
+    anonymous = await client.get(f"/api/complaints/{ref}")
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+    forged = await client.get(f"/api/complaints/{ref}",
+                              headers={"Authorization": "Bearer not-a-token"})
+    assert forged.status_code == 401
+    department = await client.get(f"/api/complaints/{ref}", headers=auth("department"))
+    assert department.status_code == 403, department.text
+    assert "department" in department.json()["detail"]
+    assert (await client.get(f"/api/complaints/{ref}", headers=auth("auditor"))).status_code \
+        == 200
+    assert (await client.get("/api/intake/mail-log")).status_code == 401
+
+
+async def test_staff_entry_records_the_authenticated_user_not_a_claimed_one(
+        client: httpx.AsyncClient) -> None:
+    r = await client.post("/api/complaints", json={**complaint(), "channel": "counter"},
+                          headers={**auth("agent"), "X-Staff-Id": "someone-else"})
+    assert r.status_code == 201, r.text
+    view = (await client.get(f"/api/complaints/{r.json()['id']}", headers=auth())).json()
+    assert view["details"]["taken_by"] == staff_id("agent")

@@ -10,6 +10,7 @@ import pytest
 from services.intake.filing import calendar_filing_check
 from shared.calendar import parse_policy
 from shared.clock import SettableClock
+from tests.support.staff import auth
 
 from .conftest import AppFactory, complaint
 
@@ -31,7 +32,8 @@ async def test_incident_on_the_friday_before_tet_filed_after_the_window_is_late(
     assert [n["code"] for n in body["notices"]] == ["filed_late"]
     assert "03/03/2026" in body["notices"][0]["message_vi"]
 
-    stored = (await client.get(f"/api/complaints/{body['reference']}")).json()
+    stored = (await client.get(f"/api/complaints/{body['reference']}",
+                               headers=auth())).json()
     assert stored["filed_late"] is True and stored["filing_deadline"] == "2026-03-03"
 
 

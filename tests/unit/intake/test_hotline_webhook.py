@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from services.intake import hotline
 from services.intake.application import IntakeApplication
 from shared.clock import SettableClock
+from tests.support.staff import auth
 
 from .conftest import AppFactory, complaint
 
@@ -76,15 +77,15 @@ async def test_a_call_from_an_unknown_number_becomes_a_draft_the_agent_converts(
     ended = await client.post("/api/intake/hotline/calls", content=body, headers=headers)
     assert ended.json()["recording_ref"] == "rec/2026/03/c-10.mp3"
 
-    drafts = (await client.get("/api/intake/hotline/drafts")).json()
+    drafts = (await client.get("/api/intake/hotline/drafts", headers=auth("agent"))).json()
     assert [d["call_id"] for d in drafts] == ["c-10"]
 
-    created = await client.post("/api/complaints", headers={"X-Staff-Id": "agent-7"},
+    created = await client.post("/api/complaints", headers=auth("agent"),
                                 json=complaint(channel="hotline", call_id="c-10",
                                                customer={"name": "Lê Thị Hoa",
                                                          "phone": "0987654321"}))
     assert created.status_code == 201, created.text
-    assert (await client.get("/api/intake/hotline/drafts")).json() == []
+    assert (await client.get("/api/intake/hotline/drafts", headers=auth("agent"))).json() == []
     twice = await client.post("/api/complaints",
                               json=complaint(channel="hotline", call_id="c-10"))
     assert twice.status_code == 409
@@ -101,9 +102,10 @@ async def test_a_call_from_the_number_of_an_open_request_links_to_it(
     r = await client.post("/api/intake/hotline/calls", content=body, headers=headers)
     assert r.json()["status"] == "linked"
     assert r.json()["reference"] == created["reference"]
-    view = (await client.get(f"/api/complaints/{created['reference']}")).json()
+    view = (await client.get(f"/api/complaints/{created['reference']}",
+                              headers=auth())).json()
     assert [c["call_id"] for c in view["calls"]] == ["c-20"]
-    assert (await client.get("/api/intake/hotline/drafts")).json() == []
+    assert (await client.get("/api/intake/hotline/drafts", headers=auth("agent"))).json() == []
 
     # outside the link window the same number makes a draft again
     clock.set(clock() + timedelta(days=61))

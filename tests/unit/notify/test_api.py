@@ -19,6 +19,7 @@ from services.notify.channels.sms import RecordingShortMessageSender
 from services.notify.delivery_log import DeliveryLog
 from services.notify.rendering import CompanyInfo
 from services.notify.settings import NotifySettings
+from tests.support.staff import auth, directory, staff_id
 from tests.unit.notify.test_application import Outbox
 from tests.unit.notify.wire import (
     REFERENCE,
@@ -47,9 +48,9 @@ async def client(app: NotifyApplication, tmp_path: Path) -> AsyncIterator[httpx.
     settings = NotifySettings(nats_url="nats://127.0.0.1:4222", store_url="memory:",
                               allow_memory_store=True, data_dir=str(tmp_path))
     http = FastAPI()
-    http.include_router(build_router(app, settings, DeliveryLog(app)))
+    http.include_router(build_router(app, settings, DeliveryLog(app), directory=directory()))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=http),
-                                 base_url="http://notify") as c:
+                                 base_url="http://notify", headers=auth("support")) as c:
         yield c
 
 
@@ -80,6 +81,13 @@ async def test_delivery_log_says_what_went_to_whom_when_how_with_proof(
         == 422
     assert (await client.get(f"/api/deliveries/{ack.id}")).json()["proof"] == ack.message_id
     assert (await client.get(f"/api/deliveries/{uuid.uuid4()}")).status_code == 404
+    # customers' addresses are for staff who deal with customers
+    assert (await client.get("/api/deliveries", headers={"Authorization": ""})).status_code \
+        == 401
+    assert (await client.get("/api/deliveries", headers=auth("department"))).status_code \
+        == 403
+    assert (await client.get(f"/api/letters/{ack.id}.pdf", headers=auth("department"))
+            ).status_code == 403
 
 
 async def test_staff_records_a_phone_reply(app: NotifyApplication,
@@ -90,23 +98,27 @@ async def test_staff_records_a_phone_reply(app: NotifyApplication,
     [task] = (await client.get("/api/deliveries", params={"status": "task_open"})).json()
     body = {"summary": "Đã gọi điện, khách hàng đồng ý phương án đổi máy.",
             "proof": "CALL-0042", "at": "2026-03-07T15:10:00+07:00"}
-    no_staff = await client.post(f"/api/deliveries/{task['id']}/outcome", json=body)
-    assert no_staff.status_code == 422
+    no_staff = await client.post(f"/api/deliveries/{task['id']}/outcome", json=body,
+                                 headers={"Authorization": ""})
+    assert no_staff.status_code == 401
+    auditor = await client.post(f"/api/deliveries/{task['id']}/outcome", json=body,
+                                headers=auth("auditor"))
+    assert auditor.status_code == 403  # auditors read, never record
     done = await client.post(f"/api/deliveries/{task['id']}/outcome", json=body,
-                             headers={"X-Staff-Id": "staff-7"})
+                             headers={**auth("agent"), "X-Staff-Id": "staff-7"})
     assert done.status_code == 200, done.text
     entry = done.json()
     assert (entry["status"], entry["recorded_by"], entry["proof"]) == \
-        ("sent", "staff-7", "CALL-0042")
+        ("sent", staff_id("agent"), "CALL-0042")  # the token's user, not the claimed one
     assert entry["summary"] == body["summary"]
     again = await client.post(f"/api/deliveries/{task['id']}/outcome", json=body,
-                              headers={"X-Staff-Id": "staff-7"})
+                              headers={**auth("agent"), "X-Staff-Id": "staff-7"})
     assert again.status_code == 409
     missing = await client.post(f"/api/deliveries/{uuid.uuid4()}/outcome", json=body,
-                                headers={"X-Staff-Id": "staff-7"})
+                                headers={**auth("agent"), "X-Staff-Id": "staff-7"})
     assert missing.status_code == 404
     [wire] = [e for e in wire_events(app) if e.event_type == "ReplySent"]
-    assert wire.payload["recorded_by"] == "staff-7"
+    assert wire.payload["recorded_by"] == staff_id("agent")
 
 
 async def test_letter_download_and_tracking_number(
@@ -127,18 +139,15 @@ async def test_letter_download_and_tracking_number(
     assert pdf.content.startswith(b"%PDF")
 
     bad = await client.post(f"/api/deliveries/{letter.id}/tracking",
-                            json={"tracking_number": "RR1\r\nX: y"},
-                            headers={"X-Staff-Id": "staff-2"})
+                            json={"tracking_number": "RR1\r\nX: y"})
     assert bad.status_code == 422
     posted = await client.post(f"/api/deliveries/{letter.id}/tracking",
-                               json={"tracking_number": "RR123456789VN", "carrier": "VNPost"},
-                               headers={"X-Staff-Id": "staff-2"})
+                               json={"tracking_number": "RR123456789VN", "carrier": "VNPost"})
     assert posted.status_code == 200, posted.text
     assert posted.json()["proof"] == "post:VNPost:RR123456789VN"
     assert posted.json()["status"] == "sent"
 
     ack = next(d for d in dispatches(app) if d.purpose == "acknowledgement")
     not_a_letter = await client.post(f"/api/deliveries/{ack.id}/tracking",
-                                     json={"tracking_number": "RR1"},
-                                     headers={"X-Staff-Id": "staff-2"})
+                                     json={"tracking_number": "RR1"})
     assert not_a_letter.status_code == 409

@@ -21,7 +21,13 @@ from services.routing.domain.permissions import Role
 from services.routing.main import create_app
 from services.routing.queues import CaseQueues
 from services.routing.settings import CONFIG_DIR, RoutingSettings
-from services.routing.users import Directory, StaffUser, load_directory, write_demo_users
+from shared.staff.users import (
+    Directory,
+    StaffUser,
+    UsersFileError,
+    load_directory,
+    write_demo_users,
+)
 from tests.unit.routing.app_builders import Feeder, routing_app, stored_event_names
 from tests.unit.routing.builders import day
 
@@ -222,7 +228,7 @@ def test_a_users_file_naming_an_unknown_department_is_refused_at_start(
     users = tmp_path / "users.toml"
     users.write_text('[[users]]\nid = "x"\nname = "X"\nrole = "department"\n'
                      'department = "phong-ma"\ntoken = "' + "t" * 20 + '"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match="user 'x': unknown department 'phong-ma'"):
+    with pytest.raises(UsersFileError, match="user 'x': unknown department 'phong-ma'"):
         create_app(_settings(tmp_path, users_file=str(users)))
 
 

@@ -23,8 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from services.routing.domain.catalogue import ConfigError, describe_validation_error
-from services.routing.domain.permissions import Role
+from shared.staff.roles import Role
 
 
 class StaffUser(BaseModel):
@@ -72,7 +71,18 @@ class Directory:
     def check_departments(self, known: frozenset[str]) -> None:
         for user in self.users:
             if user.department is not None and user.department not in known:
-                raise ConfigError(f"user '{user.id}': unknown department '{user.department}'")
+                raise UsersFileError(f"user '{user.id}': unknown department '{user.department}'")
+
+
+class UsersFileError(ValueError):
+    """The users file is unreadable or inconsistent; the message names the entry."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem: 'field.path: message'."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or 'entry'}: {problem['msg']}"
+        for problem in error.errors())
 
 
 def _digest(token: str) -> bytes:
@@ -85,11 +95,11 @@ def load_directory(path: str | None) -> Directory:
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"users file {path}: {exc}") from None
+        raise UsersFileError(f"users file {path}: {exc}") from None
     try:
         return Directory(UsersFile.model_validate(data).users)
     except ValidationError as exc:
-        raise ConfigError(f"users file {path}: {describe_validation_error(exc)}") from None
+        raise UsersFileError(f"users file {path}: {describe_validation_error(exc)}") from None
 
 
 #: One demo user per role, so a newcomer can try every step (``hotro up``).

@@ -1,0 +1,47 @@
+"""Staff users of the tests: one per role, with fixed tokens (test data, not secrets)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from shared.staff.roles import Role
+from shared.staff.users import Directory, StaffUser, load_directory
+
+#: role -> (user id, token)
+USERS: dict[str, tuple[str, str]] = {
+    "agent": ("test.agent", "test-token-agent-0123456789"),
+    "support": ("test.support", "test-token-support-0123456789"),
+    "department": ("test.kythuat", "test-token-department-0123456789"),
+    "supervisor": ("test.supervisor", "test-token-supervisor-0123456789"),
+    "auditor": ("test.auditor", "test-token-auditor-0123456789"),
+}
+DEPARTMENT = "ky-thuat-bao-hanh"
+
+
+def auth(role: str = "support") -> dict[str, str]:
+    return {"Authorization": f"Bearer {USERS[role][1]}"}
+
+
+def staff_id(role: str = "support") -> str:
+    return USERS[role][0]
+
+
+def write_users_file(path: Path) -> Path:
+    lines: list[str] = []
+    for role, (user_id, token) in USERS.items():
+        lines += ["[[users]]", f"id = {json.dumps(user_id)}", f'name = "Test {role}"',
+                  f"role = {json.dumps(role)}"]
+        if role == "department":
+            lines.append(f"department = {json.dumps(DEPARTMENT)}")
+        lines += [f"token = {json.dumps(token)}", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    load_directory(str(path))  # what we wrote must load
+    return path
+
+
+def directory() -> Directory:
+    return Directory(StaffUser(id=user_id, name=f"Test {role}", role=Role(role), token=token,
+                               department=DEPARTMENT if role == "department" else None)
+                     for role, (user_id, token) in USERS.items())
