@@ -230,9 +230,12 @@ def _cmd_erase(args: argparse.Namespace) -> int:
         data_dir = Path(args.data_dir)
         letters = Path(args.letters_dir) if args.letters_dir else data_dir / "letters"
         maildir = Path(args.maildir) if args.maildir else data_dir / "mail"
+        attachments = (Path(args.attachments_dir) if args.attachments_dir
+                       else data_dir / "attachments")
         result = asyncio.run(_with_js(args.nats, lambda js: erase(
             js, stores["intake"], complaint.id, reason=args.reason, by=args.by,
-            dispatch_ids=dispatch_ids, letters_dir=letters, maildir=maildir)))
+            dispatch_ids=dispatch_ids, letters_dir=letters, maildir=maildir,
+            attachments_dir=attachments)))
     print(result)
     return 0
 
@@ -278,6 +281,8 @@ def register(sub: Any) -> None:
                      help="who asked / who does it (recorded)")
     era.add_argument("--letters-dir", help="notify's letters (default <data dir>/letters)")
     era.add_argument("--maildir", help="notify's local Maildir (default <data dir>/mail)")
+    era.add_argument("--attachments-dir",
+                     help="intake's attachments (default <data dir>/attachments)")
     _common(era, nats=True)
     era.set_defaults(func=_cmd_erase)
 

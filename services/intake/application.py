@@ -93,6 +93,7 @@ class IntakeApplication(ServiceApplication):
     #: allocation would replay the whole year (quadratic). Snapshots live beside the
     #: events, outside the notification log, so the audit trail is unchanged.
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {ReferenceCounter: 100}
+    wire_from_event_alone = True  # outside input: nothing unpublishable enters the store
 
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None,
@@ -314,6 +315,24 @@ class IntakeApplication(ServiceApplication):
                                trace=trace)
         self.save(request)
         return request
+
+    def attachments_only_of(self, request_id: uuid.UUID) -> list[str]:
+        """The sha256 of attachments this request holds and no other request does: the
+        files an erasure deletes (content-addressed files can be shared, e.g. a logo)."""
+        request = self.get_request(request_id)
+        own = _hashes(request.details.get("attachments"))
+        for info in request.info:
+            own |= _hashes(info.get("attachments"))
+        if not own:
+            return []
+        elsewhere: set[str] = set()
+        for e in self._events_of_topic("hotro.intake:Request.Received"):
+            if e.originator_id != request_id:
+                elsewhere |= _hashes(e.details.get("attachments"))
+        for e in self._events_of_topic("hotro.intake:Request.InfoProvided"):
+            if e.originator_id != request_id:
+                elsewhere |= _hashes(e.attachments)
+        return sorted(own - elsewhere)
 
     # ---- personal data (crypto-shredding, see shared/privacy) ---------------------------
 
@@ -576,6 +595,10 @@ class IntakeApplication(ServiceApplication):
             counter = ReferenceCounter(prefix=prefix, year=year, trace=trace)
         return counter
 
+
+
+def _hashes(attachments: Any) -> set[str]:
+    return {str(a["sha256"]) for a in attachments or () if a.get("sha256")}
 
 
 def _backoff(attempt: int) -> None:

@@ -42,7 +42,8 @@ class ErasureResult:
 
 async def erase(js: Any, intake: Any, complaint_id: uuid.UUID, *, reason: str,
                 by: str, dispatch_ids: Iterable[str] = (), letters_dir: Path | None = None,
-                maildir: Path | None = None) -> ErasureResult:
+                maildir: Path | None = None, attachments_dir: Path | None = None
+                ) -> ErasureResult:
     """Destroy the keys, delete the files, record ``Request.Erased``. Harmless twice (the
     keys are tombstones already; a second ``Erased`` records the second request)."""
     if not reason.strip():
@@ -58,12 +59,27 @@ async def erase(js: Any, intake: Any, complaint_id: uuid.UUID, *, reason: str,
     await asyncio.to_thread(intake.drop_pending_keys, key_ids)
     result.files_deleted = await asyncio.to_thread(
         delete_files, list(dispatch_ids), letters_dir, maildir)
+    if attachments_dir is not None:  # photos of invoices, ID cards...: the customer's own
+        hashes = await asyncio.to_thread(intake.attachments_only_of, complaint_id)
+        result.files_deleted += await asyncio.to_thread(
+            delete_attachments, attachments_dir, hashes)
     trace = Trace(actor_kind="staff", actor_id=by, actor_role="data-protection",
                   correlation_id=str(uuid.uuid4())).as_dict()
     await asyncio.to_thread(
         intake.record_erasure, complaint_id, reason=reason.strip(), requested_by=by,
         fields=ERASED_FIELDS, trace=trace)
     return result
+
+
+def delete_attachments(root: Path, hashes: list[str]) -> list[str]:
+    """Content-addressed attachment files (``root/ab/cd/<sha256>``) of these hashes."""
+    deleted: list[str] = []
+    for sha256 in hashes:
+        path = root / sha256[:2] / sha256[2:4] / sha256
+        if path.is_file():
+            path.unlink()
+            deleted.append(str(path))
+    return deleted
 
 
 def delete_files(dispatch_ids: list[str], letters_dir: Path | None,

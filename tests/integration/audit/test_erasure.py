@@ -21,6 +21,8 @@ from psycopg import sql
 
 from hotro.cli import main as hotro
 from hotro.natsbin import NatsServerProcess
+from services.intake.application import NewRequest
+from services.intake.email import AttachmentStore
 from services.routing.domain.workflow import ICT, Action
 from shared.contracts.subjects import EVENTS_STREAM
 from shared.eventstore.trace import Trace
@@ -127,6 +129,10 @@ async def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str
     return code, capsys.readouterr().out
 
 
+def _attachment(sha256: str, filename: str) -> dict[str, Any]:
+    return {"sha256": sha256, "filename": filename, "content_type": "image/jpeg", "size": 12}
+
+
 async def test_erased_customer_is_unreadable_everywhere_and_the_audit_still_verifies(
         provisioned: NatsServerProcess, tmp_path: Path, pg_schemas: PostgresSchemas,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -164,6 +170,19 @@ async def test_erased_customer_is_unreadable_everywhere_and_the_audit_still_veri
                 intake.call_started, call_id="erasure-call-1", caller=PHONE_E164,
                 caller_raw=PHONE_RAW, at=None, trace=Trace.system("test").as_dict())
             assert call.linked_reference == reference  # linked by the number's keyed hash
+            # the customer sends a photo of the invoice; a logo is in another complaint too
+            files = AttachmentStore(tmp_path / "attachments")
+            invoice, logo = files.put(b"invoice photo " + NAME.encode()), files.put(b"logo")
+            other = await asyncio.to_thread(
+                intake.receive, NewRequest(kind="advice", channel="web", description="khác",
+                                           customer={"name": "Khách khác",
+                                                     "email": "khac@example.vn"},
+                                           attachments=(_attachment(logo, "logo.png"),)),
+                Trace.system("test").as_dict())
+            await asyncio.to_thread(
+                intake.provide_info, cid, channel="email", content="Ảnh hoá đơn", items=[],
+                attachments=[_attachment(invoice, "hoa-don.jpg"), _attachment(logo, "logo.png")],
+                trace=Trace.system("test").as_dict())
             request = await asyncio.to_thread(intake.get_request, cid)
             assert intake.same_sender(request, EMAIL.upper())  # threading by sender
             await eventually(lambda: _quiet(system), message="settled")
@@ -182,6 +201,9 @@ async def test_erased_customer_is_unreadable_everywhere_and_the_audit_still_veri
                                      "--by", "dpo.lan", nats_arg, *stores,
                                      f"--data-dir={tmp_path}")
             assert code == 0 and "no data key existed" in again, again  # harmless
+            # the customer's own attachment is deleted, the shared one kept
+            assert not files.exists(invoice) and files.exists(logo), out
+            assert other.reference.startswith("TV-")
 
             async with system.client("intake") as client:
                 view = (await client.get(f"/api/complaints/{reference}", headers=auth())).json()
