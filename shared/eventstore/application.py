@@ -96,6 +96,19 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
 
     # ---- outbound: the notification log is the outbox --------------------------------
 
+    #: ``to_wire`` needs nothing but the event (no repository read): then every event is
+    #: checked before it is stored (intake, which takes outside input, sets it).
+    wire_from_event_alone: ClassVar[bool] = False
+
+    def _record(self, processing_event: ProcessingEvent[uuid.UUID]) -> Any:
+        # Whatever is stored will be published by the relay, in order: an event that cannot
+        # become a valid envelope would stop the relay for every later event. Refuse it here,
+        # before anything is written (the caller gets the validation error).
+        if self.wire_from_event_alone:
+            for event in processing_event.events:
+                self.envelope_of(1, event)
+        return super()._record(processing_event)
+
     def to_wire(self, domain_event: Any) -> WireEvent | None:
         return None
 

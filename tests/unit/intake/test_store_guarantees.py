@@ -1,10 +1,13 @@
-"""The yearly reference counter is loaded from a snapshot, not replayed from January: an
-allocation costs the same on the first and the hundred-thousandth request."""
+"""The store's own guarantees: the yearly reference counter is loaded from a snapshot, not
+replayed from January; an event the relay could not publish never enters the store."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
 
 from services.intake.application import IntakeApplication, NewRequest
 from services.intake.domain import ReferenceCounter
@@ -41,3 +44,17 @@ def test_references_continue_from_a_snapshot_after_a_restart(tmp_path: Path) -> 
     counter = again.repository.get(counter_id)
     assert counter.version == 232 and counter.last == 231  # Started + 231 allocations
     again.close()
+
+
+def test_an_event_the_relay_could_not_publish_is_refused_before_it_is_stored(
+        tmp_path: Path) -> None:
+    intake = _intake(tmp_path / "intake.sqlite")
+    trace = Trace.system("test").as_dict()
+    accepted = intake.receive(_advice(1), trace)
+    stored = intake.max_notification_id()
+    with pytest.raises(ValidationError, match="attachments"):
+        intake.provide_info(accepted.request_id, channel="email", content="ảnh", items=[],
+                            attachments=[{"sha256": "ab" * 32}], trace=trace)  # no filename…
+    assert intake.max_notification_id() == stored  # nothing half-written
+    assert intake.get_request(accepted.request_id).info == []
+    intake.close()
