@@ -92,3 +92,23 @@ async def running_system(nats_url: str, store_url: Callable[[str], str], data_di
     finally:
         for runtime in reversed(started):
             await runtime.stop()
+
+
+async def settled(system: InProcessSystem, partitions: int) -> bool:
+    """Every relay has published its whole log, no consumer has a message left, and notify
+    has nothing pending: the system has finished reacting."""
+    from shared.contracts.subjects import EVENTS_STREAM, durable_name
+
+    for svc in system.apps:
+        runtime = system.runtime(svc)
+        if runtime.relay is None or \
+                runtime.relay.position != system.application(svc).max_notification_id():
+            return False
+        if svc == "intake" or runtime.js is None:
+            continue
+        for p in range(partitions):
+            info = await runtime.js.consumer_info(EVENTS_STREAM, durable_name(svc, p))
+            if info.num_pending or info.num_ack_pending:
+                return False
+    notify = system.apps.get("notify")
+    return notify is None or not notify.state.delivery_log.entries(status="pending", limit=1)

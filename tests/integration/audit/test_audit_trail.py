@@ -30,6 +30,7 @@ from shared.eventstore.trace import Trace
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PG_BASE, PostgresSchemas
 from tests.support.system import InProcessSystem, running_system
+from tests.support.system import settled as system_settled
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
@@ -82,30 +83,15 @@ class Script:
     async def settled(self, cid: uuid.UUID) -> tuple[datetime, dict[str, Any], dict[str, Any]]:
         """Wait until everything stored is relayed, consumed and delivered; return the
         instant and what staff saw then."""
-        await eventually(lambda: _quiet(self.system), message="the system settled")
-        await eventually(lambda: _quiet(self.system), message="the system still settled")
+        await eventually(lambda: system_settled(self.system, TEST_PARTITIONS),
+                         message="the system settled")
+        await eventually(lambda: system_settled(self.system, TEST_PARTITIONS),
+                         message="the system still settled")
         case = self.routing.get_case(cid)
         clocks = {c.kind: c.snapshot() for c in self.sla.clocks_of(cid)}
         instant = datetime.now(UTC)
         return instant, case_view(case), clocks
 
-
-async def _quiet(system: InProcessSystem) -> bool:
-    from shared.contracts.subjects import EVENTS_STREAM, durable_name
-
-    for svc in ("intake", "routing", "sla", "notify"):
-        runtime = system.runtime(svc)
-        if runtime.relay is None or \
-                runtime.relay.position != system.application(svc).max_notification_id():
-            return False
-        if svc == "intake":
-            continue
-        for p in range(TEST_PARTITIONS):
-            info = await runtime.js.consumer_info(EVENTS_STREAM, durable_name(svc, p))
-            if info.num_pending or info.num_ack_pending:
-                return False
-    log = system.apps["notify"].state.delivery_log
-    return not log.entries(status="pending", limit=1)
 
 
 async def _last_seal(js: Any, service: str) -> Seal | None:

@@ -31,7 +31,7 @@ from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PG_BASE, PostgresSchemas
 from tests.support.smtp import running_sink
 from tests.support.staff import auth
-from tests.support.system import InProcessSystem, running_system
+from tests.support.system import running_system, settled
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
@@ -106,22 +106,6 @@ async def _stream_leaks(nats_url: str, control: str) -> dict[str, list[str]]:
         await nc.close()
 
 
-async def _quiet(system: InProcessSystem) -> bool:
-    from shared.contracts.subjects import durable_name
-
-    for svc in SERVICES:
-        runtime = system.runtime(svc)
-        if runtime.relay is None or \
-                runtime.relay.position != system.application(svc).max_notification_id():
-            return False
-        if svc == "intake":
-            continue
-        for p in range(TEST_PARTITIONS):
-            info = await runtime.js.consumer_info(EVENTS_STREAM, durable_name(svc, p))
-            if info.num_pending or info.num_ack_pending:
-                return False
-    return not system.apps["notify"].state.delivery_log.entries(status="pending", limit=1)
-
 
 async def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     capsys.readouterr()
@@ -185,7 +169,7 @@ async def test_erased_customer_is_unreadable_everywhere_and_the_audit_still_veri
                 trace=Trace.system("test").as_dict())
             request = await asyncio.to_thread(intake.get_request, cid)
             assert intake.same_sender(request, EMAIL.upper())  # threading by sender
-            await eventually(lambda: _quiet(system), message="settled")
+            await eventually(lambda: settled(system, TEST_PARTITIONS), message="settled")
 
             # ---- stored and published only sealed, already before erasure ----
             assert _store_leaks(pg_schemas, control=DESCRIPTION) == {}
@@ -231,7 +215,8 @@ async def test_erased_customer_is_unreadable_everywhere_and_the_audit_still_veri
             failed = await eventually(failed_info_request, message="info request failed")
             assert failed["last_error"] == "erased"
             assert len(sink.to(EMAIL, reference)) == 1  # nothing more went out
-            await eventually(lambda: _quiet(system), message="settled after erasure")
+            await eventually(lambda: settled(system, TEST_PARTITIONS),
+                             message="settled after erasure")
 
             # ---- nothing readable: stores, stream ----
             assert _store_leaks(pg_schemas, control=DESCRIPTION) == {}
