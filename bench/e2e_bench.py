@@ -28,11 +28,11 @@ from eventsourcing.persistence import Tracking  # noqa: E402
 
 from hotro.natsbin import NatsServerProcess  # noqa: E402
 from hotro.provisioning import provision_all  # noqa: E402
-from services.notify.application import NotifyApplication  # noqa: E402
-from services.notify.domain import Contact  # noqa: E402
-from shared.eventstore.application import ServiceApplication  # noqa: E402
-from shared.eventstore.persistence import persistence_env  # noqa: E402
-from shared.eventstore.schema import ensure_store  # noqa: E402
+from hotro.services.notify.application import NotifyApplication  # noqa: E402
+from hotro.services.notify.domain import Contact  # noqa: E402
+from hotro.shared.eventstore.application import ServiceApplication  # noqa: E402
+from hotro.shared.eventstore.persistence import persistence_env  # noqa: E402
+from hotro.shared.eventstore.schema import ensure_store  # noqa: E402
 from tests.support.processes import ServiceProcess  # noqa: E402
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"

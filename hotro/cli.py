@@ -35,7 +35,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_contracts(args: argparse.Namespace) -> int:
-    from shared.contracts.snapshots import SCHEMA_DIR, current_schemas, render, write_snapshots
+    from hotro.shared.contracts.snapshots import (
+        SCHEMA_DIR,
+        current_schemas,
+        render,
+        write_snapshots,
+    )
 
     if args.write:
         print("\n".join(write_snapshots()))
@@ -62,7 +67,7 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
 
 def _cmd_asyncapi(args: argparse.Namespace) -> int:
     from hotro.serve import SERVICES
-    from shared.runtime.asyncapi import render_asyncapi
+    from hotro.shared.runtime.asyncapi import render_asyncapi
 
     out = Path(args.dir)
     stale = []

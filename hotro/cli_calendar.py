@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from typing import TextIO
 
-from shared.calendar import (
+from hotro.shared.calendar import (
     CalendarError,
     DeadlineKind,
     load_calendar,

@@ -23,8 +23,8 @@ import httpx
 from hotro.natsbin import NatsServerProcess, free_port, port_is_free, terminate
 from hotro.provisioning import provision_all
 from hotro.serve import SERVICES
-from shared.privacy.secrets import ENV_VAR as PII_SECRET_VAR
-from shared.privacy.secrets import ensure_secret_file
+from hotro.shared.privacy.secrets import ENV_VAR as PII_SECRET_VAR
+from hotro.shared.privacy.secrets import ensure_secret_file
 
 DEFAULT_PORTS = {"gateway": 8080, "nats": 4222, "intake": 8101, "routing": 8102, "sla": 8103,
                  "notify": 8104, "smtp": 2525}
@@ -93,7 +93,7 @@ def demo_tokens(data_dir: Path) -> dict[str, str]:
     """One demo user per role for the local run; kept across runs (same tokens)."""
     import tomllib
 
-    from shared.staff.users import write_demo_users
+    from hotro.shared.staff.users import write_demo_users
 
     path = data_dir / "staff-users.toml"
     if path.exists():

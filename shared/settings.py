@@ -9,7 +9,7 @@ import uuid
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.contracts.subjects import DEFAULT_PARTITIONS
+from hotro.shared.contracts.subjects import DEFAULT_PARTITIONS
 
 
 def _default_replica_id() -> str:

@@ -18,26 +18,26 @@ from pydantic import (
     field_validator,
 )
 
-from services.intake import hotline
-from services.intake.application import (
+from hotro.services.intake import hotline
+from hotro.services.intake.application import (
     CallNotDraft,
     IntakeApplication,
     NewRequest,
     RequestNotFound,
     UnknownCall,
 )
-from services.intake.errors import FieldErrors
-from services.intake.reference_data import Catalogue
-from shared.calendar import load_calendar
-from shared.eventstore.trace import Trace
-from shared.staff.http import (
+from hotro.services.intake.errors import FieldErrors
+from hotro.services.intake.reference_data import Catalogue
+from hotro.shared.calendar import load_calendar
+from hotro.shared.eventstore.trace import Trace
+from hotro.shared.staff.http import (
     AUTH_ERRORS,
     PERSONAL_DATA_READERS,
     bearer_user,
     optional_bearer_user,
     require_role,
 )
-from shared.staff.users import Directory, StaffUser
+from hotro.shared.staff.users import Directory, StaffUser
 
 
 class CustomerIn(BaseModel):

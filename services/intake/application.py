@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
-from services.intake.domain import (
+from hotro.services.intake.domain import (
     REFERENCE_PREFIX,
     HotlineCall,
     MailRecord,
@@ -25,14 +25,14 @@ from services.intake.domain import (
     Request,
     request_id_for_idempotency_key,
 )
-from services.intake.filing import FilingCheck
-from services.intake.reference_data import ChannelRules
-from shared.contracts import events as wire
-from shared.contracts.envelope import Envelope
-from shared.contracts.topology import subscriptions_of
-from shared.eventstore.application import Handler, ServiceApplication, WireEvent
-from shared.privacy.pending import FallbackKeyRing, pending_keys_for
-from shared.privacy.sealing import (
+from hotro.services.intake.filing import FilingCheck
+from hotro.services.intake.reference_data import ChannelRules
+from hotro.shared.contracts import events as wire
+from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.contracts.topology import subscriptions_of
+from hotro.shared.eventstore.application import Handler, ServiceApplication, WireEvent
+from hotro.shared.privacy.pending import FallbackKeyRing, pending_keys_for
+from hotro.shared.privacy.sealing import (
     ERASED,
     KeyRing,
     is_sealed,
@@ -41,7 +41,7 @@ from shared.privacy.sealing import (
     reveal,
     seal_with,
 )
-from shared.privacy.secrets import ephemeral_hash_secret
+from hotro.shared.privacy.secrets import ephemeral_hash_secret
 
 __all__ = ["Accepted", "CallNotDraft", "FilingCheck", "IntakeApplication", "NewRequest",
            "RequestNotFound", "UnknownCall"]
@@ -111,7 +111,7 @@ class IntakeApplication(ServiceApplication):
         self.hash_secret = hash_secret or ephemeral_hash_secret()
         self._allocation_lock = threading.Lock()
         if filing_check is None:
-            from services.intake.filing import calendar_filing_check
+            from hotro.services.intake.filing import calendar_filing_check
 
             filing_check = calendar_filing_check()
         self.filing_check = filing_check

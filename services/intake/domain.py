@@ -9,8 +9,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.contracts.envelope import HOTRO_NAMESPACE
-from shared.eventstore.topics import register_topics
+from hotro.shared.contracts.envelope import HOTRO_NAMESPACE
+from hotro.shared.eventstore.topics import register_topics
 
 REFERENCE_PREFIX = {"complaint": "KN", "advice": "TV"}
 
@@ -22,6 +22,12 @@ class Request(Aggregate):
     (``shared.privacy``; a plain dict only in events stored before sealing);
     ``contact_hashes`` holds keyed hashes (HMAC) of the email and E.164 phone for
     equality checks (threading by sender) without the data itself."""
+
+    TOPIC = "hotro.intake:Request"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.intake:Request.Created"
 
     @event("Received", topic="hotro.intake:Request.Received")
     def __init__(self, *, id: uuid.UUID, reference: str, kind: str, channel: str,
@@ -101,6 +107,12 @@ class ReferenceCounter(Aggregate):
     """Allocates KN-YYYY-nnnnnn / TV-YYYY-nnnnnn. Saved with the request in one
     transaction, so a reference is never skipped twice nor given twice."""
 
+    TOPIC = "hotro.intake:ReferenceCounter"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.intake:ReferenceCounter.Created"
+
     @staticmethod
     def create_id(prefix: str, year: int) -> uuid.UUID:
         return uuid.uuid5(HOTRO_NAMESPACE, f"intake/reference-counter/{prefix}/{year}")
@@ -123,6 +135,12 @@ class ReferenceCounter(Aggregate):
 class ReferenceIndex(Aggregate):
     """reference -> request id (its id is derived from the reference)."""
 
+    TOPIC = "hotro.intake:ReferenceIndex"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.intake:ReferenceIndex.Created"
+
     @staticmethod
     def create_id(reference: str) -> uuid.UUID:
         return uuid.uuid5(HOTRO_NAMESPACE, f"intake/reference/{reference.upper()}")
@@ -137,6 +155,12 @@ class ReferenceIndex(Aggregate):
 
 class MessageIndex(Aggregate):
     """An email Message-ID -> the request it belongs to (inbound dedupe and threading)."""
+
+    TOPIC = "hotro.intake:MessageIndex"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.intake:MessageIndex.Created"
 
     @staticmethod
     def create_id(message_id: str) -> uuid.UUID:
@@ -156,6 +180,12 @@ class PhoneIndex(Aggregate):
 
     Keyed by the keyed hash (HMAC) of the E.164 number, never the number: ``create_id``
     and ``phone`` take that hash (``IntakeApplication.phone_key``)."""
+
+    TOPIC = "hotro.intake:PhoneIndex"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.intake:PhoneIndex.Created"
 
     @staticmethod
     def create_id(phone: str) -> uuid.UUID:
@@ -177,6 +207,12 @@ class HotlineCall(Aggregate):
     """A call reported by the call-centre software: linked to an open request, or a draft
     the agent turns into a request (or not). ``caller`` is sealed with the call's own
     data key (``key_id``), which erasing the request it belongs to destroys too."""
+
+    TOPIC = "hotro.intake:HotlineCall"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.intake:HotlineCall.Created"
 
     @staticmethod
     def create_id(call_id: str) -> uuid.UUID:
@@ -229,6 +265,12 @@ class MailRecord(Aggregate):
     The sender (``envelope_from``, ``from_address``) is sealed with the record's own data
     key (``key_id``): it belongs to no complaint."""
 
+    TOPIC = "hotro.intake:MailRecord"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.intake:MailRecord.Created"
+
     @staticmethod
     def key_id(raw_sha256: str) -> str:
         return f"mail-{raw_sha256[:40]}"
@@ -259,4 +301,4 @@ def request_id_for_idempotency_key(key: str) -> uuid.UUID:
 
 
 register_topics(Request, ReferenceCounter, ReferenceIndex, MessageIndex, PhoneIndex, HotlineCall,
-                MailRecord)
+                MailRecord, legacy_module="services.intake.domain")

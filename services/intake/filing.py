@@ -6,7 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from shared.calendar import DeadlinePolicy, WorkingCalendar, load_calendar, resolve_working_days
+from hotro.shared.calendar import (
+    DeadlinePolicy,
+    WorkingCalendar,
+    load_calendar,
+    resolve_working_days,
+)
 
 #: (product, category, incident_date, received_at) -> (last day to file, filed late?)
 FilingCheck = Callable[[str | None, str | None, date, datetime], tuple[date, bool]]

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import aioimaplib
 
 if TYPE_CHECKING:
-    from services.intake.mail_intake import MailOutcome
-    from services.intake.settings import IntakeSettings
+    from hotro.services.intake.mail_intake import MailOutcome
+    from hotro.services.intake.settings import IntakeSettings
 
 log = logging.getLogger(__name__)
 

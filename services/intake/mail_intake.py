@@ -22,8 +22,8 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from services.intake.application import IntakeApplication, NewRequest, RequestNotFound
-from services.intake.email import (
+from hotro.services.intake.application import IntakeApplication, NewRequest, RequestNotFound
+from hotro.services.intake.email import (
     AttachmentStore,
     EmailLimits,
     InboundEmail,
@@ -34,9 +34,9 @@ from services.intake.email import (
     parse_inbound,
     start_smtp_listener,
 )
-from services.intake.email.sanitize import clean_line, fold_diacritics
-from services.intake.settings import IntakeSettings
-from shared.eventstore.trace import Trace
+from hotro.services.intake.email.sanitize import clean_line, fold_diacritics
+from hotro.services.intake.settings import IntakeSettings
+from hotro.shared.eventstore.trace import Trace
 
 log = logging.getLogger(__name__)
 

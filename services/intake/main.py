@@ -9,26 +9,26 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from services.intake.api import build_intake_router, build_router
-from services.intake.application import IntakeApplication
-from services.intake.email import AttachmentStore, QuarantineStore
-from services.intake.errors import FieldErrors, on_field_errors, on_request_validation
-from services.intake.filing import FilingCheck, calendar_filing_check
-from services.intake.imap_poller import ImapConfig, ImapPollerJob
-from services.intake.mail_intake import MailIntake, SmtpListenerJob, email_limits
-from services.intake.reference_data import load_catalogue, load_channel_rules
-from services.intake.settings import IntakeSettings
-from shared.audit.seal import install as install_seals
-from shared.calendar import load_policy
-from shared.eventstore.persistence import persistence_env
-from shared.eventstore.schema import ensure_store
-from shared.observability.metrics import ServiceMetrics
-from shared.privacy.kv import NatsKeyRing, keyring_job
-from shared.privacy.pending import flush_pending_keys
-from shared.privacy.sealing import CachedKeyRing, KeyRing
-from shared.privacy.secrets import ephemeral_hash_secret
-from shared.runtime.host import ServiceRuntime, build_http_app
-from shared.staff.users import load_directory
+from hotro.services.intake.api import build_intake_router, build_router
+from hotro.services.intake.application import IntakeApplication
+from hotro.services.intake.email import AttachmentStore, QuarantineStore
+from hotro.services.intake.errors import FieldErrors, on_field_errors, on_request_validation
+from hotro.services.intake.filing import FilingCheck, calendar_filing_check
+from hotro.services.intake.imap_poller import ImapConfig, ImapPollerJob
+from hotro.services.intake.mail_intake import MailIntake, SmtpListenerJob, email_limits
+from hotro.services.intake.reference_data import load_catalogue, load_channel_rules
+from hotro.services.intake.settings import IntakeSettings
+from hotro.shared.audit.seal import install as install_seals
+from hotro.shared.calendar import load_policy
+from hotro.shared.eventstore.persistence import persistence_env
+from hotro.shared.eventstore.schema import ensure_store
+from hotro.shared.observability.metrics import ServiceMetrics
+from hotro.shared.privacy.kv import NatsKeyRing, keyring_job
+from hotro.shared.privacy.pending import flush_pending_keys
+from hotro.shared.privacy.sealing import CachedKeyRing, KeyRing
+from hotro.shared.privacy.secrets import ephemeral_hash_secret
+from hotro.shared.runtime.host import ServiceRuntime, build_http_app
+from hotro.shared.staff.users import load_directory
 
 
 def hash_secret(settings: IntakeSettings) -> bytes:

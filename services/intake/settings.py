@@ -5,8 +5,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from services.intake.reference_data import DEFAULT_CATALOGUE, DEFAULT_CHANNEL_RULES
-from shared.settings import ServiceSettings
+from hotro.services.intake.reference_data import DEFAULT_CATALOGUE, DEFAULT_CHANNEL_RULES
+from hotro.shared.settings import ServiceSettings
 
 
 class IntakeSettings(ServiceSettings):

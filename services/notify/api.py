@@ -15,19 +15,19 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.notify.application import DispatchNotFound, NotifyApplication
-from services.notify.delivery_log import DeliveryLog
-from services.notify.domain import DispatchError
-from services.notify.settings import NotifySettings
-from shared.eventstore.trace import Trace
-from shared.staff.http import (
+from hotro.services.notify.application import DispatchNotFound, NotifyApplication
+from hotro.services.notify.delivery_log import DeliveryLog
+from hotro.services.notify.domain import DispatchError
+from hotro.services.notify.settings import NotifySettings
+from hotro.shared.eventstore.trace import Trace
+from hotro.shared.staff.http import (
     AUTH_ERRORS,
     CUSTOMER_CONTACT_STAFF,
     PERSONAL_DATA_READERS,
     bearer_user,
     require_role,
 )
-from shared.staff.users import Directory, StaffUser
+from hotro.shared.staff.users import Directory, StaffUser
 
 Status = Literal["pending", "task_open", "awaiting_post", "sent", "failed", "bounced"]
 

@@ -35,14 +35,14 @@ from typing import Any, ClassVar
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
-from services.notify.delivery import Deliverer, PermanentFailure, TransientFailure
-from services.notify.domain import POSTED, Contact, Dispatch, DispatchError
-from shared.contracts import events as wire
-from shared.contracts.envelope import Envelope
-from shared.contracts.topology import subscriptions_of
-from shared.eventstore.application import Handler, ServiceApplication, WireEvent
-from shared.eventstore.trace import Trace
-from shared.privacy.sealing import (
+from hotro.services.notify.delivery import Deliverer, PermanentFailure, TransientFailure
+from hotro.services.notify.domain import POSTED, Contact, Dispatch, DispatchError
+from hotro.shared.contracts import events as wire
+from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.contracts.topology import subscriptions_of
+from hotro.shared.eventstore.application import Handler, ServiceApplication, WireEvent
+from hotro.shared.eventstore.trace import Trace
+from hotro.shared.privacy.sealing import (
     ERASED,
     KeyDestroyed,
     KeyRing,
@@ -529,7 +529,7 @@ class NotifyApplication(ServiceApplication):
 
 
 def _reply_deadline(received_at: datetime, product: str | None) -> date:
-    from shared.calendar import load_calendar, resolve_working_days
+    from hotro.shared.calendar import load_calendar, resolve_working_days
 
     days, _ = resolve_working_days("reply", product)
     return load_calendar().add_working_days(received_at, days).last_day

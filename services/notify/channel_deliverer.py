@@ -6,12 +6,12 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from services.notify.channels.delivery import PermanentDeliveryError
-from services.notify.channels.email_smtp import OutgoingEmail, Sender
-from services.notify.channels.letter_pdf import Letter, LetterStore, render_letter_pdf
-from services.notify.channels.sms import ShortMessage, ShortMessageSender
-from services.notify.domain import Contact, Dispatch
-from services.notify.rendering import CompanyInfo, render
+from hotro.services.notify.channels.delivery import PermanentDeliveryError
+from hotro.services.notify.channels.email_smtp import OutgoingEmail, Sender
+from hotro.services.notify.channels.letter_pdf import Letter, LetterStore, render_letter_pdf
+from hotro.services.notify.channels.sms import ShortMessage, ShortMessageSender
+from hotro.services.notify.domain import Contact, Dispatch
+from hotro.services.notify.rendering import CompanyInfo, render
 
 _ICT = timezone(timedelta(hours=7))
 _DATE_KEYS = {"reply_deadline", "due_date", "deadline", "incident_date", "filing_deadline"}

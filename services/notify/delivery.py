@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from services.notify.channels.delivery import PermanentDeliveryError, TransientDeliveryError
-from services.notify.domain import Contact, Dispatch
+from hotro.services.notify.channels.delivery import PermanentDeliveryError, TransientDeliveryError
+from hotro.services.notify.domain import Contact, Dispatch
 
 TransientFailure = TransientDeliveryError
 PermanentFailure = PermanentDeliveryError

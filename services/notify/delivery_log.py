@@ -12,9 +12,9 @@ import threading
 import uuid
 from typing import Any
 
-from services.notify.domain import Contact, Dispatch
-from shared.eventstore.application import ServiceApplication
-from shared.eventstore.follower import LogFollower
+from hotro.services.notify.domain import Contact, Dispatch
+from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.follower import LogFollower
 
 
 class DeliveryLog:

@@ -21,8 +21,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.contracts.envelope import HOTRO_NAMESPACE
-from shared.eventstore.topics import register_topics
+from hotro.shared.contracts.envelope import HOTRO_NAMESPACE
+from hotro.shared.eventstore.topics import register_topics
 
 SENDABLE = ("email", "sms", "letter", "receipt_slip")  # notify sends these itself
 STAFF_TASK = ("phone", "in_person")     # a staff member does it and records the outcome
@@ -34,6 +34,12 @@ class DispatchError(Exception):
 
 
 class Contact(Aggregate):
+    TOPIC = "hotro.notify:Contact"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.notify:Contact.Created"
+
     @staticmethod
     def create_id(complaint_id: uuid.UUID) -> uuid.UUID:
         return uuid.uuid5(HOTRO_NAMESPACE, f"notify/contact/{complaint_id}")
@@ -78,6 +84,12 @@ class Contact(Aggregate):
 
 
 class Dispatch(Aggregate):
+    TOPIC = "hotro.notify:Dispatch"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.notify:Dispatch.Created"
+
     @staticmethod
     def create_id(complaint_id: uuid.UUID, purpose: str, cause: str) -> uuid.UUID:
         return uuid.uuid5(HOTRO_NAMESPACE, f"notify/dispatch/{complaint_id}/{purpose}/{cause}")
@@ -195,4 +207,4 @@ class Dispatch(Aggregate):
         self._bounced(reason=reason, at=at, trace=trace)
 
 
-register_topics(Contact, Dispatch)
+register_topics(Contact, Dispatch, legacy_module="services.notify.domain")

@@ -11,30 +11,30 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.notify.api import build_router
-from services.notify.application import NotifyApplication, Recipients
-from services.notify.channel_deliverer import ChannelDeliverer
-from services.notify.channels.email_smtp import MaildirSender, Sender, SmtpSender
-from services.notify.channels.letter_pdf import LetterStore
-from services.notify.channels.sms import (
+from hotro.services.notify.api import build_router
+from hotro.services.notify.application import NotifyApplication, Recipients
+from hotro.services.notify.channel_deliverer import ChannelDeliverer
+from hotro.services.notify.channels.email_smtp import MaildirSender, Sender, SmtpSender
+from hotro.services.notify.channels.letter_pdf import LetterStore
+from hotro.services.notify.channels.sms import (
     RecordingShortMessageSender,
     ShortMessageSender,
     WebhookShortMessageSender,
 )
-from services.notify.delivery import Deliverer
-from services.notify.delivery_log import DeliveryLog
-from services.notify.rendering import CompanyInfo
-from services.notify.sender import DeliveryLoop
-from services.notify.settings import NotifySettings
-from shared.audit.seal import install as install_seals
-from shared.clock import system_clock
-from shared.eventstore.persistence import persistence_env
-from shared.eventstore.schema import ensure_store
-from shared.observability.metrics import ServiceMetrics
-from shared.privacy.kv import NatsKeyRing, keyring_job
-from shared.privacy.sealing import CachedKeyRing, KeyRing
-from shared.runtime.host import ServiceRuntime, build_http_app
-from shared.staff.users import load_directory
+from hotro.services.notify.delivery import Deliverer
+from hotro.services.notify.delivery_log import DeliveryLog
+from hotro.services.notify.rendering import CompanyInfo
+from hotro.services.notify.sender import DeliveryLoop
+from hotro.services.notify.settings import NotifySettings
+from hotro.shared.audit.seal import install as install_seals
+from hotro.shared.clock import system_clock
+from hotro.shared.eventstore.persistence import persistence_env
+from hotro.shared.eventstore.schema import ensure_store
+from hotro.shared.observability.metrics import ServiceMetrics
+from hotro.shared.privacy.kv import NatsKeyRing, keyring_job
+from hotro.shared.privacy.sealing import CachedKeyRing, KeyRing
+from hotro.shared.runtime.host import ServiceRuntime, build_http_app
+from hotro.shared.staff.users import load_directory
 
 log = logging.getLogger(__name__)
 

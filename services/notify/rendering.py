@@ -127,7 +127,7 @@ def _autoescape(name: str | None) -> bool:
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("services.notify", "templates"),
+        loader=jinja2.PackageLoader("hotro.services.notify", "templates"),
         autoescape=_autoescape,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,

@@ -22,11 +22,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.notify.application import DispatchNotFound, NotifyApplication, OutcomeNotRecorded
-from services.notify.delivery import Deliverer
-from services.notify.domain import STAFF_TASK, Dispatch
-from shared.contracts.subjects import partition_of
-from shared.eventstore.follower import LogFollower
+from hotro.services.notify.application import (
+    DispatchNotFound,
+    NotifyApplication,
+    OutcomeNotRecorded,
+)
+from hotro.services.notify.delivery import Deliverer
+from hotro.services.notify.domain import STAFF_TASK, Dispatch
+from hotro.shared.contracts.subjects import partition_of
+from hotro.shared.eventstore.follower import LogFollower
 
 log = logging.getLogger(__name__)
 

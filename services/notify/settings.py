@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from shared.settings import ServiceSettings
+from hotro.shared.settings import ServiceSettings
 
 
 class NotifySettings(ServiceSettings):

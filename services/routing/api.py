@@ -20,28 +20,28 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.routing.application import CaseNotFound, ConcurrentChange, RoutingApplication
-from services.routing.domain.case import Case
-from services.routing.domain.catalogue import ConfigError
-from services.routing.domain.permissions import (
+from hotro.services.routing.application import CaseNotFound, ConcurrentChange, RoutingApplication
+from hotro.services.routing.domain.case import Case
+from hotro.services.routing.domain.catalogue import ConfigError
+from hotro.services.routing.domain.permissions import (
     Forbidden,
     Role,
     authorize_read,
     permitted_actions,
 )
-from services.routing.domain.triage import load_triage_rules
-from services.routing.domain.workflow import (
+from hotro.services.routing.domain.triage import load_triage_rules
+from hotro.services.routing.domain.workflow import (
     Action,
     IllegalTransition,
     InvalidCommand,
     ReopenPeriodExpired,
     State,
 )
-from services.routing.queues import CaseQueues
-from shared.contracts.events import AttachmentRef
-from shared.eventstore.trace import Trace
-from shared.staff.http import bearer_user
-from shared.staff.users import Directory, StaffUser
+from hotro.services.routing.queues import CaseQueues
+from hotro.shared.contracts.events import AttachmentRef
+from hotro.shared.eventstore.trace import Trace
+from hotro.shared.staff.http import bearer_user
+from hotro.shared.staff.users import Directory, StaffUser
 
 log = logging.getLogger(__name__)
 

@@ -14,15 +14,15 @@ from typing import Any, ClassVar, Literal
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
-from services.routing.domain.case import Case
-from services.routing.domain.catalogue import Catalogue
-from services.routing.domain.permissions import authorize
-from services.routing.domain.triage import TriageRules
-from services.routing.domain.workflow import Action, CaseError, InvalidCommand, State
-from shared.contracts import events as wire
-from shared.contracts.envelope import Envelope
-from shared.contracts.topology import subscriptions_of
-from shared.eventstore.application import Handler, ServiceApplication, WireEvent
+from hotro.services.routing.domain.case import Case
+from hotro.services.routing.domain.catalogue import Catalogue
+from hotro.services.routing.domain.permissions import authorize
+from hotro.services.routing.domain.triage import TriageRules
+from hotro.services.routing.domain.workflow import Action, CaseError, InvalidCommand, State
+from hotro.shared.contracts import events as wire
+from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.contracts.topology import subscriptions_of
+from hotro.shared.eventstore.application import Handler, ServiceApplication, WireEvent
 
 #: What happens when the customer never answers an information request (sla reports the
 #: "customer_info" clock breached): back to analysis with what support has, or withdrawn.

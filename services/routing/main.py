@@ -12,18 +12,18 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.routing.api import build_router
-from services.routing.application import RoutingApplication
-from services.routing.domain.catalogue import load_catalogue
-from services.routing.domain.triage import load_triage_rules
-from services.routing.queues import CaseQueues
-from services.routing.settings import RoutingSettings
-from shared.audit.seal import install as install_seals
-from shared.eventstore.persistence import persistence_env
-from shared.eventstore.schema import ensure_store
-from shared.observability.metrics import ServiceMetrics
-from shared.runtime.host import ServiceRuntime, build_http_app
-from shared.staff.users import load_directory
+from hotro.services.routing.api import build_router
+from hotro.services.routing.application import RoutingApplication
+from hotro.services.routing.domain.catalogue import load_catalogue
+from hotro.services.routing.domain.triage import load_triage_rules
+from hotro.services.routing.queues import CaseQueues
+from hotro.services.routing.settings import RoutingSettings
+from hotro.shared.audit.seal import install as install_seals
+from hotro.shared.eventstore.persistence import persistence_env
+from hotro.shared.eventstore.schema import ensure_store
+from hotro.shared.observability.metrics import ServiceMetrics
+from hotro.shared.runtime.host import ServiceRuntime, build_http_app
+from hotro.shared.staff.users import load_directory
 
 
 def build_application(settings: RoutingSettings, *,

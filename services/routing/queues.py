@@ -13,9 +13,9 @@ import threading
 import uuid
 from typing import Any
 
-from services.routing.domain.case import Case, settle_deadlines, sla_status
-from shared.eventstore.application import ServiceApplication
-from shared.eventstore.follower import LogFollower
+from hotro.services.routing.domain.case import Case, settle_deadlines, sla_status
+from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.follower import LogFollower
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.settings import ServiceSettings
+from hotro.shared.settings import ServiceSettings
 
 CONFIG_DIR = Path(__file__).parent / "config"
 

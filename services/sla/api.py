@@ -10,11 +10,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from services.sla.application import SlaApplication
-from services.sla.board import ClockBoard, ClockRow
-from services.sla.calendar_planner import CalendarPlanner
-from services.sla.domain import Clock
-from shared.calendar.errors import CalendarError
+from hotro.services.sla.application import SlaApplication
+from hotro.services.sla.board import ClockBoard, ClockRow
+from hotro.services.sla.calendar_planner import CalendarPlanner
+from hotro.services.sla.domain import Clock
+from hotro.shared.calendar.errors import CalendarError
 
 MAX_WORKING_DAYS = 365
 

@@ -11,13 +11,13 @@ from typing import Any, ClassVar
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
-from services.sla.domain import CaseClocks, Clock, ClockError, PausePolicy, base_kind
-from services.sla.planning import Plan, Planner
-from shared.contracts import events as wire
-from shared.contracts.envelope import Envelope
-from shared.contracts.topology import subscriptions_of
-from shared.eventstore.application import Handler, ServiceApplication, WireEvent
-from shared.eventstore.trace import Trace
+from hotro.services.sla.domain import CaseClocks, Clock, ClockError, PausePolicy, base_kind
+from hotro.services.sla.planning import Plan, Planner
+from hotro.shared.contracts import events as wire
+from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.contracts.topology import subscriptions_of
+from hotro.shared.eventstore.application import Handler, ServiceApplication, WireEvent
+from hotro.shared.eventstore.trace import Trace
 
 TIMER_ACTOR = "sla-timer"
 

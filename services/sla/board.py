@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from services.sla.domain import Clock
-from shared.eventstore.application import ServiceApplication
-from shared.eventstore.follower import LogFollower
+from hotro.services.sla.domain import Clock
+from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.follower import LogFollower
 
 
 @dataclass(frozen=True)

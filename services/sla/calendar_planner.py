@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
-from services.sla.planning import Pause, Plan
-from shared.calendar.registry import available_versions, load_calendar
-from shared.calendar.rules import DeadlinePolicy, default_policy
-from shared.calendar.working_calendar import WorkingCalendar
+from hotro.services.sla.planning import Pause, Plan
+from hotro.shared.calendar.registry import available_versions, load_calendar
+from hotro.shared.calendar.rules import DeadlinePolicy, default_policy
+from hotro.shared.calendar.working_calendar import WorkingCalendar
 
 WORKING_HOURS = (time(8, 0), time(17, 0))
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.contracts.envelope import HOTRO_NAMESPACE
-from shared.eventstore.topics import register_topics
+from hotro.shared.contracts.envelope import HOTRO_NAMESPACE
+from hotro.shared.eventstore.topics import register_topics
 
 OPEN_STATUSES = ("running", "paused", "breached")
 #: Clock kinds a pause policy may name (customer_info measures the customer: never paused).
@@ -59,6 +59,12 @@ class PausePolicy:
 
 
 class Clock(Aggregate):
+    TOPIC = "hotro.sla:Clock"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.sla:Clock.Created"
+
     @staticmethod
     def create_id(complaint_id: uuid.UUID, kind: str) -> uuid.UUID:
         return uuid.uuid5(HOTRO_NAMESPACE, f"sla/clock/{complaint_id}/{kind}")
@@ -235,6 +241,12 @@ class Clock(Aggregate):
 class CaseClocks(Aggregate):
     """The clocks one complaint has, so they can be listed without a scan."""
 
+    TOPIC = "hotro.sla:CaseClocks"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.sla:CaseClocks.Created"
+
     @staticmethod
     def create_id(complaint_id: uuid.UUID) -> uuid.UUID:
         return uuid.uuid5(HOTRO_NAMESPACE, f"sla/case-clocks/{complaint_id}")
@@ -255,4 +267,4 @@ class CaseClocks(Aggregate):
         self._added(kind=kind, trace=trace)
 
 
-register_topics(Clock, CaseClocks)
+register_topics(Clock, CaseClocks, legacy_module="services.sla.domain")

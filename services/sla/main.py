@@ -8,21 +8,21 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.sla.api import build_router
-from services.sla.application import SlaApplication
-from services.sla.board import ClockBoard
-from services.sla.calendar_planner import CalendarPlanner
-from services.sla.domain import PausePolicy
-from services.sla.settings import SlaSettings
-from services.sla.timer import SlaTimer
-from shared.audit.seal import install as install_seals
-from shared.calendar.registry import load_calendar
-from shared.calendar.rules import load_policy
-from shared.clock import clock_from_settings
-from shared.eventstore.persistence import persistence_env
-from shared.eventstore.schema import ensure_store
-from shared.observability.metrics import ServiceMetrics
-from shared.runtime.host import ServiceRuntime, build_http_app
+from hotro.services.sla.api import build_router
+from hotro.services.sla.application import SlaApplication
+from hotro.services.sla.board import ClockBoard
+from hotro.services.sla.calendar_planner import CalendarPlanner
+from hotro.services.sla.domain import PausePolicy
+from hotro.services.sla.settings import SlaSettings
+from hotro.services.sla.timer import SlaTimer
+from hotro.shared.audit.seal import install as install_seals
+from hotro.shared.calendar.registry import load_calendar
+from hotro.shared.calendar.rules import load_policy
+from hotro.shared.clock import clock_from_settings
+from hotro.shared.eventstore.persistence import persistence_env
+from hotro.shared.eventstore.schema import ensure_store
+from hotro.shared.observability.metrics import ServiceMetrics
+from hotro.shared.runtime.host import ServiceRuntime, build_http_app
 
 
 def build_application(settings: SlaSettings, *,

@@ -4,8 +4,8 @@ from datetime import time
 
 from pydantic import Field, field_validator, model_validator
 
-from services.sla.domain import PAUSABLE_KINDS
-from shared.settings import ServiceSettings
+from hotro.services.sla.domain import PAUSABLE_KINDS
+from hotro.shared.settings import ServiceSettings
 
 
 class SlaSettings(ServiceSettings):

@@ -22,9 +22,9 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from services.sla.application import SlaApplication
-from services.sla.board import ClockBoard, ClockRow
-from shared.contracts.subjects import partition_of
+from hotro.services.sla.application import SlaApplication
+from hotro.services.sla.board import ClockBoard, ClockRow
+from hotro.shared.contracts.subjects import partition_of
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.audit.stores import Stores
-from shared.audit.timeline import ICT, aggregate_ids, timeline
-from shared.privacy.sealing import ERASED, KeyRing, reveal
+from hotro.shared.audit.stores import Stores
+from hotro.shared.audit.timeline import ICT, aggregate_ids, timeline
+from hotro.shared.privacy.sealing import ERASED, KeyRing, reveal
 
 CSV_COLUMNS = ("reference", "complaint_id", "at_local", "at_utc", "service", "aggregate",
                "aggregate_id", "version", "event", "actor_kind", "actor_id", "actor_role",
@@ -75,7 +75,7 @@ def write_csv(records: Iterable[dict[str, Any]], path: Path) -> int:
 def letters(stores: Stores, complaint_id: uuid.UUID,
             keyring: KeyRing | None = None) -> list[dict[str, Any]]:
     """Every message notify recorded for the complaint (customer and internal)."""
-    from services.notify.domain import Dispatch
+    from hotro.services.notify.domain import Dispatch
 
     notify = stores["notify"]
     out = []
@@ -99,7 +99,7 @@ def _recipient(dispatch: Any, keyring: KeyRing | None) -> str:
 
 
 def attachments(stores: Stores, complaint_id: uuid.UUID) -> list[dict[str, Any]]:
-    from services.routing.domain.case import Case
+    from hotro.services.routing.domain.case import Case
 
     out: list[dict[str, Any]] = []
     request = stores["intake"].get_request(complaint_id)
@@ -133,7 +133,7 @@ def evidence_pack(stores: Stores, complaint_id: uuid.UUID, path: Path,
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from services.notify.channels.letter_fonts import BOLD, REGULAR, ensure_fonts
+    from hotro.services.notify.channels.letter_fonts import BOLD, REGULAR, ensure_fonts
 
     ensure_fonts()
     body = ParagraphStyle("body", fontName=REGULAR, fontSize=8, leading=10)

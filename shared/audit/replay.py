@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.application import ServiceApplication
 
 
 @dataclass
@@ -112,7 +112,7 @@ def _events_of_topics(app: ServiceApplication, topics: list[str],
 # ---- routing: case queues ---------------------------------------------------------------
 
 def routing_rows_rebuilt(app: Any) -> tuple[int, dict[str, dict[str, Any]]]:
-    from services.routing.queues import CaseQueues
+    from hotro.services.routing.queues import CaseQueues
 
     queues = CaseQueues(app)
     with queues._lock:
@@ -152,7 +152,7 @@ _NO_HISTORY = ("history",)
 
 
 def notify_rows_rebuilt(app: Any) -> tuple[int, dict[str, dict[str, Any]]]:
-    from services.notify.delivery_log import DeliveryLog
+    from hotro.services.notify.delivery_log import DeliveryLog
 
     log = DeliveryLog(app)
     with log._lock:
@@ -189,7 +189,7 @@ def _clock_row(row: Any) -> dict[str, Any]:
 
 
 def sla_rows_rebuilt(app: Any) -> tuple[int, dict[str, dict[str, Any]]]:
-    from services.sla.board import ClockBoard
+    from hotro.services.sla.board import ClockBoard
 
     board = ClockBoard(app)
     read = board.refresh()

@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.audit.stores import Stores
-from shared.audit.timeline import ICT
+from hotro.shared.audit.stores import Stores
+from hotro.shared.audit.timeline import ICT
 
 AGEING_BUCKETS = ((0, 2, "0-2"), (3, 5, "3-5"), (6, 10, "6-10"), (11, 10**6, ">10"))
 
@@ -65,7 +65,7 @@ def _cases(stores: Stores) -> Iterable[Any]:
 def _reply_status(stores: Stores, complaint_id: uuid.UUID, now: datetime) -> str:
     from eventsourcing.application import AggregateNotFoundError
 
-    from services.sla.domain import Clock
+    from hotro.services.sla.domain import Clock
 
     try:
         clock = stores["sla"].repository.get(Clock.create_id(complaint_id, "reply"))
@@ -115,7 +115,7 @@ def compliance(cases: list[CaseFacts]) -> list[dict[str, Any]]:
 
 
 def backlog(cases: list[CaseFacts], now: datetime) -> list[dict[str, Any]]:
-    from shared.calendar import load_calendar
+    from hotro.shared.calendar import load_calendar
 
     calendar = load_calendar()
     today = now.astimezone(ICT).date()

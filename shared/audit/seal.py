@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.eventstore.application import ServiceApplication
-from shared.messaging.provision import PII_KEYS_BUCKET, SEALS_ROOT, SEALS_STREAM
+from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.messaging.provision import PII_KEYS_BUCKET, SEALS_ROOT, SEALS_STREAM
 
 __all__ = ["PII_KEYS_BUCKET", "SEALS_STREAM", "Row", "Seal", "SealKeeper", "SealedRow",
            "chain", "genesis", "install", "make_seal", "read_rows", "seal_subject"]

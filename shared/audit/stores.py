@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.application import ServiceApplication
 
 SERVICES: tuple[str, ...] = ("intake", "routing", "sla", "notify")
 #: Any NATS URL: the settings classes require one, opening a store never connects.
@@ -65,20 +65,20 @@ def open_service(service: str, url: str, *, clock: Callable[[], datetime] | None
     common: dict[str, Any] = {"nats_url": _UNUSED_NATS, "store_url": url,
                               "allow_memory_store": allow_memory}
     if service == "intake":
-        from services.intake.main import build_application as intake
-        from services.intake.settings import IntakeSettings
+        from hotro.services.intake.main import build_application as intake
+        from hotro.services.intake.settings import IntakeSettings
         return intake(IntakeSettings(**common), clock=clock)
     if service == "routing":
-        from services.routing.main import build_application as routing
-        from services.routing.settings import RoutingSettings
+        from hotro.services.routing.main import build_application as routing
+        from hotro.services.routing.settings import RoutingSettings
         return routing(RoutingSettings(**common), clock=clock)
     if service == "notify":
-        from services.notify.main import build_application as notify
-        from services.notify.settings import NotifySettings
+        from hotro.services.notify.main import build_application as notify
+        from hotro.services.notify.settings import NotifySettings
         return notify(NotifySettings(**common), clock=clock)
     if service == "sla":
-        from services.sla.main import build_application as sla
-        from services.sla.settings import SlaSettings
+        from hotro.services.sla.main import build_application as sla
+        from hotro.services.sla.settings import SlaSettings
         return sla(SlaSettings(**common), clock=clock)
     raise ValueError(f"unknown service {service!r}")
 

@@ -25,9 +25,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.audit.stores import Stores
-from shared.contracts.envelope import event_id_for
-from shared.privacy.sealing import ERASED, KeyRing, reveal
+from hotro.shared.audit.stores import Stores
+from hotro.shared.contracts.envelope import event_id_for
+from hotro.shared.privacy.sealing import ERASED, KeyRing, reveal
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -76,7 +76,7 @@ class Complaint:
 
 
 def resolve(stores: Stores, ref: str) -> Complaint:
-    from services.intake.application import RequestNotFound
+    from hotro.services.intake.application import RequestNotFound
 
     try:
         request = stores["intake"].find(ref.strip())
@@ -89,9 +89,9 @@ def resolve(stores: Stores, ref: str) -> Complaint:
 
 def aggregate_ids(stores: Stores, complaint_id: uuid.UUID) -> dict[str, list[uuid.UUID]]:
     """{service: [aggregate id, ...]} of every aggregate about this complaint."""
-    from services.notify.domain import Contact
-    from services.routing.domain.case import Case
-    from services.sla.domain import CaseClocks, Clock
+    from hotro.services.notify.domain import Contact
+    from hotro.services.routing.domain.case import Case
+    from hotro.services.sla.domain import CaseClocks, Clock
 
     ids: dict[str, list[uuid.UUID]] = {}
     if "intake" in stores.apps:
@@ -316,8 +316,8 @@ def case_view(case: Any) -> dict[str, Any]:
 
 def state_as_of(stores: Stores, complaint_id: uuid.UUID, instant: datetime) -> dict[str, Any]:
     """The request, the case and its clocks as they were at ``instant``."""
-    from services.routing.domain.case import Case
-    from services.sla.domain import CaseClocks, Clock
+    from hotro.services.routing.domain.case import Case
+    from hotro.services.sla.domain import CaseClocks, Clock
 
     if instant.tzinfo is None:
         raise ValueError("--as-of needs a time zone (e.g. +07:00)")

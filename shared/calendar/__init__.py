@@ -4,29 +4,29 @@ Typical use: ``n, rule = resolve_working_days("reply")`` then
 ``load_calendar().add_working_days(received_at, n)``.
 """
 
-from shared.calendar.computation import DeadlineComputation, SkippedDay
-from shared.calendar.days import CalendarDay
-from shared.calendar.errors import (
+from hotro.shared.calendar.computation import DeadlineComputation, SkippedDay
+from hotro.shared.calendar.days import CalendarDay
+from hotro.shared.calendar.errors import (
     CalendarDataError,
     CalendarError,
     OutsideCoverageError,
     UnknownCalendarVersionError,
 )
-from shared.calendar.overrides import CompanyOverrides, ExtraDayOff, Weekday
-from shared.calendar.registry import (
+from hotro.shared.calendar.overrides import CompanyOverrides, ExtraDayOff, Weekday
+from hotro.shared.calendar.registry import (
     available_versions,
     default_version,
     load_calendar,
     version_in_force,
 )
-from shared.calendar.rules import (
+from hotro.shared.calendar.rules import (
     DeadlineKind,
     DeadlinePolicy,
     load_policy,
     parse_policy,
     resolve_working_days,
 )
-from shared.calendar.working_calendar import WorkingCalendar
+from hotro.shared.calendar.working_calendar import WorkingCalendar
 
 __all__ = [
     "CalendarDataError",

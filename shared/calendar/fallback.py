@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from shared.calendar.days import CalendarDay
+from hotro.shared.calendar.days import CalendarDay
 
 _SOURCE = "Bộ luật Lao động 2019, Điều 111.3 và 112 (no official schedule for this year)"
 _NOTE = "not covered by an official schedule: lunar holidays, swaps and working weekends unknown"

@@ -12,12 +12,12 @@ import datetime as dt
 import functools
 import zoneinfo
 
-from shared.calendar.days import CalendarDay
-from shared.calendar.errors import UnknownCalendarVersionError
-from shared.calendar.overrides import CompanyOverrides
-from shared.calendar.resources import packaged_schedule
-from shared.calendar.schedule import CalendarVersion, DayEntry, ScheduleData
-from shared.calendar.working_calendar import WorkingCalendar
+from hotro.shared.calendar.days import CalendarDay
+from hotro.shared.calendar.errors import UnknownCalendarVersionError
+from hotro.shared.calendar.overrides import CompanyOverrides
+from hotro.shared.calendar.resources import packaged_schedule
+from hotro.shared.calendar.schedule import CalendarVersion, DayEntry, ScheduleData
+from hotro.shared.calendar.working_calendar import WorkingCalendar
 
 # Vietnam has kept UTC+07:00 without DST since 1975; used only if the host has no tz database.
 _ICT = dt.timezone(dt.timedelta(hours=7), "ICT")

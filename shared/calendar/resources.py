@@ -9,11 +9,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.calendar.errors import CalendarDataError
-from shared.calendar.schedule import ScheduleData
-from shared.calendar.validation import format_validation_error
+from hotro.shared.calendar.errors import CalendarDataError
+from hotro.shared.calendar.schedule import ScheduleData
+from hotro.shared.calendar.validation import format_validation_error
 
-DATA_PACKAGE = "shared.calendar.data"
+DATA_PACKAGE = "hotro.shared.calendar.data"
 SCHEDULE_FILE = "vn_2024_2026.toml"
 
 

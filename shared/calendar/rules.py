@@ -12,9 +12,9 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shared.calendar.errors import CalendarDataError
-from shared.calendar.resources import parse_toml, read_packaged_toml
-from shared.calendar.validation import format_validation_error
+from hotro.shared.calendar.errors import CalendarDataError
+from hotro.shared.calendar.resources import parse_toml, read_packaged_toml
+from hotro.shared.calendar.validation import format_validation_error
 
 POLICY_FILE = "deadline_policy.toml"
 

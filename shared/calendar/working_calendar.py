@@ -6,12 +6,12 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from shared.calendar.computation import CIVIL_CODE_RULE, DeadlineComputation, SkippedDay
-from shared.calendar.days import CalendarDay
-from shared.calendar.errors import OutsideCoverageError
-from shared.calendar.fallback import fixed_date_days_off
-from shared.calendar.overrides import CompanyOverrides
-from shared.calendar.schedule import CalendarVersion
+from hotro.shared.calendar.computation import CIVIL_CODE_RULE, DeadlineComputation, SkippedDay
+from hotro.shared.calendar.days import CalendarDay
+from hotro.shared.calendar.errors import OutsideCoverageError
+from hotro.shared.calendar.fallback import fixed_date_days_off
+from hotro.shared.calendar.overrides import CompanyOverrides
+from hotro.shared.calendar.schedule import CalendarVersion
 
 NOT_COVERED = "not covered by an official schedule"
 _ONE_DAY = dt.timedelta(days=1)

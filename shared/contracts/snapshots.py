@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from shared.contracts.envelope import Envelope
-from shared.contracts.events import PAYLOAD_TYPES
+from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.contracts.events import PAYLOAD_TYPES
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 

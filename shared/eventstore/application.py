@@ -21,10 +21,10 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.projection import EventSourcedProjection
 from eventsourcing.utils import EnvType
 
-from shared.contracts.envelope import Actor, Envelope, event_id_for
-from shared.contracts.events import Payload, parse_payload
-from shared.eventstore.trace import Trace
-from shared.eventstore.tracking import has_exact_tracking
+from hotro.shared.contracts.envelope import Actor, Envelope, event_id_for
+from hotro.shared.contracts.events import Payload, parse_payload
+from hotro.shared.eventstore.trace import Trace
+from hotro.shared.eventstore.tracking import has_exact_tracking
 
 log = logging.getLogger(__name__)
 

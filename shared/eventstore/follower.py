@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.application import ServiceApplication
 
 
 class LogFollower:

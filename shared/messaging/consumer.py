@@ -22,11 +22,11 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
-from shared.contracts.envelope import Envelope
-from shared.contracts.events import UnknownEventType, parse_payload
-from shared.contracts.subjects import EVENTS_STREAM, dlq_subject, durable_name
-from shared.eventstore.application import ServiceApplication
-from shared.observability.metrics import ServiceMetrics
+from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.contracts.events import UnknownEventType, parse_payload
+from hotro.shared.contracts.subjects import EVENTS_STREAM, dlq_subject, durable_name
+from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.observability.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
 

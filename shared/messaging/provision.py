@@ -14,7 +14,7 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 
-from shared.contracts.subjects import (
+from hotro.shared.contracts.subjects import (
     DLQ_ROOT,
     DLQ_STREAM,
     EVENTS_ROOT,

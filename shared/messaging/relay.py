@@ -20,10 +20,10 @@ from collections.abc import Awaitable, Callable
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from shared.contracts.envelope import Envelope
-from shared.contracts.subjects import EVENTS_STREAM, event_subject, producer_filter
-from shared.eventstore.application import OutboxItem, ServiceApplication
-from shared.observability.metrics import ServiceMetrics
+from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.contracts.subjects import EVENTS_STREAM, event_subject, producer_filter
+from hotro.shared.eventstore.application import OutboxItem, ServiceApplication
+from hotro.shared.observability.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
 

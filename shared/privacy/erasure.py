@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.eventstore.trace import Trace
-from shared.privacy.kv import bucket, destroy_key
+from hotro.shared.eventstore.trace import Trace
+from hotro.shared.privacy.kv import bucket, destroy_key
 
 ERASED_FIELDS = ["name", "phone", "email", "address"]
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from shared.messaging.provision import PII_KEYS_BUCKET
-from shared.privacy.sealing import KeyDestroyed
+from hotro.shared.messaging.provision import PII_KEYS_BUCKET
+from hotro.shared.privacy.sealing import KeyDestroyed
 
 TOMBSTONE = b"erased"
 

@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from shared.privacy.kv import TOMBSTONE, KeyRingUnavailable
-from shared.privacy.sealing import KeyRing
+from hotro.shared.privacy.kv import TOMBSTONE, KeyRingUnavailable
+from hotro.shared.privacy.sealing import KeyRing
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ async def flush_pending_keys(pending: PendingKeys, js: Any) -> int:
     unreachable. Returns how many keys were moved."""
     from nats.js.errors import KeyWrongLastSequenceError
 
-    from shared.privacy.kv import bucket
+    from hotro.shared.privacy.kv import bucket
 
     items = await asyncio.to_thread(pending.items)
     if not items:

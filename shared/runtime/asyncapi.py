@@ -6,10 +6,10 @@ from __future__ import annotations
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.specification import AsyncAPI
 
-from shared.contracts.envelope import Envelope
-from shared.contracts.events import REGISTRY
-from shared.contracts.subjects import EVENTS_ROOT, EVENTS_STREAM
-from shared.contracts.topology import PRODUCES, subscriptions_of
+from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.contracts.events import REGISTRY
+from hotro.shared.contracts.subjects import EVENTS_ROOT, EVENTS_STREAM
+from hotro.shared.contracts.topology import PRODUCES, subscriptions_of
 
 _DESCRIPTIONS = {
     "intake": "Receives requests from every channel (counter, hotline, web, email).",

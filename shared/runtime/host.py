@@ -13,16 +13,16 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from nats.js import JetStreamContext
 
-from shared.contracts.subjects import EVENTS_STREAM, LEASES_BUCKET, durable_name
-from shared.contracts.topology import subscriptions_of
-from shared.eventstore.application import ServiceApplication
-from shared.messaging.connection import NatsConnection
-from shared.messaging.consumer import PartitionConsumer
-from shared.messaging.leases import LeaseKeeper
-from shared.messaging.provision import check_provisioned
-from shared.messaging.relay import OutboxRelay
-from shared.observability.metrics import ServiceMetrics
-from shared.settings import ServiceSettings
+from hotro.shared.contracts.subjects import EVENTS_STREAM, LEASES_BUCKET, durable_name
+from hotro.shared.contracts.topology import subscriptions_of
+from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.messaging.connection import NatsConnection
+from hotro.shared.messaging.consumer import PartitionConsumer
+from hotro.shared.messaging.leases import LeaseKeeper
+from hotro.shared.messaging.provision import check_provisioned
+from hotro.shared.messaging.relay import OutboxRelay
+from hotro.shared.observability.metrics import ServiceMetrics
+from hotro.shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import Header, HTTPException
 
-from shared.staff.roles import Role
-from shared.staff.users import Directory, StaffUser
+from hotro.shared.staff.roles import Role
+from hotro.shared.staff.users import Directory, StaffUser
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or unknown token"},

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shared.staff.roles import Role
+from hotro.shared.staff.roles import Role
 
 
 class StaffUser(BaseModel):

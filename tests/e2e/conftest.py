@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from hotro.natsbin import NatsServerProcess
-from services.intake.application import IntakeApplication
-from services.notify.application import NotifyApplication
-from services.routing.application import RoutingApplication
-from services.sla.application import SlaApplication
+from hotro.services.intake.application import IntakeApplication
+from hotro.services.notify.application import NotifyApplication
+from hotro.services.routing.application import RoutingApplication
+from hotro.services.sla.application import SlaApplication
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PostgresSchemas
 from tests.support.processes import ServiceProcess
@@ -62,22 +62,22 @@ class Cluster:
 
     def store(self, service: str) -> object:
         classes = {"intake": IntakeApplication, "notify": NotifyApplication}
-        from shared.eventstore.persistence import persistence_env
+        from hotro.shared.eventstore.persistence import persistence_env
 
         env = persistence_env(self.schemas.url(service))
         if service in classes:
             return classes[service](env=env)
         if service == "routing":
-            from services.routing.domain.catalogue import load_catalogue
-            from services.routing.domain.triage import load_triage_rules
-            from services.routing.settings import RoutingSettings
+            from hotro.services.routing.domain.catalogue import load_catalogue
+            from hotro.services.routing.domain.triage import load_triage_rules
+            from hotro.services.routing.settings import RoutingSettings
 
             s = RoutingSettings.model_fields
             catalogue = load_catalogue(Path(s["catalogue_file"].default))
             return RoutingApplication(env=env, catalogue=catalogue,
                                       triage=load_triage_rules(Path(s["triage_file"].default),
                                                                catalogue))
-        from services.sla.calendar_planner import CalendarPlanner
+        from hotro.services.sla.calendar_planner import CalendarPlanner
 
         return SlaApplication(env=env, planner=CalendarPlanner())
 

@@ -11,8 +11,8 @@ import httpx
 import nats
 import pytest
 
-from shared.contracts.subjects import EVENTS_STREAM
-from shared.privacy.sealing import ERASED
+from hotro.shared.contracts.subjects import EVENTS_STREAM
+from hotro.shared.privacy.sealing import ERASED
 from tests.e2e.conftest import SERVICES, Cluster
 from tests.e2e.effects import all_done, missing_or_doubled
 from tests.e2e.submit import submit_many

@@ -10,7 +10,7 @@ from pathlib import Path
 import nats
 
 from hotro.natsbin import NatsServerProcess
-from shared.contracts.subjects import DLQ_STREAM, EVENTS_STREAM, event_subject
+from hotro.shared.contracts.subjects import DLQ_STREAM, EVENTS_STREAM, event_subject
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.integration.test_pipeline import COMPLAINT
 from tests.support.system import running_system

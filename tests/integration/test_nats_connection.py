@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from hotro.natsbin import NatsServerProcess
-from shared.messaging.connection import NatsConnection
+from hotro.shared.messaging.connection import NatsConnection
 from tests.support.waiting import eventually
 
 

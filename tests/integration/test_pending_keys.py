@@ -13,16 +13,16 @@ import pytest
 from eventsourcing.application import Application
 
 from hotro.natsbin import NatsServerProcess
-from shared.eventstore.persistence import persistence_env
-from shared.eventstore.schema import ensure_store
-from shared.privacy.kv import KeyRingUnavailable, NatsKeyRing, bucket, destroy_key
-from shared.privacy.pending import (
+from hotro.shared.eventstore.persistence import persistence_env
+from hotro.shared.eventstore.schema import ensure_store
+from hotro.shared.privacy.kv import KeyRingUnavailable, NatsKeyRing, bucket, destroy_key
+from hotro.shared.privacy.pending import (
     FallbackKeyRing,
     PendingKeys,
     flush_pending_keys,
     pending_keys_for,
 )
-from shared.privacy.sealing import reveal, seal_with
+from hotro.shared.privacy.sealing import reveal, seal_with
 from tests.support.postgres import PostgresSchemas
 
 

@@ -47,7 +47,7 @@ async def _submit_and_follow(system: InProcessSystem) -> None:
     notify = system.application("notify")
 
     def acknowledgement_sent() -> bool:
-        from services.notify.domain import Dispatch
+        from hotro.services.notify.domain import Dispatch
 
         entries = []
         for n in notify.recorder.select_notifications(start=0, limit=1000,

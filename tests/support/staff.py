@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared.staff.roles import Role
-from shared.staff.users import Directory, StaffUser, load_directory
+from hotro.shared.staff.roles import Role
+from hotro.shared.staff.users import Directory, StaffUser, load_directory
 
 #: role -> (user id, token)
 USERS: dict[str, tuple[str, str]] = {

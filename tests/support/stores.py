@@ -6,8 +6,8 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from shared.eventstore.application import ServiceApplication
-from shared.eventstore.persistence import persistence_env
+from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.persistence import persistence_env
 
 
 def open_store(app_class: type[ServiceApplication], store_url: str,

@@ -12,15 +12,15 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.intake.main import create_app as intake_app
-from services.intake.settings import IntakeSettings
-from services.notify.main import create_app as notify_app
-from services.notify.settings import NotifySettings
-from services.routing.main import create_app as routing_app
-from services.routing.settings import RoutingSettings
-from services.sla.main import create_app as sla_app
-from services.sla.settings import SlaSettings
-from shared.runtime.host import ServiceRuntime
+from hotro.services.intake.main import create_app as intake_app
+from hotro.services.intake.settings import IntakeSettings
+from hotro.services.notify.main import create_app as notify_app
+from hotro.services.notify.settings import NotifySettings
+from hotro.services.routing.main import create_app as routing_app
+from hotro.services.routing.settings import RoutingSettings
+from hotro.services.sla.main import create_app as sla_app
+from hotro.services.sla.settings import SlaSettings
+from hotro.shared.runtime.host import ServiceRuntime
 from tests.support.staff import auth, write_users_file
 
 SERVICES = ("intake", "routing", "sla", "notify")
@@ -97,7 +97,7 @@ async def running_system(nats_url: str, store_url: Callable[[str], str], data_di
 async def settled(system: InProcessSystem, partitions: int) -> bool:
     """Every relay has published its whole log, no consumer has a message left, and notify
     has nothing pending: the system has finished reacting."""
-    from shared.contracts.subjects import EVENTS_STREAM, durable_name
+    from hotro.shared.contracts.subjects import EVENTS_STREAM, durable_name
 
     for svc in system.apps:
         runtime = system.runtime(svc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from shared.files import write_atomically
+from hotro.shared.files import write_atomically
 
 
 class ContentAddressedStore:

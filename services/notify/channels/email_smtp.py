@@ -21,13 +21,17 @@ from typing import Final, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.notify.channels.delivery import (
+from hotro.services.notify.channels.delivery import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
     backoff_delays,
 )
-from services.notify.channels.headers import HeaderInjectionError, safe_header, set_unstructured
+from hotro.services.notify.channels.headers import (
+    HeaderInjectionError,
+    safe_header,
+    set_unstructured,
+)
 
 __all__ = [
     "DeliveryError",

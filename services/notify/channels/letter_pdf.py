@@ -18,9 +18,9 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import Flowable, HRFlowable
 
-from services.notify.channels.letter_fonts import BOLD, REGULAR, ensure_fonts
-from services.notify.rendering import CompanyInfo, Lang, format_long_date
-from shared.files import write_atomically
+from hotro.services.notify.channels.letter_fonts import BOLD, REGULAR, ensure_fonts
+from hotro.services.notify.rendering import CompanyInfo, Lang, format_long_date
+from hotro.shared.files import write_atomically
 
 
 class Letter(BaseModel):

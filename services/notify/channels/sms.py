@@ -19,7 +19,7 @@ import httpx
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from services.notify.channels.delivery import PermanentDeliveryError, TransientDeliveryError
+from hotro.services.notify.channels.delivery import PermanentDeliveryError, TransientDeliveryError
 
 SIGNATURE_HEADER: Final = "X-Hotro-Signature"
 TIMESTAMP_HEADER: Final = "X-Hotro-Timestamp"

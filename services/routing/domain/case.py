@@ -18,8 +18,8 @@ from typing import Any, get_args
 
 from eventsourcing.domain import Aggregate, event
 
-from services.routing.domain.triage import TriageDecision
-from services.routing.domain.workflow import (
+from hotro.services.routing.domain.triage import TriageDecision
+from hotro.services.routing.domain.workflow import (
     ALLOWED_FROM,
     ENDED_STATES,
     ICT,
@@ -30,9 +30,9 @@ from services.routing.domain.workflow import (
     ReopenPeriodExpired,
     State,
 )
-from shared.contracts.envelope import HOTRO_NAMESPACE
-from shared.contracts.events import Channel, ClockKind, ReplyMethod, RequestKind
-from shared.eventstore.topics import register_topics
+from hotro.shared.contracts.envelope import HOTRO_NAMESPACE
+from hotro.shared.contracts.events import Channel, ClockKind, ReplyMethod, RequestKind
+from hotro.shared.eventstore.topics import register_topics
 
 TraceDict = dict[str, str | None]
 

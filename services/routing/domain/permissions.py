@@ -6,9 +6,9 @@ this module only answers "is this person allowed to try".
 
 from __future__ import annotations
 
-from services.routing.domain.case import Case
-from services.routing.domain.workflow import Action
-from shared.staff.roles import Role
+from hotro.services.routing.domain.case import Case
+from hotro.services.routing.domain.workflow import Action
+from hotro.shared.staff.roles import Role
 
 
 class Forbidden(Exception):

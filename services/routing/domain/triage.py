@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from services.routing.domain.catalogue import (
+from hotro.services.routing.domain.catalogue import (
     CODE_PATTERN,
     Catalogue,
     ConfigError,
@@ -21,8 +21,8 @@ from services.routing.domain.catalogue import (
     load_catalogue,
     read_toml,
 )
-from services.routing.domain.keywords import find_keyword
-from shared.contracts.events import RequestKind
+from hotro.services.routing.domain.keywords import find_keyword
+from hotro.shared.contracts.events import RequestKind
 
 Outcome = Literal["request_info", "refer", "support_can_resolve"]
 

@@ -19,14 +19,14 @@ from psycopg import sql
 
 from hotro.cli import main as hotro
 from hotro.natsbin import NatsServerProcess
-from services.routing.domain.case import Case
-from services.routing.domain.workflow import ICT, Action
-from services.sla.domain import Clock
-from shared.audit.replay import replay, sla_rows_live
-from shared.audit.seal import SEALS_STREAM, Seal, seal_subject
-from shared.audit.timeline import case_view
-from shared.clock import SettableClock
-from shared.eventstore.trace import Trace
+from hotro.services.routing.domain.case import Case
+from hotro.services.routing.domain.workflow import ICT, Action
+from hotro.services.sla.domain import Clock
+from hotro.shared.audit.replay import replay, sla_rows_live
+from hotro.shared.audit.seal import SEALS_STREAM, Seal, seal_subject
+from hotro.shared.audit.timeline import case_view
+from hotro.shared.clock import SettableClock
+from hotro.shared.eventstore.trace import Trace
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PG_BASE, PostgresSchemas
 from tests.support.system import InProcessSystem, running_system

@@ -21,12 +21,12 @@ from psycopg import sql
 
 from hotro.cli import main as hotro
 from hotro.natsbin import NatsServerProcess
-from services.intake.application import NewRequest
-from services.intake.email import AttachmentStore
-from services.routing.domain.workflow import ICT, Action
-from shared.contracts.subjects import EVENTS_STREAM
-from shared.eventstore.trace import Trace
-from shared.privacy.sealing import ERASED
+from hotro.services.intake.application import NewRequest
+from hotro.services.intake.email import AttachmentStore
+from hotro.services.routing.domain.workflow import ICT, Action
+from hotro.shared.contracts.subjects import EVENTS_STREAM
+from hotro.shared.eventstore.trace import Trace
+from hotro.shared.privacy.sealing import ERASED
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PG_BASE, PostgresSchemas
 from tests.support.smtp import running_sink

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hotro.natsbin import NatsServerProcess
-from services.intake.application import IntakeApplication
-from shared.contracts import events as wire
+from hotro.services.intake.application import IntakeApplication
+from hotro.shared.contracts import events as wire
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PostgresSchemas
 from tests.support.staff import auth

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from hotro.natsbin import NatsServerProcess
-from services.intake import hotline
-from services.intake.application import IntakeApplication
-from services.intake.mail_intake import MailIntake
-from shared.contracts import events as wire
+from hotro.services.intake import hotline
+from hotro.services.intake.application import IntakeApplication
+from hotro.services.intake.mail_intake import MailIntake
+from hotro.shared.contracts import events as wire
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.staff import auth
 from tests.support.system import InProcessSystem, running_system

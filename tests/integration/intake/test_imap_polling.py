@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from hotro.natsbin import NatsServerProcess
-from services.intake.application import IntakeApplication
-from services.intake.imap_poller import ImapConfig, ImapPollerJob, TlsMode
-from services.intake.mail_intake import MailIntake, MailOutcome
-from shared.contracts import events as wire
+from hotro.services.intake.application import IntakeApplication
+from hotro.services.intake.imap_poller import ImapConfig, ImapPollerJob, TlsMode
+from hotro.services.intake.mail_intake import MailIntake, MailOutcome
+from hotro.shared.contracts import events as wire
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.dovecot import DovecotServer, require_dovecot, running_dovecot
 from tests.support.postgres import PostgresSchemas

@@ -9,11 +9,11 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from hotro.natsbin import NatsServerProcess
-from services.intake.application import IntakeApplication
-from services.intake.domain import MessageIndex
-from services.intake.mail_intake import MailIntake
-from shared.contracts import events as wire
-from shared.eventstore.trace import sample_trace
+from hotro.services.intake.application import IntakeApplication
+from hotro.services.intake.domain import MessageIndex
+from hotro.services.intake.mail_intake import MailIntake
+from hotro.shared.contracts import events as wire
+from hotro.shared.eventstore.trace import sample_trace
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.staff import auth
 from tests.support.system import running_system

@@ -15,8 +15,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from hotro.natsbin import NatsServerProcess
-from shared.contracts import events
-from shared.contracts.envelope import Actor, Envelope
+from hotro.shared.contracts import events
+from hotro.shared.contracts.envelope import Actor, Envelope
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PostgresSchemas
 from tests.support.staff import staff_id

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from hotro.natsbin import NatsServerProcess
-from services.routing.domain.workflow import ICT
-from shared.staff.users import write_demo_users
+from hotro.services.routing.domain.workflow import ICT
+from hotro.shared.staff.users import write_demo_users
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PostgresSchemas
 from tests.support.smtp import SmtpSink, running_sink

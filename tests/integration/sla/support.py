@@ -10,8 +10,8 @@ from typing import Any
 
 import nats
 
-from services.sla.domain import Clock
-from shared.contracts.subjects import EVENTS_STREAM
+from hotro.services.sla.domain import Clock
+from hotro.shared.contracts.subjects import EVENTS_STREAM
 from tests.support.system import InProcessSystem
 
 ICT = timezone(timedelta(hours=7))

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from hotro.natsbin import NatsServerProcess
-from services.notify.domain import Dispatch
-from services.sla.domain import Clock
-from shared.clock import SettableClock
-from shared.staff.users import write_demo_users
+from hotro.services.notify.domain import Dispatch
+from hotro.services.sla.domain import Clock
+from hotro.shared.clock import SettableClock
+from hotro.shared.staff.users import write_demo_users
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.integration.sla.support import clock_ids, ict, on_stream, stored, submit
 from tests.support.postgres import PostgresSchemas

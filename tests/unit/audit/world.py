@@ -8,21 +8,21 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from services.intake.application import IntakeApplication, NewRequest
-from services.notify.application import NotifyApplication
-from services.routing.application import RoutingApplication
-from services.routing.domain.catalogue import load_catalogue
-from services.routing.domain.triage import load_triage_rules
-from services.routing.domain.workflow import Action
-from services.routing.settings import CONFIG_DIR
-from services.sla.application import SlaApplication
-from services.sla.calendar_planner import CalendarPlanner
-from shared.audit.simulate import Pump
-from shared.audit.stores import Stores, from_applications
-from shared.calendar import load_calendar
-from shared.clock import SettableClock
-from shared.eventstore.persistence import persistence_env
-from shared.eventstore.trace import Trace
+from hotro.services.intake.application import IntakeApplication, NewRequest
+from hotro.services.notify.application import NotifyApplication
+from hotro.services.routing.application import RoutingApplication
+from hotro.services.routing.domain.catalogue import load_catalogue
+from hotro.services.routing.domain.triage import load_triage_rules
+from hotro.services.routing.domain.workflow import Action
+from hotro.services.routing.settings import CONFIG_DIR
+from hotro.services.sla.application import SlaApplication
+from hotro.services.sla.calendar_planner import CalendarPlanner
+from hotro.shared.audit.simulate import Pump
+from hotro.shared.audit.stores import Stores, from_applications
+from hotro.shared.calendar import load_calendar
+from hotro.shared.clock import SettableClock
+from hotro.shared.eventstore.persistence import persistence_env
+from hotro.shared.eventstore.trace import Trace
 
 CUSTOMER = {"name": "Nguyễn Thị Ánh", "phone": "+84912345678",
             "email": "anh.nguyen@example.com", "address": "12 Hàng Bài, Hà Nội"}

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from shared.calendar import (
+from hotro.shared.calendar import (
     CompanyOverrides,
     ExtraDayOff,
     OutsideCoverageError,

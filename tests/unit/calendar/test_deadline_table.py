@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import pytest
 
-from shared.calendar import load_calendar
+from hotro.shared.calendar import load_calendar
 
 
 class Row(NamedTuple):

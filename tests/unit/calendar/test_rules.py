@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.calendar import (
+from hotro.shared.calendar import (
     CalendarDataError,
     DeadlineKind,
     DeadlinePolicy,

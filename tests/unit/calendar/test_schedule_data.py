@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from shared.calendar import CalendarDataError
-from shared.calendar.resources import (
+from hotro.shared.calendar import CalendarDataError
+from hotro.shared.calendar.resources import (
     SCHEDULE_FILE,
     packaged_schedule,
     parse_schedule,
@@ -100,7 +100,7 @@ def test_differences_with_the_holidays_package_are_recorded() -> None:
 def test_recorded_differences_still_match_the_holidays_package() -> None:
     """Comparison only: skipped where the optional `holidays` package is not installed."""
     holidays = pytest.importorskip("holidays")
-    from shared.calendar import load_calendar
+    from hotro.shared.calendar import load_calendar
 
     calendar = load_calendar()
     recorded = {date for d in packaged_schedule().differences for date in d.dates}

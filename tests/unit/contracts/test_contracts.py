@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from shared.contracts import events
-from shared.contracts.envelope import Actor, Envelope
-from shared.contracts.snapshots import SCHEMA_DIR, current_schemas, render
-from shared.contracts.subjects import consumer_filters, event_subject, partition_of
-from shared.contracts.topology import TOPOLOGY
+from hotro.shared.contracts import events
+from hotro.shared.contracts.envelope import Actor, Envelope
+from hotro.shared.contracts.snapshots import SCHEMA_DIR, current_schemas, render
+from hotro.shared.contracts.subjects import consumer_filters, event_subject, partition_of
+from hotro.shared.contracts.topology import TOPOLOGY
 
 
 @pytest.mark.parametrize("name", sorted(current_schemas()))
@@ -81,7 +81,7 @@ def test_asyncapi_documents_are_generated_from_the_current_code() -> None:
     from pathlib import Path
 
     from hotro.serve import SERVICES
-    from shared.runtime.asyncapi import render_asyncapi
+    from hotro.shared.runtime.asyncapi import render_asyncapi
 
     docs = Path(__file__).resolve().parents[3] / "docs" / "asyncapi"
     for service in SERVICES:
@@ -90,7 +90,7 @@ def test_asyncapi_documents_are_generated_from_the_current_code() -> None:
 
 
 def test_every_consumed_event_is_published_by_its_producer() -> None:
-    from shared.contracts.topology import PRODUCES
+    from hotro.shared.contracts.topology import PRODUCES
 
     for consumer, producers in TOPOLOGY.items():
         for producer, types in producers.items():

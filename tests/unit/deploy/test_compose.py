@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-from services.intake.settings import IntakeSettings
-from services.notify.settings import NotifySettings
-from services.routing.settings import RoutingSettings
-from services.sla.settings import SlaSettings
-from shared.contracts.topology import TOPOLOGY
+from hotro.services.intake.settings import IntakeSettings
+from hotro.services.notify.settings import NotifySettings
+from hotro.services.routing.settings import RoutingSettings
+from hotro.services.sla.settings import SlaSettings
+from hotro.shared.contracts.topology import TOPOLOGY
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = {"intake": IntakeSettings, "routing": RoutingSettings, "sla": SlaSettings,

@@ -11,9 +11,9 @@ import pytest
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate, event
 
-from shared.contracts.envelope import Actor, Envelope
-from shared.eventstore.application import Handler, ServiceApplication
-from shared.eventstore.persistence import persistence_env
+from hotro.shared.contracts.envelope import Actor, Envelope
+from hotro.shared.eventstore.application import Handler, ServiceApplication
+from hotro.shared.eventstore.persistence import persistence_env
 from tests.support.postgres import PostgresSchemas
 
 
@@ -64,7 +64,7 @@ def test_out_of_order_positions_each_apply_once_on_sqlite(tmp_path: Path) -> Non
 
 @pytest.mark.postgres
 def test_out_of_order_positions_each_apply_once_on_postgres(pg_schemas: PostgresSchemas) -> None:
-    from shared.eventstore.schema import ensure_store
+    from hotro.shared.eventstore.schema import ensure_store
 
     url = pg_schemas.url("recorder")
     ensure_store(url)
@@ -77,8 +77,8 @@ def test_pinned_topics_resolve_in_a_process_that_only_reads() -> None:
     import sys
 
     code = ("import hotro.natsbin\n"
-            "import services.intake.domain, services.routing.domain.case, "
-            "services.sla.domain, services.notify.domain\n"
+            "import hotro.services.intake.domain, hotro.services.routing.domain.case, "
+            "hotro.services.sla.domain, hotro.services.notify.domain\n"
             "from eventsourcing.utils import resolve_topic\n"
             "for t in ['hotro.sla:Clock.Set', 'hotro.sla:CaseClocks.Started', "
             "'hotro.routing:Case', 'hotro.routing:Case.Opened', "

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.intake.application import IntakeApplication
-from services.intake.main import create_app
-from services.intake.settings import IntakeSettings
-from shared.clock import SettableClock
+from hotro.services.intake.application import IntakeApplication
+from hotro.services.intake.main import create_app
+from hotro.services.intake.settings import IntakeSettings
+from hotro.shared.clock import SettableClock
 from tests.support.staff import write_users_file
 
 AppFactory = Callable[..., FastAPI]

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from services.intake.filing import calendar_filing_check
-from shared.calendar import parse_policy
-from shared.clock import SettableClock
+from hotro.services.intake.filing import calendar_filing_check
+from hotro.shared.calendar import parse_policy
+from hotro.shared.clock import SettableClock
 from tests.support.staff import auth
 
 from .conftest import AppFactory, complaint

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.intake import hotline
-from services.intake.application import IntakeApplication
-from shared.clock import SettableClock
+from hotro.services.intake import hotline
+from hotro.services.intake.application import IntakeApplication
+from hotro.shared.clock import SettableClock
 from tests.support.staff import auth
 
 from .conftest import AppFactory, complaint
@@ -120,7 +120,7 @@ async def test_a_closed_request_no_longer_takes_calls(
     """Inert until the topology routes routing's ComplaintClosed to intake (see report)."""
     import uuid
 
-    from shared.contracts.envelope import Actor, Envelope
+    from hotro.shared.contracts.envelope import Actor, Envelope
 
     created = (await client.post("/api/complaints", json=complaint())).json()
     application.handle(Envelope(

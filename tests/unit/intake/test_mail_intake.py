@@ -8,12 +8,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.intake.application import IntakeApplication
-from services.intake.domain import MessageIndex, Request
-from services.intake.mail_intake import MailIntake
-from shared.contracts import events as wire
-from shared.eventstore.trace import sample_trace
-from shared.privacy.sealing import reveal
+from hotro.services.intake.application import IntakeApplication
+from hotro.services.intake.domain import MessageIndex, Request
+from hotro.services.intake.mail_intake import MailIntake
+from hotro.shared.contracts import events as wire
+from hotro.shared.eventstore.trace import sample_trace
+from hotro.shared.privacy.sealing import reveal
 
 FROM = "an.nguyen@example.vn"
 CORPUS = Path(__file__).parents[1] / "intake_email" / "corpus"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.intake.application import IntakeApplication, NewRequest
-from services.intake.domain import ReferenceCounter
-from shared.eventstore.persistence import persistence_env
-from shared.eventstore.trace import Trace
-from shared.privacy.sealing import MemoryKeyRing
+from hotro.services.intake.application import IntakeApplication, NewRequest
+from hotro.services.intake.domain import ReferenceCounter
+from hotro.shared.eventstore.persistence import persistence_env
+from hotro.shared.eventstore.trace import Trace
+from hotro.shared.privacy.sealing import MemoryKeyRing
 
 
 def _intake(path: Path) -> IntakeApplication:

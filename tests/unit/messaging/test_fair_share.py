@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.messaging.leases import fair_share
+from hotro.shared.messaging.leases import fair_share
 
 
 @pytest.mark.parametrize(("partitions", "members"), [(4, 3), (8, 3), (8, 8), (3, 5), (8, 1)])

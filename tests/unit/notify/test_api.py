@@ -11,14 +11,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.notify.api import build_router
-from services.notify.application import NotifyApplication
-from services.notify.channel_deliverer import ChannelDeliverer
-from services.notify.channels.letter_pdf import LetterStore
-from services.notify.channels.sms import RecordingShortMessageSender
-from services.notify.delivery_log import DeliveryLog
-from services.notify.rendering import CompanyInfo
-from services.notify.settings import NotifySettings
+from hotro.services.notify.api import build_router
+from hotro.services.notify.application import NotifyApplication
+from hotro.services.notify.channel_deliverer import ChannelDeliverer
+from hotro.services.notify.channels.letter_pdf import LetterStore
+from hotro.services.notify.channels.sms import RecordingShortMessageSender
+from hotro.services.notify.delivery_log import DeliveryLog
+from hotro.services.notify.rendering import CompanyInfo
+from hotro.services.notify.settings import NotifySettings
 from tests.support.staff import auth, directory, staff_id
 from tests.unit.notify.test_application import Outbox
 from tests.unit.notify.wire import (

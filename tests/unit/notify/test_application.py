@@ -12,17 +12,17 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from services.notify.application import NotifyApplication
-from services.notify.channel_deliverer import ChannelDeliverer
-from services.notify.channels.delivery import PermanentDeliveryError, TransientDeliveryError
-from services.notify.channels.email_smtp import OutgoingEmail
-from services.notify.channels.letter_pdf import LetterStore
-from services.notify.channels.sms import RecordingShortMessageSender
-from services.notify.domain import Contact, Dispatch, DispatchError
-from services.notify.rendering import CompanyInfo
-from services.notify.sender import DeliveryLoop
-from shared.contracts import events
-from shared.eventstore.trace import sample_trace
+from hotro.services.notify.application import NotifyApplication
+from hotro.services.notify.channel_deliverer import ChannelDeliverer
+from hotro.services.notify.channels.delivery import PermanentDeliveryError, TransientDeliveryError
+from hotro.services.notify.channels.email_smtp import OutgoingEmail
+from hotro.services.notify.channels.letter_pdf import LetterStore
+from hotro.services.notify.channels.sms import RecordingShortMessageSender
+from hotro.services.notify.domain import Contact, Dispatch, DispatchError
+from hotro.services.notify.rendering import CompanyInfo
+from hotro.services.notify.sender import DeliveryLoop
+from hotro.shared.contracts import events
+from hotro.shared.eventstore.trace import sample_trace
 from tests.unit.notify.wire import (
     REFERENCE,
     bounced,

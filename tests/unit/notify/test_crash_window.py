@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-from services.notify.application import NotifyApplication
-from services.notify.channel_deliverer import ChannelDeliverer
-from services.notify.channels.email_smtp import SmtpSender
-from services.notify.channels.letter_pdf import LetterStore
-from services.notify.channels.sms import RecordingShortMessageSender
-from services.notify.domain import Dispatch
-from services.notify.rendering import CompanyInfo
-from services.notify.sender import DeliveryLoop
-from shared.eventstore.persistence import persistence_env
+from hotro.services.notify.application import NotifyApplication
+from hotro.services.notify.channel_deliverer import ChannelDeliverer
+from hotro.services.notify.channels.email_smtp import SmtpSender
+from hotro.services.notify.channels.letter_pdf import LetterStore
+from hotro.services.notify.channels.sms import RecordingShortMessageSender
+from hotro.services.notify.domain import Dispatch
+from hotro.services.notify.rendering import CompanyInfo
+from hotro.services.notify.sender import DeliveryLoop
+from hotro.shared.eventstore.persistence import persistence_env
 from tests.support.smtp import SmtpSink as Sink
 from tests.support.smtp import running_sink
 from tests.unit.notify.wire import dispatches, received, wire_events

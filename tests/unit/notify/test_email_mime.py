@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.notify.channels.email_smtp import (
+from hotro.services.notify.channels.email_smtp import (
     HeaderInjectionError,
     MaildirSender,
     OutgoingEmail,

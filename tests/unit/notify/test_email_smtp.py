@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import Envelope
 
-from services.notify.channels.email_smtp import (
+from hotro.services.notify.channels.email_smtp import (
     OutgoingEmail,
     PermanentDeliveryError,
     SmtpSender,
     TransientDeliveryError,
     make_message_id,
 )
-from services.notify.rendering import CompanyInfo, render
+from hotro.services.notify.rendering import CompanyInfo, render
 from tests.support.smtp import SmtpSink, running_sink
 from tests.unit.notify.conftest import CONTEXTS, CUSTOMER, REFERENCE, free_port
 

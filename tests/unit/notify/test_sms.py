@@ -10,8 +10,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from services.notify.channels.delivery import PermanentDeliveryError, TransientDeliveryError
-from services.notify.channels.sms import (
+from hotro.services.notify.channels.delivery import PermanentDeliveryError, TransientDeliveryError
+from hotro.services.notify.channels.sms import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -88,7 +88,7 @@ def test_webhook_post_is_signed(gateway: str) -> None:
 
 
 def test_signature_rejects_tampering_and_replay() -> None:
-    from services.notify.channels.sms import sign
+    from hotro.services.notify.channels.sms import sign
 
     body = b'{"to":"+84912345678"}'
     signature = sign(SECRET, "1000", body)

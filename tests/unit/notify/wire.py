@@ -7,10 +7,10 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.notify.application import NotifyApplication
-from shared.contracts import events
-from shared.contracts.envelope import Actor, Envelope
-from shared.eventstore.persistence import persistence_env
+from hotro.services.notify.application import NotifyApplication
+from hotro.shared.contracts import events
+from hotro.shared.contracts.envelope import Actor, Envelope
+from hotro.shared.eventstore.persistence import persistence_env
 
 REFERENCE = "KN-2026-000123"
 CUSTOMER = {"name": "Nguyễn Thị Ánh", "phone": "+84912345678",
@@ -84,7 +84,7 @@ def bounced(complaint_id: uuid.UUID, message_id: str,
 
 def dispatches(app: NotifyApplication) -> list[Any]:
     """Every Dispatch, current state, in the order their intent was recorded."""
-    from services.notify.domain import Dispatch
+    from hotro.services.notify.domain import Dispatch
 
     out = []
     for n in app.recorder.select_notifications(start=0, limit=10_000, inclusive_of_start=False):

@@ -8,14 +8,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from services.intake.application import IntakeApplication, NewRequest
-from services.intake.domain import Request
-from services.notify.domain import Contact, Dispatch
-from shared.contracts import events
-from shared.contracts.envelope import Actor, Envelope
-from shared.eventstore.persistence import persistence_env
-from shared.eventstore.trace import Trace
-from shared.privacy.sealing import ERASED, MemoryKeyRing, is_sealed, reveal
+from hotro.services.intake.application import IntakeApplication, NewRequest
+from hotro.services.intake.domain import Request
+from hotro.services.notify.domain import Contact, Dispatch
+from hotro.shared.contracts import events
+from hotro.shared.contracts.envelope import Actor, Envelope
+from hotro.shared.eventstore.persistence import persistence_env
+from hotro.shared.eventstore.trace import Trace
+from hotro.shared.privacy.sealing import ERASED, MemoryKeyRing, is_sealed, reveal
 from tests.unit.notify.wire import CUSTOMER, memory_app, received
 
 NAME = CUSTOMER["name"]

@@ -10,9 +10,9 @@ import nats
 import pytest
 
 from hotro.natsbin import NatsServerProcess
-from shared.privacy.kv import KeyRingUnavailable, NatsKeyRing, keyring_job
-from shared.privacy.sealing import KeyDestroyed, reveal, seal_with
-from shared.privacy.secrets import ensure_secret_file
+from hotro.shared.privacy.kv import KeyRingUnavailable, NatsKeyRing, keyring_job
+from hotro.shared.privacy.sealing import KeyDestroyed, reveal, seal_with
+from hotro.shared.privacy.secrets import ensure_secret_file
 
 
 async def test_worker_threads_create_open_and_destroy_keys_through_the_loop(

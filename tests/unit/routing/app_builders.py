@@ -9,14 +9,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from services.routing.application import InfoTimeoutOutcome, RoutingApplication
-from services.routing.domain.catalogue import load_catalogue
-from services.routing.domain.triage import load_triage_rules
-from services.routing.settings import CONFIG_DIR
-from shared.clock import SettableClock
-from shared.contracts import events as wire
-from shared.contracts.envelope import Actor, Envelope, Producer
-from shared.eventstore.persistence import persistence_env
+from hotro.services.routing.application import InfoTimeoutOutcome, RoutingApplication
+from hotro.services.routing.domain.catalogue import load_catalogue
+from hotro.services.routing.domain.triage import load_triage_rules
+from hotro.services.routing.settings import CONFIG_DIR
+from hotro.shared.clock import SettableClock
+from hotro.shared.contracts import events as wire
+from hotro.shared.contracts.envelope import Actor, Envelope, Producer
+from hotro.shared.eventstore.persistence import persistence_env
 from tests.unit.routing.builders import T0
 
 CATALOGUE = load_catalogue(CONFIG_DIR / "catalogue.toml")

@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from services.routing.domain.case import Case
-from services.routing.domain.workflow import State
-from shared.eventstore.trace import ActorKind, Trace
+from hotro.services.routing.domain.case import Case
+from hotro.services.routing.domain.workflow import State
+from hotro.shared.eventstore.trace import ActorKind, Trace
 
 #: 09:00 in Hà Nội on Monday 3 March 2025.
 T0 = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)

@@ -14,14 +14,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.routing.api import build_router
-from services.routing.application import RoutingApplication
-from services.routing.domain.catalogue import ConfigError
-from services.routing.domain.permissions import Role
-from services.routing.main import create_app
-from services.routing.queues import CaseQueues
-from services.routing.settings import CONFIG_DIR, RoutingSettings
-from shared.staff.users import (
+from hotro.services.routing.api import build_router
+from hotro.services.routing.application import RoutingApplication
+from hotro.services.routing.domain.catalogue import ConfigError
+from hotro.services.routing.domain.permissions import Role
+from hotro.services.routing.main import create_app
+from hotro.services.routing.queues import CaseQueues
+from hotro.services.routing.settings import CONFIG_DIR, RoutingSettings
+from hotro.shared.staff.users import (
     Directory,
     StaffUser,
     UsersFileError,

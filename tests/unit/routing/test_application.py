@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
-from services.routing.domain.workflow import Action, InvalidCommand, State
-from services.routing.queues import CaseQueues
-from shared.clock import SettableClock
-from shared.contracts import events as wire
+from hotro.services.routing.domain.workflow import Action, InvalidCommand, State
+from hotro.services.routing.queues import CaseQueues
+from hotro.shared.clock import SettableClock
+from hotro.shared.contracts import events as wire
 from tests.unit.routing.app_builders import (
     Feeder,
     routing_app,

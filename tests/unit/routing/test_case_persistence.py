@@ -6,8 +6,8 @@ import uuid
 
 from eventsourcing.application import Application
 
-from services.routing.domain.case import Case
-from services.routing.domain.triage import TriageDecision
+from hotro.services.routing.domain.case import Case
+from hotro.services.routing.domain.triage import TriageDecision
 from tests.unit.routing.builders import at, day, open_case, trace
 
 SUPPORT = trace("nv.lan", role="support")

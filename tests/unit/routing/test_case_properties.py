@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from services.routing.domain.case import Case
-from services.routing.domain.triage import TriageDecision
-from services.routing.domain.workflow import ENDED_STATES, ICT, Action, CaseError, State
+from hotro.services.routing.domain.case import Case
+from hotro.services.routing.domain.triage import TriageDecision
+from hotro.services.routing.domain.workflow import ENDED_STATES, ICT, Action, CaseError, State
 from tests.unit.routing.builders import T0, open_case, trace
 
 REOPEN_DAYS = 10

@@ -8,16 +8,16 @@ from datetime import datetime
 
 import pytest
 
-from services.routing.domain.case import Case
-from services.routing.domain.triage import TriageDecision
-from services.routing.domain.workflow import (
+from hotro.services.routing.domain.case import Case
+from hotro.services.routing.domain.triage import TriageDecision
+from hotro.services.routing.domain.workflow import (
     Action,
     IllegalTransition,
     InvalidCommand,
     ReopenPeriodExpired,
     State,
 )
-from shared.eventstore.trace import sample_trace
+from hotro.shared.eventstore.trace import sample_trace
 from tests.unit.routing.builders import (
     T0,
     at,

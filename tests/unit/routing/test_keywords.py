@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.routing.domain.keywords import find_keyword, strip_accents
+from hotro.services.routing.domain.keywords import find_keyword, strip_accents
 
 
 def test_strip_accents_keeps_length_and_folds_d() -> None:

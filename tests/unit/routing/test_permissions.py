@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from services.routing.domain.case import Case
-from services.routing.domain.permissions import (
+from hotro.services.routing.domain.case import Case
+from hotro.services.routing.domain.permissions import (
     Forbidden,
     authorize,
     authorize_read,
     permitted_actions,
 )
-from services.routing.domain.workflow import Action
+from hotro.services.routing.domain.workflow import Action
 from tests.unit.routing.builders import at, open_case, trace
 
 SUPPORT = trace("nv.lan", role="support")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from services.routing.config import CATALOGUE_PATH, TRIAGE_RULES_PATH
-from services.routing.domain.catalogue import Catalogue, ConfigError, load_catalogue
-from services.routing.domain.triage import (
+from hotro.services.routing.config import CATALOGUE_PATH, TRIAGE_RULES_PATH
+from hotro.services.routing.domain.catalogue import Catalogue, ConfigError, load_catalogue
+from hotro.services.routing.domain.triage import (
     TriageRules,
     load_triage_rules,
     parse_triage_rules,

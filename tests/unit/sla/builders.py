@@ -7,14 +7,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from services.sla.application import SlaApplication
-from services.sla.calendar_planner import CalendarPlanner
-from services.sla.domain import PausePolicy
-from shared.calendar import load_calendar
-from shared.calendar.rules import DeadlinePolicy
-from shared.clock import SettableClock
-from shared.contracts import events as wire
-from shared.contracts.envelope import Actor, Envelope
+from hotro.services.sla.application import SlaApplication
+from hotro.services.sla.calendar_planner import CalendarPlanner
+from hotro.services.sla.domain import PausePolicy
+from hotro.shared.calendar import load_calendar
+from hotro.shared.calendar.rules import DeadlinePolicy
+from hotro.shared.clock import SettableClock
+from hotro.shared.contracts import events as wire
+from hotro.shared.contracts.envelope import Actor, Envelope
 
 _positions = itertools.count(1)
 

@@ -7,12 +7,12 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from services.sla.board import ClockBoard
-from services.sla.domain import Clock
-from services.sla.timer import SlaTimer
-from shared.calendar import parse_policy
-from shared.clock import SettableClock
-from shared.contracts import events as wire
+from hotro.services.sla.board import ClockBoard
+from hotro.services.sla.domain import Clock
+from hotro.services.sla.timer import SlaTimer
+from hotro.shared.calendar import parse_policy
+from hotro.shared.clock import SettableClock
+from hotro.shared.contracts import events as wire
 from tests.unit.sla.builders import (
     domain_events,
     envelope,

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.sla.domain import CaseClocks, Clock, ClockError, PausePolicy
-from shared.eventstore.trace import sample_trace
+from hotro.services.sla.domain import CaseClocks, Clock, ClockError, PausePolicy
+from hotro.shared.eventstore.trace import sample_trace
 
 ICT = timezone(timedelta(hours=7))
 DUE = datetime(2026, 3, 17, 0, 0, tzinfo=ICT)

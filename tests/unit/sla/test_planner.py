@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 
-from services.sla.calendar_planner import CalendarPlanner
-from shared.calendar import load_calendar, parse_policy
+from hotro.services.sla.calendar_planner import CalendarPlanner
+from hotro.shared.calendar import load_calendar, parse_policy
 
 ICT = timezone(timedelta(hours=7))
 
