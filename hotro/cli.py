@@ -66,8 +66,8 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
 
 
 def _cmd_asyncapi(args: argparse.Namespace) -> int:
+    from hotro.asyncapi import render_asyncapi
     from hotro.serve import SERVICES
-    from hotro.shared.runtime.asyncapi import render_asyncapi
 
     out = Path(args.dir)
     stale = []

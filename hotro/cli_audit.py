@@ -29,7 +29,7 @@ def _common(p: argparse.ArgumentParser, nats: bool = False) -> None:
 
 
 def _stores(args: argparse.Namespace, services: tuple[str, ...] = SERVICES) -> Any:
-    from hotro.shared.audit.stores import open_stores, store_urls
+    from hotro.audit.stores import open_stores, store_urls
 
     return open_stores(store_urls(args.store, args.data_dir), services=services)
 
@@ -68,7 +68,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if len(words) != 1:
         raise SystemExit("usage: hotro audit REF [--json] [--as-of T] | "
                          "hotro audit verify [REF | --all]")
-    from hotro.shared.audit.timeline import (
+    from hotro.audit.timeline import (
         parse_instant,
         render_text,
         resolve,
@@ -96,8 +96,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace, words: list[str]) -> int:
-    from hotro.shared.audit.timeline import aggregate_ids, resolve
-    from hotro.shared.audit.verify import Report, verify_service
+    from hotro.audit.timeline import aggregate_ids, resolve
+    from hotro.audit.verify import Report, verify_service
 
     if not args.nats:
         raise SystemExit("audit verify needs --nats (or HOTRO_NATS_URL): seals and the event "
@@ -131,7 +131,7 @@ def _verify(args: argparse.Namespace, words: list[str]) -> int:
 # ---- replay -----------------------------------------------------------------------------
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from hotro.shared.audit.replay import replay
+    from hotro.audit.replay import replay
 
     services = SERVICES if args.service == "all" else (args.service,)
     worst = 0
@@ -153,8 +153,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 # ---- export -----------------------------------------------------------------------------
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from hotro.shared.audit import export
-    from hotro.shared.audit.timeline import resolve
+    from hotro.audit import export
+    from hotro.audit.timeline import resolve
 
     with _stores(args) as stores:
         if args.ref:
@@ -188,7 +188,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 # ---- reports ----------------------------------------------------------------------------
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from hotro.shared.audit import reports
+    from hotro.audit import reports
 
     now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
     with _stores(args, ("routing", "sla")) as stores:
@@ -209,13 +209,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
 # ---- erasure ----------------------------------------------------------------------------
 
 def _cmd_erase(args: argparse.Namespace) -> int:
-    from hotro.shared.audit.timeline import resolve
+    from hotro.audit.timeline import resolve
     from hotro.shared.privacy.erasure import erase
 
     if not args.nats:
         raise SystemExit("erase needs --nats (or HOTRO_NATS_URL): the data keys live there")
-    from hotro.shared.audit.stores import StoreMissing
-    from hotro.shared.audit.timeline import aggregate_ids
+    from hotro.audit.stores import StoreMissing
+    from hotro.audit.timeline import aggregate_ids
 
     services: tuple[str, ...] = ("intake", "notify")
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import nats
 
-from hotro.shared.contracts.topology import TOPOLOGY
 from hotro.shared.messaging.provision import ProvisionSpec, provision
+from hotro.topology import TOPOLOGY
 
 
 async def provision_all(nats_url: str, *, partitions: int, lease_ttl_s: float = 6.0,

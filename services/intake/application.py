@@ -29,8 +29,7 @@ from hotro.services.intake.filing import FilingCheck
 from hotro.services.intake.reference_data import ChannelRules
 from hotro.shared.contracts import events as wire
 from hotro.shared.contracts.envelope import Envelope
-from hotro.shared.contracts.topology import subscriptions_of
-from hotro.shared.eventstore.application import Handler, ServiceApplication, WireEvent
+from hotro.shared.eventstore.application import ServiceApplication, WireEvent, handles
 from hotro.shared.privacy.pending import FallbackKeyRing, pending_keys_for
 from hotro.shared.privacy.sealing import (
     ERASED,
@@ -88,7 +87,6 @@ class NewRequest:
 
 class IntakeApplication(ServiceApplication):
     name = "intake"
-    subscriptions: ClassVar[dict[str, tuple[str, ...]]] = subscriptions_of("intake")
     #: The yearly reference counter gains an event per request: without snapshots every
     #: allocation would replay the whole year (quadratic). Snapshots live beside the
     #: events, outside the notification log, so the audit trail is unchanged.
@@ -429,17 +427,8 @@ class IntakeApplication(ServiceApplication):
 
     # ---- upstream events ---------------------------------------------------------------
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "AcknowledgementSent": self._on_message_sent,
-            "ReplySent": self._on_message_sent,
-            # Consumed once the topology routes them to intake (see the report of issue 7):
-            # a closed or refused request no longer takes hotline calls.
-            "ComplaintClosed": self._on_closed,
-            "ComplaintRefused": self._on_closed,
-            "ComplaintReopened": self._on_reopened,
-        }
 
+    @handles("routing.ComplaintClosed", "routing.ComplaintRefused")
     def _on_closed(self, envelope: Envelope, payload: Any,
                    processing: ProcessingEvent[uuid.UUID]) -> None:
         request = self._request_or_none(envelope.complaint_id)
@@ -449,6 +438,7 @@ class IntakeApplication(ServiceApplication):
                             trace=self.reaction_trace(envelope, "intake"))
         processing.collect_events(request)
 
+    @handles("routing.ComplaintReopened")
     def _on_reopened(self, envelope: Envelope, payload: Any,
                      processing: ProcessingEvent[uuid.UUID]) -> None:
         request = self._request_or_none(envelope.complaint_id)
@@ -458,6 +448,7 @@ class IntakeApplication(ServiceApplication):
                               trace=self.reaction_trace(envelope, "intake"))
         processing.collect_events(request)
 
+    @handles("notify.AcknowledgementSent", "notify.ReplySent")
     def _on_message_sent(self, envelope: Envelope, payload: Any,
                          processing: ProcessingEvent[uuid.UUID]) -> None:
         """Remember the Message-IDs we sent, so a customer's reply threads back."""

@@ -18,7 +18,6 @@ from hotro.services.intake.imap_poller import ImapConfig, ImapPollerJob
 from hotro.services.intake.mail_intake import MailIntake, SmtpListenerJob, email_limits
 from hotro.services.intake.reference_data import load_catalogue, load_channel_rules
 from hotro.services.intake.settings import IntakeSettings
-from hotro.shared.audit.seal import install as install_seals
 from hotro.shared.calendar import load_policy
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.schema import ensure_store
@@ -82,7 +81,6 @@ def create_app(settings: IntakeSettings | None = None, *,
                       attachments=AttachmentStore(settings.attachments_path()),
                       quarantine=QuarantineStore(settings.quarantine_path()))
     runtime = ServiceRuntime(settings, application, ServiceMetrics("intake"), **overrides)
-    install_seals(runtime)  # audit seals, published by the relay-lease holder
     if nats_keys is not None:
         runtime.background = (*runtime.background, keyring_job(runtime, nats_keys))
 

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
@@ -39,8 +39,7 @@ from hotro.services.notify.delivery import Deliverer, PermanentFailure, Transien
 from hotro.services.notify.domain import POSTED, Contact, Dispatch, DispatchError
 from hotro.shared.contracts import events as wire
 from hotro.shared.contracts.envelope import Envelope
-from hotro.shared.contracts.topology import subscriptions_of
-from hotro.shared.eventstore.application import Handler, ServiceApplication, WireEvent
+from hotro.shared.eventstore.application import ServiceApplication, WireEvent, handles
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.privacy.sealing import (
     ERASED,
@@ -95,7 +94,6 @@ class Recipients:
 
 class NotifyApplication(ServiceApplication):
     name = "notify"
-    subscriptions: ClassVar[dict[str, tuple[str, ...]]] = subscriptions_of("notify")
 
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None, *,
@@ -112,18 +110,8 @@ class NotifyApplication(ServiceApplication):
 
     # ---- reactions: record intents ----------------------------------------------------
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "ComplaintReceived": self._on_received,
-            "InfoRequested": self._on_info_requested,
-            "ReplyRequested": self._on_reply_requested,
-            "ComplaintRefused": self._on_refused,
-            "ReferredToDepartment": self._on_referred,
-            "DeadlineApproaching": self._on_deadline,
-            "DeadlineBreached": self._on_deadline,
-            "DeliveryBounced": self._on_bounced,
-        }
 
+    @handles("intake.ComplaintReceived")
     def _on_received(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         if self._contact(env.complaint_id) is not None:
             return  # the same complaint announced twice: one contact, one acknowledgement
@@ -145,6 +133,7 @@ class NotifyApplication(ServiceApplication):
                                   context, contact, trace, cause="received")
         pe.collect_events(contact, dispatch)
 
+    @handles("routing.InfoRequested")
     def _on_info_requested(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         contact = self._require_contact(env)
         trace = self.reaction_trace(env, "notify")
@@ -159,6 +148,7 @@ class NotifyApplication(ServiceApplication):
         pe.collect_events(contact, self._dispatch(env, "info_request", method, recipient,
                                                   contact.language, context, contact, trace))
 
+    @handles("routing.ReplyRequested")
     def _on_reply_requested(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         contact = self._require_contact(env)
         person = self.open_customer(contact)
@@ -174,6 +164,7 @@ class NotifyApplication(ServiceApplication):
                                                   p.method, recipient, p.language, context,
                                                   contact, trace, wire_purpose=p.purpose))
 
+    @handles("routing.ComplaintRefused")
     def _on_refused(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         contact = self._require_contact(env)
         person = self.open_customer(contact)
@@ -188,6 +179,7 @@ class NotifyApplication(ServiceApplication):
         pe.collect_events(contact, self._dispatch(env, "refusal", method, recipient,
                                                   contact.language, context, contact, trace))
 
+    @handles("routing.ReferredToDepartment")
     def _on_referred(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         context = {"reference": p.reference, "department": p.department,
                    "referred_by": env.actor.id, "summary": p.question,
@@ -201,6 +193,7 @@ class NotifyApplication(ServiceApplication):
                                          self.recipients.department(p.department), "vi",
                                          context, None, trace, internal=True))
 
+    @handles("sla.DeadlineApproaching", "sla.DeadlineBreached")
     def _on_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         trace = self.reaction_trace(env, "notify")
         if env.event_type == "DeadlineApproaching" and p.clock == "customer_info":
@@ -235,6 +228,7 @@ class NotifyApplication(ServiceApplication):
         pe.collect_events(self._dispatch(env, "reminder", method, recipient, contact.language,
                                          context, contact, trace, cause=cause))
 
+    @handles("intake.DeliveryBounced")
     def _on_bounced(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         """Our email came back. Never raises on a bounce it cannot match: staff are told."""
         trace = self.reaction_trace(env, "notify")

@@ -26,7 +26,6 @@ from hotro.services.notify.delivery_log import DeliveryLog
 from hotro.services.notify.rendering import CompanyInfo
 from hotro.services.notify.sender import DeliveryLoop
 from hotro.services.notify.settings import NotifySettings
-from hotro.shared.audit.seal import install as install_seals
 from hotro.shared.clock import system_clock
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.schema import ensure_store
@@ -103,7 +102,6 @@ def create_app(settings: NotifySettings | None = None, *,
                                if nats_keys is not None else None)
     application = build_application(settings, clock=clock, keyring=keyring)
     runtime = ServiceRuntime(settings, application, ServiceMetrics("notify"), **overrides)
-    install_seals(runtime)  # audit seals, published by the relay-lease holder
     if nats_keys is not None:
         runtime.background = (*runtime.background, keyring_job(runtime, nats_keys))
     loop = DeliveryLoop(application, deliverer or build_deliverer(settings, clock),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
@@ -21,8 +21,7 @@ from hotro.services.routing.domain.triage import TriageRules
 from hotro.services.routing.domain.workflow import Action, CaseError, InvalidCommand, State
 from hotro.shared.contracts import events as wire
 from hotro.shared.contracts.envelope import Envelope
-from hotro.shared.contracts.topology import subscriptions_of
-from hotro.shared.eventstore.application import Handler, ServiceApplication, WireEvent
+from hotro.shared.eventstore.application import ServiceApplication, WireEvent, handles
 
 #: What happens when the customer never answers an information request (sla reports the
 #: "customer_info" clock breached): back to analysis with what support has, or withdrawn.
@@ -49,7 +48,6 @@ class ConcurrentChange(CaseError):
 
 class RoutingApplication(ServiceApplication):
     name = "routing"
-    subscriptions: ClassVar[dict[str, tuple[str, ...]]] = subscriptions_of("routing")
 
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None, *,
@@ -69,17 +67,8 @@ class RoutingApplication(ServiceApplication):
 
     # ---- reactions ---------------------------------------------------------------------
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "ComplaintReceived": self._on_received,
-            "InfoProvided": self._on_info_provided,
-            "ReplySent": self._on_reply_sent,
-            "NotificationFailed": self._on_notification_failed,
-            "DeliveryBounced": self._on_bounced,
-            "DeadlineApproaching": self._on_deadline,
-            "DeadlineBreached": self._on_deadline,
-        }
 
+    @handles("intake.ComplaintReceived")
     def _on_received(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         if self._find(env.complaint_id) is not None:
             return
@@ -101,6 +90,7 @@ class RoutingApplication(ServiceApplication):
             case.start_analysis(trace=trace, now=now)
         pe.collect_events(case)
 
+    @handles("intake.InfoProvided")
     def _on_info_provided(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         case = self._require(env.complaint_id)
         trace = self.reaction_trace(env, "routing")
@@ -117,6 +107,7 @@ class RoutingApplication(ServiceApplication):
             now=self.clock()))
         pe.collect_events(case)
 
+    @handles("notify.ReplySent")
     def _on_reply_sent(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         case = self._find(env.complaint_id)
         if case is None:
@@ -138,6 +129,7 @@ class RoutingApplication(ServiceApplication):
             case.close(reason=f"replied to the customer by {p.method}", trace=trace, now=now)
         pe.collect_events(case)
 
+    @handles("notify.NotificationFailed")
     def _on_notification_failed(self, env: Envelope, p: Any,
                                 pe: ProcessingEvent[uuid.UUID]) -> None:
         case = self._find(env.complaint_id)
@@ -148,6 +140,7 @@ class RoutingApplication(ServiceApplication):
                       trace=self.reaction_trace(env, "routing"), now=self.clock())
         pe.collect_events(case)
 
+    @handles("intake.DeliveryBounced")
     def _on_bounced(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         case = self._find(env.complaint_id)
         if case is None:
@@ -156,6 +149,7 @@ class RoutingApplication(ServiceApplication):
                       trace=self.reaction_trace(env, "routing"), now=self.clock())
         pe.collect_events(case)
 
+    @handles("sla.DeadlineApproaching", "sla.DeadlineBreached")
     def _on_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         case = self._find(env.complaint_id)
         if case is None or not self._deadline_applies(case, p):

@@ -18,7 +18,6 @@ from hotro.services.routing.domain.catalogue import load_catalogue
 from hotro.services.routing.domain.triage import load_triage_rules
 from hotro.services.routing.queues import CaseQueues
 from hotro.services.routing.settings import RoutingSettings
-from hotro.shared.audit.seal import install as install_seals
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.schema import ensure_store
 from hotro.shared.observability.metrics import ServiceMetrics
@@ -50,7 +49,6 @@ def create_app(settings: RoutingSettings | None = None, *,
     directory.check_departments(application.catalogue.department_codes)
     queues = CaseQueues(application, period_s=settings.queue_refresh_s)
     runtime = ServiceRuntime(settings, application, ServiceMetrics("routing"), **overrides)
-    install_seals(runtime)  # audit seals, published by the relay-lease holder
     runtime.background = (*runtime.background, queues.run)
     http = build_http_app(runtime, [build_router(application, queues, directory,
                                                  triage_file=triage_file)],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
@@ -15,8 +15,7 @@ from hotro.services.sla.domain import CaseClocks, Clock, ClockError, PausePolicy
 from hotro.services.sla.planning import Plan, Planner
 from hotro.shared.contracts import events as wire
 from hotro.shared.contracts.envelope import Envelope
-from hotro.shared.contracts.topology import subscriptions_of
-from hotro.shared.eventstore.application import Handler, ServiceApplication, WireEvent
+from hotro.shared.eventstore.application import ServiceApplication, WireEvent, handles
 from hotro.shared.eventstore.trace import Trace
 
 TIMER_ACTOR = "sla-timer"
@@ -28,7 +27,6 @@ class ClockNotFound(LookupError):
 
 class SlaApplication(ServiceApplication):
     name = "sla"
-    subscriptions: ClassVar[dict[str, tuple[str, ...]]] = subscriptions_of("sla")
 
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None, *,
@@ -45,18 +43,8 @@ class SlaApplication(ServiceApplication):
 
     # ---- reactions ---------------------------------------------------------------------
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "ComplaintReceived": self._on_received,
-            "AcknowledgementSent": self._on_first_contact,
-            "InfoRequested": self._on_info_requested,
-            "InfoProvided": self._on_info_provided,
-            "ReferredToDepartment": self._on_referred,
-            "DepartmentResponded": self._on_department_responded,
-            "ReplySent": self._on_reply_sent,
-            "ComplaintClosed": self._on_closed,
-        }
 
+    @handles("intake.ComplaintReceived")
     def _on_received(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         kinds = ["reply", "first_contact"] if self.first_contact_clock else ["reply"]
         for kind in kinds:
@@ -64,9 +52,11 @@ class SlaApplication(ServiceApplication):
                                      category=p.category)
             self._start(pe, env, kind, p.reference, plan, counted=True)
 
+    @handles("notify.AcknowledgementSent")
     def _on_first_contact(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         self._meet(pe, env, "first_contact", p.sent_at)
 
+    @handles("routing.InfoRequested")
     def _on_info_requested(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         plan = self.planner.plan_until("customer_info", env.occurred_at, p.due_date,
                                        rule=f"due date set by support (round {p.round})")
@@ -84,6 +74,7 @@ class SlaApplication(ServiceApplication):
                     continue  # already due: the timer breaches it
                 pe.collect_events(clock)
 
+    @handles("intake.InfoProvided", "routing.InfoProvided")
     def _on_info_provided(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         info = [c for c in self._open_clocks(pe, env.complaint_id)
                 if base_kind(c.kind) == "customer_info"]
@@ -95,6 +86,7 @@ class SlaApplication(ServiceApplication):
             if clock.status == "paused":
                 self._resume(pe, env, clock, on)
 
+    @handles("routing.ReferredToDepartment")
     def _on_referred(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         if p.internal_due is not None:
             plan = self.planner.plan_until("department", env.occurred_at, p.internal_due,
@@ -105,15 +97,18 @@ class SlaApplication(ServiceApplication):
             counted = True
         self._start(pe, env, f"department/{p.department}", p.reference, plan, counted=counted)
 
+    @handles("routing.DepartmentResponded")
     def _on_department_responded(self, env: Envelope, p: Any,
                                  pe: ProcessingEvent[uuid.UUID]) -> None:
         self._meet(pe, env, f"department/{p.department}", env.occurred_at)
 
+    @handles("routing.ReplySent", "notify.ReplySent")
     def _on_reply_sent(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         if p.purpose in ("reply", "refusal"):
             self._meet(pe, env, "reply", p.sent_at)
         self._meet(pe, env, "first_contact", p.sent_at)  # any message to the customer engages
 
+    @handles("routing.ComplaintClosed")
     def _on_closed(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         for clock in self._open_clocks(pe, env.complaint_id):
             clock.stop(reason=f"case closed: {p.reason}", trace=self.reaction_trace(env, "sla"))

@@ -15,7 +15,6 @@ from hotro.services.sla.calendar_planner import CalendarPlanner
 from hotro.services.sla.domain import PausePolicy
 from hotro.services.sla.settings import SlaSettings
 from hotro.services.sla.timer import SlaTimer
-from hotro.shared.audit.seal import install as install_seals
 from hotro.shared.calendar.registry import load_calendar
 from hotro.shared.calendar.rules import load_policy
 from hotro.shared.clock import clock_from_settings
@@ -55,7 +54,6 @@ def create_app(settings: SlaSettings | None = None, *,
     timer = SlaTimer(application, board, lambda: runtime.leases.held_partitions()
                      if runtime.leases else [], settings.partitions, settings.timer_period_s)
     runtime.background = (*runtime.background, timer.run)
-    install_seals(runtime)  # audit seals, published by the relay-lease holder
     http = build_http_app(runtime, [build_router(application, planner, board)],
                           title="Hotro SLA")
     http.state.timer = timer

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate
@@ -28,7 +28,26 @@ from hotro.shared.eventstore.tracking import has_exact_tracking
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Envelope, Any, ProcessingEvent[uuid.UUID]], None]
+Handler = Callable[[Any, Envelope, Any, ProcessingEvent[uuid.UUID]], None]
+HandlerT = TypeVar("HandlerT", bound=Handler)
+
+
+def handles(*events: str) -> Callable[[HandlerT], HandlerT]:
+    """Mark a method as the policy for upstream events named ``"producer.EventType"``.
+
+    The marks are the only source of a service's subscriptions: provisioning builds the
+    consumers' filters from them, so nothing is delivered that no handler takes."""
+    pairs = []
+    for name in events:
+        producer, _, event_type = name.partition(".")
+        if not producer or not event_type:
+            raise ValueError(f"expected 'producer.EventType', got {name!r}")
+        pairs.append((producer, event_type))
+
+    def mark(method: HandlerT) -> HandlerT:
+        method.__dict__.setdefault("_hotro_handles", []).extend(pairs)
+        return method
+    return mark
 
 
 @dataclass(frozen=True)
@@ -47,11 +66,31 @@ class OutboxItem:
 
 class ServiceApplication(EventSourcedProjection[uuid.UUID]):
     """Subclasses set ``name`` (fixed forever: it names tables and tracking rows),
-    fill ``handlers`` (event_type -> method) and implement ``to_wire``."""
+    mark their policy methods with ``@handles("producer.EventType")`` and implement
+    ``to_wire``."""
 
     name = ""  # a class attribute in subclasses, as eventsourcing expects
-    #: {producer: (EventType, ...)} this service consumes; drives the consumer filters.
-    subscriptions: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: (producer, EventType) -> name of the method that handles it (from ``@handles``)
+    _handler_names: ClassVar[dict[tuple[str, str], str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        names = dict(cls._handler_names)
+        for attr, value in vars(cls).items():
+            for pair in getattr(value, "_hotro_handles", ()):
+                if pair in names and names[pair] != attr:
+                    raise TypeError(f"{cls.__name__}: {pair} handled by {names[pair]} "
+                                    f"and {attr}")
+                names[pair] = attr
+        cls._handler_names = names
+
+    @classmethod
+    def subscriptions(cls) -> dict[str, tuple[str, ...]]:
+        """{producer: (EventType, ...)} this service consumes, from its handlers."""
+        found: dict[str, list[str]] = {}
+        for producer, event_type in sorted(cls._handler_names):
+            found.setdefault(producer, []).append(event_type)
+        return {producer: tuple(types) for producer, types in found.items()}
 
     def __init__(self, env: EnvType | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
@@ -61,9 +100,6 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
         self.clock = clock or (lambda: datetime.now(UTC))
 
     # ---- inbound: exactly-once processing of upstream events -------------------------
-
-    def handlers(self) -> dict[str, Handler]:
-        return {}
 
     def handle(self, envelope: Envelope) -> bool:
         """Apply one upstream event once. Returns False if it was already processed."""
@@ -81,11 +117,11 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[uuid.UUID]) -> None:
         envelope: Envelope = domain_event
-        handler = self.handlers().get(envelope.event_type)
-        if handler is None:
+        name = self._handler_names.get((envelope.producer, envelope.event_type))
+        if name is None:
             return  # not ours: tracked anyway, so it is never looked at again
         payload = parse_payload(envelope.event_type, envelope.schema_version, envelope.payload)
-        handler(envelope, payload, processing_event)
+        getattr(self, name)(envelope, payload, processing_event)
 
     @staticmethod
     def reaction_trace(envelope: Envelope, actor_id: str) -> dict[str, str | None]:

@@ -73,7 +73,7 @@ async def provision(js: JetStreamContext, spec: ProvisionSpec) -> list[str]:
         deny_delete=True,
     )
     done.append(await _upsert_stream(js, dlq))
-    # Audit seals (shared/audit/seal.py): append-only, one chain per service.
+    # Audit seals (shared/seals.py): append-only, one chain per service.
     seals = js_api.StreamConfig(
         name=SEALS_STREAM,
         subjects=[f"{SEALS_ROOT}.>"],

@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse, Response
 from nats.js import JetStreamContext
 
 from hotro.shared.contracts.subjects import EVENTS_STREAM, LEASES_BUCKET, durable_name
-from hotro.shared.contracts.topology import subscriptions_of
 from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.messaging.connection import NatsConnection
 from hotro.shared.messaging.consumer import PartitionConsumer
@@ -22,6 +21,7 @@ from hotro.shared.messaging.leases import LeaseKeeper
 from hotro.shared.messaging.provision import check_provisioned
 from hotro.shared.messaging.relay import OutboxRelay
 from hotro.shared.observability.metrics import ServiceMetrics
+from hotro.shared.seals import SealKeeper
 from hotro.shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class ServiceRuntime:
                                    on_fatal=self.on_fatal)
         nc = await self.conn.connect()
         self.js = nc.jetstream(timeout=5)
-        subs = subscriptions_of(self.name)
+        subs = self.app.subscriptions()
         await check_provisioned(self.js, self.name, s.partitions, needs_consumers=bool(subs))
         kv = await self.js.key_value(LEASES_BUCKET)
         self.leases = LeaseKeeper(
@@ -79,6 +79,9 @@ class ServiceRuntime:
                                  before_publish=self.before_publish)
         self._spawn(self.leases.run(self._stop), "leases")
         self._spawn(self.relay.run(self._stop), "relay")
+        # Audit seals of this service's log, published by the relay-lease holder.
+        seals = SealKeeper(self.app, lambda: self.js, self.leases.holds_relay)
+        self._spawn(seals.run(self._stop), "seals")
         self._spawn(self._report_lag(self._stop), "lag")
         for i, job in enumerate(self.background):
             self._spawn(job(self._stop), f"background-{i}")

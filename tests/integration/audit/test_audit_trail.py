@@ -17,16 +17,16 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from hotro.audit.replay import replay, sla_rows_live
+from hotro.audit.timeline import case_view
 from hotro.cli import main as hotro
 from hotro.natsbin import NatsServerProcess
 from hotro.services.routing.domain.case import Case
 from hotro.services.routing.domain.workflow import ICT, Action
 from hotro.services.sla.domain import Clock
-from hotro.shared.audit.replay import replay, sla_rows_live
-from hotro.shared.audit.seal import SEALS_STREAM, Seal, seal_subject
-from hotro.shared.audit.timeline import case_view
 from hotro.shared.clock import SettableClock
 from hotro.shared.eventstore.trace import Trace
+from hotro.shared.seals import SEALS_STREAM, Seal, seal_subject
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PG_BASE, PostgresSchemas
 from tests.support.system import InProcessSystem, running_system

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from hotro.audit import export, reports
+from hotro.audit.replay import replay, routing_rows_rebuilt
+from hotro.audit.timeline import render_text, resolve, timeline
+from hotro.audit.verify import check_seals, check_shape
 from hotro.services.routing.domain.workflow import Action
-from hotro.shared.audit import export, reports
-from hotro.shared.audit.replay import replay, routing_rows_rebuilt
-from hotro.shared.audit.seal import Row, chain, genesis, make_seal, read_rows
-from hotro.shared.audit.timeline import render_text, resolve, timeline
-from hotro.shared.audit.verify import check_seals, check_shape
 from hotro.shared.privacy.sealing import (
     CachedKeyRing,
     KeyDestroyed,
@@ -24,6 +23,7 @@ from hotro.shared.privacy.sealing import (
     seal,
     seal_with,
 )
+from hotro.shared.seals import Row, chain, genesis, make_seal, read_rows
 from tests.unit.audit.world import World, due, world
 
 
@@ -49,7 +49,7 @@ def test_timeline_is_causal_complete_and_names_the_actors() -> None:
     entries = timeline(w.stores, cid)
     stored = sum(len(list(app.repository.event_store.get(i)))
                  for svc, app in w.apps.items()
-                 for i in __import__("hotro.shared.audit.timeline", fromlist=["x"])
+                 for i in __import__("hotro.audit.timeline", fromlist=["x"])
                  .aggregate_ids(w.stores, cid)[svc])
     assert len(entries) == stored
     position = {e.event_id: i for i, e in enumerate(entries)}

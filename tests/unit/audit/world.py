@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hotro.audit.simulate import Pump
+from hotro.audit.stores import Stores, from_applications
 from hotro.services.intake.application import IntakeApplication, NewRequest
 from hotro.services.notify.application import NotifyApplication
 from hotro.services.routing.application import RoutingApplication
@@ -17,8 +19,6 @@ from hotro.services.routing.domain.workflow import Action
 from hotro.services.routing.settings import CONFIG_DIR
 from hotro.services.sla.application import SlaApplication
 from hotro.services.sla.calendar_planner import CalendarPlanner
-from hotro.shared.audit.simulate import Pump
-from hotro.shared.audit.stores import Stores, from_applications
 from hotro.shared.calendar import load_calendar
 from hotro.shared.clock import SettableClock
 from hotro.shared.eventstore.persistence import persistence_env

@@ -10,7 +10,7 @@ from hotro.shared.contracts import events
 from hotro.shared.contracts.envelope import Actor, Envelope
 from hotro.shared.contracts.snapshots import SCHEMA_DIR, current_schemas, render
 from hotro.shared.contracts.subjects import consumer_filters, event_subject, partition_of
-from hotro.shared.contracts.topology import TOPOLOGY
+from hotro.topology import TOPOLOGY
 
 
 @pytest.mark.parametrize("name", sorted(current_schemas()))
@@ -80,8 +80,8 @@ def test_personal_data_lives_only_in_customer_contact() -> None:
 def test_asyncapi_documents_are_generated_from_the_current_code() -> None:
     from pathlib import Path
 
+    from hotro.asyncapi import render_asyncapi
     from hotro.serve import SERVICES
-    from hotro.shared.runtime.asyncapi import render_asyncapi
 
     docs = Path(__file__).resolve().parents[3] / "docs" / "asyncapi"
     for service in SERVICES:

@@ -13,7 +13,7 @@ from hotro.services.intake.settings import IntakeSettings
 from hotro.services.notify.settings import NotifySettings
 from hotro.services.routing.settings import RoutingSettings
 from hotro.services.sla.settings import SlaSettings
-from hotro.shared.contracts.topology import TOPOLOGY
+from hotro.topology import TOPOLOGY
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = {"intake": IntakeSettings, "routing": RoutingSettings, "sla": SlaSettings,

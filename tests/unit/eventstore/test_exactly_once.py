@@ -12,7 +12,7 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate, event
 
 from hotro.shared.contracts.envelope import Actor, Envelope
-from hotro.shared.eventstore.application import Handler, ServiceApplication
+from hotro.shared.eventstore.application import ServiceApplication, handles
 from hotro.shared.eventstore.persistence import persistence_env
 from tests.support.postgres import PostgresSchemas
 
@@ -28,9 +28,7 @@ class Effect(Aggregate):
 class Recorder(ServiceApplication):
     name: ClassVar[str] = "recorder"
 
-    def handlers(self) -> dict[str, Handler]:
-        return {"ComplaintClosed": self._on_closed}
-
+    @handles("routing.ComplaintClosed")
     def _on_closed(self, env: Envelope, payload: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         pe.collect_events(Effect(id=uuid.uuid4(), position=env.notification_id,
                                  trace=self.reaction_trace(env, "recorder")))
@@ -86,3 +84,11 @@ def test_pinned_topics_resolve_in_a_process_that_only_reads() -> None:
             "    resolve_topic(t)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_subscriptions_are_the_handlers_and_nothing_else() -> None:
+    assert Recorder.subscriptions() == {"routing": ("ComplaintClosed",)}
+    app = Recorder(env=persistence_env("memory:", allow_memory=True))
+    other = _envelope(3).model_copy(update={"producer": "notify"})
+    assert app.handle(other) is True  # tracked, so never looked at again…
+    assert _effects(app) == []  # …but another producer's event of that type is not ours

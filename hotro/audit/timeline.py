@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hotro.shared.audit.stores import Stores
+from hotro.audit.stores import Stores
 from hotro.shared.contracts.envelope import event_id_for
 from hotro.shared.privacy.sealing import ERASED, KeyRing, reveal
 

@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hotro.shared.audit.stores import Stores
-from hotro.shared.audit.timeline import ICT
+from hotro.audit.stores import Stores
+from hotro.audit.timeline import ICT
 
 AGEING_BUCKETS = ((0, 2, "0-2"), (3, 5, "3-5"), (6, 10, "6-10"), (11, 10**6, ">10"))
 

@@ -15,8 +15,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from hotro.shared.audit.stores import Stores
-from hotro.shared.audit.timeline import ICT, aggregate_ids, timeline
+from hotro.audit.stores import Stores
+from hotro.audit.timeline import ICT, aggregate_ids, timeline
 from hotro.shared.privacy.sealing import ERASED, KeyRing, reveal
 
 CSV_COLUMNS = ("reference", "complaint_id", "at_local", "at_utc", "service", "aggregate",

@@ -34,7 +34,7 @@ from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.messaging.provision import PII_KEYS_BUCKET, SEALS_ROOT, SEALS_STREAM
 
 __all__ = ["PII_KEYS_BUCKET", "SEALS_STREAM", "Row", "Seal", "SealKeeper", "SealedRow",
-           "chain", "genesis", "install", "make_seal", "read_rows", "seal_subject"]
+           "chain", "genesis", "make_seal", "read_rows", "seal_subject"]
 
 log = logging.getLogger(__name__)
 
@@ -174,13 +174,6 @@ class SealKeeper:
         self.last: Seal | None = None
         self._resumed = False
 
-    @classmethod
-    def for_runtime(cls, runtime: Any, **kwargs: Any) -> SealKeeper:
-        """Bind to a ``ServiceRuntime`` (its NATS context and relay lease exist only once it
-        has started, so they are looked up on each step)."""
-        return cls(runtime.app, lambda: runtime.js,
-                   lambda: bool(runtime.leases and runtime.leases.holds_relay()), **kwargs)
-
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if self.is_leader() and self._js() is not None:
@@ -234,9 +227,3 @@ def _take(rows: Iterator[Row], n: int) -> Iterator[Row]:
             return
         yield row
 
-
-def install(runtime: Any, **kwargs: Any) -> SealKeeper:
-    """Add a SealKeeper to a runtime's background jobs (call from create_app)."""
-    keeper = SealKeeper.for_runtime(runtime, **kwargs)
-    runtime.background = (*runtime.background, keeper.run)
-    return keeper

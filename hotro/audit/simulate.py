@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hotro.shared.contracts.topology import TOPOLOGY
 from hotro.shared.eventstore.application import ServiceApplication
+from hotro.topology import TOPOLOGY
 
 
 class ProofOnlyDeliverer:

@@ -9,7 +9,8 @@ from faststream.specification import AsyncAPI
 from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.contracts.events import REGISTRY
 from hotro.shared.contracts.subjects import EVENTS_ROOT, EVENTS_STREAM
-from hotro.shared.contracts.topology import PRODUCES, subscriptions_of
+from hotro.shared.contracts.topology import PRODUCES
+from hotro.topology import TOPOLOGY
 
 _DESCRIPTIONS = {
     "intake": "Receives requests from every channel (counter, hotline, web, email).",
@@ -27,7 +28,7 @@ def _latest(event_type: str) -> type:
 def service_asyncapi(service: str) -> AsyncAPI:
     broker = NatsBroker(description="NATS JetStream, stream " + EVENTS_STREAM)
     stream = JStream(EVENTS_STREAM, declare=False)
-    for producer, types in sorted(subscriptions_of(service).items()):
+    for producer, types in sorted(TOPOLOGY[service].items()):
         for event_type in types:
             payload = _latest(event_type)
 

@@ -23,11 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hotro.shared.audit.seal import SEALS_STREAM, Row, Seal, SealedRow, chain, genesis, read_rows
-from hotro.shared.audit.seal import seal_subject as _seal_subject
 from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.contracts.subjects import EVENTS_STREAM, producer_filter
 from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.seals import SEALS_STREAM, Row, Seal, SealedRow, chain, genesis, read_rows
+from hotro.shared.seals import seal_subject as _seal_subject
 
 
 @dataclass(frozen=True)
