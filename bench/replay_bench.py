@@ -30,12 +30,13 @@ from hotro.services.routing.settings import CONFIG_DIR
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.schema import ensure_store
 from hotro.shared.eventstore.trace import Trace
+from hotro.shared.reference import CATALOGUE_FILE
 
 EVENTS_PER_CASE = 10
 
 
 def build(url: str) -> RoutingApplication:
-    catalogue = load_catalogue(CONFIG_DIR / "catalogue.toml")
+    catalogue = load_catalogue(CATALOGUE_FILE)
     ensure_store(url)
     return RoutingApplication(env=persistence_env(url), catalogue=catalogue,
                               triage=load_triage_rules(CONFIG_DIR / "triage.toml", catalogue))

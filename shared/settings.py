@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hotro.shared.contracts.subjects import DEFAULT_PARTITIONS
+from hotro.shared.reference import CATALOGUE_FILE
 
 
 def _default_replica_id() -> str:
@@ -35,6 +36,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     data_dir: str = "var"
+    catalogue_file: str = Field(str(CATALOGUE_FILE),
+                                description="product/category catalogue (TOML), one for all")
+    deadline_policy_file: str | None = Field(
+        None, description="working days per clock (TOML); default: the packaged policy")
     users_file: str | None = Field(
         None, description="TOML of staff users and API tokens, the same for every service; "
                           "unset: every staff request gets 401")

@@ -52,7 +52,7 @@ def build_application(settings: IntakeSettings, *,
     ``pii_hash_secret``: the setting, else a per-process one (tools build no index)."""
     ensure_store(settings.store_url)
     if filing_check is None:
-        policy = load_policy(settings.deadline_policy_path)
+        policy = load_policy(settings.deadline_policy_file)
         filing_check = calendar_filing_check(policy=policy)
     return IntakeApplication(
         env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
@@ -69,7 +69,7 @@ def create_app(settings: IntakeSettings | None = None, *,
                clock: Callable[[], datetime] | None = None,
                filing_check: FilingCheck | None = None, **overrides: Any) -> FastAPI:
     settings = settings or IntakeSettings()  # type: ignore[call-arg]
-    catalogue = load_catalogue(settings.catalogue_path)
+    catalogue = load_catalogue(settings.catalogue_file)
     # Data keys: in NATS KV, reached from worker threads through the runtime's loop; the
     # in-memory store (unit tests, no NATS started) keeps them in the process.
     nats_keys = None if settings.allow_memory_store else NatsKeyRing()

@@ -1,7 +1,7 @@
 """Intake's configuration as data: the catalogue codes it accepts and the channel rules.
 
-The catalogue file is routing's (`services/routing/config/catalogue.toml`): intake reads only
-the product and category codes with its own small model, it does not import routing code.
+The catalogue is the shared one (`HOTRO_CATALOGUE_FILE`, packaged in `shared/reference/`):
+intake reads only the product and category codes with its own small model.
 Loading happens in the composition root, never at import time.
 """
 
@@ -13,9 +13,9 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CATALOGUE = "services/routing/config/catalogue.toml"
-DEFAULT_CHANNEL_RULES = "services/intake/config/channel_rules.toml"
+from hotro.shared.reference import CATALOGUE_FILE
+
+DEFAULT_CHANNEL_RULES = str(Path(__file__).parent / "config" / "channel_rules.toml")
 
 ChannelName = Literal["counter", "hotline", "email", "web"]
 
@@ -83,16 +83,8 @@ class ChannelRules(BaseModel):
         return matching[0] if matching else None
 
 
-def resolve_path(path: str | Path) -> Path:
-    """A relative path is looked up from the working directory, then the repository root."""
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    return REPO_ROOT / candidate
-
-
 def _load(model: type[BaseModel], path: str | Path) -> BaseModel:
-    file = resolve_path(path)
+    file = Path(path)
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
         return model.model_validate(raw)
@@ -100,7 +92,7 @@ def _load(model: type[BaseModel], path: str | Path) -> BaseModel:
         raise ReferenceDataError(f"{file}: {exc}") from None
 
 
-def load_catalogue(path: str | Path = DEFAULT_CATALOGUE) -> Catalogue:
+def load_catalogue(path: str | Path = CATALOGUE_FILE) -> Catalogue:
     catalogue = _load(Catalogue, path)
     assert isinstance(catalogue, Catalogue)
     return catalogue

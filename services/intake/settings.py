@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from hotro.services.intake.reference_data import DEFAULT_CATALOGUE, DEFAULT_CHANNEL_RULES
+from hotro.services.intake.reference_data import DEFAULT_CHANNEL_RULES
 from hotro.shared.settings import ServiceSettings
 
 
@@ -40,10 +40,7 @@ class IntakeSettings(ServiceSettings):
                                description="poll interval; also the IDLE refresh (< 29 min)")
     imap_idle: bool = True
     # ---- reference data and rules ----
-    catalogue_path: str = Field(DEFAULT_CATALOGUE, description="product/category codes")
     channel_rules_path: str = DEFAULT_CHANNEL_RULES
-    deadline_policy_path: str | None = Field(
-        None, description="default: shared.calendar's packaged deadline_policy.toml")
     # ---- hotline webhook ----
     hotline_webhook_secret: SecretStr | None = Field(
         None, description="HMAC-SHA256 key shared with the call-centre software; "

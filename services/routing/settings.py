@@ -11,8 +11,6 @@ CONFIG_DIR = Path(__file__).parent / "config"
 
 
 class RoutingSettings(ServiceSettings):
-    catalogue_file: str = Field(str(CONFIG_DIR / "catalogue.toml"),
-                                description="departments, products, categories, checklists")
     triage_file: str = Field(str(CONFIG_DIR / "triage.toml"),
                              description="triage rules; reloadable (POST /api/triage/reload)")
     auto_refuse_late: bool = Field(True, description="refuse complaints filed after the "

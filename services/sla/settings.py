@@ -12,7 +12,6 @@ class SlaSettings(ServiceSettings):
     calendar_version: str | None = Field(
         None, description="default: newest official version. Setting a newer one re-plans "
                           "the running clocks planned under an older one (DeadlineReplanned)")
-    deadline_policy_file: str | None = Field(None, description="TOML; default: packaged policy")
     approaching_lead_days: int = Field(
         2, ge=0, description="DeadlineApproaching when this many working days are left "
                              "(today included); raised only in working hours")

@@ -23,6 +23,7 @@ from hotro.services.routing.domain.catalogue import (
 )
 from hotro.services.routing.domain.keywords import find_keyword
 from hotro.shared.contracts.events import RequestKind
+from hotro.shared.reference import CATALOGUE_FILE
 
 Outcome = Literal["request_info", "refer", "support_can_resolve"]
 
@@ -176,10 +177,10 @@ def parse_triage_rules(raw: dict[str, Any], catalogue: Catalogue) -> TriageRules
 
 
 def load_triage_rules(path: Path, catalogue: Catalogue | None = None) -> TriageRules:
-    """Load and validate ``path``. Without ``catalogue``, the ``catalogue.toml`` beside it
+    """Load and validate ``path``. Without ``catalogue``, the packaged shared catalogue
     supplies the known codes."""
     if catalogue is None:
-        catalogue = load_catalogue(path.with_name("catalogue.toml"))
+        catalogue = load_catalogue(CATALOGUE_FILE)
     try:
         return parse_triage_rules(read_toml(path), catalogue)
     except ConfigError as error:

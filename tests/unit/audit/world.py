@@ -23,12 +23,13 @@ from hotro.shared.calendar import load_calendar
 from hotro.shared.clock import SettableClock
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.trace import Trace
+from hotro.shared.reference import CATALOGUE_FILE
 
 CUSTOMER = {"name": "Nguyễn Thị Ánh", "phone": "+84912345678",
             "email": "anh.nguyen@example.com", "address": "12 Hàng Bài, Hà Nội"}
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hà Nội
 
-CATALOGUE = load_catalogue(CONFIG_DIR / "catalogue.toml")
+CATALOGUE = load_catalogue(CATALOGUE_FILE)
 TRIAGE = load_triage_rules(CONFIG_DIR / "triage.toml", CATALOGUE)
 
 

@@ -97,7 +97,7 @@ async def test_a_custom_policy_file_is_used_by_the_service(
     policy = tmp_path / "policy.toml"
     policy.write_text('[[overrides]]\nproduct = "dien-lanh"\nkind = "filing"\n'
                       'working_days = 30\nbasis = "test"\n', encoding="utf-8")
-    app = make_app(deadline_policy_path=str(policy))
+    app = make_app(deadline_policy_file=str(policy))
     clock.set(datetime(2026, 3, 4, 9, 0, tzinfo=HANOI))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://intake") as c:

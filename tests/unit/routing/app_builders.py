@@ -17,9 +17,10 @@ from hotro.shared.clock import SettableClock
 from hotro.shared.contracts import events as wire
 from hotro.shared.contracts.envelope import Actor, Envelope, Producer
 from hotro.shared.eventstore.persistence import persistence_env
+from hotro.shared.reference import CATALOGUE_FILE
 from tests.unit.routing.builders import T0
 
-CATALOGUE = load_catalogue(CONFIG_DIR / "catalogue.toml")
+CATALOGUE = load_catalogue(CATALOGUE_FILE)
 TRIAGE = load_triage_rules(CONFIG_DIR / "triage.toml", CATALOGUE)
 
 

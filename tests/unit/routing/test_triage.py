@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from hotro.services.routing.config import CATALOGUE_PATH, TRIAGE_RULES_PATH
+from hotro.services.routing.config import TRIAGE_RULES_PATH
 from hotro.services.routing.domain.catalogue import Catalogue, ConfigError, load_catalogue
 from hotro.services.routing.domain.triage import (
     TriageRules,
     load_triage_rules,
     parse_triage_rules,
 )
+from hotro.shared.reference import CATALOGUE_FILE as CATALOGUE_PATH
 
 
 @pytest.fixture(scope="module")
