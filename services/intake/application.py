@@ -427,7 +427,6 @@ class IntakeApplication(ServiceApplication):
 
     # ---- upstream events ---------------------------------------------------------------
 
-
     @handles("routing.ComplaintClosed", "routing.ComplaintRefused")
     def _on_closed(self, envelope: Envelope, payload: Any,
                    processing: ProcessingEvent[uuid.UUID]) -> None:

@@ -110,7 +110,6 @@ class NotifyApplication(ServiceApplication):
 
     # ---- reactions: record intents ----------------------------------------------------
 
-
     @handles("intake.ComplaintReceived")
     def _on_received(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         if self._contact(env.complaint_id) is not None:

@@ -67,7 +67,6 @@ class RoutingApplication(ServiceApplication):
 
     # ---- reactions ---------------------------------------------------------------------
 
-
     @handles("intake.ComplaintReceived")
     def _on_received(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         if self._find(env.complaint_id) is not None:

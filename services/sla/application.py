@@ -39,10 +39,7 @@ class SlaApplication(ServiceApplication):
         self.first_contact_clock = first_contact_clock
         self.pause_policy = pause_policy or PausePolicy()
 
-    # ---- inbound ----------------------------------------------------------------------
-
     # ---- reactions ---------------------------------------------------------------------
-
 
     @handles("intake.ComplaintReceived")
     def _on_received(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
