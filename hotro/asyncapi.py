@@ -7,7 +7,7 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.specification import AsyncAPI
 
 from hotro.shared.contracts.envelope import Envelope
-from hotro.shared.contracts.events import REGISTRY
+from hotro.shared.contracts.events import REGISTRY, Payload
 from hotro.shared.contracts.subjects import EVENTS_ROOT, EVENTS_STREAM
 from hotro.shared.contracts.topology import PRODUCES
 from hotro.topology import TOPOLOGY
@@ -20,7 +20,7 @@ _DESCRIPTIONS = {
 }
 
 
-def _latest(event_type: str) -> type:
+def _latest(event_type: str) -> type[Payload]:
     version = max(v for (t, v) in REGISTRY if t == event_type)
     return REGISTRY[(event_type, version)]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 
 from hotro import cli_audit, cli_calendar
+from hotro.settings import ToolSettings
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
@@ -29,8 +29,7 @@ def _cmd_provision(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from hotro.serve import serve
 
-    port = args.port if args.port is not None else int(os.environ.get("HOTRO_HTTP_PORT", "0"))
-    serve(args.service, os.environ.get("HOTRO_HTTP_HOST", "127.0.0.1"), port)
+    serve(args.service, args.port)
     return 0
 
 
@@ -87,30 +86,32 @@ def _cmd_asyncapi(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    tools = ToolSettings()
     parser = argparse.ArgumentParser(prog="hotro", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run the whole system locally")
-    up.add_argument("--data-dir", default=os.environ.get("HOTRO_DATA_DIR", "var"))
+    up.add_argument("--data-dir", default=tools.data_dir)
     up.set_defaults(func=_cmd_up)
 
     prov = sub.add_parser("provision", help="create/update streams, consumers, lease bucket")
-    prov.add_argument("--nats", default=os.environ.get("HOTRO_NATS_URL", "nats://127.0.0.1:4222"))
-    prov.add_argument("--partitions", type=int, default=int(os.environ.get("HOTRO_PARTITIONS", 8)))
+    prov.add_argument("--nats", default=tools.nats_url or "nats://127.0.0.1:4222")
+    prov.add_argument("--partitions", type=int, default=tools.partitions)
     prov.add_argument("--lease-ttl", type=float,
-                      default=float(os.environ.get("HOTRO_LEASE_TTL_S", 6)))
+                      default=tools.lease_ttl_s)
     prov.add_argument("--replicas", type=int, default=1, help="stream replicas (3 in a cluster)")
     prov.set_defaults(func=_cmd_provision)
 
     srv = sub.add_parser("serve", help="run one service process")
     srv.add_argument("service", choices=("intake", "routing", "sla", "notify"))
+    # default: HOTRO_HTTP_PORT, read by the service's own Settings
     srv.add_argument("--port", type=int, default=None)
     srv.set_defaults(func=_cmd_serve)
 
     gw = sub.add_parser("gateway", help="one HTTP address in front of the four services")
     gw.add_argument("--host", default="127.0.0.1")
     gw.add_argument("--port", type=int, default=8080)
-    gw.add_argument("--upstreams", default=os.environ.get("HOTRO_GATEWAY_UPSTREAMS", ""),
+    gw.add_argument("--upstreams", default=tools.gateway_upstreams,
                     help="intake=http://…,routing=http://…,sla=http://…,notify=http://…")
     gw.set_defaults(func=_cmd_gateway)
 

@@ -16,15 +16,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from hotro.settings import ToolSettings
+
 SERVICES = ("intake", "routing", "sla", "notify")
 
 
 def _common(p: argparse.ArgumentParser, nats: bool = False) -> None:
     p.add_argument("--store", action="append", default=[], metavar="SERVICE=URL",
                    help="store URL of a service (repeatable)")
-    p.add_argument("--data-dir", default=os.environ.get("HOTRO_DATA_DIR", "var"))
+    tools = ToolSettings()
+    p.add_argument("--data-dir", default=tools.data_dir)
     if nats:
-        p.add_argument("--nats", default=os.environ.get("HOTRO_NATS_URL"),
+        p.add_argument("--nats", default=tools.nats_url,
                        help="NATS URL (seals, event stream, data keys)")
 
 

@@ -1,30 +1,37 @@
-"""`hotro serve SERVICE`: run one service process (what compose and `hotro up` start)."""
+"""`hotro serve SERVICE`: run one service process (what compose and `hotro up` start).
+
+The service's Settings class is the only reader of the environment: it is validated here,
+before anything starts, and gives the logging, host and port."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import uvicorn
 
-SERVICES = ("intake", "routing", "sla", "notify")
+from hotro.services.intake.settings import IntakeSettings
+from hotro.services.notify.settings import NotifySettings
+from hotro.services.routing.settings import RoutingSettings
+from hotro.services.sla.settings import SlaSettings
+from hotro.shared.observability.logs import configure_logging
+from hotro.shared.settings import ServiceSettings
+
+SETTINGS: dict[str, type[ServiceSettings]] = {
+    "intake": IntakeSettings, "routing": RoutingSettings, "sla": SlaSettings,
+    "notify": NotifySettings,
+}
+SERVICES = tuple(SETTINGS)
 
 
-def factory(service: str) -> Any:
-    if service not in SERVICES:
+def prepare(service: str) -> ServiceSettings:
+    """Validate the service's settings and configure logging from them."""
+    if service not in SETTINGS:
         raise SystemExit(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    module = importlib.import_module(f"hotro.services.{service}.main")
-    return module.create_app
+    settings = SETTINGS[service]()
+    configure_logging(service, settings.replica_id, settings.log_level, settings.log_json)
+    return settings
 
 
-def serve(service: str, host: str, port: int, log_level: str = "warning") -> None:
-    import os
-
-    import uvicorn
-
-    from hotro.shared.observability.logs import configure_logging
-
-    configure_logging(service, os.environ.get("HOTRO_REPLICA_ID", str(os.getpid())),
-                      os.environ.get("HOTRO_LOG_LEVEL", "INFO"),
-                      os.environ.get("HOTRO_LOG_JSON", "true").lower() != "false")
-
-    uvicorn.run(f"hotro.services.{service}.main:create_app", factory=True, host=host, port=port,
-                log_level=log_level, access_log=False, lifespan="on", log_config=None)
+def serve(service: str, port: int | None = None) -> None:
+    settings = prepare(service)
+    uvicorn.run(f"hotro.services.{service}.main:create_app", factory=True,
+                host=settings.http_host, port=settings.http_port if port is None else port,
+                log_level="warning", access_log=False, lifespan="on", log_config=None)

@@ -15,14 +15,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import uvicorn
 
 from hotro.natsbin import NatsServerProcess, free_port, port_is_free, terminate
 from hotro.provisioning import provision_all
 from hotro.serve import SERVICES
+from hotro.settings import ToolSettings
 from hotro.shared.privacy.secrets import ENV_VAR as PII_SECRET_VAR
 from hotro.shared.privacy.secrets import ensure_secret_file
 
@@ -80,7 +83,7 @@ def base_env(system: System, service: str, port: int) -> dict[str, str]:
         "HOTRO_DATA_DIR": str(system.data_dir),
         "PYTHONUNBUFFERED": "1",
     })
-    pg = os.environ.get("HOTRO_POSTGRES_URL")
+    pg = ToolSettings().postgres_url
     if pg:
         sep = "&" if "?" in pg else "?"
         env["HOTRO_STORE_URL"] = f"{pg}{sep}schema=hotro_{service}"
@@ -118,29 +121,27 @@ async def start_system(data_dir: Path, *, extra_env: dict[str, str] | None = Non
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "logs").mkdir(exist_ok=True)
     system = System(data_dir=data_dir)
-    external = os.environ.get("HOTRO_NATS_URL")
+    tools = ToolSettings()
+    external = tools.nats_url
     if external:
         system.nats_url = external
         system.notes.append(f"  using external NATS {external} (HOTRO_NATS_URL)")
     else:
-        wanted = int(os.environ.get("HOTRO_NATS_PORT", DEFAULT_PORTS["nats"]))
-        port = pick_port("nats", wanted, system.notes)
+        port = pick_port("nats", tools.nats_port, system.notes)
         system.nats = NatsServerProcess(store_dir=data_dir / "nats", port=port,
                                         log_file=data_dir / "logs" / "nats-server.log")
         system.nats.start()
         system.nats_url = system.nats.url
     system.tokens = demo_tokens(data_dir)
-    partitions = int(os.environ.get("HOTRO_PARTITIONS", "8"))
-    await provision_all(system.nats_url, partitions=partitions,
-                        lease_ttl_s=float(os.environ.get("HOTRO_LEASE_TTL_S", "6")))
+    await provision_all(system.nats_url, partitions=tools.partitions,
+                        lease_ttl_s=tools.lease_ttl_s)
     for service in SERVICES:
         port = pick_port(service, DEFAULT_PORTS[service], system.notes)
         env = base_env(system, service, port)
         if service == "intake":
             # the keyed-hash secret of the phone/email indexes: kept in the data dir
             env.setdefault(PII_SECRET_VAR, ensure_secret_file(data_dir))
-            smtp = pick_port("smtp", int(os.environ.get("HOTRO_SMTP_LISTEN_PORT",
-                                                        DEFAULT_PORTS["smtp"])), system.notes)
+            smtp = pick_port("smtp", tools.smtp_listen_port, system.notes)
             env["HOTRO_SMTP_LISTEN_PORT"] = str(smtp)
         # one staff directory for every service's API (routing, intake, notify)
         env.setdefault("HOTRO_USERS_FILE", str(data_dir / "staff-users.toml"))
@@ -197,25 +198,29 @@ def banner(system: System) -> str:
     return "\n".join(lines)
 
 
-async def run_up(data_dir: Path) -> int:
-    import uvicorn
+class _GatewayServer(uvicorn.Server):
+    """The gateway inside `hotro up`: the supervisor owns SIGINT/SIGTERM (uvicorn would
+    take them over, stop only the gateway and leave the services running)."""
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def run_up(data_dir: Path) -> int:
     from hotro.gateway import build_gateway
 
     system = await start_system(data_dir)
     try:
-        system.gateway_port = pick_port("gateway", int(os.environ.get("HOTRO_GATEWAY_PORT",
-                                                                      DEFAULT_PORTS["gateway"])),
-                                        system.notes)
+        system.gateway_port = pick_port("gateway", ToolSettings().gateway_port, system.notes)
         upstreams = {s: f"http://127.0.0.1:{c.port}" for s, c in system.children.items()}
-        server = uvicorn.Server(uvicorn.Config(build_gateway(upstreams), host="127.0.0.1",
+        server = _GatewayServer(uvicorn.Config(build_gateway(upstreams), host="127.0.0.1",
                                                port=system.gateway_port, log_level="warning",
                                                access_log=False))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         gateway = asyncio.create_task(server.serve())
         print(banner(system), flush=True)
         await supervise(system, stop)

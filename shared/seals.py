@@ -20,7 +20,6 @@ the chain match the stream again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -31,7 +30,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.log import read_log
 from hotro.shared.messaging.provision import PII_KEYS_BUCKET, SEALS_ROOT, SEALS_STREAM
+from hotro.shared.runtime.periodic import run_every
 
 __all__ = ["PII_KEYS_BUCKET", "SEALS_STREAM", "Row", "Seal", "SealKeeper", "SealedRow",
            "chain", "genesis", "make_seal", "read_rows", "seal_subject"]
@@ -135,16 +136,9 @@ class Seal:
 def read_rows(app: ServiceApplication, after: int = 0, upto: int | None = None,
               page: int = 1000) -> Iterator[Row]:
     """The notification log as stored (no decoding: the state bytes as they are)."""
-    start = after
-    while True:
-        notes = app.recorder.select_notifications(start=start, limit=page, stop=upto,
-                                                  inclusive_of_start=False)
-        if not notes:
-            return
-        for n in notes:
-            yield Row(n.id, uuid.UUID(str(n.originator_id)), n.originator_version, n.topic,
-                      bytes(n.state))
-        start = notes[-1].id
+    for n in read_log(app.recorder, after=after, upto=upto, page=page):
+        yield Row(n.id, uuid.UUID(str(n.originator_id)), n.originator_version, n.topic,
+                  bytes(n.state))
 
 
 def make_seal(service: str, number: int, after: int, prev: bytes, rows: list[Row],
@@ -175,19 +169,19 @@ class SealKeeper:
         self._resumed = False
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            if self.is_leader() and self._js() is not None:
-                try:
-                    while await self.step() and not stop.is_set():
-                        pass
-                except Exception:
-                    log.warning("%s: sealing failed; will resume from the stream",
-                                self.app.name, exc_info=True)
-                    self._resumed = False
-            else:
-                self._resumed = False
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.period_s)
+        await run_every(self.period_s, lambda: self._seal_all(stop), stop,
+                        what=f"{self.app.name}: sealing")
+
+    async def _seal_all(self, stop: asyncio.Event) -> None:
+        if not self.is_leader() or self._js() is None:
+            self._resumed = False
+            return
+        try:
+            while await self.step() and not stop.is_set():
+                pass
+        except Exception:
+            self._resumed = False  # resume from the stream next time
+            raise
 
     async def resume(self) -> None:
         from nats.js.errors import NotFoundError

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.log import read_log
 
 
 class LogFollower:
@@ -19,12 +20,8 @@ class LogFollower:
     def catch_up(self) -> int:
         """Apply every event stored since the last call. Returns how many were read."""
         read = 0
-        while True:
-            notes = self.app.recorder.select_notifications(
-                start=self.position, limit=self.page, inclusive_of_start=False)
-            if not notes:
-                return read
-            for n in notes:
-                self.apply(self.app.mapper.to_domain_event(n))
-                self.position = n.id
-            read += len(notes)
+        for note in read_log(self.app.recorder, after=self.position, page=self.page):
+            self.apply(self.app.mapper.to_domain_event(note))
+            self.position = note.id
+            read += 1
+        return read

@@ -32,7 +32,8 @@ class NatsConnection:
             servers,
             name=name,
             max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
+            # faststream annotates int; nats-py takes seconds as a float
+            reconnect_time_wait=0.5,  # type: ignore[arg-type]
             connect_timeout=2,
             allow_reconnect=True,
             closed_cb=self._closed,

@@ -27,6 +27,7 @@ from hotro.shared.contracts.events import UnknownEventType, parse_payload
 from hotro.shared.contracts.subjects import EVENTS_STREAM, dlq_subject, durable_name
 from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.observability.metrics import ServiceMetrics
+from hotro.shared.runtime.periodic import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class PartitionConsumer:
                     continue
                 except Exception:
                     log.warning("fetch failed on %s", self.durable, exc_info=True)
-                    await _wait(stop, 0.5)
+                    await wait_or_stop(stop, 0.5)
                     continue
                 await self._process_batch(msgs, stop)
         finally:
@@ -83,7 +84,7 @@ class PartitionConsumer:
             delay = await self._process_one(msg)
             if delay is not None:
                 await _nak_all(msgs[i:], delay=delay)
-                await _wait(stop, delay)
+                await wait_or_stop(stop, delay)
                 return
 
     async def _process_one(self, msg: Msg) -> float | None:
@@ -161,6 +162,4 @@ async def _nak_all(msgs: list[Msg], delay: float | None) -> None:
             await m.nak(delay=delay)
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+

@@ -24,6 +24,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from hotro.shared.runtime.periodic import run_every
+
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[int], Awaitable[None]]
@@ -78,16 +80,15 @@ class LeaseKeeper:
     # -- loop ----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        period = self.ttl / 3
-        while not stop.is_set():
-            try:
-                await self.tick()
-            except Exception:
-                log.warning("lease round failed", exc_info=True)
-                await self._expire_stale()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=period)
+        await run_every(self.ttl / 3, self._round, stop, what="lease round")
         await self.release_all()
+
+    async def _round(self) -> None:
+        try:
+            await self.tick()
+        except Exception:
+            await self._expire_stale()
+            raise
 
     async def tick(self) -> None:
         loop = asyncio.get_running_loop()

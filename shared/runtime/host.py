@@ -21,6 +21,7 @@ from hotro.shared.messaging.leases import LeaseKeeper
 from hotro.shared.messaging.provision import check_provisioned
 from hotro.shared.messaging.relay import OutboxRelay
 from hotro.shared.observability.metrics import ServiceMetrics
+from hotro.shared.runtime.periodic import run_every
 from hotro.shared.seals import SealKeeper
 from hotro.shared.settings import ServiceSettings
 
@@ -82,7 +83,7 @@ class ServiceRuntime:
         # Audit seals of this service's log, published by the relay-lease holder.
         seals = SealKeeper(self.app, lambda: self.js, self.leases.holds_relay)
         self._spawn(seals.run(self._stop), "seals")
-        self._spawn(self._report_lag(self._stop), "lag")
+        self._spawn(run_every(5.0, self._report_lag, self._stop, what="lag report"), "lag")
         for i, job in enumerate(self.background):
             self._spawn(job(self._stop), f"background-{i}")
         self.ready = True
@@ -133,19 +134,13 @@ class ServiceRuntime:
             await asyncio.wait_for(running.task, timeout=10)
         self.metrics.partitions_held.labels(self.name).set(len(self._partitions))
 
-    async def _report_lag(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            if self.js is not None:
-                for p in list(self._partitions):
-                    try:
-                        info = await self.js.consumer_info(EVENTS_STREAM,
-                                                           durable_name(self.name, p))
-                        self.metrics.consumer_lag.labels(self.name, str(p)).set(
-                            info.num_pending or 0)
-                    except Exception:
-                        pass
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=5)
+    async def _report_lag(self) -> None:
+        if self.js is None:
+            return
+        for p in list(self._partitions):
+            with contextlib.suppress(Exception):  # a gauge: the next round tries again
+                info = await self.js.consumer_info(EVENTS_STREAM, durable_name(self.name, p))
+                self.metrics.consumer_lag.labels(self.name, str(p)).set(info.num_pending or 0)
 
     def health(self) -> dict[str, object]:
         nc = self.conn.client if self.conn else None
