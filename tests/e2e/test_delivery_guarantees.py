@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections import Counter
 
 import httpx
@@ -24,14 +25,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 EXPECTED = {"routing": 1, "sla": 2, "notify": 1}
 
 
-def _assert_exactly_once(cluster: Cluster, complaints: list) -> None:
+def _assert_exactly_once(cluster: Cluster, complaints: list[uuid.UUID]) -> None:
     stores = {s: cluster.store(s) for s in EXPECTED}
     for service, n in EXPECTED.items():
         problems = missing_or_doubled(stores[service], service, complaints, n)
         assert problems == {"missing": [], "doubled": []}, service
 
 
-async def _wait_all_done(cluster: Cluster, complaints: list, timeout: float = 240) -> None:
+async def _wait_all_done(cluster: Cluster, complaints: list[uuid.UUID],
+                         timeout: float = 240) -> None:
     stores = {s: cluster.store(s) for s in EXPECTED}
     await eventually(lambda: all_done(stores, complaints), timeout=timeout, interval=0.5,
                      message=f"every service reacting to all {len(complaints)} complaints")
@@ -100,7 +102,7 @@ async def test_broker_outage_while_intake_accepts_publishes_and_processes_once(
                      message="acknowledgements of the outage's complaints name a recipient")
 
 
-def _acknowledgements_name_customers(cluster: Cluster, complaints: list) -> bool:
+def _acknowledgements_name_customers(cluster: Cluster, complaints: list[uuid.UUID]) -> bool:
     with httpx.Client(base_url=cluster.url("notify"), timeout=30) as client:
         for cid in complaints:
             r = client.get("/api/deliveries", params={"complaint_id": str(cid)},

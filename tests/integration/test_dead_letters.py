@@ -82,6 +82,7 @@ async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(
 
         await eventually(dead_lettered, timeout=60, message="dead letter after max_deliver")
         msg = await js.get_msg(DLQ_STREAM, seq=1)
+        assert msg.headers is not None and msg.data is not None
         assert msg.headers["Hotro-Dead-Letter-Reason"] == "max_deliveries"
         assert "database unreachable" in msg.headers["Hotro-Dead-Letter-Detail"]
         assert json.loads(msg.data)["event_type"] == "ComplaintReceived"

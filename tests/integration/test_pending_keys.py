@@ -5,6 +5,7 @@ and dropped when the complaint was erased meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from hotro.shared.privacy.sealing import reveal, seal_with
 from tests.support.postgres import PostgresSchemas
 
 
-def _app(url: str) -> Application:
+def _app(url: str) -> Application[uuid.UUID]:
     ensure_store(url)
     return Application(env=persistence_env(url))
 

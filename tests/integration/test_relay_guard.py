@@ -34,7 +34,7 @@ async def test_relay_refuses_to_publish_a_store_that_is_behind_the_stream(
             def settled() -> str | bool:
                 if relay.error:
                     return relay.error
-                return relay.position == store.max_notification_id()
+                return bool(relay.position == store.max_notification_id())
 
             try:
                 await eventually(settled, message="relay caught up or refused")

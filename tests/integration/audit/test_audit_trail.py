@@ -294,5 +294,6 @@ async def test_timeline_time_travel_replay_and_tamper_evidence(
 
 def case_view_json(view: dict[str, Any]) -> dict[str, Any]:
     """The comparable part of a case view (JSON-normalised, no version counter)."""
-    return json.loads(json.dumps({k: v for k, v in view.items() if k != "version"},
-                                 default=str))
+    comparable: dict[str, Any] = json.loads(json.dumps(
+        {k: v for k, v in view.items() if k != "version"}, default=str))
+    return comparable

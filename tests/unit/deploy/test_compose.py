@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
 from hotro.services.intake.settings import IntakeSettings
 from hotro.services.notify.settings import NotifySettings
@@ -16,16 +17,18 @@ from hotro.services.sla.settings import SlaSettings
 from hotro.topology import TOPOLOGY
 
 ROOT = Path(__file__).resolve().parents[3]
-SETTINGS = {"intake": IntakeSettings, "routing": RoutingSettings, "sla": SlaSettings,
-            "notify": NotifySettings}
+SETTINGS: dict[str, type[BaseSettings]] = {
+    "intake": IntakeSettings, "routing": RoutingSettings, "sla": SlaSettings,
+    "notify": NotifySettings}
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text("utf-8"))
+    return loaded
 
 
-def _required_fields(settings_class: type) -> set[str]:
+def _required_fields(settings_class: type[BaseSettings]) -> set[str]:
     return {name for name, f in settings_class.model_fields.items() if f.is_required()}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from eventsourcing.application import ProcessingEvent
@@ -26,7 +26,7 @@ class Effect(Aggregate):
 
 
 class Recorder(ServiceApplication):
-    name: ClassVar[str] = "recorder"
+    name = "recorder"
 
     @handles("routing.ComplaintClosed")
     def _on_closed(self, env: Envelope, payload: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
@@ -44,7 +44,12 @@ def _envelope(position: int) -> Envelope:
 
 def _effects(app: Recorder) -> list[int]:
     notes = app.recorder.select_notifications(start=0, limit=100, inclusive_of_start=False)
-    return sorted(app.mapper.to_domain_event(n).position for n in notes)
+    return sorted(_position(app.mapper.to_domain_event(n)) for n in notes)
+
+
+def _position(event: Any) -> int:
+    assert isinstance(event, Effect.Recorded)  # type: ignore[attr-defined]
+    return int(event.position)
 
 
 def _check_out_of_order_then_duplicates(app: Recorder) -> None:

@@ -5,6 +5,7 @@ and a dispatch to an erased customer fails with reason "erased"."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,15 +69,18 @@ def test_an_event_stored_before_sealing_still_goes_out_as_v1() -> None:
                      trace=Trace.system("t").as_dict(), contact_hashes=None)
     [received_event] = legacy.collect_events()
     del received_event.__dict__["contact_hashes"]  # as stored before sealing
-    assert received_event.mutate(None).contact_hashes == {}  # old events still load
+    restored = received_event.mutate(None)
+    assert isinstance(restored, Request) and restored.contact_hashes == {}  # old events load
     wire = intake.to_wire(received_event)
-    assert wire is not None and type(wire.payload) is events.ComplaintReceived
-    assert wire.payload.customer.name == NAME  # type: ignore[attr-defined]
+    assert wire is not None and isinstance(wire.payload, events.ComplaintReceived)
+    assert wire.payload.customer.name == NAME
 
 
 def test_notify_handles_v1_and_v2_storing_only_sealed_contact_and_recipients() -> None:
     ring = MemoryKeyRing()
-    for make in (lambda cid: received(cid, channel="web"), lambda cid: _v2(cid, ring)):
+    makers: list[Callable[[uuid.UUID], Envelope]] = [
+        lambda cid: received(cid, channel="web"), lambda cid: _v2(cid, ring)]
+    for make in makers:
         app = memory_app(keyring=ring)
         cid = uuid.uuid4()
         env = make(cid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -48,7 +49,7 @@ async def test_a_call_before_the_runtime_attached_waits_then_says_unavailable(
         await asyncio.to_thread(ring.key, "c-2")
 
     class Runtime:
-        js = None
+        js: Any = None
 
     nc = await nats.connect(provisioned.url)
     Runtime.js = nc.jetstream()
