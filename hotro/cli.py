@@ -60,7 +60,8 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     missing = {"intake", "routing", "sla", "notify"} - upstreams.keys()
     if missing:
         raise SystemExit(f"gateway: no upstream for {', '.join(sorted(missing))}")
-    uvicorn.run(build_gateway(upstreams), host=args.host, port=args.port, log_level="warning")
+    gateway = build_gateway(upstreams, ToolSettings().gateway_limits())
+    uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

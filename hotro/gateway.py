@@ -1,15 +1,27 @@
-"""One address for the whole HTTP API: forwards by path prefix to each service."""
+"""One public address for the HTTP API: forwards by path prefix to each service.
+
+Only the public API is reachable through it: the services' operator endpoints (`/ops/…`),
+metrics and health checks are not (operators reach a service's own listener). It refuses
+what it cannot forward faithfully (400), bodies over its limit (413, before reading them)
+and bodies that do not arrive in time (408); an upstream that is down is 503, one that
+fails or times out is 502/504 — never a 500 of the gateway's own.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+log = logging.getLogger(__name__)
 
 ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/complaints", "intake"),
@@ -22,30 +34,117 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/deliveries", "notify"),
     ("/api/letters", "notify"),
 )
-_HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive"}
+#: what `/services/<name>/…` may reach: each service's API documentation, nothing else
+SERVICE_DOCS = ("/docs", "/openapi.json", "/docs/oauth2-redirect")
+_HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive",
+        "upgrade", "proxy-connection", "te", "trailer"}
 
 
-def build_gateway(upstreams: Mapping[str, str]) -> Starlette:
-    client = httpx.AsyncClient(timeout=30)
+@dataclass(frozen=True)
+class GatewayLimits:
+    max_body_bytes: int = 32 * 1024 * 1024
+    #: the whole request body must arrive within this time (slow senders are cut off)
+    body_timeout_s: float = 30.0
+    upstream_timeout_s: float = 30.0
+
+
+class Refused(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
+def _target(path: str, upstreams: Mapping[str, str]) -> tuple[str, str]:
+    """(upstream base URL, path on the upstream) for a public path."""
+    for prefix, service in ROUTES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return upstreams[service], path
+    if path.startswith("/services/"):
+        _, _, service, *rest = path.split("/")
+        inner = "/" + "/".join(rest)
+        if service in upstreams and inner in SERVICE_DOCS:
+            return upstreams[service], inner
+    raise Refused(404, "no such route")
+
+
+def _raw_path(request: Request) -> str:
+    # scope["path"], not request.url.path: URL parsing silently drops CR, LF and TAB.
+    decoded: str = request.scope["path"]
+    raw: bytes = request.scope.get("raw_path") or decoded.encode()
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise Refused(400, "the path must be ASCII (percent-encode other characters)") from None
+    if _has_control(decoded) or _has_control(text):
+        raise Refused(400, "control characters are not allowed in the path")
+    return text
+
+
+def _forwarded_headers(request: Request) -> list[tuple[bytes, bytes]]:
+    headers = []
+    for name, value in request.headers.raw:
+        if name.decode("latin-1").lower() in _HOP:
+            continue
+        if any((b < 0x20 and b != 0x09) or b == 0x7F for b in value):
+            raise Refused(400, f"control characters in header {name.decode('latin-1')!r}")
+        headers.append((name, value))
+    return headers
+
+
+async def _body(request: Request, limits: GatewayLimits) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise Refused(400, "invalid Content-Length")
+        if int(declared) > limits.max_body_bytes:
+            raise Refused(413, f"the body is larger than {limits.max_body_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(limits.body_timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limits.max_body_bytes:
+                    raise Refused(413, f"the body is larger than {limits.max_body_bytes} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Refused(408, f"the body did not arrive within {limits.body_timeout_s:g} s") from None
+    return b"".join(chunks)
+
+
+def build_gateway(upstreams: Mapping[str, str], limits: GatewayLimits | None = None,
+                  transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+    limits = limits or GatewayLimits()
+    client = httpx.AsyncClient(timeout=limits.upstream_timeout_s, transport=transport)
 
     async def forward(request: Request) -> Response:
-        path = request.url.path
-        for prefix, service in ROUTES:
-            if path == prefix or path.startswith(prefix + "/"):
-                target = upstreams[service]
-                break
-        else:
-            if path.startswith("/services/"):
-                _, _, service, *rest = path.split("/")
-                if service not in upstreams:
-                    return JSONResponse({"detail": f"unknown service {service}"}, 404)
-                target, path = upstreams[service], "/" + "/".join(rest)
-            else:
-                return JSONResponse({"detail": "no such route", "routes": dict(ROUTES)}, 404)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
-        upstream = await client.request(request.method, target + path,
-                                        params=request.query_params, headers=headers,
-                                        content=await request.body())
+        try:
+            path: str = request.scope["path"]
+            base, inner = _target(path, upstreams)
+            raw_path = _raw_path(request)
+            if inner != path:  # /services/<name>/docs → /docs
+                raw_path = inner
+            headers = _forwarded_headers(request)
+            body = await _body(request, limits)
+        except Refused as refused:
+            return JSONResponse({"detail": refused.detail}, refused.status)
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        url = base + raw_path + (f"?{query}" if query else "")
+        try:
+            upstream = await client.request(request.method, url, headers=headers, content=body)
+        except httpx.ConnectError:
+            return JSONResponse({"detail": "the service is unavailable; try again shortly"},
+                                503, headers={"Retry-After": "5"})
+        except httpx.TimeoutException:
+            return JSONResponse({"detail": "the service did not answer in time"}, 504)
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            log.warning("gateway could not forward %s %s: %s", request.method, base, error)
+            return JSONResponse({"detail": "the service could not be reached"}, 502)
         out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP
                        and k.lower() != "content-encoding"}
         return Response(upstream.content, upstream.status_code, out_headers)
@@ -59,7 +158,7 @@ def build_gateway(upstreams: Mapping[str, str]) -> Starlette:
         yield
         await client.aclose()
 
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     return Starlette(routes=[Route("/", index),
                              Route("/{path:path}", forward, methods=methods)],
                      lifespan=lifespan)

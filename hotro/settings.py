@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hotro.gateway import GatewayLimits
 from hotro.shared.contracts.subjects import DEFAULT_PARTITIONS
 
 
@@ -24,3 +25,10 @@ class ToolSettings(BaseSettings):
     smtp_listen_port: int = Field(2525, ge=0, le=65535)
     gateway_port: int = Field(8080, ge=0, le=65535)
     gateway_upstreams: str = Field("", description="intake=http://…,routing=http://…,…")
+    gateway_max_body_mb: float = Field(32, gt=0, description="larger request bodies get 413")
+    gateway_body_timeout_s: float = Field(
+        30, gt=0, description="a request body must arrive within this time (else 408)")
+
+    def gateway_limits(self) -> GatewayLimits:
+        return GatewayLimits(max_body_bytes=int(self.gateway_max_body_mb * 1024 * 1024),
+                             body_timeout_s=self.gateway_body_timeout_s)

@@ -212,9 +212,11 @@ async def run_up(data_dir: Path) -> int:
 
     system = await start_system(data_dir)
     try:
-        system.gateway_port = pick_port("gateway", ToolSettings().gateway_port, system.notes)
+        tools = ToolSettings()
+        system.gateway_port = pick_port("gateway", tools.gateway_port, system.notes)
         upstreams = {s: f"http://127.0.0.1:{c.port}" for s, c in system.children.items()}
-        server = _GatewayServer(uvicorn.Config(build_gateway(upstreams), host="127.0.0.1",
+        gateway_app = build_gateway(upstreams, tools.gateway_limits())
+        server = _GatewayServer(uvicorn.Config(gateway_app, host="127.0.0.1",
                                                port=system.gateway_port, log_level="warning",
                                                access_log=False))
         stop = asyncio.Event()
