@@ -22,10 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hotro.audit.replay import replay
+from hotro.services.routing.adapters.config_files import load_catalogue, load_triage_rules
 from hotro.services.routing.application import RoutingApplication
 from hotro.services.routing.domain.case import Case
-from hotro.services.routing.domain.catalogue import load_catalogue
-from hotro.services.routing.domain.triage import load_triage_rules
 from hotro.services.routing.settings import CONFIG_DIR
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.schema import ensure_store

@@ -17,6 +17,7 @@ from typing import Any
 
 from hotro.audit.stores import Stores
 from hotro.audit.timeline import ICT, aggregate_ids, timeline
+from hotro.shared.eventstore.log import read_events
 from hotro.shared.privacy.sealing import ERASED, KeyRing, reveal
 
 CSV_COLUMNS = ("reference", "complaint_id", "at_local", "at_utc", "service", "aggregate",
@@ -28,19 +29,11 @@ def complaints_between(stores: Stores, first: date, last: date) -> list[tuple[uu
     """Complaints received between two local dates (inclusive), in received order."""
     app = stores["intake"]
     found: list[tuple[uuid.UUID, str]] = []
-    start = 0
-    while True:
-        notes = app.recorder.select_notifications(
-            start=start, limit=1000, topics=["hotro.intake:Request.Received"],
-            inclusive_of_start=False)
-        if not notes:
-            return found
-        for n in notes:
-            e = app.mapper.to_domain_event(n)
-            day = datetime.fromisoformat(e.received_at).astimezone(ICT).date()
-            if first <= day <= last:
-                found.append((e.originator_id, e.reference))
-        start = notes[-1].id
+    for e in read_events(app, topics=["hotro.intake:Request.Received"]):
+        day = datetime.fromisoformat(e.received_at).astimezone(ICT).date()
+        if first <= day <= last:
+            found.append((e.originator_id, e.reference))
+    return found
 
 
 def rows(stores: Stores, complaints: Iterable[tuple[uuid.UUID, str]],
@@ -79,8 +72,10 @@ def letters(stores: Stores, complaint_id: uuid.UUID,
 
     notify = stores["notify"]
     out = []
-    for aggregate_id in aggregate_ids(stores, complaint_id).get("notify", [])[1:]:
-        d: Dispatch = notify.repository.get(aggregate_id)
+    for aggregate_id in aggregate_ids(stores, complaint_id).get("notify", []):
+        d = notify.repository.get(aggregate_id)
+        if not isinstance(d, Dispatch):
+            continue  # the contact and the acknowledgement record
         out.append({"purpose": d.purpose, "method": d.method, "status": d.status,
                     "to": _recipient(d, keyring), "requested_at": d.created_on.isoformat(),
                     "sent_at": d.sent_at, "proof": d.proof, "letter_file": d.letter_file,
@@ -133,7 +128,7 @@ def evidence_pack(stores: Stores, complaint_id: uuid.UUID, path: Path,
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from hotro.services.notify.channels.letter_fonts import BOLD, REGULAR, ensure_fonts
+    from hotro.services.notify.adapters.letter_fonts import BOLD, REGULAR, ensure_fonts
 
     ensure_fonts()
     body = ParagraphStyle("body", fontName=REGULAR, fontSize=8, leading=10)

@@ -1,7 +1,7 @@
 """``hotro replay SERVICE``: rebuild a service's read models from its log and compare.
 
 Each read model is rebuilt into a *fresh* instance of the service's own class (routing
-``CaseQueues``, notify ``DeliveryLog``, sla ``ClockBoard``; intake's request view) by
+``CaseQueues``, notify ``DispatchLog``, sla ``ClockBoard``; intake's request view) by
 reading the whole notification log, then compared field by field with the "live" state:
 
 * by default the live state is the aggregates themselves (each loaded from the store at
@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.log import read_events, read_log
 
 
 @dataclass
@@ -98,21 +99,13 @@ def _timed(build: Callable[[], tuple[int, dict[str, dict[str, Any]]]]
 
 def _events_of_topics(app: ServiceApplication, topics: list[str],
                       page: int = 1000) -> Iterator[Any]:
-    start = 0
-    while True:
-        notes = app.recorder.select_notifications(start=start, limit=page, topics=topics,
-                                                  inclusive_of_start=False)
-        if not notes:
-            return
-        for n in notes:
-            yield app.mapper.to_domain_event(n)
-        start = notes[-1].id
+    yield from read_events(app, topics=topics, page=page)
 
 
 # ---- routing: case queues ---------------------------------------------------------------
 
 def routing_rows_rebuilt(app: Any) -> tuple[int, dict[str, dict[str, Any]]]:
-    from hotro.services.routing.queues import CaseQueues
+    from hotro.services.routing.views import CaseQueues
 
     queues = CaseQueues(app)
     with queues._lock:
@@ -152,9 +145,9 @@ _NO_HISTORY = ("history",)
 
 
 def notify_rows_rebuilt(app: Any) -> tuple[int, dict[str, dict[str, Any]]]:
-    from hotro.services.notify.delivery_log import DeliveryLog
+    from hotro.services.notify.views import DispatchLog
 
-    log = DeliveryLog(app)
+    log = DispatchLog(app)
     with log._lock:
         read = log._follower.catch_up()
     rows = {r["id"]: r for r in log.entries(limit=10**9)}
@@ -189,7 +182,7 @@ def _clock_row(row: Any) -> dict[str, Any]:
 
 
 def sla_rows_rebuilt(app: Any) -> tuple[int, dict[str, dict[str, Any]]]:
-    from hotro.services.sla.board import ClockBoard
+    from hotro.services.sla.views import ClockBoard
 
     board = ClockBoard(app)
     read = board.refresh()
@@ -222,39 +215,33 @@ def intake_rows_rebuilt(app: Any) -> tuple[int, dict[str, dict[str, Any]]]:
     """Reference, channel, open/closed, information rounds and bounces per request."""
     rows: dict[str, dict[str, Any]] = {}
     read = 0
-    start = 0
-    while True:
-        notes = app.recorder.select_notifications(start=start, limit=1000,
-                                                  inclusive_of_start=False)
-        if not notes:
-            return read, rows
-        for n in notes:
-            read += 1
-            if not n.topic.startswith("hotro.intake:Request."):
-                continue
-            e = app.mapper.to_domain_event(n)
-            key = str(e.originator_id)
-            name = type(e).__name__
-            if name == "Received":
-                rows[key] = {"id": key, "reference": e.reference, "kind": e.kind,
-                             "channel": e.channel, "received_at": e.received_at,
-                             "closed": False, "info": 0, "bounces": 0, "calls": 0,
-                             "erased": False}
-            elif key in rows:
-                row = rows[key]
-                if name == "InfoProvided":
-                    row["info"] += 1
-                elif name == "DeliveryBounced":
-                    row["bounces"] += 1
-                elif name == "CallLinked":
-                    row["calls"] += 1
-                elif name == "Closed":
-                    row["closed"] = True
-                elif name == "Reopened":
-                    row["closed"] = False
-                elif name == "Erased":
-                    row["erased"] = True
-        start = notes[-1].id
+    for n in read_log(app.recorder):
+        read += 1
+        if not n.topic.startswith("hotro.intake:Request."):
+            continue
+        e = app.mapper.to_domain_event(n)
+        key = str(e.originator_id)
+        name = type(e).__name__
+        if name == "Received":
+            rows[key] = {"id": key, "reference": e.reference, "kind": e.kind,
+                         "channel": e.channel, "received_at": e.received_at,
+                         "closed": False, "info": 0, "bounces": 0, "calls": 0,
+                         "erased": False}
+        elif key in rows:
+            row = rows[key]
+            if name == "InfoProvided":
+                row["info"] += 1
+            elif name == "DeliveryBounced":
+                row["bounces"] += 1
+            elif name == "CallLinked":
+                row["calls"] += 1
+            elif name == "Closed":
+                row["closed"] = True
+            elif name == "Reopened":
+                row["closed"] = False
+            elif name == "Erased":
+                row["erased"] = True
+    return read, rows
 
 
 def intake_rows_from_aggregates(app: Any) -> dict[str, dict[str, Any]]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from hotro.audit.stores import Stores
 from hotro.audit.timeline import ICT
+from hotro.shared.eventstore.log import read_log
 
 AGEING_BUCKETS = ((0, 2, "0-2"), (3, 5, "3-5"), (6, 10, "6-10"), (11, 10**6, ">10"))
 
@@ -50,22 +51,14 @@ class CaseFacts:
 
 def _cases(stores: Stores) -> Iterable[Any]:
     app = stores["routing"]
-    start = 0
-    while True:
-        notes = app.recorder.select_notifications(
-            start=start, limit=1000, topics=["hotro.routing:Case.Opened"],
-            inclusive_of_start=False)
-        if not notes:
-            return
-        for n in notes:
-            yield app.repository.get(n.originator_id)
-        start = notes[-1].id
+    for n in read_log(app.recorder, topics=["hotro.routing:Case.Opened"]):
+        yield app.repository.get(n.originator_id)
 
 
 def _reply_status(stores: Stores, complaint_id: uuid.UUID, now: datetime) -> str:
     from eventsourcing.application import AggregateNotFoundError
 
-    from hotro.services.sla.domain import Clock
+    from hotro.services.sla.domain.clock import Clock
 
     try:
         clock = stores["sla"].repository.get(Clock.create_id(complaint_id, "reply"))

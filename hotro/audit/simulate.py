@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.log import read_log
 from hotro.topology import TOPOLOGY
 
 
@@ -82,18 +83,9 @@ class Pump:
 
 
 def _pending_dispatches(notify: Any, done: set[Any]) -> list[Any]:
-    pending = []
-    start = 0
-    while True:
-        notes = notify.recorder.select_notifications(
-            start=start, limit=1000, topics=["hotro.notify:Dispatch.Requested"],
-            inclusive_of_start=False)
-        if not notes:
-            break
-        for n in notes:
-            if n.originator_id not in done:
-                pending.append(n.originator_id)
-        start = notes[-1].id
+    pending = [n.originator_id
+               for n in read_log(notify.recorder, topics=["hotro.notify:Dispatch.Requested"])
+               if n.originator_id not in done]
     out = []
     for d in pending:
         if notify.get_dispatch(d).is_pending:

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from hotro.audit.stores import Stores
 from hotro.shared.contracts.envelope import event_id_for
+from hotro.shared.eventstore.log import read_events
 from hotro.shared.privacy.sealing import ERASED, KeyRing, reveal
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -89,9 +90,9 @@ def resolve(stores: Stores, ref: str) -> Complaint:
 
 def aggregate_ids(stores: Stores, complaint_id: uuid.UUID) -> dict[str, list[uuid.UUID]]:
     """{service: [aggregate id, ...]} of every aggregate about this complaint."""
-    from hotro.services.notify.domain import Contact
+    from hotro.services.notify.domain import Acknowledgement, Contact
     from hotro.services.routing.domain.case import Case
-    from hotro.services.sla.domain import CaseClocks, Clock
+    from hotro.services.sla.domain.clock import CaseClocks, Clock
 
     ids: dict[str, list[uuid.UUID]] = {}
     if "intake" in stores.apps:
@@ -106,24 +107,20 @@ def aggregate_ids(stores: Stores, complaint_id: uuid.UUID) -> dict[str, list[uui
                 kinds.append(e.kind)
         ids["sla"] = [index_id, *(Clock.create_id(complaint_id, k) for k in kinds)]
     if "notify" in stores.apps:
+        # the acknowledgement record exists only for complaints received after it came in
+        acknowledgement = Acknowledgement.create_id(complaint_id)
+        has_acknowledgement = any(True for _ in stores["notify"].repository.event_store.get(
+            acknowledgement, limit=1))
         ids["notify"] = [Contact.create_id(complaint_id),
+                         *([acknowledgement] if has_acknowledgement else []),
                          *dispatch_ids(stores["notify"], complaint_id)]
     return ids
 
 
 def dispatch_ids(notify: Any, complaint_id: uuid.UUID, page: int = 1000) -> list[uuid.UUID]:
-    found: list[uuid.UUID] = []
-    start = 0
-    while True:
-        notes = notify.recorder.select_notifications(
-            start=start, limit=page, topics=[_DISPATCH_REQUESTED], inclusive_of_start=False)
-        if not notes:
-            return found
-        for n in notes:
-            event = notify.mapper.to_domain_event(n)
-            if event.complaint_id == complaint_id:
-                found.append(event.originator_id)
-        start = notes[-1].id
+    return [event.originator_id
+            for event in read_events(notify, topics=[_DISPATCH_REQUESTED], page=page)
+            if event.complaint_id == complaint_id]
 
 
 # ---- the timeline -----------------------------------------------------------------------
@@ -317,7 +314,7 @@ def case_view(case: Any) -> dict[str, Any]:
 def state_as_of(stores: Stores, complaint_id: uuid.UUID, instant: datetime) -> dict[str, Any]:
     """The request, the case and its clocks as they were at ``instant``."""
     from hotro.services.routing.domain.case import Case
-    from hotro.services.sla.domain import CaseClocks, Clock
+    from hotro.services.sla.domain.clock import CaseClocks, Clock
 
     if instant.tzinfo is None:
         raise ValueError("--as-of needs a time zone (e.g. +07:00)")

@@ -1,5 +1,6 @@
-"""Notify HTTP API: the delivery log, staff-recorded phone/in-person replies, posted
-letters (tracking number) and letter downloads. Thin: the work is in the application.
+"""Notify HTTP API: the dispatch log (``/api/deliveries``), staff-recorded phone/in-person
+replies, posted letters (tracking number) and letter downloads. Thin: the work is in the
+application.
 
 Every route is for staff (``Authorization: Bearer <token>`` of the users file): the log
 and the letters hold customers' personal data; the staff member recording an outcome is
@@ -8,7 +9,6 @@ the authenticated user, never a name the client claims."""
 import asyncio
 import uuid
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -16,9 +16,9 @@ from fastapi.responses import FileResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hotro.services.notify.application import DispatchNotFound, NotifyApplication
-from hotro.services.notify.delivery_log import DeliveryLog
 from hotro.services.notify.domain import DispatchError
 from hotro.services.notify.settings import NotifySettings
+from hotro.services.notify.views import DispatchLog
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.staff.http import (
     AUTH_ERRORS,
@@ -56,7 +56,7 @@ def _staff_trace(user: StaffUser) -> dict[str, str | None]:
 
 
 def build_router(app: NotifyApplication, settings: NotifySettings,
-                 log: DeliveryLog | None = None, *, directory: Directory) -> APIRouter:
+                 dispatch_log: DispatchLog, *, directory: Directory) -> APIRouter:
     router = APIRouter(tags=["notify"], responses=AUTH_ERRORS)
     current_user = bearer_user(directory)
 
@@ -70,8 +70,7 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
 
     Reader = Annotated[StaffUser, Depends(reader)]
     ContactStaff = Annotated[StaffUser, Depends(contact_staff)]
-    letters_dir = Path(settings.letters_dir or Path(settings.data_dir) / "letters")
-    deliveries_log = log or DeliveryLog(app)
+    letters_dir = settings.letters_path()
 
     @router.get("/api/deliveries")
     async def deliveries(_: Reader, complaint_id: uuid.UUID | None = None,
@@ -80,7 +79,7 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
                          limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
         """What went to whom, when, by which method, with which proof (log order)."""
         def rows() -> list[dict[str, Any]]:
-            return [app.open_row(r) for r in deliveries_log.entries(
+            return [app.open_row(r) for r in dispatch_log.entries(
                 complaint_id=complaint_id, status=status, purpose=purpose, offset=offset,
                 limit=limit)]
 
@@ -88,7 +87,7 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
 
     @router.get("/api/deliveries/{dispatch_id}")
     async def delivery(dispatch_id: uuid.UUID, _: Reader) -> dict[str, Any]:
-        entry = await asyncio.to_thread(deliveries_log.get, dispatch_id)
+        entry = await asyncio.to_thread(dispatch_log.get, dispatch_id)
         if entry is None:
             raise HTTPException(404, f"no delivery {dispatch_id}")
         return await asyncio.to_thread(app.open_row, entry)
@@ -100,7 +99,7 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
             raise HTTPException(404, f"no delivery {dispatch_id}") from None
         except DispatchError as exc:
             raise HTTPException(409, str(exc)) from None
-        entry = await asyncio.to_thread(deliveries_log.get, dispatch_id)
+        entry = await asyncio.to_thread(dispatch_log.get, dispatch_id)
         if entry is None:  # the log is read after the write: cannot happen
             raise HTTPException(500, f"delivery {dispatch_id} recorded but not in the log")
         return await asyncio.to_thread(app.open_row, entry)

@@ -1,5 +1,6 @@
-"""Notify's aggregates: the customer's contact (personal data, one place) and one
-Dispatch per (complaint, purpose, cause) — the recorded intent to send, then its proof.
+"""Notify's aggregates and rules: the customer's contact (personal data, one place), the
+acknowledgement waiting for its reply date, one Dispatch per (complaint, purpose, cause) —
+the recorded intent to send, then its outcome — and which way a customer message goes.
 Pure: no I/O; times are passed in as ISO strings.
 
 Dispatch life cycle::
@@ -29,6 +30,9 @@ STAFF_TASK = ("phone", "in_person")     # a staff member does it and records the
 POSTED = ("letter",)                    # printed by notify, posted by staff
 
 
+TraceDict = dict[str, str | None]
+
+
 class DispatchError(Exception):
     pass
 
@@ -48,7 +52,7 @@ class Contact(Aggregate):
     def __init__(self, *, complaint_id: uuid.UUID, reference: str, channel: str,
                  customer: dict[str, Any], language: str, inbound_message_id: str | None,
                  received_at: str, incident_date: str | None, product: str | None,
-                 trace: dict[str, str | None]) -> None:
+                 trace: TraceDict) -> None:
         self.complaint_id = complaint_id
         self.reference = reference
         self.channel = channel
@@ -66,18 +70,18 @@ class Contact(Aggregate):
         self.owner: str | None = None
 
     @event("ThreadAdvanced", topic="hotro.notify:Contact.ThreadAdvanced")
-    def thread(self, *, message_id: str, trace: dict[str, str | None]) -> None:
+    def thread(self, *, message_id: str, trace: TraceDict) -> None:
         self.last_message_id = message_id
 
     @event("InfoRequestNoted", topic="hotro.notify:Contact.InfoRequestNoted")
     def note_info_request(self, *, items: list[str], due_date: str,
-                          trace: dict[str, str | None]) -> None:
+                          trace: TraceDict) -> None:
         """What the customer was last asked for: the content of a later reminder."""
         self.open_items = list(items)
         self.info_due = due_date
 
     @event("OwnerNoted", topic="hotro.notify:Contact.OwnerNoted")
-    def note_owner(self, *, staff_id: str, trace: dict[str, str | None]) -> None:
+    def note_owner(self, *, staff_id: str, trace: TraceDict) -> None:
         """The staff member who last acted on the case in routing: deadline alerts go to
         them (and to the supervisor)."""
         self.owner = staff_id
@@ -90,16 +94,73 @@ class Dispatch(Aggregate):
         # Required beside a pinned TOPIC; the decorated __init__ event is stored.
         TOPIC = "hotro.notify:Dispatch.Created"
 
+    class Requested(Created):
+        TOPIC = "hotro.notify:Dispatch.Requested"
+        complaint_id: uuid.UUID
+        reference: str
+        purpose: str
+        method: str
+        recipient: Any  # an internal address, or the customer's sealed (or "" if erased)
+        language: str
+        context: dict[str, Any]
+        message_id: str | None
+        in_reply_to: str | None
+        internal: bool
+        trace: TraceDict
+
+    class AttemptFailed(Aggregate.Event):
+        TOPIC = "hotro.notify:Dispatch.AttemptFailed"
+        reason: str
+        trace: TraceDict
+
+    # Sent and Failed carry what the outbox publishes (``Dispatch._published``), so that
+    # publishing needs no replay of the aggregate; events stored before lack it (None).
+    class Sent(Aggregate.Event):
+        TOPIC = "hotro.notify:Dispatch.Sent"
+        proof: str
+        sent_at: str
+        recorded_by: str | None
+        summary: str | None
+        trace: TraceDict
+        complaint_id: uuid.UUID | None = None
+        reference: str | None = None
+        reported_purpose: str | None = None
+        method: str | None = None
+        internal: bool | None = None
+
+    class LetterPrinted(Aggregate.Event):
+        TOPIC = "hotro.notify:Dispatch.LetterPrinted"
+        file: str
+        at: str
+        trace: TraceDict
+
+    class Failed(Aggregate.Event):
+        TOPIC = "hotro.notify:Dispatch.Failed"
+        reason: str
+        trace: TraceDict
+        attempts: int | None = None
+        complaint_id: uuid.UUID | None = None
+        reference: str | None = None
+        reported_purpose: str | None = None
+        method: str | None = None
+        internal: bool | None = None
+
+    class Bounced(Aggregate.Event):
+        TOPIC = "hotro.notify:Dispatch.Bounced"
+        reason: str
+        at: str
+        trace: TraceDict
+
     @staticmethod
     def create_id(complaint_id: uuid.UUID, purpose: str, cause: str) -> uuid.UUID:
         return uuid.uuid5(HOTRO_NAMESPACE, f"notify/dispatch/{complaint_id}/{purpose}/{cause}")
 
-    @event("Requested", topic="hotro.notify:Dispatch.Requested")
+    @event(Requested)
     def __init__(self, *, id: uuid.UUID, complaint_id: uuid.UUID,
                  reference: str, purpose: str, method: str,
-                 recipient: str, language: str, context: dict[str, Any],
+                 recipient: Any, language: str, context: dict[str, Any],
                  message_id: str | None, in_reply_to: str | None, internal: bool,
-                 trace: dict[str, str | None]) -> None:
+                 trace: TraceDict) -> None:
         self.complaint_id = complaint_id
         self.reference = reference
         self.purpose = purpose
@@ -124,19 +185,35 @@ class Dispatch(Aggregate):
     def is_pending(self) -> bool:
         return self.status == "pending"
 
-    @event("AttemptFailed", topic="hotro.notify:Dispatch.AttemptFailed")
-    def _attempt_failed(self, *, reason: str, trace: dict[str, str | None]) -> None:
+    @event(AttemptFailed)
+    def _attempt_failed(self, *, reason: str, trace: TraceDict) -> None:
         self.attempts += 1
         self.last_error = reason
 
-    def attempt_failed(self, *, reason: str, trace: dict[str, str | None]) -> None:
+    def attempt_failed(self, *, reason: str, trace: TraceDict) -> None:
         if not self.is_pending:
             raise DispatchError(f"dispatch is {self.status}")
         self._attempt_failed(reason=reason, trace=trace)
 
-    @event("Sent", topic="hotro.notify:Dispatch.Sent")
+    @property
+    def reported_purpose(self) -> str:
+        """The purpose other services hear of: a staff-written refusal goes out with the
+        reply template and is reported as a refusal."""
+        return str(self.context.get("wire_purpose", self.purpose))
+
+    def _published(self) -> dict[str, Any]:
+        """What the outbox reports beside an outcome's own fields, carried on the outcome
+        event so that publishing it needs no replay of the aggregate."""
+        return {"complaint_id": self.complaint_id, "reference": self.reference,
+                "reported_purpose": self.reported_purpose, "method": self.method,
+                "internal": self.internal}
+
+    @event(Sent)
     def _sent(self, *, proof: str, sent_at: str, recorded_by: str | None,
-              summary: str | None, trace: dict[str, str | None]) -> None:
+              summary: str | None, trace: TraceDict,
+              complaint_id: uuid.UUID | None = None, reference: str | None = None,
+              reported_purpose: str | None = None, method: str | None = None,
+              internal: bool | None = None) -> None:
         if self.status == "pending":
             self.attempts += 1
         self.status = "sent"
@@ -145,26 +222,27 @@ class Dispatch(Aggregate):
         self.recorded_by = recorded_by
         self.summary = summary
 
-    def mark_sent(self, *, proof: str, sent_at: str, trace: dict[str, str | None]) -> None:
+    def mark_sent(self, *, proof: str, sent_at: str, trace: TraceDict) -> None:
         if self.status != "pending":
             raise DispatchError(f"dispatch is {self.status}")
         if self.method in POSTED:
             raise DispatchError("a letter is sent when it is posted: record the tracking number")
-        self._sent(proof=proof, sent_at=sent_at, recorded_by=None, summary=None, trace=trace)
+        self._sent(proof=proof, sent_at=sent_at, recorded_by=None, summary=None, trace=trace,
+                   **self._published())
 
-    @event("LetterPrinted", topic="hotro.notify:Dispatch.LetterPrinted")
-    def _letter_printed(self, *, file: str, at: str, trace: dict[str, str | None]) -> None:
+    @event(LetterPrinted)
+    def _letter_printed(self, *, file: str, at: str, trace: TraceDict) -> None:
         self.status = "awaiting_post"
         self.letter_file = file
         self.attempts += 1
 
-    def letter_printed(self, *, file: str, at: str, trace: dict[str, str | None]) -> None:
+    def letter_printed(self, *, file: str, at: str, trace: TraceDict) -> None:
         if self.status != "pending" or self.method not in POSTED:
             raise DispatchError(f"cannot print a {self.method} dispatch that is {self.status}")
         self._letter_printed(file=file, at=at, trace=trace)
 
     def record_posting(self, *, tracking_number: str, carrier: str | None, staff_id: str,
-                       at: str, trace: dict[str, str | None]) -> None:
+                       at: str, trace: TraceDict) -> None:
         """Staff posted the printed letter: its tracking number is the proof of delivery."""
         if self.method not in POSTED:
             raise DispatchError(f"a {self.method} dispatch has no postal tracking number")
@@ -176,35 +254,191 @@ class Dispatch(Aggregate):
         proof = f"post:{carrier.strip()}:{number}" if carrier and carrier.strip() \
             else f"post:{number}"
         self._sent(proof=proof, sent_at=at, recorded_by=staff_id,
-                   summary=f"posted, tracking number {number}", trace=trace)
+                   summary=f"posted, tracking number {number}", trace=trace,
+                   **self._published())
 
     def record_outcome(self, *, staff_id: str, at: str, summary: str, proof: str,
-                       trace: dict[str, str | None]) -> None:
+                       trace: TraceDict) -> None:
         """Phone and in-person replies: the staff member who did it records it."""
         if self.status != "task_open":
             raise DispatchError(f"no open task: dispatch is {self.status}")
-        self._sent(proof=proof, sent_at=at, recorded_by=staff_id, summary=summary, trace=trace)
+        self._sent(proof=proof, sent_at=at, recorded_by=staff_id, summary=summary, trace=trace,
+                   **self._published())
 
-    @event("Failed", topic="hotro.notify:Dispatch.Failed")
-    def _failed(self, *, reason: str, trace: dict[str, str | None]) -> None:
+    @event(Failed)
+    def _failed(self, *, reason: str, trace: TraceDict,
+                attempts: int | None = None, complaint_id: uuid.UUID | None = None,
+                reference: str | None = None, reported_purpose: str | None = None,
+                method: str | None = None, internal: bool | None = None) -> None:
         self.status = "failed"
         self.last_error = reason
 
-    def fail(self, *, reason: str, trace: dict[str, str | None]) -> None:
+    def fail(self, *, reason: str, trace: TraceDict) -> None:
         if self.status not in ("pending", "task_open", "awaiting_post"):
             raise DispatchError(f"dispatch is {self.status}")
-        self._failed(reason=reason, trace=trace)
+        self._failed(reason=reason, trace=trace, attempts=self.attempts, **self._published())
 
-    @event("Bounced", topic="hotro.notify:Dispatch.Bounced")
-    def _bounced(self, *, reason: str, at: str, trace: dict[str, str | None]) -> None:
+    @event(Bounced)
+    def _bounced(self, *, reason: str, at: str, trace: TraceDict) -> None:
         self.status = "bounced"
         self.last_error = reason
 
-    def bounce(self, *, reason: str, at: str, trace: dict[str, str | None]) -> None:
+    def bounce(self, *, reason: str, at: str, trace: TraceDict) -> None:
         """The recipient's mail server sent our email back after accepting it."""
         if self.method != "email" or self.status != "sent":
             raise DispatchError(f"cannot bounce a {self.method} dispatch that is {self.status}")
         self._bounced(reason=reason, at=at, trace=trace)
 
 
+class Acknowledgement(Aggregate):
+    """The acknowledgement owed for one complaint. It promises the reply date, and that date
+    is sla's (its reply clock's last day, from the configured policy and calendar). Intake's
+    ComplaintReceived and sla's reply DeadlineSet reach notify in either order: whichever
+    comes first opens this record, each is noted once, and the acknowledgement's Dispatch is
+    requested once both are known — never before the reply date is, never twice."""
+
+    TOPIC = "hotro.notify:Acknowledgement"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.notify:Acknowledgement.Created"
+
+    class Opened(Created):
+        TOPIC = "hotro.notify:Acknowledgement.Opened"
+        complaint_id: uuid.UUID
+        trace: TraceDict
+
+    class ReceiptNoted(Aggregate.Event):
+        TOPIC = "hotro.notify:Acknowledgement.ReceiptNoted"
+        reference: str
+        kind: str
+        received_at: str
+        filed_late: bool
+        trace: TraceDict
+
+    class ReplyDeadlineNoted(Aggregate.Event):
+        TOPIC = "hotro.notify:Acknowledgement.ReplyDeadlineNoted"
+        last_day: str
+        due_at: str
+        calendar_version: str
+        trace: TraceDict
+
+    class DispatchRequested(Aggregate.Event):
+        TOPIC = "hotro.notify:Acknowledgement.DispatchRequested"
+        dispatch_id: uuid.UUID
+        trace: TraceDict
+
+    @staticmethod
+    def create_id(complaint_id: uuid.UUID) -> uuid.UUID:
+        return uuid.uuid5(HOTRO_NAMESPACE, f"notify/acknowledgement/{complaint_id}")
+
+    @event(Opened)
+    def __init__(self, *, complaint_id: uuid.UUID, trace: TraceDict) -> None:
+        self.complaint_id = complaint_id
+        #: what the acknowledgement says of the request (no personal data: the contact
+        #: is read, sealed, from the Contact when the dispatch is requested)
+        self.receipt: dict[str, Any] | None = None
+        self.reply_last_day: str | None = None
+        self.dispatch_id: uuid.UUID | None = None
+
+    @property
+    def is_due(self) -> bool:
+        """Both halves are known and the dispatch is not requested yet."""
+        return (self.receipt is not None and self.reply_last_day is not None
+                and self.dispatch_id is None)
+
+    @event(ReceiptNoted)
+    def _receipt_noted(self, *, reference: str, kind: str, received_at: str,
+                       filed_late: bool, trace: TraceDict) -> None:
+        self.receipt = {"reference": reference, "kind": kind, "received_at": received_at,
+                        "filed_late": filed_late}
+
+    def note_receipt(self, *, reference: str, kind: str, received_at: str, filed_late: bool,
+                     trace: TraceDict) -> None:
+        if self.receipt is not None:
+            raise DispatchError("the complaint's receipt is already noted")
+        self._receipt_noted(reference=reference, kind=kind, received_at=received_at,
+                            filed_late=filed_late, trace=trace)
+
+    @event(ReplyDeadlineNoted)
+    def _reply_deadline_noted(self, *, last_day: str, due_at: str, calendar_version: str,
+                              trace: TraceDict) -> None:
+        self.reply_last_day = last_day
+
+    def note_reply_deadline(self, *, last_day: str, due_at: str, calendar_version: str,
+                            trace: TraceDict) -> None:
+        """sla's reply deadline: the first one stands (it is the one the customer is told)."""
+        if self.reply_last_day is not None:
+            raise DispatchError("the reply deadline is already noted")
+        self._reply_deadline_noted(last_day=last_day, due_at=due_at,
+                                   calendar_version=calendar_version, trace=trace)
+
+    @event(DispatchRequested)
+    def _dispatch_requested(self, *, dispatch_id: uuid.UUID,
+                            trace: TraceDict) -> None:
+        self.dispatch_id = dispatch_id
+
+    def dispatch_requested(self, *, dispatch_id: uuid.UUID,
+                           trace: TraceDict) -> None:
+        if not self.is_due:
+            raise DispatchError("the acknowledgement is not due")
+        self._dispatch_requested(dispatch_id=dispatch_id, trace=trace)
+
+    def context(self, *, customer_name: str | None) -> dict[str, Any]:
+        """What the acknowledgement template is given."""
+        if self.receipt is None or self.reply_last_day is None:
+            raise DispatchError("the acknowledgement is not due")
+        return {"reference": self.receipt["reference"], "kind": self.receipt["kind"],
+                "customer_name": customer_name, "received_at": self.receipt["received_at"],
+                "reply_deadline": self.reply_last_day,
+                "filed_late": self.receipt["filed_late"]}
+
+
+# ---- which way a customer message goes ----------------------------------------------------
+
+#: how to acknowledge when the customer's contact is already erased (no recipient: the
+#: dispatch then fails with reason "erased")
+_ERASED_ROUTE = {"counter": "receipt_slip", "hotline": "sms"}
+
+
+def acknowledgement_route(channel: str, customer: dict[str, Any] | None) -> tuple[str, str]:
+    """(method, recipient): the acknowledgement goes back through the channel the request
+    came in on."""
+    if customer is None:
+        return _ERASED_ROUTE.get(channel, "email"), ""
+    name, phone, email = customer.get("name") or "", customer.get("phone"), \
+        customer.get("email")
+    if channel == "counter":
+        return "receipt_slip", name
+    if channel == "hotline" and phone:
+        return "sms", phone
+    if email:
+        return "email", email
+    if phone:
+        return "sms", phone
+    return "receipt_slip", name
+
+
+def customer_route(customer: dict[str, Any] | None) -> tuple[str, str]:
+    """(method, recipient) of a message notify chooses the way for: email, else SMS, else
+    a letter."""
+    if customer is None:
+        return "email", ""
+    if customer.get("email"):
+        return "email", customer["email"]
+    if customer.get("phone"):
+        return "sms", customer["phone"]
+    return "letter", str(customer.get("address") or customer.get("name", ""))
+
+
+def recipient_for(method: str, customer: dict[str, Any] | None) -> str:
+    """The recipient of a message whose method staff chose."""
+    if customer is None:
+        return ""
+    return str({"email": customer.get("email"), "sms": customer.get("phone"),
+                "phone": customer.get("phone"), "letter": customer.get("address"),
+                "in_person": customer.get("name")}.get(method) or customer.get("name", ""))
+
+
 register_topics(Contact, Dispatch, legacy_module="services.notify.domain")
+register_topics(Acknowledgement)

@@ -1,4 +1,8 @@
+"""Notify's settings (``HOTRO_`` environment variables)."""
+
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 
@@ -28,8 +32,17 @@ class NotifySettings(ServiceSettings):
         "{staff_id}@vhv.vn", description="a staff member's address from their user id: "
                                          "deadline alerts go to the case's owner")
     max_attempts: int = Field(5, ge=1)
-    delivery_backoff_s: tuple[float, ...] = Field(
-        (1.0, 2.0, 5.0, 15.0, 60.0), description="waits between attempts of one delivery")
+    send_backoff_s: tuple[float, ...] = Field(
+        (1.0, 2.0, 5.0, 15.0, 60.0), description="the sender's waits between attempts of "
+                                                 "one dispatch")
     pii_key_cache_s: float = Field(
         5.0, ge=0, description="how long a data key is cached: after an erasure, nothing "
                                "more is sent to the customer once this time has passed")
+
+    def letters_path(self) -> Path:
+        """Where printed letters are kept until posted (and downloaded by staff)."""
+        return Path(self.letters_dir or Path(self.data_dir) / "letters").resolve()
+
+    def maildir_path(self) -> Path:
+        """Where outgoing mail lands when no SMTP server is configured."""
+        return Path(self.maildir or Path(self.data_dir) / "mail").resolve()

@@ -17,19 +17,18 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from hotro.services.routing.adapters.config_files import load_triage_rules
 from hotro.services.routing.application import CaseNotFound, ConcurrentChange, RoutingApplication
 from hotro.services.routing.domain.case import Case
 from hotro.services.routing.domain.catalogue import ConfigError
 from hotro.services.routing.domain.permissions import (
     Forbidden,
-    Role,
     authorize_read,
     permitted_actions,
 )
-from hotro.services.routing.domain.triage import load_triage_rules
 from hotro.services.routing.domain.workflow import (
     Action,
     IllegalTransition,
@@ -37,10 +36,11 @@ from hotro.services.routing.domain.workflow import (
     ReopenPeriodExpired,
     State,
 )
-from hotro.services.routing.queues import CaseQueues
+from hotro.services.routing.views import CaseQueues
 from hotro.shared.contracts.events import AttachmentRef
 from hotro.shared.eventstore.trace import Trace
-from hotro.shared.staff.http import bearer_user
+from hotro.shared.staff.http import ANY_CASE_ROLE, Principal, bearer_user, staff
+from hotro.shared.staff.roles import Role
 from hotro.shared.staff.users import Directory, StaffUser
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,13 @@ class CaseDetail(BaseModel):
     notes: list[dict[str, Any]]
     timeline: list[dict[str, Any]]
     allowed_actions: list[Action] = Field(description="what the caller may do now")
+
+
+class CasePage(BaseModel):
+    total: int = Field(description="cases matching the filters")
+    offset: int
+    limit: int
+    rows: list[CaseSummary]
 
 
 class TriageInfo(BaseModel):
@@ -368,6 +375,41 @@ def build_router(app: RoutingApplication, queues: CaseQueues, directory: Directo
             return await asyncio.to_thread(app.get_case, complaint_id)
         except CaseNotFound:
             raise HTTPException(404, f"no case for complaint {complaint_id}") from None
+
+    # ---- the console's queue page (paged, for 100k cases) and dashboard counts --------
+
+    @router.get("/api/case-queue", tags=["cases"], response_model=CasePage,
+                responses={k: ERRORS[k] for k in (401, 403)})
+    async def case_queue(
+            user: Annotated[Principal, Depends(staff(*ANY_CASE_ROLE))],
+            state: State | None = None, channel: Channel | None = None,
+            product: str | None = Query(None, max_length=64),
+            department: str | None = Query(None, max_length=64),
+            sla: SlaStatus | None = None,
+            actor: str | None = Query(None, max_length=128,
+                                      description="cases this staff member acted on"),
+            ids: str | None = Query(None, max_length=40_000,
+                                    description="comma-separated complaint ids"),
+            offset: int = Query(0, ge=0, le=10_000_000),
+            limit: int = Query(25, ge=1, le=200)) -> dict[str, Any]:
+        """One page of the queue, overdue first (then approaching), oldest first, with the
+        number of matching cases. A department member sees only cases ever referred to
+        its department."""
+        wanted = frozenset(i.strip() for i in ids.split(",") if i.strip()) \
+            if ids is not None else None
+        referred_to = user.department if user.role is Role.DEPARTMENT else None
+        total, rows = await asyncio.to_thread(
+            queues.page, offset=offset, limit=limit, state=state, channel=channel,
+            product=product, department=department, sla=sla, referred_to=referred_to,
+            actor=actor, complaint_ids=wanted)
+        return {"total": total, "offset": offset, "limit": limit, "rows": rows}
+
+    @router.get("/api/case-stats", tags=["cases"],
+                responses={k: ERRORS[k] for k in (401, 403)})
+    async def case_stats(_: Annotated[Principal, Depends(staff(Role.SUPERVISOR, Role.AUDITOR))]
+                         ) -> dict[str, Any]:
+        """Cases by state; open cases by channel and by age (days since receipt)."""
+        return await asyncio.to_thread(queues.stats, app.clock())
 
     def _view(case: Case, user: StaffUser) -> dict[str, Any]:
         return {

@@ -12,12 +12,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from hotro.services.routing.adapters.config_files import load_catalogue, load_triage_rules
 from hotro.services.routing.api import build_router
 from hotro.services.routing.application import RoutingApplication
-from hotro.services.routing.domain.catalogue import load_catalogue
-from hotro.services.routing.domain.triage import load_triage_rules
-from hotro.services.routing.queues import CaseQueues
 from hotro.services.routing.settings import RoutingSettings
+from hotro.services.routing.views import CaseQueues
+from hotro.services.routing.workers import follow_case_queues
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.schema import ensure_store
 from hotro.shared.observability.metrics import ServiceMetrics
@@ -47,9 +47,10 @@ def create_app(settings: RoutingSettings | None = None, *,
     directory = load_directory(settings.users_file)
     application = build_application(settings, clock=clock)
     directory.check_departments(application.catalogue.department_codes)
-    queues = CaseQueues(application, period_s=settings.queue_refresh_s)
-    runtime = ServiceRuntime(settings, application, ServiceMetrics("routing"), **overrides)
-    runtime.background = (*runtime.background, queues.run)
+    queues = CaseQueues(application)
+    runtime = ServiceRuntime(settings, application, ServiceMetrics("routing"),
+                             background=[follow_case_queues(queues, settings.queue_refresh_s)],
+                             **overrides)
     http = build_http_app(runtime, [build_router(application, queues, directory,
                                                  triage_file=triage_file)],
                           title="Hotro routing")

@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
+from hotro.services.routing.config import CONFIG_DIR as CONFIG_DIR  # tools and tests use it
+from hotro.services.routing.config import TRIAGE_RULES_PATH
 from hotro.shared.settings import ServiceSettings
-
-CONFIG_DIR = Path(__file__).parent / "config"
 
 
 class RoutingSettings(ServiceSettings):
-    triage_file: str = Field(str(CONFIG_DIR / "triage.toml"),
+    triage_file: str = Field(str(TRIAGE_RULES_PATH),
                              description="triage rules; reloadable (POST /api/triage/reload)")
     auto_refuse_late: bool = Field(True, description="refuse complaints filed after the "
                                                      "filing deadline on arrival")

@@ -6,22 +6,23 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 
-from hotro.services.sla.application import SlaApplication
-from hotro.services.sla.board import ClockBoard, ClockRow
-from hotro.services.sla.calendar_planner import CalendarPlanner
-from hotro.services.sla.domain import Clock
+from hotro.services.sla.application import ClockNotFound, SlaApplication
+from hotro.services.sla.domain.clock import Clock
+from hotro.services.sla.views import ClockBoard, ClockRow
 from hotro.shared.calendar.errors import CalendarError
+from hotro.shared.staff.http import staff
+from hotro.shared.staff.roles import Role
 
 MAX_WORKING_DAYS = 365
 
 
-def build_router(app: SlaApplication, planner: CalendarPlanner,
-                 board: ClockBoard) -> APIRouter:
+def build_router(app: SlaApplication, board: ClockBoard) -> APIRouter:
     router = APIRouter(tags=["sla"])
+    planner = app.planner  # the calendar the clocks are planned on is the one shown
 
     def _left(status: str, last_day: str | date, now: datetime) -> int | None:
         if status != "running":
@@ -107,5 +108,36 @@ def build_router(app: SlaApplication, planner: CalendarPlanner,
                 "ends_at": computed.ends_at.isoformat(),
                 "calendar_version": computed.calendar_version,
                 "explanation": computed.explain()}
+
+    # Two path segments: never read as a complaint id by "/api/clocks/{complaint_id}".
+    @router.get("/api/clocks/batch/{kind}",
+                dependencies=[Depends(staff(Role.AGENT, Role.SUPPORT, Role.SUPERVISOR,
+                                            Role.AUDITOR))])
+    async def clocks_batch(kind: Literal["reply", "first_contact", "customer_info",
+                                         "department"],
+                           ids: str = Query(max_length=40_000,
+                                            description="comma-separated complaint ids "
+                                                        "(at most 200)")
+                           ) -> dict[str, Any]:
+        """One clock kind of many cases at once (a queue page's countdowns), with its
+        working days left and its explanation; cases without such a clock are absent."""
+        try:
+            wanted = [uuid.UUID(i.strip()) for i in ids.split(",") if i.strip()][:200]
+        except ValueError:
+            raise HTTPException(422, "ids: comma-separated complaint ids") from None
+        now = app.clock()
+
+        def found() -> dict[str, Any]:
+            views = {}
+            for complaint_id in wanted:
+                try:
+                    clock = app.get_clock(Clock.create_id(complaint_id, kind))
+                except ClockNotFound:
+                    continue
+                views[str(complaint_id)] = _clock_view(clock, now)
+            return views
+
+        return {"now": now.isoformat(), "kind": kind,
+                "clocks": await asyncio.to_thread(found)}
 
     return router

@@ -8,15 +8,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from hotro.services.sla.adapters.calendar_data import load_planner
 from hotro.services.sla.api import build_router
 from hotro.services.sla.application import SlaApplication
-from hotro.services.sla.board import ClockBoard
-from hotro.services.sla.calendar_planner import CalendarPlanner
-from hotro.services.sla.domain import PausePolicy
+from hotro.services.sla.domain.clock import PausePolicy
 from hotro.services.sla.settings import SlaSettings
-from hotro.services.sla.timer import SlaTimer
-from hotro.shared.calendar.registry import load_calendar
-from hotro.shared.calendar.rules import load_policy
+from hotro.services.sla.views import ClockBoard
+from hotro.services.sla.workers import SlaTimer
 from hotro.shared.clock import clock_from_settings
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.schema import ensure_store
@@ -30,10 +28,10 @@ def build_application(settings: SlaSettings, *,
     ``clock``: injected time for tests; otherwise the settings' demo clock
     (``clock_start``/``clock_speed``) or real time."""
     ensure_store(settings.store_url)
-    planner = CalendarPlanner(load_calendar(settings.calendar_version),
-                              load_policy(settings.deadline_policy_file),
-                              working_hours=(settings.working_hours_start,
-                                             settings.working_hours_end))
+    planner = load_planner(settings.calendar_version,
+                           policy_file=settings.deadline_policy_file,
+                           working_hours=(settings.working_hours_start,
+                                          settings.working_hours_end))
     return SlaApplication(
         env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
         clock=clock or clock_from_settings(settings.clock_start, settings.clock_speed),
@@ -48,14 +46,18 @@ def create_app(settings: SlaSettings | None = None, *,
     """The timer and the API use only the application's clock."""
     settings = settings or SlaSettings()
     application = build_application(settings, clock=clock)
-    planner = application.planner
-    runtime = ServiceRuntime(settings, application, ServiceMetrics("sla"), **overrides)
     board = ClockBoard(application)
-    timer = SlaTimer(application, board, lambda: runtime.leases.held_partitions()
-                     if runtime.leases else [], settings.partitions, settings.timer_period_s)
-    runtime.background = (*runtime.background, timer.run)
-    http = build_http_app(runtime, [build_router(application, planner, board)],
-                          title="Hotro SLA")
+
+    def held_partitions() -> list[int]:
+        # The runtime built below; it holds leases once it has started.
+        leases = runtime.leases
+        return leases.held_partitions() if leases else []
+
+    timer = SlaTimer(application, board, held_partitions, settings.partitions,
+                     settings.timer_period_s)
+    runtime = ServiceRuntime(settings, application, ServiceMetrics("sla"),
+                             background=(timer.run,), **overrides)
+    http = build_http_app(runtime, [build_router(application, board)], title="Hotro SLA")
     http.state.timer = timer
     http.state.board = board
     return http

@@ -4,7 +4,7 @@ from datetime import time
 
 from pydantic import Field, field_validator, model_validator
 
-from hotro.services.sla.domain import PAUSABLE_KINDS
+from hotro.services.sla.domain.clock import PAUSABLE_KINDS
 from hotro.shared.settings import ServiceSettings
 
 

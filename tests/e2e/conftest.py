@@ -68,8 +68,10 @@ class Cluster:
         if service in classes:
             return classes[service](env=env)
         if service == "routing":
-            from hotro.services.routing.domain.catalogue import load_catalogue
-            from hotro.services.routing.domain.triage import load_triage_rules
+            from hotro.services.routing.adapters.config_files import (
+                load_catalogue,
+                load_triage_rules,
+            )
             from hotro.services.routing.settings import RoutingSettings
 
             s = RoutingSettings.model_fields
@@ -77,9 +79,9 @@ class Cluster:
             return RoutingApplication(env=env, catalogue=catalogue,
                                       triage=load_triage_rules(Path(s["triage_file"].default),
                                                                catalogue))
-        from hotro.services.sla.calendar_planner import CalendarPlanner
+        from hotro.services.sla.adapters.calendar_data import load_planner
 
-        return SlaApplication(env=env, planner=CalendarPlanner())
+        return SlaApplication(env=env, planner=load_planner())
 
 
 @pytest.fixture

@@ -1,2 +1,3 @@
-"""Routing's domain: the case workflow, who may act on it, and triage rules. Pure: no I/O
-except reading the config files handed to the loaders, and no clock (times are passed in)."""
+"""Routing's domain: the case workflow, who may act on it, triage rules and reference
+data. Pure: no I/O (config files are read by ``adapters``) and no clock (times are passed
+in)."""

@@ -7,6 +7,10 @@ reopen period, say) can never make stored history fail to load.
 Every command takes ``trace`` (``Trace(...).as_dict()``) and ``now``: ``now`` becomes the
 event's timestamp, so the domain never reads the clock. Event attributes are JSON-native;
 dates are stored as ISO strings.
+
+Every event other services hear about also names its case (``complaint_id``,
+``reference``), so it can be published from the event alone. Events stored before they
+did lack both; the ``None`` defaults let those replay.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from hotro.services.routing.domain.triage import TriageDecision
 from hotro.services.routing.domain.workflow import (
     ALLOWED_FROM,
     ENDED_STATES,
-    ICT,
     Action,
     CaseError,
     IllegalTransition,
@@ -30,6 +33,7 @@ from hotro.services.routing.domain.workflow import (
     ReopenPeriodExpired,
     State,
 )
+from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.contracts.envelope import HOTRO_NAMESPACE
 from hotro.shared.contracts.events import Channel, ClockKind, ReplyMethod, RequestKind
 from hotro.shared.eventstore.topics import register_topics
@@ -221,11 +225,12 @@ class Case(Aggregate):
             raise InvalidCommand(f"checklist items repeat: {list(items)}")
         _require_not_past(due_date, now, "due_date")
         self._info_requested(items=list(items), due_date=due_date.isoformat(),
-                             message=message, round=self.info_rounds + 1, trace=trace,
-                             timestamp=now)
+                             message=message, round=self.info_rounds + 1, **self._names(),
+                             trace=trace, timestamp=now)
 
     @event("InfoRequested", topic="hotro.routing:Case.InfoRequested")
     def _info_requested(self, *, items: list[str], due_date: str, message: str, round: int,
+                        complaint_id: uuid.UUID | None = None, reference: str | None = None,
                         trace: TraceDict, timestamp: datetime) -> None:
         self.info_rounds = round
         self.info_due_date = due_date
@@ -245,13 +250,14 @@ class Case(Aggregate):
             raise InvalidCommand(f"items {unknown} were never requested "
                                  f"(checklist: {sorted(self.checklist)})")
         self._info_provided(items=list(items), channel=channel, note=note,
-                            attachments=[dict(a) for a in attachments], trace=trace,
-                            timestamp=now)
+                            attachments=[dict(a) for a in attachments], **self._names(),
+                            trace=trace, timestamp=now)
 
     @event("InfoProvided", topic="hotro.routing:Case.InfoProvided")
     def _info_provided(self, *, items: list[str], channel: str, note: str,
-                       attachments: list[dict[str, Any]], trace: TraceDict,
-                       timestamp: datetime) -> None:
+                       attachments: list[dict[str, Any]],
+                       complaint_id: uuid.UUID | None = None, reference: str | None = None,
+                       trace: TraceDict, timestamp: datetime) -> None:
         for item in items:
             self.checklist[item] = True
         self.info_received.append({"at": timestamp, "channel": channel, "items": list(items),
@@ -297,12 +303,13 @@ class Case(Aggregate):
         if internal_due is not None:
             _require_not_past(internal_due, now, "internal_due")
         self._referred_to_department(department=department, question=question,
-                                     internal_due=_iso(internal_due), trace=trace,
-                                     timestamp=now)
+                                     internal_due=_iso(internal_due), **self._names(),
+                                     trace=trace, timestamp=now)
 
     @event("ReferredToDepartment", topic="hotro.routing:Case.ReferredToDepartment")
     def _referred_to_department(self, *, department: str, question: str,
-                                internal_due: str | None, trace: TraceDict,
+                                internal_due: str | None, complaint_id: uuid.UUID | None = None,
+                                reference: str | None = None, trace: TraceDict,
                                 timestamp: datetime) -> None:
         self.department = department
         self.referrals.append({"department": department, "question": question,
@@ -319,13 +326,14 @@ class Case(Aggregate):
                                  f"{self.department!r}, not {department!r}")
         _require_text(result, "result")
         self._department_responded(department=department, result=result,
-                                   attachments=[dict(a) for a in attachments], trace=trace,
-                                   timestamp=now)
+                                   attachments=[dict(a) for a in attachments], **self._names(),
+                                   trace=trace, timestamp=now)
 
     @event("DepartmentResponded", topic="hotro.routing:Case.DepartmentResponded")
     def _department_responded(self, *, department: str, result: str,
-                              attachments: list[dict[str, Any]], trace: TraceDict,
-                              timestamp: datetime) -> None:
+                              attachments: list[dict[str, Any]],
+                              complaint_id: uuid.UUID | None = None, reference: str | None = None,
+                              trace: TraceDict, timestamp: datetime) -> None:
         self.referrals[-1]["response"] = {"result": result, "attachments": list(attachments),
                                           "responded_at": timestamp}
         self.state = State.DEPARTMENT_RESPONDED
@@ -340,12 +348,13 @@ class Case(Aggregate):
         _require_text(content, "content")
         language = language or self.language
         _require_member(language, LANGUAGES, "language")
-        self._reply_requested(method=method, content=content, language=language, trace=trace,
-                              timestamp=now)
+        self._reply_requested(method=method, content=content, language=language,
+                              **self._names(), trace=trace, timestamp=now)
 
     @event("ReplyRequested", topic="hotro.routing:Case.ReplyRequested")
-    def _reply_requested(self, *, method: str, content: str, language: str, trace: TraceDict,
-                         timestamp: datetime) -> None:
+    def _reply_requested(self, *, method: str, content: str, language: str,
+                         complaint_id: uuid.UUID | None = None, reference: str | None = None,
+                         trace: TraceDict, timestamp: datetime) -> None:
         self.reply_request = {"method": method, "content": content, "language": language,
                               "requested_at": timestamp}
         self.state = State.REPLY_DUE
@@ -360,10 +369,11 @@ class Case(Aggregate):
         _require_text(proof, "proof")
         _require_aware(sent_at, "sent_at")
         self._reply_sent(method=method, proof=proof, sent_at=sent_at, summary=summary,
-                         trace=trace, timestamp=now)
+                         **self._names(), trace=trace, timestamp=now)
 
     @event("ReplySent", topic="hotro.routing:Case.ReplySent")
     def _reply_sent(self, *, method: str, proof: str, sent_at: datetime, summary: str,
+                    complaint_id: uuid.UUID | None = None, reference: str | None = None,
                     trace: TraceDict, timestamp: datetime) -> None:
         self.reply_sent = {"method": method, "proof": proof, "sent_at": sent_at,
                            "summary": summary, "recorded_by": trace.get("actor_id")}
@@ -375,17 +385,18 @@ class Case(Aggregate):
         """Step 4, after the reply was sent."""
         self._check(Action.CLOSE, now)
         _require_text(reason, "reason")
-        self._closed(reason=reason, forced=False, trace=trace, timestamp=now)
+        self._closed(reason=reason, forced=False, **self._names(), trace=trace, timestamp=now)
 
     def force_close(self, *, reason: str, trace: TraceDict, now: datetime) -> None:
         """A supervisor's override: close an open case without a reply."""
         self._check(Action.FORCE_CLOSE, now)
         _require_text(reason, "reason")
-        self._closed(reason=reason, forced=True, trace=trace, timestamp=now)
+        self._closed(reason=reason, forced=True, **self._names(), trace=trace, timestamp=now)
 
     @event("Closed", topic="hotro.routing:Case.Closed")
-    def _closed(self, *, reason: str, forced: bool, trace: TraceDict,
-                timestamp: datetime) -> None:
+    def _closed(self, *, reason: str, forced: bool,
+                complaint_id: uuid.UUID | None = None, reference: str | None = None,
+                trace: TraceDict, timestamp: datetime) -> None:
         self._end(State.CLOSED, {"reason": reason, "forced": forced}, timestamp)
 
     def refuse(self, *, reason: str, explanation: str, trace: TraceDict,
@@ -395,10 +406,12 @@ class Case(Aggregate):
         _require_member(reason, REFUSAL_REASONS, "reason")
         _require_text(explanation, "explanation")
         self._refused(reason=reason, explanation=explanation,
-                      filing_deadline=self.filing_deadline, trace=trace, timestamp=now)
+                      filing_deadline=self.filing_deadline, **self._names(), trace=trace,
+                      timestamp=now)
 
     @event("Refused", topic="hotro.routing:Case.Refused")
     def _refused(self, *, reason: str, explanation: str, filing_deadline: str | None,
+                 complaint_id: uuid.UUID | None = None, reference: str | None = None,
                  trace: TraceDict, timestamp: datetime) -> None:
         self._end(State.REFUSED, {"reason": reason, "explanation": explanation,
                                   "filing_deadline": filing_deadline}, timestamp)
@@ -406,10 +419,12 @@ class Case(Aggregate):
     def withdraw(self, *, reason: str = "", trace: TraceDict, now: datetime) -> None:
         """The customer no longer wants an answer."""
         self._check(Action.WITHDRAW, now)
-        self._withdrawn(reason=reason, trace=trace, timestamp=now)
+        self._withdrawn(reason=reason, **self._names(), trace=trace, timestamp=now)
 
     @event("Withdrawn", topic="hotro.routing:Case.Withdrawn")
-    def _withdrawn(self, *, reason: str, trace: TraceDict, timestamp: datetime) -> None:
+    def _withdrawn(self, *, reason: str,
+                   complaint_id: uuid.UUID | None = None, reference: str | None = None,
+                   trace: TraceDict, timestamp: datetime) -> None:
         self._end(State.WITHDRAWN, {"reason": reason}, timestamp)
 
     def reopen(self, *, reason: str, within_days: int, trace: TraceDict,
@@ -423,10 +438,12 @@ class Case(Aggregate):
         assert self.ended_at is not None  # every ended state sets it
         if now > self.ended_at + timedelta(days=within_days):
             raise ReopenPeriodExpired(self.ended_at.isoformat(), within_days, now.isoformat())
-        self._reopened(reason=reason, trace=trace, timestamp=now)
+        self._reopened(reason=reason, **self._names(), trace=trace, timestamp=now)
 
     @event("Reopened", topic="hotro.routing:Case.Reopened")
-    def _reopened(self, *, reason: str, trace: TraceDict, timestamp: datetime) -> None:
+    def _reopened(self, *, reason: str,
+                  complaint_id: uuid.UUID | None = None, reference: str | None = None,
+                  trace: TraceDict, timestamp: datetime) -> None:
         self.reopen_count += 1
         self.ended_at = None
         self.outcome = None
@@ -468,6 +485,10 @@ class Case(Aggregate):
 
     # ---- helpers ---------------------------------------------------------------------
 
+    def _names(self) -> dict[str, Any]:
+        """The case's names, carried by every event other services hear about."""
+        return {"complaint_id": self.complaint_id, "reference": self.reference}
+
     def _check(self, action: Action, now: datetime) -> None:
         if not self.can(action):
             raise IllegalTransition(self.state, action)
@@ -499,7 +520,7 @@ def _require_member(value: str, allowed: frozenset[str], name: str) -> None:
 
 
 def _require_not_past(value: date, now: datetime, name: str) -> None:
-    today = now.astimezone(ICT).date()
+    today = now.astimezone(VIETNAM_TZ).date()
     if value < today:
         raise InvalidCommand(f"{name} {value.isoformat()} is before today ({today.isoformat()})")
 

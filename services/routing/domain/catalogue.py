@@ -1,9 +1,9 @@
-"""Routing's reference data: departments, products, categories, checklist items, policy."""
+"""Routing's reference data: departments, products, categories, checklist items, policy.
+
+Validated here from already-read data; reading the file is ``adapters.config_files``."""
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -93,16 +93,6 @@ class Catalogue(BaseModel):
         raise KeyError(f"unknown checklist item {code!r}")
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error}") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from error
-
-
 def describe_validation_error(error: ValidationError) -> str:
     """One line per problem: 'field.path: message'."""
     return "; ".join(
@@ -111,8 +101,9 @@ def describe_validation_error(error: ValidationError) -> str:
     )
 
 
-def load_catalogue(path: Path) -> Catalogue:
+def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
+    """Validate a parsed catalogue file; the error names the offending entry."""
     try:
-        return Catalogue.model_validate(read_toml(path))
+        return Catalogue.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(f"{path}: {describe_validation_error(error)}") from error
+        raise ConfigError(describe_validation_error(error)) from error

@@ -40,6 +40,7 @@ ACTIONS_BY_ROLE: dict[Role, frozenset[Action]] = {
     Role.DEPARTMENT: DEPARTMENT_ACTIONS,
     Role.SUPERVISOR: SUPERVISOR_ACTIONS,
     Role.AUDITOR: frozenset(),
+    Role.OPERATOR: frozenset(),  # runs the system; acts on no case
 }
 
 
@@ -53,7 +54,10 @@ def authorize(role: str, action: Action, case: Case, actor_department: str | Non
 
 
 def authorize_read(role: str, case: Case, actor_department: str | None) -> None:
-    """Department members see only cases ever referred to their department."""
+    """Department members see only cases ever referred to their department; operators see
+    no case (they run the system, not the process)."""
+    if _role(role) is Role.OPERATOR:
+        raise Forbidden("operators do not read cases")
     if _role(role) is Role.DEPARTMENT:
         _require_department(actor_department)
         if actor_department not in {r["department"] for r in case.referrals}:

@@ -8,7 +8,6 @@ wins, else the default rule applies. A decision is only a proposal recorded on t
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -18,12 +17,9 @@ from hotro.services.routing.domain.catalogue import (
     Catalogue,
     ConfigError,
     describe_validation_error,
-    load_catalogue,
-    read_toml,
 )
 from hotro.services.routing.domain.keywords import find_keyword
 from hotro.shared.contracts.events import RequestKind
-from hotro.shared.reference import CATALOGUE_FILE
 
 Outcome = Literal["request_info", "refer", "support_can_resolve"]
 
@@ -174,17 +170,6 @@ def parse_triage_rules(raw: dict[str, Any], catalogue: Catalogue) -> TriageRules
         raise ConfigError(f"{label}: id already used by a rule")
 
     return TriageRules(rules=tuple(sorted(rules, key=lambda r: r.priority)), default=default)
-
-
-def load_triage_rules(path: Path, catalogue: Catalogue | None = None) -> TriageRules:
-    """Load and validate ``path``. Without ``catalogue``, the packaged shared catalogue
-    supplies the known codes."""
-    if catalogue is None:
-        catalogue = load_catalogue(CATALOGUE_FILE)
-    try:
-        return parse_triage_rules(read_toml(path), catalogue)
-    except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from error
 
 
 def _id_of(raw: object) -> str:

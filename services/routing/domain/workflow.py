@@ -5,11 +5,7 @@ This table is the single source of the guards in ``case.py`` and of ``Case.allow
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
 from enum import StrEnum
-
-#: Business dates (due dates, "today") are Vietnamese calendar dates. No DST in Vietnam.
-ICT = timezone(timedelta(hours=7), "ICT")
 
 
 class State(StrEnum):

@@ -22,8 +22,9 @@ from hotro.audit.timeline import case_view
 from hotro.cli import main as hotro
 from hotro.natsbin import NatsServerProcess
 from hotro.services.routing.domain.case import Case
-from hotro.services.routing.domain.workflow import ICT, Action
-from hotro.services.sla.domain import Clock
+from hotro.services.routing.domain.workflow import Action
+from hotro.services.sla.domain.clock import Clock
+from hotro.shared.clock import VIETNAM_TZ as ICT
 from hotro.shared.clock import SettableClock
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.seals import SEALS_STREAM, Seal, seal_subject
@@ -178,7 +179,7 @@ async def test_timeline_time_travel_replay_and_tamper_evidence(
         routing_live = {r["complaint_id"]: r for r in apps["routing"].state.queues.list()}
         assert not replay(system.application("routing"), routing_live).differences
         notify_live = {r["id"]: r for r in
-                       apps["notify"].state.delivery_log.entries(limit=10_000)}
+                       apps["notify"].state.dispatch_log.entries(limit=10_000)}
         assert len(notify_live) >= 6
         assert not replay(system.application("notify"), notify_live).differences
         sla_live = sla_rows_live(apps["sla"].state.board)

@@ -21,9 +21,10 @@ from psycopg import sql
 
 from hotro.cli import main as hotro
 from hotro.natsbin import NatsServerProcess
+from hotro.services.intake.adapters.email import AttachmentStore
 from hotro.services.intake.application import NewRequest
-from hotro.services.intake.email import AttachmentStore
-from hotro.services.routing.domain.workflow import ICT, Action
+from hotro.services.routing.domain.workflow import Action
+from hotro.shared.clock import VIETNAM_TZ as ICT
 from hotro.shared.contracts.subjects import EVENTS_STREAM
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.privacy.sealing import ERASED
@@ -206,7 +207,7 @@ async def test_erased_customer_is_unreadable_everywhere_and_the_audit_still_veri
                 trace=Trace(actor_kind="staff", actor_id="demo.support",
                             actor_role="support",
                             correlation_id=str(uuid.uuid4())).as_dict())
-            log = system.apps["notify"].state.delivery_log
+            log = system.apps["notify"].state.dispatch_log
 
             def failed_info_request() -> dict[str, Any] | None:
                 rows = log.entries(complaint_id=cid, purpose="info_request", limit=10)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from hotro.natsbin import NatsServerProcess
-from hotro.services.intake import hotline
+from hotro.services.intake.adapters import hotline_webhook as hotline
+from hotro.services.intake.adapters.inbound_mail import MailIntake
 from hotro.services.intake.application import IntakeApplication
-from hotro.services.intake.mail_intake import MailIntake
 from hotro.shared.contracts import events as wire
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.staff import auth
@@ -55,7 +55,7 @@ async def test_every_channel_makes_exactly_one_case(provisioned: NatsServerProce
     async with running_system(
             provisioned.url, lambda s: f"sqlite:///{tmp_path}/{s}.sqlite", tmp_path,
             partitions=TEST_PARTITIONS, lease_ttl_s=TEST_LEASE_TTL_S,
-            services=("intake", "notify"),
+            services=("intake", "sla", "notify"),  # sla owns the reply date
             settings_extra={"intake": {"smtp_listen_port": port,
                                        "hotline_webhook_secret": SECRET}}) as system:
         intake: IntakeApplication = system.application("intake")
@@ -80,8 +80,8 @@ async def test_every_channel_makes_exactly_one_case(provisioned: NatsServerProce
         assert request_id is not None
         case = intake.get_request(request_id)
         assert case.channel == "email"
-        assert (await asyncio.to_thread(intake.customer_of, case))["email"] == \
-            "an.nguyen@example.vn"
+        customer = await asyncio.to_thread(intake.customer_of, case)
+        assert customer is not None and customer["email"] == "an.nguyen@example.vn"
         description = case.details["description"]
         assert description.startswith("Khiếu nại: điều hòa kêu rất to")
         assert "kêu rất to" in description and "alert(1)" not in description

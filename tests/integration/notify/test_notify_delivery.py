@@ -1,11 +1,13 @@
-"""Notify end to end: intake → JetStream → notify → a real SMTP conversation (aiosmtpd),
-the delivery log, staff-recorded phone replies, and an SMTP outage seen by routing."""
+"""Notify end to end: intake and sla → JetStream → notify → a real SMTP conversation
+(aiosmtpd), the dispatch log, staff-recorded phone replies, and an SMTP outage seen by
+routing. sla runs too: the acknowledgement promises its reply clock's last day."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -67,7 +69,7 @@ def _mails(sink: Sink, reference: str) -> list[EmailMessage]:
     for envelope in sink.received:
         message = message_from_bytes(envelope.original_content or b"", policy=policy.default)
         if reference in str(message["Subject"]):
-            out.append(message)  # type: ignore[arg-type]
+            out.append(message)
     return out
 
 
@@ -81,7 +83,7 @@ async def test_vietnamese_acknowledgement_over_smtp_once_and_a_phone_reply(
     async with running_system(provisioned.url, lambda s: f"sqlite:///{tmp_path}/{s}.sqlite",
                               tmp_path, partitions=TEST_PARTITIONS,
                               lease_ttl_s=TEST_LEASE_TTL_S, settings_extra=_smtp(smtp_port),
-                              services=("intake", "notify")) as system:
+                              services=("intake", "sla", "notify")) as system:
         created = await _submit(system)
         reference, complaint_id = created["reference"], uuid.UUID(created["id"])
 
@@ -94,7 +96,14 @@ async def test_vietnamese_acknowledgement_over_smtp_once_and_a_phone_reply(
         text = body.get_content()
         assert "Kính gửi Quý khách Nguyễn Thị Ánh," in text and reference in text
 
-        # the Message-ID is the recorded proof: on the wire and in the delivery log
+        # the date promised is sla's reply deadline
+        [deadline] = [e for e in system.application("sla").envelopes()
+                      if e.event_type == "DeadlineSet" and e.complaint_id == complaint_id
+                      and e.payload["clock"] == "reply"]
+        last_day = date.fromisoformat(deadline.payload["last_day"])
+        assert f"chậm nhất ngày {last_day:%d/%m/%Y}" in text
+
+        # the Message-ID is the recorded proof: on the wire and in the dispatch log
         [ack] = await eventually(lambda: _wire(system, "AcknowledgementSent", complaint_id),
                                  message="AcknowledgementSent")
         assert ack.payload["proof"] == mail["Message-ID"] and ack.payload["method"] == "email"
@@ -110,10 +119,12 @@ async def test_vietnamese_acknowledgement_over_smtp_once_and_a_phone_reply(
                         if e.event_type == "ComplaintReceived"
                         and e.complaint_id == complaint_id)
         assert await asyncio.to_thread(notify_app.handle, received) is False
-        system.runtime("intake").relay.replay_from(0)
+        intake_relay = system.runtime("intake").relay
+        assert intake_relay is not None
+        intake_relay.replay_from(0)
         other = await _submit(system)  # a later complaint flows through the same path
         await eventually(lambda: _mails(sink, other["reference"]), message="second ack")
-        await eventually(lambda: system.runtime("intake").relay.position
+        await eventually(lambda: intake_relay.position
                          >= system.application("intake").max_notification_id(),
                          message="intake relay replayed its log")
         assert len(_mails(sink, reference)) == 1
@@ -150,7 +161,7 @@ async def test_smtp_down_retries_then_fails_and_mail_flows_once_it_is_back(
     async with running_system(provisioned.url, pg_schemas.url, tmp_path,
                               partitions=TEST_PARTITIONS, lease_ttl_s=TEST_LEASE_TTL_S,
                               settings_extra=_smtp(smtp_port),
-                              services=("intake", "routing", "notify")) as system:
+                              services=("intake", "routing", "sla", "notify")) as system:
         down = await _submit(system)
         complaint_id = uuid.UUID(down["id"])
         [failed] = await eventually(lambda: _wire(system, "NotificationFailed", complaint_id),

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from hotro.natsbin import NatsServerProcess
-from hotro.services.routing.domain.workflow import ICT
+from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.staff.users import write_demo_users
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PostgresSchemas
@@ -104,7 +104,7 @@ def _events(case: dict[str, Any]) -> list[str]:
 
 
 def _due(days: int) -> str:
-    return (datetime.now(ICT).date() + timedelta(days=days)).isoformat()
+    return (datetime.now(VIETNAM_TZ).date() + timedelta(days=days)).isoformat()
 
 
 async def test_a_information_requested_twice_then_resolved_and_replied_by_email(
@@ -125,8 +125,9 @@ async def test_a_information_requested_twice_then_resolved_and_replied_by_email(
             assert asked["info_rounds"] == number
             # notify asks the customer by email
             # the acknowledgement, then one email per round
-            await eventually(lambda n=1 + number: len(box.to(CUSTOMER["email"], ref)) >= n,
-                             message=f"information request {number} emailed")
+            def emailed(n: int = 1 + number) -> bool:
+                return len(box.to(CUSTOMER["email"], ref)) >= n
+            await eventually(emailed, message=f"information request {number} emailed")
             # the customer answers through intake; routing ticks the items named
             answer = await d.intake.post(f"/api/complaints/{cid}/info",
                                          json={"channel": channel, "items": items,
@@ -171,7 +172,7 @@ async def test_b_referred_to_a_department_that_responds_then_replied_by_letter(
             response = await d.routing.get("/api/departments/ky-thuat-bao-hanh/queue",
                                            headers=d.auth("department"))
             return [r for r in response.json() if r["complaint_id"] == str(cid)]
-        await eventually(in_department_queue,  # type: ignore[arg-type]
+        await eventually(in_department_queue,
                          message="the referral in the department queue")
         # the department is alerted by email (notify)
         await eventually(lambda: box.to("ky-thuat-bao-hanh@vhv.vn", ref),
@@ -248,7 +249,7 @@ async def test_d_late_complaint_refused_with_a_refusal_reply(
         mailbox: tuple[Mailbox, int]) -> None:
     box, port = mailbox
     async with desk(provisioned, tmp_path, pg_schemas, port) as d:
-        incident = datetime.now(ICT).date() - timedelta(days=40)
+        incident = datetime.now(VIETNAM_TZ).date() - timedelta(days=40)
         cid, ref = await d.submit(incident_date=incident.isoformat())
         case = await d.reaches(cid, "refused")
         assert case["outcome"]["reason"] == "late_filing"
@@ -260,7 +261,7 @@ async def test_d_late_complaint_refused_with_a_refusal_reply(
         async def refusal_noted() -> list[dict[str, Any]]:
             return [n for n in (await d.case(cid))["notes"]
                     if n["text"].startswith("refusal delivered by email")]
-        await eventually(refusal_noted,  # type: ignore[arg-type]
+        await eventually(refusal_noted,
                          message="the refusal delivery on the case")
 
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import nats
+from eventsourcing.domain import DomainEvent
 
-from hotro.services.sla.domain import Clock
+from hotro.services.sla.domain.clock import Clock
+from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.contracts.subjects import EVENTS_STREAM
 from tests.support.system import InProcessSystem
 
-ICT = timezone(timedelta(hours=7))
-
 
 def ict(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
-    return datetime(y, m, d, hh, mm, tzinfo=ICT)
+    return datetime(y, m, d, hh, mm, tzinfo=VIETNAM_TZ)
 
 
 def complaint(n: int) -> dict[str, Any]:
@@ -38,7 +38,7 @@ async def submit(system: InProcessSystem, count: int) -> list[uuid.UUID]:
     return ids
 
 
-def stored(app: Any, event_class: type) -> Counter[uuid.UUID]:
+def stored(app: Any, event_class: type[DomainEvent]) -> Counter[uuid.UUID]:
     """How many events of ``event_class`` each clock has in sla's store."""
     seen: Counter[uuid.UUID] = Counter()
     for n in app.recorder.select_notifications(start=0, limit=1_000_000,

@@ -7,12 +7,13 @@ import asyncio
 import mailbox
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hotro.natsbin import NatsServerProcess
 from hotro.services.notify.domain import Dispatch
-from hotro.services.sla.domain import Clock
+from hotro.services.sla.domain.clock import Clock
 from hotro.shared.clock import SettableClock
 from hotro.shared.staff.users import write_demo_users
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
@@ -38,8 +39,8 @@ async def _wait_ticks(timer: object, more: int = 3) -> None:
 async def test_deadline_passed_while_sla_was_stopped_is_raised_once_after_restart(
         provisioned: NatsServerProcess, tmp_path: Path, pg_schemas: PostgresSchemas) -> None:
     clock = SettableClock(ict(2026, 3, 2, 9))  # reply due 24:00 Mon 16/3, first contact 11/3
-    common = dict(partitions=TEST_PARTITIONS, lease_ttl_s=TEST_LEASE_TTL_S, clock=clock,
-                  settings_extra=FAST_TIMER)
+    common: dict[str, Any] = dict(partitions=TEST_PARTITIONS, lease_ttl_s=TEST_LEASE_TTL_S,
+                                  clock=clock, settings_extra=FAST_TIMER)
     async with running_system(provisioned.url, pg_schemas.url, tmp_path,
                               services=("intake", "sla"), **common) as system:
         complaints = await submit(system, 3)
@@ -59,6 +60,7 @@ async def test_deadline_passed_while_sla_was_stopped_is_raised_once_after_restar
                          message="every clock breached after the restart")
         await _wait_ticks(timer)
         relay = system.runtime("sla").relay
+        assert relay is not None
         await eventually(lambda: relay.position == sla.max_notification_id(),
                          message="relay published everything")
         assert stored(sla, Clock.Breached) == Counter({c: 1 for c in expected})
@@ -75,8 +77,8 @@ async def test_deadline_passed_while_sla_was_stopped_is_raised_once_after_restar
 async def test_two_sla_replicas_never_raise_the_same_event_twice(
         provisioned: NatsServerProcess, tmp_path: Path, pg_schemas: PostgresSchemas) -> None:
     clock = SettableClock(ict(2026, 3, 2, 9))
-    common = dict(partitions=TEST_PARTITIONS, lease_ttl_s=TEST_LEASE_TTL_S, clock=clock,
-                  settings_extra=FAST_TIMER)
+    common: dict[str, Any] = dict(partitions=TEST_PARTITIONS, lease_ttl_s=TEST_LEASE_TTL_S,
+                                  clock=clock, settings_extra=FAST_TIMER)
     async with running_system(provisioned.url, pg_schemas.url, tmp_path,
                               services=("intake", "sla"), **common) as first, \
             running_system(provisioned.url, pg_schemas.url, tmp_path,
@@ -106,8 +108,8 @@ async def test_two_sla_replicas_never_raise_the_same_event_twice(
         assert sum(t.raised for t in timers) == len(expected) - len(raced)
         assert stored(a, Clock.Breached) == Counter({c: 1 for c in expected})
         relays = [s.runtime("sla").relay for s in (first, second)]
-        await eventually(lambda: max(r.position or 0 for r in relays) == a.max_notification_id(),
-                         message="sla's log published")
+        await eventually(lambda: max((r.position or 0) for r in relays if r)
+                         == a.max_notification_id(), message="sla's log published")
     assert await on_stream(provisioned.url, "DeadlineBreached") == Counter(
         {c: 1 for c in expected})
 
@@ -123,7 +125,7 @@ async def test_approaching_and_breached_reach_notify_as_internal_alerts(
             settings_extra={**FAST_TIMER,
                             "routing": {"users_file": str(tmp_path / "users.toml")},
                             "notify": {"maildir": str(maildir),
-                                       "delivery_backoff_s": (0.05, 0.1)}},
+                                       "send_backoff_s": (0.05, 0.1)}},
     ) as system:
         [complaint_id] = await submit(system, 1)
         sla, notify = system.application("sla"), system.application("notify")

@@ -12,14 +12,12 @@ from hotro.audit.simulate import Pump
 from hotro.audit.stores import Stores, from_applications
 from hotro.services.intake.application import IntakeApplication, NewRequest
 from hotro.services.notify.application import NotifyApplication
+from hotro.services.routing.adapters.config_files import load_catalogue, load_triage_rules
 from hotro.services.routing.application import RoutingApplication
-from hotro.services.routing.domain.catalogue import load_catalogue
-from hotro.services.routing.domain.triage import load_triage_rules
 from hotro.services.routing.domain.workflow import Action
 from hotro.services.routing.settings import CONFIG_DIR
+from hotro.services.sla.adapters.calendar_data import load_planner
 from hotro.services.sla.application import SlaApplication
-from hotro.services.sla.calendar_planner import CalendarPlanner
-from hotro.shared.calendar import load_calendar
 from hotro.shared.clock import SettableClock
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.trace import Trace
@@ -79,7 +77,7 @@ def world(tmp: Path | None = None, start: datetime = T0) -> World:
     def url(svc: str) -> str:
         return f"sqlite:///{tmp / f'{svc}.sqlite'}" if tmp else "memory:"
 
-    planner = CalendarPlanner(load_calendar(None))
+    planner = load_planner()
     apps: dict[str, Any] = {
         "intake": IntakeApplication(env=_env(url("intake")), clock=clock),
         "routing": RoutingApplication(env=_env(url("routing")), clock=clock,

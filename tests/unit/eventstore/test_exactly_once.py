@@ -81,7 +81,7 @@ def test_pinned_topics_resolve_in_a_process_that_only_reads() -> None:
 
     code = ("import hotro.natsbin\n"
             "import hotro.services.intake.domain, hotro.services.routing.domain.case, "
-            "hotro.services.sla.domain, hotro.services.notify.domain\n"
+            "hotro.services.sla.domain.clock, hotro.services.notify.domain\n"
             "from eventsourcing.utils import resolve_topic\n"
             "for t in ['hotro.sla:Clock.Set', 'hotro.sla:CaseClocks.Started', "
             "'hotro.routing:Case', 'hotro.routing:Case.Opened', "

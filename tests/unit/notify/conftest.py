@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hotro.services.notify.rendering import CompanyInfo
+from hotro.services.notify.adapters.rendering import CompanyInfo
 
 REFERENCE = "KN-2026-000123"
 CUSTOMER = "Nguyễn Thị Ánh"

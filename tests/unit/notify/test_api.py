@@ -11,18 +11,19 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from hotro.services.notify.adapters.channels import Channels
+from hotro.services.notify.adapters.letter_pdf import LetterStore
+from hotro.services.notify.adapters.rendering import CompanyInfo
+from hotro.services.notify.adapters.sms import RecordingShortMessageGateway
 from hotro.services.notify.api import build_router
 from hotro.services.notify.application import NotifyApplication
-from hotro.services.notify.channel_deliverer import ChannelDeliverer
-from hotro.services.notify.channels.letter_pdf import LetterStore
-from hotro.services.notify.channels.sms import RecordingShortMessageSender
-from hotro.services.notify.delivery_log import DeliveryLog
-from hotro.services.notify.rendering import CompanyInfo
 from hotro.services.notify.settings import NotifySettings
+from hotro.services.notify.views import DispatchLog
 from tests.support.staff import auth, directory, staff_id
 from tests.unit.notify.test_application import Outbox
 from tests.unit.notify.wire import (
     REFERENCE,
+    acknowledged,
     dispatches,
     memory_app,
     received,
@@ -37,8 +38,8 @@ def app() -> NotifyApplication:
 
 
 @pytest.fixture
-def deliverer(tmp_path: Path) -> ChannelDeliverer:
-    return ChannelDeliverer(email=Outbox(), sms=RecordingShortMessageSender(),
+def channels(tmp_path: Path) -> Channels:
+    return Channels(email=Outbox(), sms=RecordingShortMessageGateway(),
                             letters=LetterStore(tmp_path / "letters"), company=CompanyInfo(),
                             clock=lambda: datetime(2026, 3, 6, tzinfo=UTC))
 
@@ -48,20 +49,20 @@ async def client(app: NotifyApplication, tmp_path: Path) -> AsyncIterator[httpx.
     settings = NotifySettings(nats_url="nats://127.0.0.1:4222", store_url="memory:",
                               allow_memory_store=True, data_dir=str(tmp_path))
     http = FastAPI()
-    http.include_router(build_router(app, settings, DeliveryLog(app), directory=directory()))
+    http.include_router(build_router(app, settings, DispatchLog(app), directory=directory()))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=http),
                                  base_url="http://notify", headers=auth("support")) as c:
         yield c
 
 
-async def test_delivery_log_says_what_went_to_whom_when_how_with_proof(
-        app: NotifyApplication, client: httpx.AsyncClient, deliverer: ChannelDeliverer) -> None:
+async def test_dispatch_log_says_what_went_to_whom_when_how_with_proof(
+        app: NotifyApplication, client: httpx.AsyncClient, channels: Channels) -> None:
     first, second = uuid.uuid4(), uuid.uuid4()
-    app.handle(received(first))
-    app.handle(received(second, channel="hotline"))
+    acknowledged(app, first)
+    acknowledged(app, second, channel="hotline")
     assert len((await client.get("/api/deliveries")).json()) == 2
     for d in dispatches(app):
-        app.attempt(d.id, deliverer)
+        app.attempt(d.id, channels)
 
     [entry] = (await client.get("/api/deliveries", params={"complaint_id": str(first)})).json()
     ack = next(d for d in dispatches(app) if d.complaint_id == first)
@@ -122,14 +123,14 @@ async def test_staff_records_a_phone_reply(app: NotifyApplication,
 
 
 async def test_letter_download_and_tracking_number(
-        app: NotifyApplication, client: httpx.AsyncClient, deliverer: ChannelDeliverer,
+        app: NotifyApplication, client: httpx.AsyncClient, channels: Channels,
         tmp_path: Path) -> None:
     complaint = uuid.uuid4()
-    app.handle(received(complaint))
+    acknowledged(app, complaint)
     app.handle(reply_requested(complaint, "letter"))
     letter = next(d for d in dispatches(app) if d.purpose == "reply")
     assert (await client.get(f"/api/letters/{letter.id}.pdf")).status_code == 404
-    app.attempt(letter.id, deliverer)
+    app.attempt(letter.id, channels)
 
     entry = (await client.get(f"/api/deliveries/{letter.id}")).json()
     assert entry["status"] == "awaiting_post" and entry["letter"] == \

@@ -12,19 +12,21 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from hotro.services.notify.adapters.channels import Channels
+from hotro.services.notify.adapters.email_smtp import OutgoingEmail
+from hotro.services.notify.adapters.letter_pdf import LetterStore
+from hotro.services.notify.adapters.rendering import CompanyInfo
+from hotro.services.notify.adapters.sms import RecordingShortMessageGateway
 from hotro.services.notify.application import NotifyApplication
-from hotro.services.notify.channel_deliverer import ChannelDeliverer
-from hotro.services.notify.channels.delivery import PermanentDeliveryError, TransientDeliveryError
-from hotro.services.notify.channels.email_smtp import OutgoingEmail
-from hotro.services.notify.channels.letter_pdf import LetterStore
-from hotro.services.notify.channels.sms import RecordingShortMessageSender
+from hotro.services.notify.application.channel import PermanentFailure, TransientFailure
 from hotro.services.notify.domain import Contact, Dispatch, DispatchError
-from hotro.services.notify.rendering import CompanyInfo
-from hotro.services.notify.sender import DeliveryLoop
+from hotro.services.notify.workers import DispatchSender
 from hotro.shared.contracts import events
 from hotro.shared.eventstore.trace import sample_trace
 from tests.unit.notify.wire import (
     REFERENCE,
+    REPLY_LAST_DAY,
+    acknowledged,
     bounced,
     deadline_approaching,
     deadline_breached,
@@ -33,6 +35,7 @@ from tests.unit.notify.wire import (
     info_requested,
     memory_app,
     received,
+    reply_deadline_set,
     reply_requested,
     wire_events,
 )
@@ -41,7 +44,7 @@ NOW = datetime(2026, 3, 6, 3, 0, tzinfo=UTC)
 
 
 class Outbox:
-    """An email sender that keeps what it is given, or raises ``fail`` when set."""
+    """A mailer that keeps what it is given, or raises ``fail`` when set."""
 
     def __init__(self) -> None:
         self.sent: list[OutgoingEmail] = []
@@ -64,14 +67,14 @@ def outbox() -> Outbox:
 
 
 @pytest.fixture
-def sms() -> RecordingShortMessageSender:
-    return RecordingShortMessageSender()
+def sms() -> RecordingShortMessageGateway:
+    return RecordingShortMessageGateway()
 
 
 @pytest.fixture
-def deliverer(outbox: Outbox, sms: RecordingShortMessageSender,
-              tmp_path: Path) -> ChannelDeliverer:
-    return ChannelDeliverer(email=outbox, sms=sms, letters=LetterStore(tmp_path / "letters"),
+def channels(outbox: Outbox, sms: RecordingShortMessageGateway,
+              tmp_path: Path) -> Channels:
+    return Channels(email=outbox, sms=sms, letters=LetterStore(tmp_path / "letters"),
                             company=CompanyInfo(), clock=lambda: NOW)
 
 
@@ -82,19 +85,23 @@ def _only(app: NotifyApplication, purpose: str) -> Any:
 
 
 def test_the_same_request_event_twice_records_one_intent_and_sends_once(
-        app: NotifyApplication, deliverer: ChannelDeliverer, outbox: Outbox) -> None:
+        app: NotifyApplication, channels: Channels, outbox: Outbox) -> None:
     complaint = uuid.uuid4()
     event = received(complaint)
     assert app.handle(event) is True
     assert app.handle(event) is False
     # the same complaint announced again under another event id: still one acknowledgement
     assert app.handle(received(complaint)) is True
+    assert dispatches(app) == []  # the reply date it promises is sla's: not known yet
+    assert app.handle(reply_deadline_set(complaint)) is True
+    assert app.handle(reply_deadline_set(complaint)) is True  # sla said it again
     ack = _only(app, "acknowledgement")
+    assert ack.context["reply_deadline"] == REPLY_LAST_DAY.isoformat()
     assert ack.method == "email" and ack.message_id == f"<{ack.id}@vhv.vn>"
     assert ack.in_reply_to == "<CAF0-khieu-nai@mail.example.vn>"
 
-    assert app.attempt(ack.id, deliverer) == "sent"
-    assert app.attempt(ack.id, deliverer) == "sent"
+    assert app.attempt(ack.id, channels) == "sent"
+    assert app.attempt(ack.id, channels) == "sent"
     assert [m.message_id for m in outbox.sent] == [ack.message_id]
     sent = [e for e in wire_events(app) if e.event_type == "AcknowledgementSent"]
     assert len(sent) == 1
@@ -103,14 +110,14 @@ def test_the_same_request_event_twice_records_one_intent_and_sends_once(
 
 
 def test_hotline_caller_gets_the_acknowledgement_by_sms(
-        app: NotifyApplication, deliverer: ChannelDeliverer,
-        sms: RecordingShortMessageSender) -> None:
+        app: NotifyApplication, channels: Channels,
+        sms: RecordingShortMessageGateway) -> None:
     complaint = uuid.uuid4()
-    app.handle(received(complaint, channel="hotline"))
+    acknowledged(app, complaint, channel="hotline")
     ack = _only(app, "acknowledgement")
     assert (ack.method, app.open_recipient(ack), ack.message_id) == \
         ("sms", "+84912345678", None)
-    assert app.attempt(ack.id, deliverer) == "sent"
+    assert app.attempt(ack.id, channels) == "sent"
     [message] = sms.messages
     assert message.to == "+84912345678" and REFERENCE in message.text
     assert message.idempotency_key == str(ack.id)
@@ -119,24 +126,24 @@ def test_hotline_caller_gets_the_acknowledgement_by_sms(
 
 
 def test_counter_visitor_gets_a_receipt_slip_sent_at_once(
-        app: NotifyApplication, deliverer: ChannelDeliverer) -> None:
-    app.handle(received(uuid.uuid4(), channel="counter"))
+        app: NotifyApplication, channels: Channels) -> None:
+    acknowledged(app, uuid.uuid4(), channel="counter")
     ack = _only(app, "acknowledgement")
-    assert app.attempt(ack.id, deliverer) == "sent"
+    assert app.attempt(ack.id, channels) == "sent"
     [wire] = [e for e in wire_events(app) if e.event_type == "AcknowledgementSent"]
     assert wire.payload["method"] == "receipt_slip"
 
 
 def test_transient_failures_retry_then_fail_with_an_alert_to_staff(
-        app: NotifyApplication, deliverer: ChannelDeliverer, outbox: Outbox) -> None:
+        app: NotifyApplication, channels: Channels, outbox: Outbox) -> None:
     complaint = uuid.uuid4()
-    app.handle(received(complaint))
+    acknowledged(app, complaint)
     ack = _only(app, "acknowledgement")
-    outbox.fail = TransientDeliveryError("SMTP 127.0.0.1:1: ConnectionRefusedError")
-    assert app.attempt(ack.id, deliverer) == "pending"
-    assert app.attempt(ack.id, deliverer) == "pending"
-    assert app.attempt(ack.id, deliverer) == "failed"  # max_attempts=3
-    assert app.attempt(ack.id, deliverer) == "failed"  # nothing more happens
+    outbox.fail = TransientFailure("SMTP 127.0.0.1:1: ConnectionRefusedError")
+    assert app.attempt(ack.id, channels) == "pending"
+    assert app.attempt(ack.id, channels) == "pending"
+    assert app.attempt(ack.id, channels) == "failed"  # max_attempts=3
+    assert app.attempt(ack.id, channels) == "failed"  # nothing more happens
 
     [failed] = [e for e in wire_events(app) if e.event_type == "NotificationFailed"]
     assert failed.payload["attempts"] == 3 and failed.payload["purpose"] == "acknowledgement"
@@ -146,30 +153,30 @@ def test_transient_failures_retry_then_fail_with_an_alert_to_staff(
     assert alert.context["purpose"] == "acknowledgement"
 
     # the alert itself cannot be mailed either: it fails without alerting about itself
-    app.attempt(alert.id, deliverer)
-    outbox.fail = PermanentDeliveryError("SMTP 550: no such mailbox", code=550)
-    assert app.attempt(alert.id, deliverer) == "failed"
+    app.attempt(alert.id, channels)
+    outbox.fail = PermanentFailure("SMTP 550: no such mailbox", code=550)
+    assert app.attempt(alert.id, channels) == "failed"
     assert len([d for d in dispatches(app) if d.purpose == "alert_delivery_failed"]) == 1
     assert [e.event_type for e in wire_events(app)] == ["NotificationFailed"]
 
 
 def test_permanent_failure_fails_at_once(
-        app: NotifyApplication, deliverer: ChannelDeliverer, outbox: Outbox) -> None:
-    app.handle(received(uuid.uuid4()))
+        app: NotifyApplication, channels: Channels, outbox: Outbox) -> None:
+    acknowledged(app, uuid.uuid4())
     ack = _only(app, "acknowledgement")
-    outbox.fail = PermanentDeliveryError("SMTP 550: mailbox unavailable", code=550)
-    assert app.attempt(ack.id, deliverer) == "failed"
+    outbox.fail = PermanentFailure("SMTP 550: mailbox unavailable", code=550)
+    assert app.attempt(ack.id, channels) == "failed"
     [failed] = [e for e in wire_events(app) if e.event_type == "NotificationFailed"]
     assert failed.payload["attempts"] == 1
     assert _only(app, "alert_delivery_failed").status == "pending"
 
 
 def test_bounce_marks_the_sent_email_and_alerts_staff(
-        app: NotifyApplication, deliverer: ChannelDeliverer, outbox: Outbox) -> None:
+        app: NotifyApplication, channels: Channels, outbox: Outbox) -> None:
     complaint = uuid.uuid4()
-    app.handle(received(complaint))
+    acknowledged(app, complaint)
     ack = _only(app, "acknowledgement")
-    app.attempt(ack.id, deliverer)
+    app.attempt(ack.id, channels)
     # folded whitespace in the bounced id is normalised
     assert app.handle(bounced(complaint, ack.message_id.replace("@", "\r\n @")))
     assert app.get_dispatch(ack.id).status == "bounced"
@@ -228,13 +235,13 @@ def test_deadline_alerts_go_to_the_support_team_until_someone_owns_the_case(
 
 
 def test_reminder_renders_and_is_reported_as_reply_sent(
-        app: NotifyApplication, deliverer: ChannelDeliverer, outbox: Outbox) -> None:
+        app: NotifyApplication, channels: Channels, outbox: Outbox) -> None:
     complaint = uuid.uuid4()
     app.handle(received(complaint))
     app.handle(info_requested(complaint))
     app.handle(deadline_approaching(complaint, "customer_info"))
     reminder = _only(app, "reminder")
-    assert app.attempt(reminder.id, deliverer) == "sent"
+    assert app.attempt(reminder.id, channels) == "sent"
     assert "Số sê-ri của sản phẩm" in outbox.sent[-1].text
     assert "12/03/2026" in outbox.sent[-1].text
     [wire] = [e for e in wire_events(app) if e.event_type == "ReplySent"]
@@ -242,15 +249,15 @@ def test_reminder_renders_and_is_reported_as_reply_sent(
 
 
 def test_phone_reply_is_a_staff_task_recorded_with_who_and_proof(
-        app: NotifyApplication, deliverer: ChannelDeliverer) -> None:
+        app: NotifyApplication, channels: Channels) -> None:
     complaint = uuid.uuid4()
     app.handle(received(complaint))
     app.handle(reply_requested(complaint, "phone"))
     task = _only(app, "reply")
     assert (task.status, app.open_recipient(task)) == ("task_open", "+84912345678")
-    loop = DeliveryLoop(app, deliverer, lambda: [0], 1)
-    loop.follower.catch_up()
-    assert task.id not in loop.pending  # notify does not call customers itself
+    sender = DispatchSender(app, channels, lambda: [0], 1)
+    sender.follower.catch_up()
+    assert task.id not in sender.pending  # notify does not call customers itself
 
     when = datetime(2026, 3, 7, 8, 15, tzinfo=UTC)
     app.record_staff_outcome(task.id, staff_id="staff-7", summary="Đã gọi, khách đồng ý",
@@ -266,25 +273,25 @@ def test_phone_reply_is_a_staff_task_recorded_with_who_and_proof(
 
 
 def test_a_staff_written_refusal_goes_out_as_a_refusal(
-        app: NotifyApplication, deliverer: ChannelDeliverer) -> None:
+        app: NotifyApplication, channels: Channels) -> None:
     complaint = uuid.uuid4()
     app.handle(received(complaint))
     app.handle(reply_requested(complaint, "email", purpose="refusal",
                                content="Sản phẩm đã hết thời hạn bảo hành."))
     dispatch = _only(app, "reply")
-    assert app.attempt(dispatch.id, deliverer) == "sent"
+    assert app.attempt(dispatch.id, channels) == "sent"
     [wire] = [e for e in wire_events(app) if e.event_type == "ReplySent"]
     assert wire.payload["purpose"] == "refusal"
 
 
 def test_letter_is_printed_then_sent_when_posted_with_a_tracking_number(
-        app: NotifyApplication, deliverer: ChannelDeliverer, tmp_path: Path) -> None:
+        app: NotifyApplication, channels: Channels, tmp_path: Path) -> None:
     complaint = uuid.uuid4()
     app.handle(received(complaint))
     app.handle(reply_requested(complaint, "letter",
                                content="Công ty sẽ đổi tủ lạnh mới cho Quý khách."))
     letter = _only(app, "reply")
-    assert app.attempt(letter.id, deliverer) == "awaiting_post"
+    assert app.attempt(letter.id, channels) == "awaiting_post"
     assert not [e for e in wire_events(app) if e.event_type == "ReplySent"]  # not gone yet
 
     pdf = (tmp_path / "letters" / f"{letter.id}.pdf").read_bytes()
@@ -308,12 +315,12 @@ def test_letter_is_printed_then_sent_when_posted_with_a_tracking_number(
 
 
 def test_email_without_an_address_fails_as_an_event_not_an_exception(
-        app: NotifyApplication, deliverer: ChannelDeliverer) -> None:
+        app: NotifyApplication, channels: Channels) -> None:
     complaint = uuid.uuid4()
     app.handle(received(complaint, email=None))
     app.handle(reply_requested(complaint, "email"))
     reply = _only(app, "reply")
-    assert app.attempt(reply.id, deliverer) == "failed"
+    assert app.attempt(reply.id, channels) == "failed"
     assert [e.event_type for e in wire_events(app)] == ["NotificationFailed"]
 
 

@@ -1,6 +1,6 @@
-"""Exactly-once intent, at-least-once delivery, over a real SMTP conversation.
+"""Exactly-once intent, at-least-once sending, over a real SMTP conversation.
 
-The documented window (``services/notify/application.py``): the SMTP server accepted the
+The documented window (``services/notify/application/outcomes.py``): the SMTP server accepted the
 message, then the process died before ``Dispatch.Sent`` was stored. After the restart the
 message goes out once more with the SAME Message-ID, and Sent is recorded once.
 """
@@ -16,18 +16,18 @@ from typing import Any
 
 import pytest
 
+from hotro.services.notify.adapters.channels import Channels
+from hotro.services.notify.adapters.email_smtp import SmtpMailer
+from hotro.services.notify.adapters.letter_pdf import LetterStore
+from hotro.services.notify.adapters.rendering import CompanyInfo
+from hotro.services.notify.adapters.sms import RecordingShortMessageGateway
 from hotro.services.notify.application import NotifyApplication
-from hotro.services.notify.channel_deliverer import ChannelDeliverer
-from hotro.services.notify.channels.email_smtp import SmtpSender
-from hotro.services.notify.channels.letter_pdf import LetterStore
-from hotro.services.notify.channels.sms import RecordingShortMessageSender
 from hotro.services.notify.domain import Dispatch
-from hotro.services.notify.rendering import CompanyInfo
-from hotro.services.notify.sender import DeliveryLoop
+from hotro.services.notify.workers import DispatchSender
 from hotro.shared.eventstore.persistence import persistence_env
 from tests.support.smtp import SmtpSink as Sink
 from tests.support.smtp import running_sink
-from tests.unit.notify.wire import dispatches, received, wire_events
+from tests.unit.notify.wire import acknowledged, dispatches, wire_events
 
 
 @pytest.fixture
@@ -38,15 +38,13 @@ def sink() -> Iterator[tuple[Sink, int]]:
 
 def _app(store: Path) -> NotifyApplication:
     return NotifyApplication(env=persistence_env(f"sqlite:///{store}"),
-                             clock=lambda: datetime(2026, 3, 6, 3, 0, tzinfo=UTC),
-                             reply_deadline=lambda received, product: datetime(
-                                 2026, 3, 19, tzinfo=UTC).date())
+                             clock=lambda: datetime(2026, 3, 6, 3, 0, tzinfo=UTC))
 
 
-def _deliverer(port: int, tmp_path: Path) -> ChannelDeliverer:
-    return ChannelDeliverer(
-        email=SmtpSender("127.0.0.1", port, False, None, None, 5.0, sender="contact@vhv.vn"),
-        sms=RecordingShortMessageSender(), letters=LetterStore(tmp_path / "letters"),
+def _channels(port: int, tmp_path: Path) -> Channels:
+    return Channels(
+        email=SmtpMailer("127.0.0.1", port, False, None, None, 5.0, sender="contact@vhv.vn"),
+        sms=RecordingShortMessageGateway(), letters=LetterStore(tmp_path / "letters"),
         company=CompanyInfo(), clock=lambda: datetime(2026, 3, 6, tzinfo=UTC))
 
 
@@ -81,16 +79,16 @@ async def test_crash_after_send_resends_once_with_the_same_message_id(
     handler, port = sink
     store = tmp_path / "notify.sqlite"
     first = _app(store)
-    first.handle(received(uuid.uuid4()))
+    acknowledged(first, uuid.uuid4())
     [ack] = dispatches(first)
     _crash_on_first_save(first)
-    await DeliveryLoop(first, _deliverer(port, tmp_path), lambda: [0], 1).run_once()
+    await DispatchSender(first, _channels(port, tmp_path), lambda: [0], 1).run_once()
     assert len(handler.received) == 1  # it went out …
     assert first.get_dispatch(ack.id).status == "pending"  # … but was not recorded
     first.close()  # the process is gone, and its memory with it
 
     restarted = _app(store)
-    loop = DeliveryLoop(restarted, _deliverer(port, tmp_path), lambda: [0], 1)
+    loop = DispatchSender(restarted, _channels(port, tmp_path), lambda: [0], 1)
     assert await loop.run_once() == 1
     assert await loop.run_once() == 0  # nothing left to send
 
@@ -105,10 +103,10 @@ async def test_a_store_hiccup_in_a_live_process_records_without_resending(
         sink: tuple[Sink, int], tmp_path: Path) -> None:
     handler, port = sink
     app = _app(tmp_path / "notify.sqlite")
-    app.handle(received(uuid.uuid4()))
+    acknowledged(app, uuid.uuid4())
     [ack] = dispatches(app)
     calls = _crash_on_first_save(app)
-    loop = DeliveryLoop(app, _deliverer(port, tmp_path), lambda: [0], 1, backoff_s=(0.0,))
+    loop = DispatchSender(app, _channels(port, tmp_path), lambda: [0], 1, backoff_s=(0.0,))
     await loop.run_once()
     assert ack.id in loop.unrecorded
     await loop.run_once()

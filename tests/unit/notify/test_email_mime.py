@@ -9,16 +9,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hotro.services.notify.channels.email_smtp import (
+from hotro.services.notify.adapters.email_smtp import (
     HeaderInjectionError,
-    MaildirSender,
+    MaildirMailer,
     OutgoingEmail,
-    PermanentDeliveryError,
-    backoff_delays,
     build_mime,
     make_message_id,
     subject_with_reference,
 )
+from hotro.services.notify.application.channel import PermanentFailure
 from tests.unit.notify.conftest import REFERENCE
 
 SENDER = Address("Công ty VHV", addr_spec="contact@vhv.vn")
@@ -106,8 +105,8 @@ def test_message_ids() -> None:
     first, second = make_message_id("vhv.vn"), make_message_id("vhv.vn")
     assert first != second
     assert first.startswith("<") and first.endswith("@vhv.vn>")
-    assert make_message_id("vhv.vn", seed="delivery-1") == make_message_id("vhv.vn", "delivery-1")
-    assert make_message_id("vhv.vn", seed="delivery-1") != make_message_id("vhv.vn", "delivery-2")
+    assert make_message_id("vhv.vn", seed="dispatch-1") == make_message_id("vhv.vn", "dispatch-1")
+    assert make_message_id("vhv.vn", seed="dispatch-1") != make_message_id("vhv.vn", "dispatch-2")
     with pytest.raises(ValueError):
         make_message_id("vhv.vn>\r\nBcc: x@evil.example")
 
@@ -146,11 +145,11 @@ def test_non_ascii_mailbox_is_refused() -> None:
         outgoing(to="ánh@example.vn")
 
 
-def test_maildir_sender_stores_the_message(tmp_path: Path) -> None:
+def test_maildir_mailer_stores_the_message(tmp_path: Path) -> None:
     maildir = tmp_path / "outbox"
-    sender = MaildirSender(maildir, sender=SENDER)
+    mailer = MaildirMailer(maildir, sender=SENDER)
     email = outgoing()
-    sender.send(email)
+    mailer.send(email)
     stored = list(mailbox.Maildir(maildir, create=False))
     assert len(stored) == 1
     parsed = message_from_bytes(stored[0].as_bytes(), policy=policy.default)
@@ -158,17 +157,8 @@ def test_maildir_sender_stores_the_message(tmp_path: Path) -> None:
     assert parsed["Subject"] == f"[{REFERENCE}] Xác nhận đã tiếp nhận khiếu nại của Quý khách"
 
 
-def test_maildir_sender_refuses_injection_as_permanent(tmp_path: Path) -> None:
+def test_maildir_mailer_refuses_injection_as_permanent(tmp_path: Path) -> None:
     smuggled = outgoing().model_copy(update={"subject": "a\r\nBcc: x@evil.example"})
-    with pytest.raises(PermanentDeliveryError):
-        MaildirSender(tmp_path / "outbox", sender=SENDER).send(smuggled)
+    with pytest.raises(PermanentFailure):
+        MaildirMailer(tmp_path / "outbox", sender=SENDER).send(smuggled)
     assert not (tmp_path / "outbox").exists()
-
-
-def test_backoff_delays() -> None:
-    assert backoff_delays(6, 1.0, 10.0) == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
-    assert backoff_delays(0, 1.0, 10.0) == []
-    with pytest.raises(ValueError):
-        backoff_delays(3, 0, 10)
-    with pytest.raises(ValueError):
-        backoff_delays(-1, 1, 10)

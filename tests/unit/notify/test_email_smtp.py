@@ -1,4 +1,4 @@
-"""SmtpSender against a real SMTP conversation (aiosmtpd on a loopback port)."""
+"""SmtpMailer against a real SMTP conversation (aiosmtpd on a loopback port)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import Envelope
 
-from hotro.services.notify.channels.email_smtp import (
+from hotro.services.notify.adapters.email_smtp import (
     OutgoingEmail,
-    PermanentDeliveryError,
-    SmtpSender,
-    TransientDeliveryError,
+    SmtpMailer,
     make_message_id,
 )
-from hotro.services.notify.rendering import CompanyInfo, render
+from hotro.services.notify.adapters.rendering import CompanyInfo, render
+from hotro.services.notify.application.channel import PermanentFailure, TransientFailure
 from tests.support.smtp import SmtpSink, running_sink
 from tests.unit.notify.conftest import CONTEXTS, CUSTOMER, REFERENCE, free_port
 
@@ -35,8 +34,8 @@ def sink() -> Iterator[tuple[SmtpSink, int]]:
         yield running
 
 
-def smtp_sender(port: int, timeout: float = 5.0) -> SmtpSender:
-    return SmtpSender("127.0.0.1", port, False, None, None, timeout, sender=SENDER)
+def smtp_mailer(port: int, timeout: float = 5.0) -> SmtpMailer:
+    return SmtpMailer("127.0.0.1", port, False, None, None, timeout, sender=SENDER)
 
 
 def acknowledgement(company: CompanyInfo, **overrides: Any) -> OutgoingEmail:
@@ -69,7 +68,7 @@ def test_acknowledgement_over_real_smtp(sink: tuple[Sink, int], company: Company
     handler, port = sink
     email = acknowledgement(company)
 
-    smtp_sender(port).send(email)
+    smtp_mailer(port).send(email)
 
     assert len(handler.received) == 1
     envelope = handler.received[0]
@@ -95,8 +94,8 @@ def test_acknowledgement_over_real_smtp(sink: tuple[Sink, int], company: Company
 def test_unknown_mailbox_is_permanent(sink: tuple[Sink, int], company: CompanyInfo) -> None:
     handler, port = sink
     handler.rcpt_reply = "550 5.1.1 <anh.nguyen@example.vn>: no such user"
-    with pytest.raises(PermanentDeliveryError) as caught:
-        smtp_sender(port).send(acknowledgement(company))
+    with pytest.raises(PermanentFailure) as caught:
+        smtp_mailer(port).send(acknowledgement(company))
     assert caught.value.code == 550
     assert handler.received == []
 
@@ -104,22 +103,22 @@ def test_unknown_mailbox_is_permanent(sink: tuple[Sink, int], company: CompanyIn
 def test_temporary_refusal_is_transient(sink: tuple[Sink, int], company: CompanyInfo) -> None:
     handler, port = sink
     handler.rcpt_reply = "451 4.3.0 Mailbox temporarily unavailable, try again later"
-    with pytest.raises(TransientDeliveryError) as caught:
-        smtp_sender(port).send(acknowledgement(company))
+    with pytest.raises(TransientFailure) as caught:
+        smtp_mailer(port).send(acknowledgement(company))
     assert caught.value.code == 451
 
 
 def test_nothing_listening_is_transient(company: CompanyInfo) -> None:
-    with pytest.raises(TransientDeliveryError, match=r"127\.0\.0\.1"):
-        smtp_sender(free_port()).send(acknowledgement(company))
+    with pytest.raises(TransientFailure, match=r"127\.0\.0\.1"):
+        smtp_mailer(free_port()).send(acknowledgement(company))
 
 
 def test_silent_server_times_out_as_transient(company: CompanyInfo) -> None:
     # The kernel completes the handshake from the backlog; nobody ever sends a greeting.
     with socket.create_server(("127.0.0.1", 0)) as mute:
         port = mute.getsockname()[1]
-        with pytest.raises(TransientDeliveryError):
-            smtp_sender(port, timeout=0.3).send(acknowledgement(company))
+        with pytest.raises(TransientFailure):
+            smtp_mailer(port, timeout=0.3).send(acknowledgement(company))
 
 
 def test_header_injection_never_reaches_the_server(
@@ -129,6 +128,6 @@ def test_header_injection_never_reaches_the_server(
     smuggled = acknowledgement(company).model_copy(
         update={"subject": "Xác nhận\r\nBcc: victim@evil.example"}
     )
-    with pytest.raises(PermanentDeliveryError, match="line break"):
-        smtp_sender(port).send(smuggled)
+    with pytest.raises(PermanentFailure, match="line break"):
+        smtp_mailer(port).send(smuggled)
     assert handler.received == []

@@ -12,7 +12,7 @@ import pytest
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
-from hotro.services.notify.channels.letter_pdf import Letter, LetterStore, render_letter_pdf
+from hotro.services.notify.adapters.letter_pdf import Letter, LetterStore, render_letter_pdf
 from tests.unit.notify.conftest import REFERENCE
 
 

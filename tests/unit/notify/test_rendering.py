@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import jinja2
 import pytest
 
-from hotro.services.notify.rendering import (
+from hotro.services.notify.adapters.rendering import (
     LANGS,
     PURPOSES,
     CompanyInfo,

@@ -10,16 +10,16 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from hotro.services.notify.channels.delivery import PermanentDeliveryError, TransientDeliveryError
-from hotro.services.notify.channels.sms import (
+from hotro.services.notify.adapters.sms import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    RecordingShortMessageSender,
+    RecordingShortMessageGateway,
     ShortMessage,
-    WebhookShortMessageSender,
+    WebhookShortMessageGateway,
     verify_signature,
 )
+from hotro.services.notify.application.channel import PermanentFailure, TransientFailure
 from tests.unit.notify.conftest import REFERENCE, free_port
 
 SECRET = b"test-secret"
@@ -68,7 +68,7 @@ def message() -> ShortMessage:
 
 def test_webhook_post_is_signed(gateway: str) -> None:
     with httpx.Client(timeout=5) as client:
-        WebhookShortMessageSender(f"{gateway}/202", SECRET, client).send(message())
+        WebhookShortMessageGateway(f"{gateway}/202", SECRET, client).send(message())
 
     [post] = Gateway.received
     headers = {k.lower(): v for k, v in post["headers"].items()}
@@ -88,7 +88,7 @@ def test_webhook_post_is_signed(gateway: str) -> None:
 
 
 def test_signature_rejects_tampering_and_replay() -> None:
-    from hotro.services.notify.channels.sms import sign
+    from hotro.services.notify.adapters.sms import sign
 
     body = b'{"to":"+84912345678"}'
     signature = sign(SECRET, "1000", body)
@@ -100,22 +100,22 @@ def test_signature_rejects_tampering_and_replay() -> None:
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(503, TransientDeliveryError), (429, TransientDeliveryError), (400, PermanentDeliveryError)],
+    [(503, TransientFailure), (429, TransientFailure), (400, PermanentFailure)],
 )
 def test_gateway_errors_are_classified(gateway: str, status: int, error: type[Exception]) -> None:
     with httpx.Client(timeout=5) as client, pytest.raises(error) as caught:
-        WebhookShortMessageSender(f"{gateway}/{status}", SECRET, client).send(message())
+        WebhookShortMessageGateway(f"{gateway}/{status}", SECRET, client).send(message())
     assert getattr(caught.value, "code", None) == status
 
 
 def test_unreachable_gateway_is_transient() -> None:
     url = f"http://127.0.0.1:{free_port()}/sms"
-    with httpx.Client(timeout=2) as client, pytest.raises(TransientDeliveryError):
-        WebhookShortMessageSender(url, SECRET, client).send(message())
+    with httpx.Client(timeout=2) as client, pytest.raises(TransientFailure):
+        WebhookShortMessageGateway(url, SECRET, client).send(message())
 
 
 def test_recording_sender_keeps_messages() -> None:
-    sender = RecordingShortMessageSender()
+    sender = RecordingShortMessageGateway()
     sender.send(message())
     assert [m.idempotency_key for m in sender.messages] == ["dlv-0001"]
 

@@ -17,7 +17,7 @@ from hotro.shared.contracts.envelope import Actor, Envelope
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.privacy.sealing import ERASED, MemoryKeyRing, is_sealed, reveal
-from tests.unit.notify.wire import CUSTOMER, memory_app, received
+from tests.unit.notify.wire import CUSTOMER, memory_app, received, reply_deadline_set
 
 NAME = CUSTOMER["name"]
 
@@ -86,6 +86,7 @@ def test_notify_handles_v1_and_v2_storing_only_sealed_contact_and_recipients() -
         env = make(cid)
         cid = env.complaint_id
         app.handle(env)
+        app.handle(reply_deadline_set(cid))
         contact: Contact = app.repository.get(Contact.create_id(cid))
         assert is_sealed(contact.customer)
         dispatch: Dispatch = app.repository.get(
@@ -105,6 +106,7 @@ def test_a_dispatch_to_an_erased_customer_fails_permanently_with_reason_erased()
     app = memory_app(keyring=ring)
     env = _v2(uuid.uuid4(), ring)
     app.handle(env)
+    app.handle(reply_deadline_set(env.complaint_id))
     dispatch_id = Dispatch.create_id(env.complaint_id, "acknowledgement", "received/customer")
     ring.destroy(str(env.complaint_id))
     deliverer = Recording()
@@ -122,6 +124,7 @@ def test_notify_records_nothing_personal_when_the_key_is_already_gone() -> None:
     env = _v2(uuid.uuid4(), ring)
     ring.destroy(str(env.complaint_id))
     app.handle(env)  # erased before notify saw it: no failure, nothing to seal
+    app.handle(reply_deadline_set(env.complaint_id))
     dispatch: Dispatch = app.repository.get(
         Dispatch.create_id(env.complaint_id, "acknowledgement", "received/customer"))
     assert dispatch.recipient == "" and app.attempt(dispatch.id, Recording()) == "failed"

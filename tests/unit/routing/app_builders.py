@@ -9,9 +9,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hotro.services.routing.adapters.config_files import load_catalogue, load_triage_rules
 from hotro.services.routing.application import InfoTimeoutOutcome, RoutingApplication
-from hotro.services.routing.domain.catalogue import load_catalogue
-from hotro.services.routing.domain.triage import load_triage_rules
 from hotro.services.routing.settings import CONFIG_DIR
 from hotro.shared.clock import SettableClock
 from hotro.shared.contracts import events as wire

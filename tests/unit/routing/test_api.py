@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from hotro.services.routing.api import build_router
 from hotro.services.routing.application import RoutingApplication
 from hotro.services.routing.domain.catalogue import ConfigError
-from hotro.services.routing.domain.permissions import Role
 from hotro.services.routing.main import create_app
-from hotro.services.routing.queues import CaseQueues
 from hotro.services.routing.settings import CONFIG_DIR, RoutingSettings
+from hotro.services.routing.views import CaseQueues
+from hotro.shared.staff.roles import Role
 from hotro.shared.staff.users import (
     Directory,
     StaffUser,

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from hotro.services.routing.domain.workflow import Action, InvalidCommand, State
-from hotro.services.routing.queues import CaseQueues
+from hotro.services.routing.views import CaseQueues
 from hotro.shared.clock import SettableClock
 from hotro.shared.contracts import events as wire
 from tests.unit.routing.app_builders import (

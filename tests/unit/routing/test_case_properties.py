@@ -16,7 +16,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from hotro.services.routing.domain.case import Case
 from hotro.services.routing.domain.triage import TriageDecision
-from hotro.services.routing.domain.workflow import ENDED_STATES, ICT, Action, CaseError, State
+from hotro.services.routing.domain.workflow import ENDED_STATES, Action, CaseError, State
+from hotro.shared.clock import VIETNAM_TZ
 from tests.unit.routing.builders import T0, open_case, trace
 
 REOPEN_DAYS = 10
@@ -82,7 +83,7 @@ Draw = Callable[[st.SearchStrategy[Any]], Any]
 def command_for(action: Action, case: Case, draw: Draw, now: datetime) -> Callable[[], None]:
     """A call of ``action`` with drawn arguments: mostly valid, sometimes not."""
     who = trace(draw(st.sampled_from(["nv.lan", "nv.hung", "gs.thu"])))
-    today = now.astimezone(ICT).date()
+    today = now.astimezone(VIETNAM_TZ).date()
     text = draw(st.sampled_from(["Nội dung", " ", "x"]))
     common: dict[str, Any] = {"trace": who, "now": now}
     calls: dict[Action, Callable[[], None]] = {

@@ -110,3 +110,12 @@ def test_permitted_actions_combine_role_and_state() -> None:
 def test_unknown_role_is_forbidden() -> None:
     with pytest.raises(Forbidden, match="unknown role 'admin'"):
         authorize("admin", Action.ADD_NOTE, open_case(), None)
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_operators_neither_read_nor_act_on_cases(action: Action) -> None:
+    case = referred_case()
+    with pytest.raises(Forbidden, match="operators do not read cases"):
+        authorize_read("operator", case, None)
+    with pytest.raises(Forbidden, match="role 'operator'"):
+        authorize("operator", action, case, None)

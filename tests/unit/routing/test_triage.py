@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hotro.services.routing.adapters.config_files import load_catalogue, load_triage_rules
 from hotro.services.routing.config import TRIAGE_RULES_PATH
-from hotro.services.routing.domain.catalogue import Catalogue, ConfigError, load_catalogue
-from hotro.services.routing.domain.triage import (
-    TriageRules,
-    load_triage_rules,
-    parse_triage_rules,
-)
+from hotro.services.routing.domain.catalogue import Catalogue, ConfigError
+from hotro.services.routing.domain.triage import TriageRules, parse_triage_rules
 from hotro.shared.reference import CATALOGUE_FILE as CATALOGUE_PATH
 
 
@@ -185,3 +183,12 @@ def _to_toml(data: dict[str, Any]) -> str:
                 lines += [f"[[{section}]]",
                           *(f'{k} = "{v}"' for k, v in entry.items())]
     return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("load", [load_catalogue, load_triage_rules])
+def test_a_missing_file_is_refused_naming_it_once(tmp_path: Path,
+                                                  load: Callable[[Path], object]) -> None:
+    path = tmp_path / "missing.toml"
+    with pytest.raises(ConfigError) as refused:
+        load(path)
+    assert str(refused.value).startswith(f"{path}: cannot read: ")

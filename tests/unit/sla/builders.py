@@ -7,25 +7,24 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from hotro.services.sla.adapters.calendar_data import load_planner
 from hotro.services.sla.application import SlaApplication
-from hotro.services.sla.calendar_planner import CalendarPlanner
-from hotro.services.sla.domain import PausePolicy
-from hotro.shared.calendar import load_calendar
+from hotro.services.sla.domain.clock import PausePolicy
 from hotro.shared.calendar.rules import DeadlinePolicy
 from hotro.shared.clock import SettableClock
 from hotro.shared.contracts import events as wire
-from hotro.shared.contracts.envelope import Actor, Envelope
+from hotro.shared.contracts.envelope import Actor, Envelope, Producer
 
 _positions = itertools.count(1)
 
-PRODUCERS = {"ComplaintReceived": "intake", "InfoProvided": "intake",
-             "AcknowledgementSent": "notify", "ReplySent": "notify"}
+PRODUCERS: dict[str, Producer] = {"ComplaintReceived": "intake", "InfoProvided": "intake",
+                                  "AcknowledgementSent": "notify", "ReplySent": "notify"}
 
 
 def envelope(complaint_id: uuid.UUID, payload: wire.Payload, occurred_at: datetime) -> Envelope:
     return Envelope(event_id=uuid.uuid4(), event_type=payload.EVENT_TYPE,
                     schema_version=payload.SCHEMA_VERSION, complaint_id=complaint_id,
-                    producer=PRODUCERS.get(payload.EVENT_TYPE, "routing"),  # type: ignore[arg-type]
+                    producer=PRODUCERS.get(payload.EVENT_TYPE, "routing"),
                     notification_id=next(_positions), occurred_at=occurred_at,
                     actor=Actor(kind="system", id="test"), correlation_id=uuid.uuid4(),
                     payload=payload.model_dump(mode="json"))
@@ -43,7 +42,7 @@ def make_app(clock: SettableClock, *, env: dict[str, str] | None = None,
              calendar_version: str | None = None, policy: DeadlinePolicy | None = None,
              pause: frozenset[str] = frozenset(), lead_days: int = 2,
              **planner_kw: Any) -> SlaApplication:
-    planner = CalendarPlanner(load_calendar(calendar_version), policy, **planner_kw)
+    planner = load_planner(calendar_version, policy=policy, **planner_kw)
     return SlaApplication(env=env or {"PERSISTENCE_MODULE": "eventsourcing.popo"},
                           clock=clock, planner=planner, approaching_lead_days=lead_days,
                           pause_policy=PausePolicy(pause))

@@ -4,15 +4,18 @@ calendar re-planning, races between replicas, and the wire mapping."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 
-from hotro.services.sla.board import ClockBoard
-from hotro.services.sla.domain import Clock
-from hotro.services.sla.timer import SlaTimer
+from hotro.services.sla.application import SlaApplication
+from hotro.services.sla.domain.clock import Clock
+from hotro.services.sla.views import ClockBoard
+from hotro.services.sla.workers import SlaTimer
 from hotro.shared.calendar import parse_policy
-from hotro.shared.clock import SettableClock
+from hotro.shared.calendar.rules import DEFAULT_RULES, DeadlineKind, DeadlinePolicy, DeadlineRule
+from hotro.shared.clock import VIETNAM_TZ, SettableClock
 from hotro.shared.contracts import events as wire
+from hotro.shared.contracts.envelope import Envelope
 from tests.unit.sla.builders import (
     domain_events,
     envelope,
@@ -22,15 +25,13 @@ from tests.unit.sla.builders import (
     wire_types,
 )
 
-ICT = timezone(timedelta(hours=7))
-
 
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
-    return datetime(y, m, d, hh, mm, tzinfo=ICT)
+    return datetime(y, m, d, hh, mm, tzinfo=VIETNAM_TZ)
 
 
-def _clock(app: object, complaint_id: uuid.UUID, kind: str) -> Clock:
-    return app.repository.get(Clock.create_id(complaint_id, kind))  # type: ignore[attr-defined]
+def _clock(app: SlaApplication, complaint_id: uuid.UUID, kind: str) -> Clock:
+    return app.get_clock(Clock.create_id(complaint_id, kind))
 
 
 def test_received_starts_reply_and_first_contact_clocks_with_explanation() -> None:
@@ -64,13 +65,13 @@ def test_product_override_from_the_policy_file(tmp_path: Path) -> None:
     assert "product TRA-GOP-01 override" in reply.rule
 
 
-def _request_info(app: object, cid: uuid.UUID, when: datetime, due: date) -> None:
-    app.handle(envelope(cid, wire.InfoRequested(  # type: ignore[attr-defined]
+def _request_info(app: SlaApplication, cid: uuid.UUID, when: datetime, due: date) -> None:
+    app.handle(envelope(cid, wire.InfoRequested(
         reference="KN-1", items=("hoá đơn",), due_date=due, round=1), when))
 
 
-def _provide_info(app: object, cid: uuid.UUID, when: datetime) -> None:
-    app.handle(envelope(cid, wire.InfoProvided(  # type: ignore[attr-defined]
+def _provide_info(app: SlaApplication, cid: uuid.UUID, when: datetime) -> None:
+    app.handle(envelope(cid, wire.InfoProvided(
         reference="KN-1", channel="email", content="đây"), when))
 
 
@@ -136,7 +137,7 @@ def test_approaching_in_working_hours_only_then_breached_then_met_each_once() ->
     assert app.check_clock(reply, at(2026, 3, 13, 8, 0)) == "approaching"
     assert app.check_clock(reply, at(2026, 3, 16, 9)) is None
     assert app.check_clock(reply, at(2026, 3, 16, 23, 59)) is None
-    assert app.check_clock(reply, datetime(2026, 3, 17, tzinfo=ICT)) == "breached"
+    assert app.check_clock(reply, datetime(2026, 3, 17, tzinfo=VIETNAM_TZ)) == "breached"
     assert app.check_clock(reply, at(2026, 3, 18)) is None
     app.handle(envelope(cid, wire.ReplySent(reference="KN-1", purpose="reply", method="email",
                                             sent_at=at(2026, 3, 18), proof="<m@x>"),
@@ -286,3 +287,112 @@ def test_an_event_of_a_slower_partition_is_not_mistaken_for_a_duplicate(
     assert app.handle(early)
     assert not app.handle(early) and not app.handle(late)
     assert len(app.clocks_of(slow)) == 2 and len(app.clocks_of(fast)) == 2
+
+
+# ---- reopened and refused cases ---------------------------------------------------------
+
+def _five_day_replies() -> DeadlinePolicy:
+    """Not the packaged policy: 5 working days to reply."""
+    return DeadlinePolicy(defaults={**DEFAULT_RULES, DeadlineKind.REPLY: DeadlineRule(
+        working_days=5, basis="test policy: five working days")})
+
+
+def _reply_and_close(app: SlaApplication, cid: uuid.UUID, when: datetime) -> None:
+    app.handle(envelope(cid, wire.ReplySent(reference="KN-1", purpose="reply", method="email",
+                                            sent_at=when, proof="<r@x>"), when))
+    app.handle(envelope(cid, wire.ComplaintClosed(reference="KN-1", reason="answered"), when))
+
+
+def _reopen(cid: uuid.UUID, when: datetime) -> Envelope:
+    return envelope(cid, wire.ComplaintReopened(reference="KN-1", reason="not fixed"), when)
+
+
+def test_a_reopened_case_gets_a_new_reply_clock_from_the_reopen_instant() -> None:
+    """Calendar vn-2026.1 (not the newest) and a 5-day reply policy: reopened Monday
+    29/12/2025, the five working days are 30, 31/12, 2, 5, 6/1 (1/1 is a holiday; vn-2026.2
+    would give Friday 2/1 off and end on 7/1)."""
+    clock = SettableClock(at(2025, 12, 1, 9))
+    app = make_app(clock, calendar_version="vn-2026.1", policy=_five_day_replies())
+    cid = uuid.uuid4()
+    app.handle(envelope(cid, received(clock()), clock()))
+    _reply_and_close(app, cid, at(2025, 12, 5))
+    assert [c.status for c in app.clocks_of(cid) if c.is_open] == []
+
+    clock.set(at(2025, 12, 29, 10))
+    reopened = _reopen(cid, clock())
+    assert app.handle(reopened)
+    again = _clock(app, cid, "reply/reopen-1")
+    assert (again.status, again.start, again.last_day, again.due_at, again.working_days,
+            again.calendar_version) == ("running", "2025-12-29", "2026-01-06",
+                                        "2026-01-07T00:00:00+07:00", 5, "vn-2026.1")
+    assert Clock.create_id(cid, "reply/reopen-1") != Clock.create_id(cid, "reply")
+    assert _clock(app, cid, "reply").status == "met"  # the first reply's history stands
+    sets = [p for t, _, p in wire_types(app) if t == "DeadlineSet"]
+    assert len(sets) == 3  # reply, first_contact, and the reopened reply
+    assert (sets[-1]["clock"], sets[-1]["start"], sets[-1]["last_day"],
+            sets[-1]["working_days"]) == ("reply", "2025-12-29", "2026-01-06", 5)
+
+    # exactly once: the same reopen delivered again changes nothing
+    published = len(wire_types(app))
+    assert not app.handle(reopened)
+    assert [c.kind for c in app.clocks_of(cid)] == ["reply", "first_contact", "reply/reopen-1"]
+    assert len(wire_types(app)) == published
+
+    # the timer watches it like any reply clock; the next reply meets it
+    board = ClockBoard(app)
+    board.refresh()
+    assert [(r.kind, r.last_day) for r in board.open_clocks()] == [
+        ("reply/reopen-1", date(2026, 1, 6))]
+    _reply_and_close(app, cid, at(2026, 1, 5))
+    assert (_clock(app, cid, "reply/reopen-1").status,
+            _clock(app, cid, "reply/reopen-1").on_time) == ("met", True)
+    assert wire_types(app)[-1][:2] == ("DeadlineMet", "reply")
+
+
+def test_each_reopening_has_its_own_clock_with_the_cases_reply_rule() -> None:
+    """The reopened clock keeps the days the policy gave the case (its product's
+    override); a second reopening gets a second clock."""
+    policy = parse_policy('[[overrides]]\nproduct = "TRA-GOP-01"\nkind = "reply"\n'
+                          'working_days = 15\nbasis = "instalment terms"\n', origin="t")
+    clock = SettableClock(at(2026, 3, 2, 9))
+    app = make_app(clock, policy=policy)
+    cid = uuid.uuid4()
+    app.handle(envelope(cid, received(clock(), product="TRA-GOP-01"), clock()))
+    _reply_and_close(app, cid, at(2026, 3, 4))
+    app.handle(_reopen(cid, at(2026, 3, 9)))
+    first = _clock(app, cid, "reply/reopen-1")
+    assert (first.working_days, first.last_day) == (15, "2026-03-30")
+    assert "product TRA-GOP-01 override" in first.rule
+    _reply_and_close(app, cid, at(2026, 3, 11))
+    app.handle(_reopen(cid, at(2026, 3, 16)))
+    assert {c.kind: c.status for c in app.clocks_of(cid)} == {
+        "reply": "met", "first_contact": "met", "reply/reopen-1": "met",
+        "reply/reopen-2": "running"}
+
+
+def test_reopening_a_case_sla_never_clocked_uses_the_policy_default() -> None:
+    clock = SettableClock(at(2026, 3, 2, 9))
+    app = make_app(clock)
+    cid = uuid.uuid4()
+    app.handle(_reopen(cid, clock()))
+    reply = _clock(app, cid, "reply/reopen-1")
+    assert (reply.status, reply.working_days, reply.last_day) == ("running", 10, "2026-03-16")
+
+
+def test_refusing_the_case_stops_its_clocks() -> None:
+    clock = SettableClock(at(2026, 3, 2, 9))
+    app = make_app(clock)
+    board = ClockBoard(app)
+    cid = uuid.uuid4()
+    app.handle(envelope(cid, received(clock()), clock()))
+    refused = envelope(cid, wire.ComplaintRefused(
+        reference="KN-1", reason="late_filing", explanation="quá hạn",
+        filing_deadline=date(2026, 2, 20)), at(2026, 3, 3))
+    assert app.handle(refused)
+    assert {c.kind: c.status for c in app.clocks_of(cid)} == {
+        "reply": "stopped", "first_contact": "stopped"}
+    board.refresh()
+    assert board.open_clocks() == []
+    assert app.check_clock(Clock.create_id(cid, "reply"), at(2026, 4, 1)) is None
+    assert not app.handle(refused)
+    assert [t for t, _, _ in wire_types(app)] == ["DeadlineSet", "DeadlineSet"]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 
-from hotro.services.sla.domain import CaseClocks, Clock, ClockError, PausePolicy
+from hotro.services.sla.domain.clock import CaseClocks, Clock, ClockError, PausePolicy
+from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.eventstore.trace import sample_trace
 
-ICT = timezone(timedelta(hours=7))
-DUE = datetime(2026, 3, 17, 0, 0, tzinfo=ICT)
+DUE = datetime(2026, 3, 17, 0, 0, tzinfo=VIETNAM_TZ)
 T = sample_trace()
 
 
@@ -53,9 +54,10 @@ def test_met_late_after_breach_then_closed_for_good() -> None:
     clock.breach(now=DUE, trace=T)
     clock.meet(at=DUE + timedelta(hours=3), trace=T)
     assert (clock.status, clock.on_time) == ("met", False)
-    for action in (lambda: clock.meet(at=DUE, trace=T),
-                   lambda: clock.stop(reason="x", trace=T),
-                   lambda: clock.breach(now=DUE, trace=T)):
+    actions: list[Callable[[], None]] = [lambda: clock.meet(at=DUE, trace=T),
+                                         lambda: clock.stop(reason="x", trace=T),
+                                         lambda: clock.breach(now=DUE, trace=T)]
+    for action in actions:
         with pytest.raises(ClockError):
             action()
 

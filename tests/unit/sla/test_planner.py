@@ -4,23 +4,24 @@ Expected dates hand-checked against the 2026 schedule (Thông báo 9441/TB-BNV, 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time
 
 import pytest
 
-from hotro.services.sla.calendar_planner import CalendarPlanner
+from hotro.services.sla.adapters.calendar_data import load_planner
+from hotro.services.sla.domain.planning import CalendarPlanner
 from hotro.shared.calendar import load_calendar, parse_policy
-
-ICT = timezone(timedelta(hours=7))
+from hotro.shared.calendar.rules import default_policy
+from hotro.shared.clock import VIETNAM_TZ
 
 
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
-    return datetime(y, m, d, hh, mm, tzinfo=ICT)
+    return datetime(y, m, d, hh, mm, tzinfo=VIETNAM_TZ)
 
 
 @pytest.fixture(scope="module")
 def planner() -> CalendarPlanner:
-    return CalendarPlanner(load_calendar("vn-2026.2"))
+    return load_planner("vn-2026.2")
 
 
 @pytest.mark.parametrize(("moment", "inside", "why"), [
@@ -41,11 +42,12 @@ def test_working_hours(planner: CalendarPlanner, moment: datetime, inside: bool,
 
 
 def test_configured_working_hours() -> None:
-    p = CalendarPlanner(load_calendar("vn-2026.2"), working_hours=(time(7, 30), time(11, 30)))
+    p = load_planner("vn-2026.2", working_hours=(time(7, 30), time(11, 30)))
     assert p.in_working_hours(at(2026, 3, 13, 7, 30))
     assert not p.in_working_hours(at(2026, 3, 13, 11, 30))
     with pytest.raises(ValueError):
-        CalendarPlanner(working_hours=(time(17), time(8)))
+        CalendarPlanner(load_calendar("vn-2026.2"), default_policy(), version_order=[],
+                        working_hours=(time(17), time(8)))
 
 
 @pytest.mark.parametrize(("now", "last_day", "left"), [
@@ -63,7 +65,7 @@ def test_working_days_left(planner: CalendarPlanner, now: datetime, last_day: da
 def test_plan_without_pause_is_the_shared_calendar(planner: CalendarPlanner) -> None:
     plan = planner.plan("reply", at(2026, 3, 2, 9))
     assert plan.last_day == date(2026, 3, 16)  # 3–6, 9–13, 16 March: 10 working days
-    assert plan.due_at == datetime(2026, 3, 17, tzinfo=ICT)
+    assert plan.due_at == datetime(2026, 3, 17, tzinfo=VIETNAM_TZ)
     assert plan.working_days == 10 and plan.calendar_version == "vn-2026.2"
     assert "Civil Code 2015 art. 147" in plan.explanation
 
@@ -93,12 +95,18 @@ def test_a_pause_after_the_deadline_changes_nothing(planner: CalendarPlanner) ->
 
 
 def test_version_order() -> None:
-    newer = CalendarPlanner(load_calendar("vn-2026.2"))
-    older = CalendarPlanner(load_calendar("vn-2026.1"))
+    newer = load_planner("vn-2026.2")
+    older = load_planner("vn-2026.1")
     assert newer.is_newer_than("vn-2026.1") and newer.is_newer_than("vn-2025.1")
     assert not newer.is_newer_than("vn-2026.2")
     assert not older.is_newer_than("vn-2026.2")  # a rolling deploy never re-plans backwards
     assert newer.is_newer_than("some-retired-version")
+
+
+def test_the_version_order_is_given_not_read() -> None:
+    reversed_order = CalendarPlanner(load_calendar("vn-2026.1"), default_policy(),
+                                     version_order=["vn-2026.2", "vn-2026.1"])
+    assert reversed_order.is_newer_than("vn-2026.2")
 
 
 def test_product_then_category_overrides() -> None:
@@ -115,7 +123,7 @@ kind = "reply"
 working_days = 12
 basis = "warranty policy"
 """, origin="test")
-    p = CalendarPlanner(load_calendar("vn-2026.2"), policy)
+    p = load_planner("vn-2026.2", policy=policy)
     start = at(2026, 3, 2)
     assert p.plan("reply", start, product="TRA-GOP-01", category="warranty").last_day == \
         date(2026, 3, 23)

@@ -1,0 +1,123 @@
+"""Every channel notify sends by — email, SMS, printed letter — each turning a recorded
+Dispatch into a real message, chosen by the dispatch's method."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from hotro.services.notify.adapters.email_smtp import Mailer, OutgoingEmail
+from hotro.services.notify.adapters.letter_pdf import Letter, LetterStore, render_letter_pdf
+from hotro.services.notify.adapters.rendering import CompanyInfo, render
+from hotro.services.notify.adapters.sms import ShortMessage, ShortMessageGateway
+from hotro.services.notify.application.channel import PermanentFailure
+from hotro.services.notify.domain import Contact, Dispatch
+from hotro.shared.clock import VIETNAM_TZ
+
+_DATE_KEYS = {"reply_deadline", "due_date", "deadline", "incident_date", "filing_deadline"}
+_DATETIME_KEYS = {"received_at", "due_at"}
+_AUTOMATIC = {"acknowledgement", "reminder", "alert_deadline_approaching",
+              "alert_deadline_breached", "alert_new_referral", "alert_delivery_failed"}
+_SMS_TEXT = {
+    "acknowledgement": "{company}: da tiep nhan yeu cau {reference}. Hotline {hotline}.",
+    "info_request": "{company}: yeu cau {reference} can bo sung thong tin. Vui long kiem tra "
+                    "email hoac goi {hotline}.",
+    "reply": "{company}: da co ket qua cho yeu cau {reference}. Hotline {hotline}.",
+    "refusal": "{company}: yeu cau {reference} khong duoc thu ly. Hotline {hotline}.",
+    "reminder": "{company}: nhac bo sung thong tin cho yeu cau {reference}. Hotline {hotline}.",
+}
+
+
+def template_context(context: dict[str, Any]) -> dict[str, Any]:
+    """Stored contexts are JSON; templates want dates and datetimes."""
+    out = dict(context)
+    for key in _DATE_KEYS & out.keys():
+        if isinstance(out[key], str):
+            out[key] = date.fromisoformat(out[key])
+    for key in _DATETIME_KEYS & out.keys():
+        if isinstance(out[key], str):
+            out[key] = datetime.fromisoformat(out[key])
+    if "items" in out:
+        out["items"] = list(out["items"])
+    return out
+
+
+class Channels:
+    """The ``Channel`` the application sends through: picks the transport by method."""
+
+    def __init__(self, *, email: Mailer, sms: ShortMessageGateway, letters: LetterStore,
+                 company: CompanyInfo, clock: Callable[[], datetime],
+                 signer_name: str = "Bộ phận Hỗ trợ khách hàng",
+                 signer_title: str = "Trung tâm hỗ trợ khách hàng") -> None:
+        self.email = email
+        self.sms = sms
+        self.letters = letters
+        self.company = company
+        self.clock = clock
+        self.signer_name = signer_name
+        self.signer_title = signer_title
+
+    def deliver(self, dispatch: Dispatch, contact: Contact | None) -> str:
+        if dispatch.method == "email":
+            return self._email(dispatch, contact)
+        if dispatch.method == "sms":
+            return self._sms(dispatch)
+        if dispatch.method in ("letter", "receipt_slip"):
+            return self._letter(dispatch, contact)
+        raise PermanentFailure(f"notify does not send by {dispatch.method}")
+
+    def _rendered(self, dispatch: Dispatch) -> Any:
+        try:
+            return render(dispatch.purpose, dispatch.language, template_context(dispatch.context),
+                          self.company)
+        except Exception as exc:  # a template that cannot render never will
+            raise PermanentFailure(f"cannot render {dispatch.purpose}: {exc}") from exc
+
+    def _email(self, dispatch: Dispatch, contact: Contact | None) -> str:
+        rendered = self._rendered(dispatch)
+        if not dispatch.message_id:
+            raise PermanentFailure("email dispatch without a Message-ID")
+        references = [dispatch.in_reply_to] if dispatch.in_reply_to else []
+        try:
+            message = OutgoingEmail(
+                to=dispatch.recipient, subject=rendered.subject, text=rendered.text,
+                html=rendered.html, message_id=dispatch.message_id,
+                in_reply_to=dispatch.in_reply_to, references=references,
+                reference=dispatch.reference,
+                to_name=(contact.customer.get("name") if contact and not dispatch.internal
+                         else None),
+                auto_submitted=dispatch.purpose in _AUTOMATIC)
+        except ValueError as exc:
+            raise PermanentFailure(f"cannot build the email: {exc}") from exc
+        self.email.send(message)
+        return dispatch.message_id
+
+    def _sms(self, dispatch: Dispatch) -> str:
+        template = _SMS_TEXT.get(dispatch.purpose, _SMS_TEXT["reply"])
+        text = template.format(company=self.company.name, reference=dispatch.reference,
+                               hotline=self.company.hotline)
+        try:
+            message = ShortMessage(to=dispatch.recipient, text=text,
+                                   reference=dispatch.reference,
+                                   idempotency_key=str(dispatch.id))
+        except ValueError as exc:
+            raise PermanentFailure(f"bad phone number: {exc}") from exc
+        self.sms.send(message)
+        return f"sms:{dispatch.id}"
+
+    def _letter(self, dispatch: Dispatch, contact: Contact | None) -> str:
+        rendered = self._rendered(dispatch)
+        customer = contact.customer if contact else {}
+        address = [line.strip() for line in (customer.get("address") or "").split(",")
+                   if line.strip()] or ["(nhận trực tiếp tại quầy)"]
+        paragraphs = [p.strip() for p in rendered.text.split("\n\n") if p.strip()]
+        letter = Letter(reference=dispatch.reference,
+                        date=self.clock().astimezone(VIETNAM_TZ).date(),
+                        recipient_name=customer.get("name") or dispatch.recipient,
+                        recipient_address=address, subject=rendered.subject,
+                        paragraphs=paragraphs or [rendered.text], signer_name=self.signer_name,
+                        signer_title=self.signer_title, company=self.company,
+                        lang=dispatch.language if dispatch.language in ("vi", "en") else "vi")
+        path = self.letters.save(str(dispatch.id), render_letter_pdf(letter))
+        return f"letter:{path.name}"

@@ -1,0 +1,278 @@
+"""Outgoing email: build a threaded, injection-safe MIME message and hand it to SMTP or a Maildir.
+
+Both mailers are synchronous (``smtplib``, ``mailbox``); the notify service calls them in a
+worker thread. Retry policy belongs to the caller: mailers only classify failures.
+"""
+
+from __future__ import annotations
+
+import mailbox
+import re
+import smtplib
+import ssl
+import uuid
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from os import PathLike
+from pathlib import Path
+from typing import Final, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hotro.services.notify.adapters.headers import (
+    HeaderInjectionError,
+    safe_header,
+    set_unstructured,
+)
+from hotro.services.notify.application.channel import (
+    ChannelFailure,
+    PermanentFailure,
+    TransientFailure,
+)
+
+__all__ = [
+    "HeaderInjectionError",
+    "MaildirMailer",
+    "Mailer",
+    "OutgoingEmail",
+    "SmtpMailer",
+    "build_mime",
+    "make_message_id",
+    "subject_with_reference",
+]
+
+# ASCII only on purpose: a non-ASCII mailbox needs SMTPUTF8, which we do not negotiate.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN_RE: Final = re.compile(rf"^{_LABEL}(?:\.{_LABEL})+$")
+_ADDRESS_RE: Final = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+$")
+# Ids quoted from customers' mail are often sloppy: only insist on <...> without whitespace.
+_MSG_ID_RE: Final = re.compile(r"^<[^<>\s]+>$")
+_REFERENCE_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_MESSAGE_ID_NAMESPACE: Final = uuid.UUID("0c7f0a3e-5d1b-5a0e-8f44-2b6e2f1d9a61")
+
+
+class OutgoingEmail(BaseModel):
+    """One email to one recipient. Header fields refuse line breaks at construction."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    message_id: str
+    in_reply_to: str | None = None
+    references: list[str] = Field(default_factory=list)
+    reference: str
+    to_name: str | None = None
+    #: RFC 3834: set on automatic notices so vacation responders do not answer them.
+    auto_submitted: bool = False
+
+    @field_validator("to")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _check_address("to", value)
+
+    @field_validator("subject", "to_name")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else safe_header("subject/to_name", value)
+
+    @field_validator("message_id", "in_reply_to")
+    @classmethod
+    def _msg_id(cls, value: str | None) -> str | None:
+        return None if value is None else _check_msg_id(value)
+
+    @field_validator("references")
+    @classmethod
+    def _msg_ids(cls, value: list[str]) -> list[str]:
+        return [_check_msg_id(item) for item in value]
+
+    @field_validator("reference")
+    @classmethod
+    def _reference(cls, value: str) -> str:
+        return _check_reference(value)
+
+
+class Mailer(Protocol):
+    """Hands one email over: to an SMTP relay, or to a local Maildir."""
+
+    def send(self, email: OutgoingEmail) -> None: ...
+
+
+def _check_address(name: str, value: str) -> str:
+    safe_header(name, value)
+    if not _ADDRESS_RE.fullmatch(value):
+        raise ValueError(f"{name}: not a plain ASCII address: {value!r}")
+    return value
+
+
+def _check_msg_id(value: str) -> str:
+    safe_header("message id", value)
+    if not _MSG_ID_RE.fullmatch(value):
+        raise ValueError(f"not a <message-id>: {value!r}")
+    return value
+
+
+def _check_reference(value: str) -> str:
+    safe_header("reference", value)
+    if not _REFERENCE_RE.fullmatch(value):
+        raise ValueError(f"not a case reference: {value!r}")
+    return value
+
+
+def make_message_id(domain: str, seed: str | None = None) -> str:
+    """A ``<...@domain>`` Message-ID.
+
+    With ``seed`` (e.g. the dispatch id) the id is deterministic, so re-sending the same
+    dispatch after a crash reuses it and mail clients see one message, not two.
+    """
+    if not _DOMAIN_RE.fullmatch(domain):
+        raise ValueError(f"not a domain name: {domain!r}")
+    left = uuid.uuid5(_MESSAGE_ID_NAMESPACE, seed).hex if seed is not None else uuid.uuid4().hex
+    return f"<{left}@{domain}>"
+
+
+def subject_with_reference(subject: str, reference: str) -> str:
+    """Prefix ``[reference]`` once, so a customer's reply can be matched to the case."""
+    tag = f"[{reference}]"
+    return subject if tag in subject else f"{tag} {subject}"
+
+
+def _as_address(value: Address | str) -> Address:
+    if isinstance(value, Address):
+        _check_address("from", value.addr_spec)
+        safe_header("from", value.display_name)
+        return value
+    return Address(addr_spec=_check_address("from", value))
+
+
+def build_mime(
+    email: OutgoingEmail, sender: Address | str, *, date: datetime | None = None
+) -> EmailMessage:
+    """A multipart/alternative (or text-only) UTF-8 message ready for ``smtplib``.
+
+    Re-checks every header value even though ``OutgoingEmail`` validates on construction,
+    because ``model_construct``/``model_copy`` skip validation.
+    """
+    reference = _check_reference(email.reference)
+    in_reply_to = None if email.in_reply_to is None else _check_msg_id(email.in_reply_to)
+    references = [_check_msg_id(item) for item in email.references]
+    if in_reply_to is not None and in_reply_to not in references:
+        references.append(in_reply_to)
+
+    message = EmailMessage()
+    message["From"] = _as_address(sender)
+    message["To"] = Address(
+        display_name=safe_header("to", email.to_name or ""),
+        addr_spec=_check_address("to", email.to),
+    )
+    message["Date"] = format_datetime(date or datetime.now(UTC))
+    set_unstructured(message, "Subject", subject_with_reference(email.subject, reference))
+    message["Message-ID"] = _check_msg_id(email.message_id)
+    if in_reply_to is not None:
+        message["In-Reply-To"] = in_reply_to
+    if references:
+        message["References"] = " ".join(references)
+    message["X-Hotro-Reference"] = reference
+    if email.auto_submitted:
+        message["Auto-Submitted"] = "auto-generated"
+    # quoted-printable keeps the body 7-bit: no reliance on the relay offering 8BITMIME.
+    message.set_content(email.text, charset="utf-8", cte="quoted-printable")
+    if email.html is not None:
+        message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return message
+
+
+def _build(email: OutgoingEmail, sender: Address | str) -> EmailMessage:
+    try:
+        return build_mime(email, sender)
+    except ValueError as exc:  # HeaderInjectionError included: never send, never retry
+        raise PermanentFailure(f"refused to build the message: {exc}") from exc
+
+
+def _by_code(code: int, reason: str) -> ChannelFailure:
+    if 500 <= code < 600:
+        return PermanentFailure(f"SMTP {code}: {reason}", code=code)
+    return TransientFailure(f"SMTP {code}: {reason}", code=code)
+
+
+def _reason(raw: bytes | str) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+class SmtpMailer:
+    """Delivers through an SMTP relay.
+
+    Failures while connecting or setting up the session (refused connection, timeout, TLS,
+    EHLO, AUTH) are transient: they are about the relay, not this message. During the mail
+    transaction a 5xx reply is permanent and anything else transient.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        starttls: bool,
+        username: str | None,
+        password: str | None,
+        timeout: float,
+        *,
+        sender: Address | str,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._starttls = starttls
+        self._username = username
+        self._password = password
+        self._timeout = timeout
+        self._sender = _as_address(sender)
+        self._ssl_context = ssl_context
+
+    def send(self, email: OutgoingEmail) -> None:
+        message = _build(email, self._sender)
+        in_transaction = False
+        try:
+            with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+                smtp.ehlo()
+                if self._starttls:
+                    smtp.starttls(context=self._ssl_context or ssl.create_default_context())
+                    smtp.ehlo()
+                if self._username is not None:
+                    smtp.login(self._username, self._password or "")
+                in_transaction = True
+                smtp.send_message(message, from_addr=self._sender.addr_spec, to_addrs=[email.to])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, raw = next(iter(exc.recipients.values()))
+            raise _by_code(code, _reason(raw)) from exc
+        except smtplib.SMTPResponseException as exc:
+            if in_transaction:
+                raise _by_code(exc.smtp_code, _reason(exc.smtp_error)) from exc
+            raise TransientFailure(
+                f"SMTP session setup failed: {exc.smtp_code} {_reason(exc.smtp_error)}",
+                code=exc.smtp_code,
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:  # OSError: refused, timeout, DNS, TLS
+            raise TransientFailure(f"SMTP {self._host}:{self._port}: {exc!r}") from exc
+
+
+class MaildirMailer:
+    """The local catch-all when no relay is configured: each email becomes a Maildir file."""
+
+    def __init__(self, path: str | PathLike[str], *, sender: Address | str) -> None:
+        self._path = Path(path)
+        self._sender = _as_address(sender)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def send(self, email: OutgoingEmail) -> None:
+        message = _build(email, self._sender)
+        try:
+            mailbox.Maildir(self._path, create=True).add(message.as_bytes())
+        except OSError as exc:
+            raise TransientFailure(f"Maildir {self._path}: {exc!r}") from exc

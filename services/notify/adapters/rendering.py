@@ -1,0 +1,182 @@
+"""Render customer and staff messages from Jinja2 templates (Vietnamese first, English second).
+
+Templates live in ``templates/<lang>/<purpose>.{subject,txt,html}.j2``. Autoescaping is on for
+the HTML variant only; every template runs with ``StrictUndefined`` so a missing variable fails
+loudly instead of producing a blank in a letter to a customer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from functools import cache
+from typing import Any, Final, Literal, NoReturn, get_args
+
+import jinja2
+from markupsafe import Markup, escape
+from pydantic import BaseModel, ConfigDict
+
+from hotro.shared.clock import VIETNAM_TZ
+
+Lang = Literal["vi", "en"]
+Purpose = Literal[
+    "acknowledgement",
+    "info_request",
+    "reply",
+    "refusal",
+    "reminder",
+    "alert_deadline_approaching",
+    "alert_deadline_breached",
+    "alert_new_referral",
+    "alert_delivery_failed",
+]
+LANGS: Final[tuple[Lang, ...]] = get_args(Lang)
+PURPOSES: Final[tuple[Purpose, ...]] = get_args(Purpose)
+DEFAULT_LANG: Final[Lang] = "vi"
+
+
+class CompanyInfo(BaseModel):
+    """Who the customer hears from. The defaults are the demo company's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "Công ty VHV"
+    hotline: str = "0422111997"
+    email: str = "contact@vhv.vn"
+    address: str = "Hà Nội"
+    city: str = "Hà Nội"
+
+
+class RenderedMessage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    text: str
+    html: str
+
+
+class TemplateFailure(ValueError):
+    """A template asked to abort, e.g. on an unknown refusal reason."""
+
+
+def to_local(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: pass an aware datetime (UTC is fine)")
+    return value.astimezone(VIETNAM_TZ)
+
+
+def format_date(value: date | datetime) -> str:
+    """dd/mm/yyyy; a datetime is first converted to Vietnam time."""
+    if isinstance(value, datetime):
+        value = to_local(value).date()
+    return value.strftime("%d/%m/%Y")
+
+
+def format_time(value: datetime) -> str:
+    return to_local(value).strftime("%H:%M")
+
+
+def format_datetime(value: datetime) -> str:
+    """``HH:MM dd/mm/yyyy`` in Vietnam time, the order Vietnamese readers expect."""
+    return f"{format_time(value)} {format_date(value)}"
+
+
+# Spelled out rather than strftime("%B"), which follows the process locale.
+_MONTHS_EN: Final = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def format_long_date(value: date | datetime, lang: Lang = DEFAULT_LANG) -> str:
+    """``ngày 05 tháng 03 năm 2026`` (vi) or ``5 March 2026`` (en), as written atop a letter."""
+    if isinstance(value, datetime):
+        value = to_local(value).date()
+    if lang == "vi":
+        return f"ngày {value.day:02d} tháng {value.month:02d} năm {value.year}"
+    return f"{value.day} {_MONTHS_EN[value.month - 1]} {value.year}"
+
+
+def _nl2br(value: str) -> Markup:
+    return Markup("<br>\n").join(escape(line) for line in str(value).splitlines())
+
+
+def _paragraphs(value: str) -> list[str]:
+    """Split staff-written text on blank lines into paragraphs."""
+    return [p.strip() for p in re.split(r"\n\s*\n", str(value).strip()) if p.strip()]
+
+
+def _fail(message: str) -> NoReturn:
+    raise TemplateFailure(message)
+
+
+def _autoescape(name: str | None) -> bool:
+    return name is not None and name.endswith(".html.j2")
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("hotro.services.notify", "templates"),
+        autoescape=_autoescape,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        date=format_date,
+        time=format_time,
+        datetime=format_datetime,
+        nl2br=_nl2br,
+        paragraphs=_paragraphs,
+    )
+    env.globals["fail"] = _fail
+    return env
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def render(
+    purpose: str,
+    lang: str,
+    context: Mapping[str, Any],
+    company: CompanyInfo,
+) -> RenderedMessage:
+    """Render the three variants of one message.
+
+    Raises ``ValueError`` for an unknown purpose or language and ``jinja2.UndefinedError``
+    when the context lacks a variable the template uses.
+    """
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r}; expected one of {PURPOSES}")
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}; expected one of {LANGS}")
+    if "company" in context:
+        raise ValueError("'company' is reserved: pass it as the company argument")
+    env = environment()
+    variables = {**context, "company": company, "lang": lang}
+
+    def variant(kind: str) -> str:
+        return env.get_template(f"{lang}/{purpose}.{kind}.j2").render(variables)
+
+    return RenderedMessage(
+        subject=_one_line(variant("subject")),
+        text=variant("txt").strip() + "\n",
+        html=variant("html"),
+    )
+
+
+def available(purposes: Iterable[str] = PURPOSES) -> list[tuple[str, str]]:
+    """(purpose, lang) pairs whose three templates exist — a packaging self-check."""
+    env = environment()
+    names = set(env.list_templates())
+    return [
+        (purpose, lang)
+        for purpose in purposes
+        for lang in LANGS
+        if all(f"{lang}/{purpose}.{kind}.j2" in names for kind in ("subject", "txt", "html"))
+    ]

@@ -1,0 +1,93 @@
+"""Notify's service layer: record the intent to send once, send it, record the outcome.
+
+One application, composed of its use cases (one module each): ``acknowledgements``
+(contacts, and the acknowledgement that waits for sla's reply date), ``information``
+(information requests and reminders), ``replies`` (replies and refusals), ``alerts``
+(internal alerts), ``outcomes`` (what channels and staff report, bounces) and
+``publishing`` (what goes on the wire). The handlers below only pick the use case.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.application import ProcessingEvent
+
+from hotro.services.notify.application.acknowledgements import Acknowledgements
+from hotro.services.notify.application.information import InformationRequests
+from hotro.services.notify.application.intents import DispatchNotFound, Recipients
+from hotro.services.notify.application.outcomes import DispatchOutcomes, OutcomeNotRecorded
+from hotro.services.notify.application.publishing import wire_event
+from hotro.services.notify.application.replies import Replies
+from hotro.services.notify.domain import Dispatch, DispatchError
+from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.eventstore.application import WireEvent, handles
+from hotro.shared.privacy.sealing import KeyRing, process_keyring
+
+
+class NotifyApplication(Acknowledgements, InformationRequests, Replies, DispatchOutcomes):
+    name = "notify"
+
+    def __init__(self, env: dict[str, str] | None = None,
+                 clock: Callable[[], datetime] | None = None, *,
+                 recipients: Recipients | None = None, max_attempts: int = 5,
+                 keyring: KeyRing | None = None) -> None:
+        super().__init__(env, clock)
+        #: the complaints' data keys (see ``application.personal_data``)
+        self.keyring = keyring or process_keyring()
+        self.recipients = recipients or Recipients()
+        self.max_attempts = max_attempts
+
+    # ---- reactions: record intents -------------------------------------------------------
+
+    @handles("intake.ComplaintReceived")
+    def _on_received(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        self.record_receipt(env, p, pe)
+
+    @handles("sla.DeadlineSet")
+    def _on_deadline_set(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        if p.clock == "reply":
+            self.note_reply_deadline(env, p, pe)
+
+    @handles("routing.InfoRequested")
+    def _on_info_requested(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        self.ask_for_information(env, p, pe)
+
+    @handles("routing.ReplyRequested")
+    def _on_reply_requested(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        self.send_reply(env, p, pe)
+
+    @handles("routing.ComplaintRefused")
+    def _on_refused(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        self.send_refusal(env, p, pe)
+
+    @handles("routing.ReferredToDepartment")
+    def _on_referred(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        self.alert_department(env, p, pe)
+
+    @handles("sla.DeadlineApproaching", "sla.DeadlineBreached")
+    def _on_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        if env.event_type == "DeadlineApproaching" and p.clock == "customer_info":
+            self.remind_customer(env, p, pe)
+        else:
+            self.alert_deadline(env, p, pe)
+
+    @handles("intake.DeliveryBounced")
+    def _on_bounced(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        self.record_bounce(env, p, pe)
+
+    # ---- outbox mapping --------------------------------------------------------------------
+
+    def to_wire(self, domain_event: Any) -> WireEvent | None:
+        return wire_event(domain_event, self._dispatch_at)
+
+    def _dispatch_at(self, dispatch_id: uuid.UUID, version: int) -> Dispatch:
+        dispatch: Dispatch = self.repository.get(dispatch_id, version=version)
+        return dispatch
+
+
+__all__ = ["DispatchError", "DispatchNotFound", "NotifyApplication", "OutcomeNotRecorded",
+           "Recipients"]

@@ -1,0 +1,91 @@
+"""Contacts and acknowledgements. ComplaintReceived records the customer's contact (sealed)
+and the receipt the acknowledgement speaks of; sla's reply DeadlineSet gives the reply date
+it promises (sla owns that date: its policy, calendar version and category). The two come
+from different producers and reach notify in either order; the acknowledgement's Dispatch
+is requested when the second one is applied — in the same transaction as that event's
+tracking row, so exactly once, and never before the reply date is known.
+
+A complaint acknowledged before notify waited for sla already has its acknowledgement: a
+reply DeadlineSet arriving for it later finds no receipt noted and requests nothing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.domain import Aggregate
+
+from hotro.services.notify.application.intents import Intents
+from hotro.services.notify.domain import Acknowledgement, Contact, acknowledgement_route
+from hotro.shared.contracts import events as wire
+from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.privacy.sealing import KeyDestroyed, seal_with
+
+#: the cause of the one acknowledgement of a complaint (its dispatch id derives from it)
+ACKNOWLEDGEMENT_CAUSE = "received/customer"
+
+
+class Acknowledgements(Intents):
+    def record_receipt(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        """ComplaintReceived: the contact, and the receipt the acknowledgement confirms."""
+        if self._contact(env.complaint_id) is not None:
+            return  # the same complaint announced twice: one contact, one acknowledgement
+        trace = self.reaction_trace(env, "notify")
+        contact = Contact(complaint_id=env.complaint_id, reference=p.reference,
+                          channel=p.channel, customer=self._received_customer(env, p),
+                          language=p.language, inbound_message_id=p.inbound_message_id,
+                          received_at=p.received_at.isoformat(),
+                          incident_date=p.incident_date.isoformat() if p.incident_date else None,
+                          product=p.product, trace=trace)
+        acknowledgement = self._acknowledgement(env.complaint_id, trace)
+        acknowledgement.note_receipt(reference=p.reference, kind=p.kind,
+                                     received_at=p.received_at.isoformat(),
+                                     filed_late=p.filed_late, trace=trace)
+        pe.collect_events(contact, *self._request_if_due(acknowledgement, contact, trace))
+
+    def note_reply_deadline(self, env: Envelope, p: Any,
+                            pe: ProcessingEvent[uuid.UUID]) -> None:
+        """sla's DeadlineSet of the reply clock: the date the acknowledgement promises."""
+        trace = self.reaction_trace(env, "notify")
+        acknowledgement = self._acknowledgement(env.complaint_id, trace)
+        if acknowledgement.reply_last_day is not None:
+            return  # the first reply deadline stands
+        acknowledgement.note_reply_deadline(last_day=p.last_day.isoformat(),
+                                            due_at=p.due_at.isoformat(),
+                                            calendar_version=p.calendar_version, trace=trace)
+        contact = self._contact(env.complaint_id) if acknowledgement.receipt else None
+        pe.collect_events(*self._request_if_due(acknowledgement, contact, trace))
+
+    def _request_if_due(self, acknowledgement: Acknowledgement, contact: Contact | None,
+                        trace: dict[str, str | None]) -> list[Aggregate]:
+        if not acknowledgement.is_due or contact is None:
+            return [acknowledgement]
+        person = self.open_customer(contact)
+        method, recipient = acknowledgement_route(contact.channel, person)
+        context = acknowledgement.context(customer_name=(person or {}).get("name"))
+        dispatch = self._new_dispatch(contact.complaint_id, "acknowledgement", method,
+                                      recipient, contact.language, context, contact, trace,
+                                      internal=False, cause=ACKNOWLEDGEMENT_CAUSE)
+        acknowledgement.dispatch_requested(dispatch_id=dispatch.id, trace=trace)
+        return [acknowledgement, dispatch]
+
+    def _acknowledgement(self, complaint_id: uuid.UUID,
+                         trace: dict[str, str | None]) -> Acknowledgement:
+        """The complaint's acknowledgement record, opened by whichever event comes first
+        (two replicas opening it at once: one save conflicts and is retried)."""
+        try:
+            found: Acknowledgement = self.repository.get(Acknowledgement.create_id(complaint_id))
+        except AggregateNotFoundError:
+            return Acknowledgement(complaint_id=complaint_id, trace=trace)
+        return found
+
+    def _received_customer(self, env: Envelope, p: Any) -> dict[str, Any]:
+        """The contact as stored: sealed (v2 arrives sealed; v1 was published in clear and
+        is sealed here, or dropped if the key is already destroyed)."""
+        if isinstance(p, wire.ComplaintReceivedV2):
+            return p.customer.model_dump()
+        try:
+            return seal_with(self.keyring, str(env.complaint_id), p.customer.model_dump())
+        except KeyDestroyed:
+            return {}

@@ -1,0 +1,80 @@
+"""Internal alerts, by email to staff: a new referral to the department, a staff clock
+approaching or breached (to the case's owner and the supervisor), and a customer message
+that did not arrive (to the support team). They stay in notify's own log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from eventsourcing.application import ProcessingEvent
+
+from hotro.services.notify.application.intents import Intents
+from hotro.services.notify.domain import Dispatch
+from hotro.shared.contracts.envelope import Envelope
+
+SUPPORT_TEAM_LABEL = {"vi": "Bộ phận Hỗ trợ khách hàng", "en": "Customer support"}
+
+
+class InternalAlerts(Intents):
+    def alert_department(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        """A case referred to a department; whoever referred it owns it from now on."""
+        context = {"reference": p.reference, "department": p.department,
+                   "referred_by": env.actor.id, "summary": p.question,
+                   "due_date": p.internal_due.isoformat() if p.internal_due else None}
+        trace = self.reaction_trace(env, "notify")
+        contact = self._contact(env.complaint_id)
+        if contact is not None:
+            self._note_owner(contact, env, trace)
+            pe.collect_events(contact)
+        pe.collect_events(self._dispatch(env, "alert_new_referral", "email",
+                                         self.recipients.department(p.department), "vi",
+                                         context, None, trace, internal=True))
+
+    def alert_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        """A staff clock approaching or breached: the case's owner and the supervisor."""
+        trace = self.reaction_trace(env, "notify")
+        purpose = ("alert_deadline_breached" if env.event_type == "DeadlineBreached"
+                   else "alert_deadline_approaching")
+        contact = self._contact(env.complaint_id)
+        owner = contact.owner if contact is not None else None
+        # Before anyone has moved the case on, the support team's mailbox is its owner.
+        owner_address = self.recipients.staff(owner) if owner else self.recipients.support
+        for who, address in (("owner", owner_address),
+                             ("supervisor", self.recipients.supervisor)):
+            context = {"reference": p.reference, "clock": p.clock,
+                       "handler": owner or SUPPORT_TEAM_LABEL["vi"],
+                       "deadline": p.last_day.isoformat(), "due_at": p.due_at.isoformat(),
+                       "working_days_left": getattr(p, "working_days_left", 0)}
+            pe.collect_events(self._dispatch(env, purpose, "email", address, "vi", context,
+                                             None, trace, internal=True, audience=who))
+
+    def failure_alert(self, dispatch: Dispatch, kind: str, reason: str,
+                      trace: dict[str, str | None]) -> list[Dispatch]:
+        """An alert to the support team about a customer message that did not arrive.
+        Alerts about alerts are not raised (they would fail the same way)."""
+        if dispatch.internal:
+            return []
+        context = {"reference": dispatch.reference, "purpose": dispatch.purpose,
+                   "method": dispatch.method, "reason": reason[:500],
+                   "attempts": dispatch.attempts, "kind": kind,
+                   "message_id": dispatch.message_id}
+        alert = self._new_dispatch(dispatch.complaint_id, "alert_delivery_failed", "email",
+                                   self.recipients.support, "vi", context, None, trace,
+                                   internal=True, cause=f"{dispatch.id}/{kind}/support")
+        return [] if self._exists(alert.id) else [alert]
+
+    def alert_unmatched_bounce(self, env: Envelope, p: Any, dispatch: Dispatch | None,
+                               pe: ProcessingEvent[uuid.UUID]) -> None:
+        """A bounce of a message that is not a sent email of ours: staff are told."""
+        trace = self.reaction_trace(env, "notify")
+        context = {"reference": p.reference, "purpose": dispatch.purpose if dispatch else None,
+                   "method": "email", "reason": p.reason[:500], "attempts": None,
+                   "kind": "bounced", "message_id": p.message_id}
+        alert_id = Dispatch.create_id(env.complaint_id, "alert_delivery_failed",
+                                      f"bounce/{env.event_id}/support")
+        if not self._exists(alert_id):
+            pe.collect_events(self._dispatch(env, "alert_delivery_failed", "email",
+                                             self.recipients.support, "vi", context, None,
+                                             trace, internal=True, audience="support",
+                                             cause=f"bounce/{env.event_id}"))

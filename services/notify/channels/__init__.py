@@ -1,1 +1,0 @@
-"""Delivery channels of the notify service: email, printed letter, SMS/Zalo webhook."""

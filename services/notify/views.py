@@ -1,0 +1,99 @@
+"""The dispatch log read model: what went to whom, when, by which method, with the proof
+(served as ``/api/deliveries``).
+
+Built from notify's own notification log by a ``LogFollower`` (incremental: each query
+first reads only the events stored since the previous one), so a request costs a few
+dictionary look-ups instead of a scan of the whole log and one aggregate load per row.
+In memory; rebuilt from the log on start.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+from hotro.services.notify.domain import Dispatch
+from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.follower import LogFollower
+
+
+class DispatchLog:
+    def __init__(self, app: ServiceApplication) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[uuid.UUID, dict[str, Any]] = {}
+        self._by_complaint: dict[uuid.UUID, list[uuid.UUID]] = {}
+        self._follower = LogFollower(app, self._apply)
+
+    def catch_up(self) -> None:
+        with self._lock:
+            self._follower.catch_up()
+
+    def entries(self, *, complaint_id: uuid.UUID | None = None, status: str | None = None,
+                purpose: str | None = None, offset: int = 0,
+                limit: int = 100) -> list[dict[str, Any]]:
+        """Entries in the order their intent was recorded (read-your-writes: catches up)."""
+        with self._lock:
+            self._follower.catch_up()
+            ids = (self._by_complaint.get(complaint_id, []) if complaint_id is not None
+                   else list(self._entries))
+            rows = [self._entries[i] for i in ids]
+            if status is not None:
+                rows = [r for r in rows if r["status"] == status]
+            if purpose is not None:
+                rows = [r for r in rows if r["purpose"] == purpose]
+            return [_copy(r) for r in rows[offset:offset + limit]]
+
+    def get(self, dispatch_id: uuid.UUID) -> dict[str, Any] | None:
+        with self._lock:
+            self._follower.catch_up()
+            row = self._entries.get(dispatch_id)
+            return _copy(row) if row is not None else None
+
+    def _apply(self, event: Any) -> None:
+        if not isinstance(event, Dispatch.Event):
+            return  # contacts and acknowledgements are not dispatches
+        if isinstance(event, Dispatch.Requested):
+            did = event.originator_id
+            self._entries[did] = {
+                "id": str(did), "complaint_id": str(event.complaint_id),
+                "reference": event.reference, "purpose": event.purpose,
+                "method": event.method, "to": event.recipient, "internal": event.internal,
+                "message_id": event.message_id,
+                "status": "task_open" if event.method in ("phone", "in_person") else "pending",
+                "requested_at": event.timestamp.isoformat(), "attempts": 0,
+                "proof": None, "sent_at": None, "recorded_by": None, "summary": None,
+                "letter": None, "last_error": None, "history": [],
+            }
+            self._by_complaint.setdefault(event.complaint_id, []).append(did)
+            return
+        row = self._entries.get(getattr(event, "originator_id", None))  # type: ignore[arg-type]
+        if row is None:
+            return
+        at = event.timestamp.isoformat()
+        if isinstance(event, Dispatch.AttemptFailed):
+            row["attempts"] += 1
+            row["last_error"] = event.reason
+            row["history"].append({"at": at, "event": "attempt_failed", "reason": event.reason})
+        elif isinstance(event, Dispatch.LetterPrinted):
+            row["attempts"] += 1
+            row["status"] = "awaiting_post"
+            row["letter"] = f"/api/letters/{row['id']}.pdf"
+            row["history"].append({"at": at, "event": "letter_printed"})
+        elif isinstance(event, Dispatch.Sent):
+            if row["status"] == "pending":
+                row["attempts"] += 1
+            row.update(status="sent", proof=event.proof, sent_at=event.sent_at,
+                       recorded_by=event.recorded_by, summary=event.summary)
+            row["history"].append({"at": at, "event": "sent", "proof": event.proof,
+                                   "recorded_by": event.recorded_by})
+        elif isinstance(event, Dispatch.Failed):
+            row.update(status="failed", last_error=event.reason)
+            row["history"].append({"at": at, "event": "failed", "reason": event.reason})
+        elif isinstance(event, Dispatch.Bounced):
+            row.update(status="bounced", last_error=event.reason)
+            row["history"].append({"at": at, "event": "bounced", "reason": event.reason})
+
+
+def _copy(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "history": [dict(h) for h in row["history"]]}

@@ -1,0 +1,1 @@
+"""Routing's I/O beyond the store and HTTP: reading its configuration files."""

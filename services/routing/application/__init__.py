@@ -1,0 +1,168 @@
+"""Routing's service layer: step 2 of the process, case by case.
+
+Upstream events open and advance cases (``opening``, ``customer_info``, ``deliveries``,
+``deadlines``); staff act through ``act`` (``staff``); ``publishing`` says what other
+services hear. The handlers here only find the case, call that code, and collect or save
+the events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.persistence import IntegrityError
+
+from hotro.services.routing.application.customer_info import (
+    InfoTimeoutOutcome,
+    record_information,
+)
+from hotro.services.routing.application.deadlines import record_deadline_report
+from hotro.services.routing.application.deliveries import (
+    note_bounce,
+    note_failed_delivery,
+    record_delivery,
+)
+from hotro.services.routing.application.opening import open_case
+from hotro.services.routing.application.publishing import wire_event
+from hotro.services.routing.application.staff import perform
+from hotro.services.routing.domain.case import Case
+from hotro.services.routing.domain.catalogue import Catalogue
+from hotro.services.routing.domain.triage import TriageRules
+from hotro.services.routing.domain.workflow import Action, CaseError
+from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.eventstore.application import ServiceApplication, WireEvent, handles
+
+__all__ = ["CaseNotFound", "ConcurrentChange", "InfoTimeoutOutcome", "RoutingApplication"]
+
+
+class CaseNotFound(LookupError):
+    pass
+
+
+class ConcurrentChange(CaseError):
+    """Someone else changed the case between reading and saving it; no event was stored."""
+
+
+class RoutingApplication(ServiceApplication):
+    name = "routing"
+    # Every event stored now names its case, so each is checked publishable before it is
+    # stored (staff input included); only events stored earlier need the case to publish.
+    wire_from_event_alone = True
+
+    def __init__(self, env: dict[str, str] | None = None,
+                 clock: Callable[[], datetime] | None = None, *,
+                 catalogue: Catalogue, triage: TriageRules,
+                 auto_refuse_late: bool = True, auto_close_after_reply: bool = True,
+                 customer_info_timeout: InfoTimeoutOutcome = "resume_analysis") -> None:
+        super().__init__(env, clock)
+        self.catalogue = catalogue
+        self.triage = triage
+        self.auto_refuse_late = auto_refuse_late
+        self.auto_close_after_reply = auto_close_after_reply
+        self.customer_info_timeout = customer_info_timeout
+
+    def reload_triage(self, rules: TriageRules) -> None:
+        """Swap the triage rules (already validated); new cases use them at once."""
+        self.triage = rules
+
+    # ---- reactions ---------------------------------------------------------------------
+
+    @handles("intake.ComplaintReceived")
+    def _on_received(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        if self._find(env.complaint_id) is not None:
+            return
+        pe.collect_events(open_case(env.complaint_id, p, self.triage,
+                                    refuse_late=self.auto_refuse_late,
+                                    trace=self.reaction_trace(env, "routing"),
+                                    now=self.clock()))
+
+    @handles("intake.InfoProvided")
+    def _on_info_provided(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        case = self._require(env.complaint_id)
+        record_information(case, env, p, trace=self.reaction_trace(env, "routing"),
+                           now=self.clock())
+        pe.collect_events(case)
+
+    @handles("notify.ReplySent")
+    def _on_reply_sent(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        case = self._find(env.complaint_id)
+        if case is None:
+            return
+        record_delivery(case, env, p, close_after_reply=self.auto_close_after_reply,
+                        trace=self.reaction_trace(env, "routing"), now=self.clock())
+        pe.collect_events(case)
+
+    @handles("notify.NotificationFailed")
+    def _on_notification_failed(self, env: Envelope, p: Any,
+                                pe: ProcessingEvent[uuid.UUID]) -> None:
+        case = self._find(env.complaint_id)
+        if case is None:
+            return
+        note_failed_delivery(case, p, trace=self.reaction_trace(env, "routing"),
+                             now=self.clock())
+        pe.collect_events(case)
+
+    @handles("intake.DeliveryBounced")
+    def _on_bounced(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        case = self._find(env.complaint_id)
+        if case is None:
+            return
+        note_bounce(case, p, trace=self.reaction_trace(env, "routing"), now=self.clock())
+        pe.collect_events(case)
+
+    @handles("sla.DeadlineApproaching", "sla.DeadlineBreached")
+    def _on_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        case = self._find(env.complaint_id)
+        if case is None:
+            return  # not routing's case: tracked, ignored
+        record_deadline_report(case, p, info_timeout=self.customer_info_timeout,
+                               trace=self.reaction_trace(env, "routing"), now=self.clock())
+        pe.collect_events(case)
+
+    # ---- staff commands ----------------------------------------------------------------
+
+    def act(self, complaint_id: uuid.UUID, action: Action, *, role: str,
+            actor_department: str | None, trace: dict[str, str | None],
+            **arguments: Any) -> Case:
+        """One staff action: authorised, checked by the aggregate, saved — or refused with
+        an error and no event (see ``staff.perform``)."""
+        case = self._require(complaint_id)
+        perform(case, action, role=role, actor_department=actor_department,
+                catalogue=self.catalogue, trace=trace, now=self.clock(), **arguments)
+        try:
+            self.save(case)
+        except IntegrityError:
+            raise ConcurrentChange(f"case {case.reference} was changed at the same time; "
+                                   "reload it and try again") from None
+        return case
+
+    # ---- queries -----------------------------------------------------------------------
+
+    def get_case(self, complaint_id: uuid.UUID) -> Case:
+        return self._require(complaint_id)
+
+    def _find(self, complaint_id: uuid.UUID) -> Case | None:
+        try:
+            case: Case = self.repository.get(Case.create_id(complaint_id))
+        except AggregateNotFoundError:
+            return None
+        return case
+
+    def _require(self, complaint_id: uuid.UUID) -> Case:
+        case = self._find(complaint_id)
+        if case is None:
+            raise CaseNotFound(str(complaint_id))
+        return case
+
+    # ---- outbox mapping ----------------------------------------------------------------
+
+    def to_wire(self, e: Any) -> WireEvent | None:
+        return wire_event(e, self._case_at)
+
+    def _case_at(self, case_id: uuid.UUID, version: int) -> Case:
+        """Only for events stored before published events named their case."""
+        case: Case = self.repository.get(case_id, version=version)
+        return case

@@ -1,0 +1,1 @@
+"""sla's I/O: reading the calendar registry and the deadline-policy file."""

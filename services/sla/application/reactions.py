@@ -1,0 +1,182 @@
+"""The case's events move its clocks: a complaint received starts the reply and
+first-contact clocks; a request for information starts the customer's clock (and pauses
+the clocks the pause policy names); a referral starts the department's; answers meet them;
+closing or refusing the case stops them; reopening it starts a new reply clock."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent, Repository
+
+from hotro.services.sla.domain.clock import (
+    CaseClocks,
+    Clock,
+    ClockError,
+    PausePolicy,
+    TraceDict,
+    base_kind,
+    reopened_reply_kind,
+)
+from hotro.services.sla.domain.planning import CalendarPlanner, Plan, pauses_of
+from hotro.shared.contracts import events as wire
+from hotro.shared.contracts.envelope import Envelope
+
+
+class ClocksOfCase:
+    """One case's clocks as one upstream event changes them. A clock is read as already
+    changed while this event is processed, else as stored; every change is collected into
+    the processing event, which stores it with the tracking record (exactly once)."""
+
+    def __init__(self, repository: Repository[uuid.UUID], pe: ProcessingEvent[uuid.UUID],
+                 envelope: Envelope, trace: TraceDict) -> None:
+        self._repository = repository
+        self._pe = pe
+        self.complaint_id = envelope.complaint_id
+        self.occurred_at = envelope.occurred_at
+        self.trace = trace
+
+    def index(self) -> CaseClocks | None:
+        index: CaseClocks | None = self._load(CaseClocks.create_id(self.complaint_id))
+        return index
+
+    def clock(self, kind: str) -> Clock | None:
+        clock: Clock | None = self._load(Clock.create_id(self.complaint_id, kind))
+        return clock
+
+    def open_clocks(self) -> list[Clock]:
+        index = self.index()
+        clocks = [self.clock(kind) for kind in index.kinds] if index else []
+        return [c for c in clocks if c is not None and c.is_open]
+
+    def start(self, kind: str, reference: str, plan: Plan, *, counted: bool) -> None:
+        if self.clock(kind) is not None:
+            return  # already started (e.g. the same referral twice): the first one stands
+        index = self.index() or CaseClocks(complaint_id=self.complaint_id, trace=self.trace)
+        index.add(kind=kind, trace=self.trace)
+        clock = Clock(complaint_id=self.complaint_id, kind=kind, reference=reference,
+                      start=plan.start.isoformat(), last_day=plan.last_day.isoformat(),
+                      due_at=plan.due_at.isoformat(), working_days=plan.working_days,
+                      rule=plan.rule, explanation=plan.explanation,
+                      calendar_version=plan.calendar_version, counted=counted,
+                      trace=self.trace)
+        self._pe.collect_events(index, clock)
+
+    def meet(self, clock: Clock, at: datetime) -> None:
+        clock.meet(at=at, trace=self.trace)
+        self.changed(clock)
+
+    def meet_kind(self, kind: str, at: datetime) -> None:
+        """Meet the clock of ``kind`` if the case has it open."""
+        clock = self.clock(kind)
+        if clock is not None and clock.is_open:
+            self.meet(clock, at)
+
+    def changed(self, clock: Clock) -> None:
+        self._pe.collect_events(clock)
+
+    def _load(self, aggregate_id: uuid.UUID) -> Any:
+        in_flight = self._pe.aggregates.get(aggregate_id)
+        if in_flight is not None:
+            return in_flight
+        try:
+            return self._repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+
+def start_on_receipt(case: ClocksOfCase, planner: CalendarPlanner,
+                     p: wire.ComplaintReceived, *, first_contact: bool) -> None:
+    for kind in ("reply", "first_contact") if first_contact else ("reply",):
+        plan = planner.plan(kind, p.received_at, product=p.product, category=p.category)
+        case.start(kind, p.reference, plan, counted=True)
+
+
+def await_customer(case: ClocksOfCase, planner: CalendarPlanner, pause_policy: PausePolicy,
+                   p: wire.InfoRequested) -> None:
+    """The customer is asked for information: their clock runs until the due date support
+    set, the customer counts as engaged, and the clocks the pause policy names pause."""
+    plan = planner.plan_until("customer_info", case.occurred_at, p.due_date,
+                              rule=f"due date set by support (round {p.round})")
+    case.start(f"customer_info/{p.round}", p.reference, plan, counted=False)
+    case.meet_kind("first_contact", case.occurred_at)
+    on = planner.local_date(case.occurred_at).isoformat()
+    for clock in case.open_clocks():
+        if clock.status == "running" and \
+                pause_policy.pauses_while_awaiting_customer(clock.kind):
+            try:
+                clock.pause(at=case.occurred_at, on=on,
+                            reason=f"awaiting the customer's information (round {p.round})",
+                            trace=case.trace)
+            except ClockError:
+                continue  # already due: the timer breaches it
+            case.changed(clock)
+
+
+def customer_answered(case: ClocksOfCase, planner: CalendarPlanner) -> None:
+    """The information answers every open request; paused clocks count again."""
+    for clock in case.open_clocks():
+        if base_kind(clock.kind) == "customer_info":
+            case.meet(clock, case.occurred_at)
+    on = planner.local_date(case.occurred_at)
+    for clock in case.open_clocks():
+        if clock.status == "paused":
+            _resume(case, planner, clock, on)
+
+
+def start_department(case: ClocksOfCase, planner: CalendarPlanner,
+                     p: wire.ReferredToDepartment) -> None:
+    if p.internal_due is not None:
+        plan = planner.plan_until("department", case.occurred_at, p.internal_due,
+                                  rule=f"internal due date for {p.department}")
+    else:
+        plan = planner.plan("department", case.occurred_at)
+    case.start(f"department/{p.department}", p.reference, plan,
+               counted=p.internal_due is None)
+
+
+def reply_sent(case: ClocksOfCase, p: wire.ReplySent) -> None:
+    """A reply (or a refusal written by staff) meets the case's open reply clocks; any
+    message to the customer engages them."""
+    if p.purpose in ("reply", "refusal"):
+        for clock in case.open_clocks():
+            if base_kind(clock.kind) == "reply":
+                case.meet(clock, p.sent_at)
+    case.meet_kind("first_contact", p.sent_at)
+
+
+def start_reply_again(case: ClocksOfCase, planner: CalendarPlanner,
+                      p: wire.ComplaintReopened) -> None:
+    """A reopened case is to be answered again: a new reply clock counted from the reopen
+    instant, with the working days the policy gave the case's first reply clock (its
+    product's or category's rule); the policy's default if sla never had one."""
+    index = case.index()
+    first = case.clock("reply")
+    if first is not None:
+        plan = planner.plan_counted(planner.local_date(case.occurred_at), first.working_days,
+                                    first.rule)
+    else:
+        plan = planner.plan("reply", case.occurred_at)
+    case.start(reopened_reply_kind(index.kinds if index else ()), p.reference, plan,
+               counted=True)
+
+
+def stop_all(case: ClocksOfCase, reason: str) -> None:
+    for clock in case.open_clocks():
+        clock.stop(reason=reason, trace=case.trace)
+        case.changed(clock)
+
+
+def _resume(case: ClocksOfCase, planner: CalendarPlanner, clock: Clock, on: date) -> None:
+    pauses = pauses_of(clock.pauses_if_resumed_on(on.isoformat()))
+    plan = planner.plan_counted(date.fromisoformat(clock.start), clock.working_days,
+                                clock.rule, pauses)
+    clock.resume(at=case.occurred_at, on=on.isoformat(), last_day=plan.last_day.isoformat(),
+                 due_at=plan.due_at.isoformat(), explanation=plan.explanation,
+                 calendar_version=plan.calendar_version,
+                 reason=f"the customer's information arrived on {on.isoformat()}: the "
+                        f"clock counts again (paused since {pauses[-1][0].isoformat()})",
+                 trace=case.trace)
+    case.changed(clock)
