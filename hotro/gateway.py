@@ -36,6 +36,10 @@ ROUTES: tuple[tuple[str, str], ...] = (
 )
 #: what `/services/<name>/…` may reach: each service's API documentation, nothing else
 SERVICE_DOCS = ("/docs", "/openapi.json", "/docs/oauth2-redirect")
+#: a service's own listener only (health, readiness, metrics): never forwarded
+INTERNAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+#: added to every forwarded request, so a service can tell proxied calls from direct ones
+VIA = (b"via", b"1.1 hotro-gateway")
 _HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive",
         "upgrade", "proxy-connection", "te", "trailer"}
 
@@ -69,6 +73,10 @@ def _target(path: str, upstreams: Mapping[str, str]) -> tuple[str, str]:
         inner = "/" + "/".join(rest)
         if service in upstreams and inner in SERVICE_DOCS:
             return upstreams[service], inner
+        raise Refused(404, "no such route")
+    if "console" in upstreams and not path.startswith(("/api/", "/ops/")) \
+            and path not in INTERNAL_PATHS:
+        return upstreams["console"], path  # the web console serves every other page
     raise Refused(404, "no such route")
 
 
@@ -88,11 +96,12 @@ def _raw_path(request: Request) -> str:
 def _forwarded_headers(request: Request) -> list[tuple[bytes, bytes]]:
     headers = []
     for name, value in request.headers.raw:
-        if name.decode("latin-1").lower() in _HOP:
+        if name.decode("latin-1").lower() in _HOP or name.lower() == VIA[0]:
             continue
         if any((b < 0x20 and b != 0x09) or b == 0x7F for b in value):
             raise Refused(400, f"control characters in header {name.decode('latin-1')!r}")
         headers.append((name, value))
+    headers.append(VIA)
     return headers
 
 
@@ -149,7 +158,9 @@ def build_gateway(upstreams: Mapping[str, str], limits: GatewayLimits | None = N
                        and k.lower() != "content-encoding"}
         return Response(upstream.content, upstream.status_code, out_headers)
 
-    async def index(_: Request) -> Response:
+    async def index(request: Request) -> Response:
+        if "console" in upstreams:
+            return await forward(request)
         return JSONResponse({"service": "hotro", "routes": dict(ROUTES),
                              "docs": {s: f"/services/{s}/docs" for s in upstreams}})
 

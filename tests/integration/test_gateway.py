@@ -31,7 +31,8 @@ def _upstream(name: str) -> Starlette:
         return JSONResponse({"service": name, "path": request.url.path,
                              "raw_path": request.scope["raw_path"].decode(),
                              "query": request.url.query, "size": len(body),
-                             "header": request.headers.get("x-test", "")})
+                             "header": request.headers.get("x-test", ""),
+                             "via": request.headers.getlist("via")})
 
     return Starlette(routes=[Route("/{path:path}", echo, methods=["GET", "POST"])])
 
@@ -60,10 +61,12 @@ async def _serve(app: Starlette) -> AsyncIterator[Running]:
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[str]:
-    async with _serve(_upstream("intake")) as intake, _serve(_upstream("sla")) as sla:
+    async with _serve(_upstream("intake")) as intake, _serve(_upstream("sla")) as sla, \
+            _serve(_upstream("console")) as console:
         down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
         upstreams = {"intake": f"http://127.0.0.1:{intake.port}",
-                     "sla": f"http://127.0.0.1:{sla.port}", "routing": down, "notify": down}
+                     "sla": f"http://127.0.0.1:{sla.port}", "routing": down, "notify": down,
+                     "console": f"http://127.0.0.1:{console.port}"}
         async with _serve(build_gateway(upstreams, LIMITS)) as gw:
             yield f"http://127.0.0.1:{gw.port}"
 
@@ -71,20 +74,31 @@ async def gateway() -> AsyncIterator[str]:
 async def test_public_routes_are_forwarded_with_path_query_and_headers(gateway: str) -> None:
     async with httpx.AsyncClient(base_url=gateway) as client:
         r = await client.post("/api/complaints/KN-2026-000001/info?x=1&y=%C3%A1",
-                              content=b"abc", headers={"X-Test": "ok"})
+                              content=b"abc", headers={"X-Test": "ok", "Via": "1.1 forged"})
         assert r.status_code == 200
         assert r.json() == {"service": "intake", "path": "/api/complaints/KN-2026-000001/info",
                             "raw_path": "/api/complaints/KN-2026-000001/info",
-                            "query": "x=1&y=%C3%A1", "size": 3, "header": "ok"}
+                            "query": "x=1&y=%C3%A1", "size": 3, "header": "ok",
+                            "via": ["1.1 hotro-gateway"]}
         r = await client.get("/api/calendar/2026")
         assert r.json()["service"] == "sla"
         r = await client.get("/services/sla/openapi.json")
         assert (r.status_code, r.json()["path"]) == (200, "/openapi.json")
 
 
+async def test_pages_go_to_the_console_api_paths_never_do(gateway: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway) as client:
+        for path in ("/", "/queue", "/c/cap1.abc.def", "/static/app.css"):
+            r = await client.get(path)
+            assert (r.status_code, r.json()["service"], r.json()["path"]) == (
+                200, "console", path)
+        assert (await client.get("/api/nothing-here")).status_code == 404
+
+
 @pytest.mark.parametrize("path", ["/services/intake/ops/relay/replay?from_position=0",
                                   "/services/intake/metrics", "/services/sla/readyz",
-                                  "/metrics", "/ops/relay/replay", "/services/nobody/docs"])
+                                  "/metrics", "/healthz", "/readyz", "/ops/relay/replay",
+                                  "/services/nobody/docs"])
 async def test_operator_metrics_and_health_endpoints_are_not_public(gateway: str,
                                                                      path: str) -> None:
     async with httpx.AsyncClient(base_url=gateway) as client:
