@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from hotro import cli_audit, cli_calendar
+from hotro import cli_audit, cli_calendar, cli_users
 from hotro.settings import ToolSettings
 
 
@@ -20,8 +20,10 @@ def _cmd_up(args: argparse.Namespace) -> int:
 def _cmd_provision(args: argparse.Namespace) -> int:
     from hotro.provisioning import provision_all
 
+    credentials = ToolSettings().nats_credentials(args.nats, args.data_dir)
     done = asyncio.run(provision_all(args.nats, partitions=args.partitions,
-                                     lease_ttl_s=args.lease_ttl, replicas=args.replicas))
+                                     lease_ttl_s=args.lease_ttl, replicas=args.replicas,
+                                     credentials=credentials))
     print("\n".join(done))
     return 0
 
@@ -86,6 +88,24 @@ def _cmd_asyncapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_nats_permissions(args: argparse.Namespace) -> int:
+    from hotro.nats_permissions import SHIPPED_FILE, render
+
+    text = render(args.partitions)
+    path = Path(args.out) if args.out else SHIPPED_FILE
+    if args.write:
+        path.write_text(text, encoding="utf-8")
+        print(path)
+        return 0
+    if args.out is None and not args.check:
+        print(text, end="")
+        return 0
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        print(f"out of date (run `hotro nats-permissions --write`): {path}")
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     tools = ToolSettings()
     parser = argparse.ArgumentParser(prog="hotro", description=__doc__)
@@ -101,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     prov.add_argument("--lease-ttl", type=float,
                       default=tools.lease_ttl_s)
     prov.add_argument("--replicas", type=int, default=1, help="stream replicas (3 in a cluster)")
+    prov.add_argument("--data-dir", default=tools.data_dir,
+                      help="a `hotro up` system: its operator password is taken from here "
+                           "unless HOTRO_NATS_USER/HOTRO_NATS_PASSWORD_FILE say otherwise")
     prov.set_defaults(func=_cmd_provision)
 
     srv = sub.add_parser("serve", help="run one service process")
@@ -121,12 +144,21 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--dir", default="docs/asyncapi")
     api.set_defaults(func=_cmd_asyncapi)
 
+    perms = sub.add_parser("nats-permissions",
+                           help="print, check (--check) or --write deploy/nats/permissions.conf")
+    perms.add_argument("--write", action="store_true")
+    perms.add_argument("--check", action="store_true")
+    perms.add_argument("--partitions", type=int, default=tools.partitions)
+    perms.add_argument("--out", help="another file than deploy/nats/permissions.conf")
+    perms.set_defaults(func=_cmd_nats_permissions)
+
     con = sub.add_parser("contracts", help="check (or --write) the contract JSON schemas")
     con.add_argument("--write", action="store_true")
     con.set_defaults(func=_cmd_contracts)
 
     cli_calendar.register(sub)
     cli_audit.register(sub)
+    cli_users.register(sub)
     return parser
 
 

@@ -37,10 +37,17 @@ def _stores(args: argparse.Namespace, services: tuple[str, ...] = SERVICES) -> A
     return open_stores(store_urls(args.store, args.data_dir), services=services)
 
 
-async def _with_js(url: str, work: Callable[[Any], Any]) -> Any:
-    import nats
+def _credentials(args: argparse.Namespace) -> Any:
+    """The operator's NATS credentials (HOTRO_NATS_USER/_PASSWORD_FILE, the URL's, or the
+    local system's in --data-dir)."""
+    return ToolSettings().nats_credentials(getattr(args, "nats", None),
+                                           getattr(args, "data_dir", None))
 
-    nc = await nats.connect(url.split(","), connect_timeout=5)
+
+async def _with_js(url: str, work: Callable[[Any], Any], credentials: Any = None) -> Any:
+    from hotro.shared.messaging.credentials import connect
+
+    nc = await connect(url.split(","), credentials, connect_timeout=5)
     try:
         return await work(nc.jetstream(timeout=10))
     finally:
@@ -55,7 +62,8 @@ def _keyring(args: argparse.Namespace, key_ids: list[str]) -> Any:
     from hotro.shared.privacy.kv import snapshot
 
     try:
-        return asyncio.run(_with_js(url, lambda js: snapshot(js, key_ids)))
+        return asyncio.run(_with_js(url, lambda js: snapshot(js, key_ids),
+                                    _credentials(args)))
     except Exception as exc:
         print(f"warning: data keys unavailable ({exc}); personal data shown sealed",
               file=sys.stderr)
@@ -114,7 +122,7 @@ def _verify(args: argparse.Namespace, words: list[str]) -> int:
             for svc in SERVICES:
                 report.extend(await verify_service(stores[svc], js))
 
-        asyncio.run(_with_js(args.nats, run))
+        asyncio.run(_with_js(args.nats, run, _credentials(args)))
         if words:
             complaint = resolve(stores, words[0])
             ids = {i for group in aggregate_ids(stores, complaint.id).values() for i in group}
@@ -238,8 +246,20 @@ def _cmd_erase(args: argparse.Namespace) -> int:
         result = asyncio.run(_with_js(args.nats, lambda js: erase(
             js, stores["intake"], complaint.id, reason=args.reason, by=args.by,
             dispatch_ids=dispatch_ids, letters_dir=letters, maildir=maildir,
-            attachments_dir=attachments)))
+            attachments_dir=attachments), _credentials(args)))
     print(result)
+    return 0
+
+
+def _cmd_compact(args: argparse.Namespace) -> int:
+    """After an erasure: no deleted data key may linger in a store's files."""
+    from hotro.audit.stores import store_urls
+    from hotro.shared.privacy.pending import compact_store
+
+    urls = store_urls(args.store, args.data_dir)
+    services = SERVICES if args.service == "all" else (args.service,)
+    for svc in services:
+        print(f"{svc}: {compact_store(urls[svc])}")
     return 0
 
 
@@ -288,6 +308,12 @@ def register(sub: Any) -> None:
                      help="intake's attachments (default <data dir>/attachments)")
     _common(era, nats=True)
     era.set_defaults(func=_cmd_erase)
+
+    cpt = sub.add_parser("compact", help="after an erasure: compact the stores so no deleted "
+                                         "data key lingers in their files (stop the services)")
+    cpt.add_argument("service", nargs="?", choices=(*SERVICES, "all"), default="all")
+    _common(cpt)
+    cpt.set_defaults(func=_cmd_compact)
 
 
 __all__ = ["register"]

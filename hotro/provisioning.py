@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import nats
-
+from hotro.shared.messaging.credentials import NatsCredentials, connect
 from hotro.shared.messaging.provision import ProvisionSpec, provision
 from hotro.topology import TOPOLOGY
 
@@ -11,8 +10,10 @@ from hotro.topology import TOPOLOGY
 async def provision_all(nats_url: str, *, partitions: int, lease_ttl_s: float = 6.0,
                         replicas: int = 1, max_deliver: int = 8,
                         duplicate_window_s: float = 24 * 3600.0,
-                        ack_wait_s: float = 10.0) -> list[str]:
-    nc = await nats.connect(nats_url.split(","), connect_timeout=5)
+                        ack_wait_s: float = 10.0,
+                        credentials: NatsCredentials | None = None) -> list[str]:
+    """``credentials``: the operator user (``provision``) where the server requires one."""
+    nc = await connect(nats_url.split(","), credentials, connect_timeout=5)
     try:
         spec = ProvisionSpec(
             partitions=partitions,

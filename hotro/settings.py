@@ -5,11 +5,14 @@ command-line flag, where there is one, wins over the variable."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hotro.gateway import GatewayLimits
 from hotro.shared.contracts.subjects import DEFAULT_PARTITIONS
+from hotro.shared.messaging.credentials import NatsCredentials, url_user
 
 
 class ToolSettings(BaseSettings):
@@ -19,6 +22,10 @@ class ToolSettings(BaseSettings):
     nats_url: str | None = Field(None, description="an external NATS; unset: hotro up "
                                                    "starts its own")
     nats_port: int = Field(4222, ge=0, le=65535)
+    nats_user: str | None = Field(
+        None, description="NATS user of the tools (the operator: provision, audit, erase); "
+                          "unset: the URL's, else the local system's (<data dir>/nats-auth)")
+    nats_password_file: str | None = Field(None, description="file holding its password")
     postgres_url: str | None = Field(None, description="run the local system on PostgreSQL")
     partitions: int = Field(DEFAULT_PARTITIONS, ge=1, le=64)
     lease_ttl_s: float = Field(6.0, gt=0.5)
@@ -28,6 +35,19 @@ class ToolSettings(BaseSettings):
     gateway_max_body_mb: float = Field(32, gt=0, description="larger request bodies get 413")
     gateway_body_timeout_s: float = Field(
         30, gt=0, description="a request body must arrive within this time (else 408)")
+
+    def nats_credentials(self, url: str | None,
+                         data_dir: str | Path | None = None) -> NatsCredentials | None:
+        """Who the tools connect as: HOTRO_NATS_USER + HOTRO_NATS_PASSWORD_FILE, else the
+        credentials in the URL, else the operator of the ``hotro up`` system in the data
+        directory (its generated password file), else nobody (a server without auth)."""
+        if self.nats_user or self.nats_password_file:
+            return NatsCredentials(self.nats_user, self.nats_password_file)
+        if url and url_user(url.split(",")):
+            return None
+        from hotro.local_nats import operator_credentials
+
+        return operator_credentials(Path(data_dir or self.data_dir))
 
     def gateway_limits(self) -> GatewayLimits:
         return GatewayLimits(max_body_bytes=int(self.gateway_max_body_mb * 1024 * 1024),

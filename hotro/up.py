@@ -1,7 +1,8 @@
 """`hotro up`: the whole system on one machine, from a fresh checkout.
 
-nats-server from the wheel (JetStream, data under var/nats), provisioning, the four
-services as separate processes (one SQLite file each), and one HTTP address in front.
+nats-server from the wheel (JetStream, data under var/nats; it requires authentication:
+one generated user per service and the operator, ``hotro.local_nats``), provisioning, the
+four services as separate processes (one SQLite file each), and one HTTP address in front.
 A taken default port is reported and replaced by a free one; we never attach to a
 NATS server we did not start unless HOTRO_NATS_URL says so.
 """
@@ -22,10 +23,12 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from hotro import local_nats
 from hotro.natsbin import NatsServerProcess, free_port, port_is_free, terminate
 from hotro.provisioning import provision_all
 from hotro.serve import SERVICES
 from hotro.settings import ToolSettings
+from hotro.shared.messaging.credentials import NatsCredentials
 from hotro.shared.privacy.secrets import ENV_VAR as PII_SECRET_VAR
 from hotro.shared.privacy.secrets import ensure_secret_file
 
@@ -69,6 +72,8 @@ class System:
     gateway_port: int = 0
     nats_url: str = ""
     nats: NatsServerProcess | None = None
+    #: the operator's credentials for the NATS we started (None: an external NATS)
+    nats_operator: NatsCredentials | None = None
     children: dict[str, Child] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
@@ -83,6 +88,12 @@ def base_env(system: System, service: str, port: int) -> dict[str, str]:
         "HOTRO_DATA_DIR": str(system.data_dir),
         "PYTHONUNBUFFERED": "1",
     })
+    if system.nats is not None:  # ours requires authentication: the service's own user
+        env.pop("HOTRO_NATS_USER", None)
+        env.pop("HOTRO_NATS_PASSWORD_FILE", None)
+        creds = local_nats.credentials(system.data_dir, service)
+        env["HOTRO_NATS_USER"] = creds.user or service
+        env["HOTRO_NATS_PASSWORD_FILE"] = creds.password_file or ""
     pg = ToolSettings().postgres_url
     if pg:
         sep = "&" if "?" in pg else "?"
@@ -128,13 +139,16 @@ async def start_system(data_dir: Path, *, extra_env: dict[str, str] | None = Non
         system.notes.append(f"  using external NATS {external} (HOTRO_NATS_URL)")
     else:
         port = pick_port("nats", tools.nats_port, system.notes)
-        system.nats = NatsServerProcess(store_dir=data_dir / "nats", port=port,
-                                        log_file=data_dir / "logs" / "nats-server.log")
+        system.nats = local_nats.local_server(data_dir, port, tools.partitions,
+                                              log_file=data_dir / "logs" / "nats-server.log")
         system.nats.start()
         system.nats_url = system.nats.url
+        system.nats_operator = local_nats.operator_credentials(data_dir)
     system.tokens = demo_tokens(data_dir)
     await provision_all(system.nats_url, partitions=tools.partitions,
-                        lease_ttl_s=tools.lease_ttl_s)
+                        lease_ttl_s=tools.lease_ttl_s,
+                        credentials=system.nats_operator or
+                        tools.nats_credentials(system.nats_url, data_dir))
     for service in SERVICES:
         port = pick_port(service, DEFAULT_PORTS[service], system.notes)
         env = base_env(system, service, port)
@@ -180,7 +194,10 @@ def banner(system: System) -> str:
         "Hotro is running.",
         f"  Open:      http://127.0.0.1:{system.gateway_port}/   (API docs per service: "
         f"/services/<name>/docs)",
-        f"  NATS:      {system.nats_url}",
+        f"  NATS:      {system.nats_url}" + (
+            f"   (authenticated: user per service; operator `provision`, password in "
+            f"{local_nats.password_file(d, local_nats.OPERATOR)})"
+            if system.nats_operator else ""),
         f"  Logs:      {d / 'logs'}",
         f"  Stores:    {d}/<service>.sqlite",
         f"  Mail out:  {d / 'mail'} (Maildir: every message the system sent)",

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hotro.shared.contracts.subjects import DEFAULT_PARTITIONS
+from hotro.shared.messaging.credentials import NatsCredentials, inbox_prefix, url_user
 from hotro.shared.reference import CATALOGUE_FILE
 
 
@@ -21,6 +22,12 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTRO_", extra="ignore", frozen=True)
 
     nats_url: str = Field(description="NATS server URL(s), comma-separated")
+    nats_user: str | None = Field(
+        None, description="the service's NATS user (deploy/nats/permissions.conf); unset: "
+                          "credentials in the URL, or none")
+    nats_password_file: str | None = Field(
+        None, description="file holding the NATS user's password (a secret file, never a "
+                          "URL variable)")
     store_url: str = Field(description="sqlite:///path, postgresql://…?schema=… (memory: in tests)")
     allow_memory_store: bool = Field(False, description="tests only")
     partitions: int = Field(DEFAULT_PARTITIONS, ge=1, le=64)
@@ -43,6 +50,15 @@ class ServiceSettings(BaseSettings):
     users_file: str | None = Field(
         None, description="TOML of staff users and API tokens, the same for every service; "
                           "unset: every staff request gets 401")
+    auth_keys_file: str | None = Field(
+        None, description="keyring of the staff assertions the console signs (the same "
+                          "file for every service); unset: assertions are refused")
+    capability_keys_file: str | None = Field(
+        None, description="keyring of the customers' case links (intake verifies, notify "
+                          "issues); unset: customer links are refused / not sent")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8080", description="where customers reach the system: the base of "
+                                             "the case links in acknowledgements")
 
     @field_validator("nats_url")
     @classmethod
@@ -53,6 +69,18 @@ class ServiceSettings(BaseSettings):
         return v
 
     @model_validator(mode="after")
+    def _nats_credentials_once(self) -> ServiceSettings:
+        if self.nats_password_file and not self.nats_user:
+            raise ValueError("HOTRO_NATS_PASSWORD_FILE needs HOTRO_NATS_USER")
+        if self.nats_user:
+            inbox_prefix(self.nats_user)  # a name that can be a subject token
+        in_url = url_user(self.nats_servers())
+        if self.nats_user and in_url and (self.nats_password_file or in_url != self.nats_user):
+            raise ValueError("NATS credentials given twice (in HOTRO_NATS_URL and as "
+                             "HOTRO_NATS_USER + HOTRO_NATS_PASSWORD_FILE): keep one")
+        return self
+
+    @model_validator(mode="after")
     def _memory_store_only_in_tests(self) -> ServiceSettings:
         if self.store_url.startswith("memory:") and not self.allow_memory_store:
             raise ValueError("store_url=memory: is for tests only (HOTRO_ALLOW_MEMORY_STORE)")
@@ -60,3 +88,6 @@ class ServiceSettings(BaseSettings):
 
     def nats_servers(self) -> list[str]:
         return [u.strip() for u in self.nats_url.split(",") if u.strip()]
+
+    def nats_credentials(self) -> NatsCredentials:
+        return NatsCredentials(self.nats_user, self.nats_password_file)

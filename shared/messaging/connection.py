@@ -2,6 +2,8 @@
 
 nats-py's pull loop spins once the client stops reconnecting and freezes the event loop
 (faststream issue 2632), so: reconnect forever, and treat an unexpected close as fatal.
+
+Every connection authenticates as its own NATS user (``credentials.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from collections.abc import Callable
 
 import nats
 from faststream.nats import NatsBroker
+from faststream.nats.security import NatsUserPassword
 from nats.aio.client import Client
+
+from hotro.shared.messaging.credentials import NatsCredentials
 
 log = logging.getLogger(__name__)
 
@@ -22,15 +27,21 @@ EXIT_NATS_CLOSED = 70
 
 class NatsConnection:
     def __init__(self, servers: list[str], name: str,
-                 on_fatal: Callable[[], None] | None = None) -> None:
+                 on_fatal: Callable[[], None] | None = None, *,
+                 credentials: NatsCredentials | None = None) -> None:
         self.servers = servers
         self.name = name
         self._closing = False
         self._on_fatal = on_fatal or self._exit_process
         self.connected = asyncio.Event()
+        options = (credentials or NatsCredentials()).connect_options(servers)
+        security = (NatsUserPassword(options.pop("user"), options.pop("password"))
+                    if "user" in options else None)
         self.broker = NatsBroker(
             servers,
             name=name,
+            security=security,
+            inbox_prefix=options.get("inbox_prefix", "_INBOX"),
             max_reconnect_attempts=-1,
             # faststream annotates int; nats-py takes seconds as a float
             reconnect_time_wait=0.5,  # type: ignore[arg-type]
@@ -82,6 +93,11 @@ class NatsConnection:
         log.info("NATS reconnected")
 
     async def _error(self, exc: Exception) -> None:
+        if "permissions violation" in str(exc).lower():
+            # the server refused a publish or subscription this user is not allowed:
+            # a bug or a missing grant in deploy/nats/permissions.conf — never silent
+            log.error("NATS refused: %s", exc)
+            return
         log.debug("NATS client error: %s", exc)
 
     @staticmethod

@@ -105,24 +105,25 @@ async def provision(js: JetStreamContext, spec: ProvisionSpec) -> list[str]:
             done.append(f"consumer {EVENTS_STREAM}/{config.durable_name}")
 
     try:
-        await js.key_value(LEASES_BUCKET)
-        done.append(f"kv {LEASES_BUCKET} (exists)")
-    except (NotFoundError, Exception):
+        leases = await js.stream_info(f"KV_{LEASES_BUCKET}")
+    except NotFoundError:
         await js.create_key_value(
             js_api.KeyValueConfig(bucket=LEASES_BUCKET, history=1, ttl=spec.lease_ttl_s,
-                                  storage=js_api.StorageType.FILE, replicas=spec.replicas)
+                                  storage=js_api.StorageType.FILE, replicas=spec.replicas,
+                                  direct=True)
         )
         done.append(f"kv {LEASES_BUCKET} (created, ttl {spec.lease_ttl_s}s)")
-    # Per-complaint data keys (shared/privacy): erasure purges a key, so no history.
-    try:
-        await js.key_value(PII_KEYS_BUCKET)
-        done.append(f"kv {PII_KEYS_BUCKET} (exists)")
-    except (NotFoundError, Exception):
-        await js.create_key_value(
-            js_api.KeyValueConfig(bucket=PII_KEYS_BUCKET, history=1,
-                                  storage=js_api.StorageType.FILE, replicas=spec.replicas)
-        )
-        done.append(f"kv {PII_KEYS_BUCKET} (created)")
+    else:
+        if not leases.config.allow_direct:
+            # a service reads its own lease keys by subject only (direct get), never the
+            # bucket by sequence (docs/security.md, "Bus permissions")
+            leases.config.allow_direct = True
+            await js.update_stream(leases.config)
+        done.append(f"kv {LEASES_BUCKET} (exists)")
+    # Per-complaint data keys (shared/privacy/kv.py): write-once keys, secure erasure.
+    from hotro.shared.privacy.kv import provision_key_bucket
+
+    done += await provision_key_bucket(js, spec.replicas)
     return done
 
 
@@ -138,9 +139,14 @@ async def _upsert_stream(js: JetStreamContext, config: js_api.StreamConfig) -> s
 
 async def check_provisioned(js: JetStreamContext, service: str, partitions: int,
                             needs_consumers: bool) -> None:
-    """Fail fast at start if provisioning has not run (services never declare)."""
-    await js.stream_info(EVENTS_STREAM)
-    await js.key_value(LEASES_BUCKET)
+    """Fail fast at start if provisioning has not run (services never declare).
+
+    A service with consumers checks the stream through them: its NATS user has no stream
+    info of ``HOTRO_EVENTS`` (which, with a subject filter, would list every complaint's
+    subjects — docs/security.md, "Bus permissions")."""
     if needs_consumers:
         for p in range(partitions):
             await js.consumer_info(EVENTS_STREAM, durable_name(service, p))
+    else:
+        await js.stream_info(EVENTS_STREAM)
+    await js.key_value(LEASES_BUCKET)

@@ -2,7 +2,9 @@
 
 * Where to resume is read from the stream itself (the newest message this producer
   published carries its notification id), so the relay keeps no state of its own and a
-  stream that lost its tail gets it re-published.
+  stream that lost its tail gets it re-published. (A direct get: in a cluster a replica
+  may answer a moment behind the leader; resuming a little early only re-publishes
+  messages the duplicate window drops.)
 * Every message carries ``Nats-Msg-Id = <producer>:<notification id>``: a re-publish
   inside the stream's duplicate window is dropped by the server; outside it, consumers'
   tracking rows drop it.
@@ -67,7 +69,12 @@ class OutboxRelay:
 
     async def resume_position(self) -> int:
         try:
-            last = await self.js.get_last_msg(EVENTS_STREAM, producer_filter(self.app.name))
+            # Direct get with the filter in the request subject
+            # ($JS.API.DIRECT.GET.HOTRO_EVENTS.hotro.evt.<service>.>): the service's NATS
+            # user may ask for its own subjects' last message and nothing else of the
+            # stream (docs/security.md, "Bus permissions").
+            last = await self.js.get_msg(EVENTS_STREAM, subject=producer_filter(self.app.name),
+                                         direct=True)
         except NotFoundError:
             return 0
         headers = last.headers or {}

@@ -11,6 +11,12 @@ relay publishes anything, it moves every pending key to the KV bucket
 A pending key is the only copy of the key until it is flushed: it is deleted from the
 table only after the KV holds it (or holds the erasure tombstone). ``hotro erase``
 deletes a pending key as well as the KV copy.
+
+A deleted key must not linger in the database file: on SQLite the row is overwritten
+(``zeroblob``) before it is deleted, with ``PRAGMA secure_delete`` on (SQLite then zeroes
+deleted content and freed pages). The old page images can still sit in the WAL file (and
+PostgreSQL keeps dead tuples until a vacuum rewrites the table): ``compact_store`` is the
+compaction step to run after an erasure (docs/security.md, "Data keys and erasure").
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import logging
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -104,9 +111,15 @@ class SqlPendingKeys:
             return None
         return bytes(row["key"] if isinstance(row, dict) else row[0])
 
+    def _secure(self, cursor: Any) -> None:
+        """SQLite: zero deleted content and freed pages on this connection."""
+        if not self.postgres:
+            cursor.execute("PRAGMA secure_delete = ON")
+
     def put_new(self, key_id: str) -> bytes:
         key = AESGCM.generate_key(bit_length=256)
         with self.datastore.transaction(commit=True) as cursor:
+            self._secure(cursor)
             cursor.execute(self._sql(
                 "INSERT INTO {table} (key_id, key, created_at) VALUES (%s, %s, %s) "
                 "ON CONFLICT (key_id) DO NOTHING"),
@@ -124,8 +137,68 @@ class SqlPendingKeys:
 
     def delete(self, key_ids: Iterable[str]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
+            self._secure(cursor)
             for key_id in key_ids:
+                if not self.postgres:  # in place, same size: the key's bytes are overwritten
+                    cursor.execute(self._sql(
+                        "UPDATE {table} SET key = zeroblob(length(key)) WHERE key_id = %s"),
+                        (key_id,))
                 cursor.execute(self._sql("DELETE FROM {table} WHERE key_id = %s"), (key_id,))
+
+
+def compact_store(store_url: str) -> str:
+    """The compaction step after an erasure, for one service's store. Returns what it did.
+
+    * SQLite: ``VACUUM`` (rebuilds the file: no free page or slack keeps old bytes) and
+      ``PRAGMA wal_checkpoint(TRUNCATE)`` (the WAL, which holds old page images, is
+      emptied to zero bytes). Run it with the service stopped or idle: a checkpoint
+      cannot truncate under an open reader.
+    * PostgreSQL: ``VACUUM (FULL)`` of the pending-keys table (rewritten into a new file,
+      the old one unlinked) and ``CHECKPOINT`` when the role may (WAL segments are then
+      recycled). WAL archives and base backups keep what they held: see
+      docs/security.md, "Data keys and erasure"."""
+    from hotro.shared.eventstore.persistence import persistence_env
+
+    env = persistence_env(store_url)
+    module = env["PERSISTENCE_MODULE"]
+    if module == "eventsourcing.sqlite":
+        import sqlite3
+
+        path = env["SQLITE_DBNAME"]
+        if not Path(path).is_file():
+            return f"{path}: no store"
+        con = sqlite3.connect(path, isolation_level=None, timeout=10)
+        try:
+            con.execute("PRAGMA secure_delete = ON")
+            con.execute("VACUUM")
+            busy, _, _ = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            con.close()
+        if busy:
+            raise RuntimeError(f"{path}: the WAL could not be truncated (a reader is open); "
+                               "stop the service and run it again")
+        return f"{path}: vacuumed, WAL truncated"
+    if module == "eventsourcing.postgres":
+        import psycopg
+        from psycopg import sql
+
+        schema = env.get("POSTGRES_SCHEMA", "public")
+        with psycopg.connect(
+                host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]),
+                dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
+                password=env["POSTGRES_PASSWORD"] or None, autocommit=True) as conn:
+            exists = conn.execute("SELECT to_regclass(%s)",
+                                  (f'"{schema}".{TABLE}',)).fetchone()
+            if exists is None or exists[0] is None:
+                return f"{schema}: no {TABLE} table"
+            conn.execute(sql.SQL("VACUUM (FULL) {}").format(sql.Identifier(schema, TABLE)))
+            try:
+                conn.execute("CHECKPOINT")
+                checkpoint = "checkpoint done"
+            except psycopg.errors.InsufficientPrivilege:
+                checkpoint = "CHECKPOINT needs pg_checkpoint or a superuser: ask the DBA"
+        return f"{schema}.{TABLE}: vacuumed (full); {checkpoint}"
+    return f"{store_url}: nothing to compact (in-memory store)"
 
 
 def pending_keys_for(recorder: Any) -> PendingKeys:

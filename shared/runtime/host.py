@@ -62,7 +62,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         s = self.settings
         self.conn = NatsConnection(s.nats_servers(), f"{self.name}:{s.replica_id}",
-                                   on_fatal=self.on_fatal)
+                                   on_fatal=self.on_fatal, credentials=s.nats_credentials())
         nc = await self.conn.connect()
         self.js = nc.jetstream(timeout=5)
         subs = self.app.subscriptions()

@@ -100,3 +100,61 @@ async def test_keys_made_while_nats_is_away_reach_the_key_store_before_publishin
         shared.detach()
         await nc.close()
         app.close()
+
+
+def _files_holding(folder: Path, needle: bytes) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and needle in p.read_bytes())
+
+
+def test_a_deleted_pending_key_leaves_no_byte_in_the_sqlite_files(tmp_path: Path) -> None:
+    """Where SQLite is built without secure delete (Debian's is built with it), a plain
+    DELETE leaves the key in the page's free space — in the database file and in the WAL.
+    The pending-key table overwrites and deletes securely; the compaction step
+    (``compact_store``: VACUUM, WAL checkpoint TRUNCATE) leaves no old page image."""
+    import sqlite3
+
+    from hotro.shared.privacy.pending import compact_store
+
+    url = f"sqlite:///{tmp_path / 'intake.sqlite'}"
+    app = _app(url)
+    pending = pending_keys_for(app.recorder)
+    keys = {f"c-{i}": pending.put_new(f"c-{i}") for i in range(20)}
+    con = sqlite3.connect(tmp_path / "intake.sqlite")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the keys are in the database file now
+    con.close()
+    assert _files_holding(tmp_path, keys["c-3"]) == ["intake.sqlite"]
+
+    datastore = app.recorder.datastore  # type: ignore[attr-defined]
+    with datastore.transaction(commit=True) as cursor:  # the control: an insecure delete
+        cursor.execute("PRAGMA secure_delete = OFF")
+        cursor.execute("DELETE FROM pii_pending_keys WHERE key_id = ?", ("c-3",))
+    with datastore.transaction(commit=True) as cursor:
+        cursor.execute("PRAGMA secure_delete = OFF")  # as if SQLite had been built so
+    pending.delete(["c-5"])
+    app.close()  # the last connection checkpoints the WAL into the file
+    assert _files_holding(tmp_path, keys["c-3"]) == ["intake.sqlite"]  # lingers
+    assert _files_holding(tmp_path, keys["c-5"]) == []  # overwritten, deleted securely
+
+    assert compact_store(url).endswith("WAL truncated")
+    assert _files_holding(tmp_path, keys["c-3"]) == []  # VACUUM rebuilt the file
+    assert _files_holding(tmp_path, keys["c-7"]) == ["intake.sqlite"]  # kept: not deleted
+
+
+@pytest.mark.postgres
+def test_the_compaction_step_on_postgresql_rewrites_the_pending_key_table(
+        pg_schemas: PostgresSchemas) -> None:
+    """PostgreSQL has no secure delete: a deleted row stays in the table's file until a
+    vacuum. ``compact_store`` rewrites the table (VACUUM FULL) and checkpoints when the
+    role may; WAL archives and backups are outside (docs/security.md)."""
+    from hotro.shared.privacy.pending import compact_store
+
+    url = pg_schemas.url("intake")
+    app = _app(url)
+    try:
+        pending = pending_keys_for(app.recorder)
+        pending.put_new("c-1")
+        pending.delete(["c-1"])
+        result = compact_store(url)
+        assert "vacuumed (full)" in result and pending.items() == []
+    finally:
+        app.close()

@@ -58,14 +58,37 @@ def test_no_secret_has_a_default(compose: dict[str, Any]) -> None:
 
 
 def test_nats_has_a_user_per_service_limited_to_its_subjects() -> None:
+    """The shipped file is the generator's (tests/unit/deploy/test_nats_permissions.py);
+    here: one user per service, publishing only as itself."""
     conf = (ROOT / "deploy" / "nats" / "permissions.conf").read_text(encoding="utf-8")
+    users = re.findall(r'^\s+user: "([a-z]+)"$', conf, re.MULTILINE)
+    assert set(users) == {*TOPOLOGY, "provision"}
+    blocks = dict(zip(users, re.split(r'^\s+user: "[a-z]+"$', conf, flags=re.MULTILINE)[1:],
+                      strict=True))
     for service in TOPOLOGY:
-        block = re.search(rf"\{{ user: {service},.*?\}} \}}", conf, re.DOTALL)
-        assert block, f"no NATS user for {service}"
-        assert f'"hotro.evt.{service}.>"' in block.group(0)
+        block = blocks[service]
+        assert f'"hotro.evt.{service}.>"' in block
         others = set(TOPOLOGY) - {service}
-        assert not any(f'"hotro.evt.{o}.>"' in block.group(0) for o in others), \
+        assert not any(f'"hotro.evt.{o}.>"' in block for o in others), \
             f"{service} may publish as another service"
+        assert f"password: $NATS_{service.upper()}_PASSWORD" in block
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_each_service_authenticates_with_its_own_user_and_a_password_file(
+        compose: dict[str, Any], service: str) -> None:
+    spec = compose["services"][service]
+    env = spec["environment"]
+    assert env["HOTRO_NATS_USER"] == service
+    secret = f"nats-{service}-password"
+    assert env["HOTRO_NATS_PASSWORD_FILE"] == f"/run/secrets/{secret}"
+    assert secret in spec["secrets"]
+    assert compose["secrets"][secret] == {"environment": f"NATS_{service.upper()}_PASSWORD"}
+    assert "@" not in env["HOTRO_NATS_URL"], "no credentials in a URL variable"
+    provision = compose["services"]["provision"]
+    assert provision["environment"]["HOTRO_NATS_USER"] == "provision"
+    assert "nats-provision-password" in provision["secrets"]
+    assert "@" not in provision["environment"]["HOTRO_NATS_URL"]
 
 
 def test_cluster_profile_has_three_nats_nodes_and_provision_can_ask_for_r3(

@@ -1,0 +1,77 @@
+"""The local NATS of ``hotro up`` requires authentication, like production.
+
+Per-user random passwords are generated once into ``<data dir>/nats-auth/<user>.password``
+(directory 0700, files 0600) and kept across runs; the server's config file (listen
+address, JetStream store, the generated ``authorization`` block with those passwords) is
+written next to them at every start, mode 0600. Each service process gets its user and
+its password file; the command-line tools use the operator user (``provision``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from hotro.nats_permissions import OPERATOR, render, users
+
+__all__ = ["AUTH_DIR", "OPERATOR", "credentials", "ensure_passwords", "local_server",
+           "operator_credentials", "password_file"]
+from hotro.natsbin import NatsServerProcess
+from hotro.shared.messaging.credentials import NatsCredentials
+
+AUTH_DIR = "nats-auth"
+
+
+def auth_dir(data_dir: Path) -> Path:
+    return data_dir / AUTH_DIR
+
+
+def password_file(data_dir: Path, user: str) -> Path:
+    return auth_dir(data_dir) / f"{user}.password"
+
+
+def _ensure_secret(path: Path) -> str:
+    """Created once (mode 0600, written whole then linked: a concurrent starter reads the
+    winner's complete file), then kept."""
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    value = path.read_text(encoding="ascii").strip()
+    if not value:
+        raise ValueError(f"{path} is empty")
+    return value
+
+
+def ensure_passwords(data_dir: Path) -> dict[str, str]:
+    """{user: password} for every user of the authorization block."""
+    folder = auth_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    return {user: _ensure_secret(password_file(data_dir, user)) for user in users()}
+
+
+def credentials(data_dir: Path, user: str) -> NatsCredentials:
+    return NatsCredentials(user, str(password_file(data_dir, user).resolve()))
+
+
+def operator_credentials(data_dir: Path) -> NatsCredentials | None:
+    """The operator's credentials of the local system in ``data_dir``, if it has any."""
+    path = password_file(data_dir, OPERATOR)
+    return credentials(data_dir, OPERATOR) if path.is_file() else None
+
+
+def local_server(data_dir: Path, port: int, partitions: int,
+                 log_file: Path | None = None) -> NatsServerProcess:
+    """The local nats-server, requiring the generated users."""
+    return NatsServerProcess(
+        store_dir=data_dir / "nats", port=port, log_file=log_file,
+        authorization=render(partitions, passwords=ensure_passwords(data_dir)),
+        config_file=auth_dir(data_dir) / "nats-server.conf")
