@@ -31,6 +31,7 @@ from hotro.settings import ToolSettings
 from hotro.shared.messaging.credentials import NatsCredentials
 from hotro.shared.privacy.secrets import ENV_VAR as PII_SECRET_VAR
 from hotro.shared.privacy.secrets import ensure_secret_file
+from hotro.shared.staff.users import read_demo_credentials
 
 DEFAULT_PORTS = {"gateway": 8080, "nats": 4222, "intake": 8101, "routing": 8102, "sla": 8103,
                  "notify": 8104, "smtp": 2525}
@@ -116,6 +117,23 @@ def demo_tokens(data_dir: Path) -> dict[str, str]:
     return write_demo_users(path)
 
 
+def signing_keys(data_dir: Path) -> dict[str, str]:
+    """The staff-assertion and customer-link keyrings of the local run (0600 files, made
+    once and kept), as the environment every service gets."""
+    from datetime import UTC, datetime
+
+    from hotro.shared.staff import assertions, capabilities
+    from hotro.shared.staff.signing import ensure_keys
+
+    now = datetime.now(UTC)
+    auth = data_dir / "auth-keys.toml"
+    links = data_dir / "capability-keys.toml"
+    ensure_keys(auth, assertions.PURPOSE, now)
+    ensure_keys(links, capabilities.PURPOSE, now)
+    return {"HOTRO_AUTH_KEYS_FILE": str(auth.resolve()),
+            "HOTRO_CAPABILITY_KEYS_FILE": str(links.resolve())}
+
+
 async def wait_ready(port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=2) as client:
@@ -145,6 +163,9 @@ async def start_system(data_dir: Path, *, extra_env: dict[str, str] | None = Non
         system.nats_url = system.nats.url
         system.nats_operator = local_nats.operator_credentials(data_dir)
     system.tokens = demo_tokens(data_dir)
+    # chosen before the services start: it is the base of the customers' case links
+    system.gateway_port = pick_port("gateway", tools.gateway_port, system.notes)
+    signing_env = signing_keys(data_dir)
     await provision_all(system.nats_url, partitions=tools.partitions,
                         lease_ttl_s=tools.lease_ttl_s,
                         credentials=system.nats_operator or
@@ -159,6 +180,8 @@ async def start_system(data_dir: Path, *, extra_env: dict[str, str] | None = Non
             env["HOTRO_SMTP_LISTEN_PORT"] = str(smtp)
         # one staff directory for every service's API (routing, intake, notify)
         env.setdefault("HOTRO_USERS_FILE", str(data_dir / "staff-users.toml"))
+        env.update(signing_env)
+        env.setdefault("HOTRO_PUBLIC_BASE_URL", f"http://127.0.0.1:{system.gateway_port}")
         env.update(extra_env or {})
         child = Child(service, port, env, data_dir / "logs" / f"{service}.log")
         child.start()
@@ -206,7 +229,14 @@ def banner(system: System) -> str:
     smtp = system.children["intake"].env.get("HOTRO_SMTP_LISTEN_PORT")
     if smtp:
         lines.append(f"  Mail in:   smtp://127.0.0.1:{smtp} (forward contact@vhv.vn here)")
-    if system.tokens:
+    demo = read_demo_credentials(d / "staff-users.toml")
+    if demo:
+        lines.append("  Demo staff (sign in with id and password; API: Authorization: Bearer "
+                     "<token>):")
+        lines += [f"    {c.role.value:<11} {c.user_id:<16} password {c.password}   token "
+                  f"{c.token}" for c in demo]
+        lines.append(f"    (from {d / 'staff-users.toml'})")
+    elif system.tokens:
         lines.append("  Demo staff tokens (Authorization: Bearer <token>):")
         lines += [f"    {role:<11} {token}" for role, token in system.tokens.items()]
         lines.append(f"    (from {d / 'staff-users.toml'})")
@@ -230,7 +260,6 @@ async def run_up(data_dir: Path) -> int:
     system = await start_system(data_dir)
     try:
         tools = ToolSettings()
-        system.gateway_port = pick_port("gateway", tools.gateway_port, system.notes)
         upstreams = {s: f"http://127.0.0.1:{c.port}" for s, c in system.children.items()}
         gateway_app = build_gateway(upstreams, tools.gateway_limits())
         server = _GatewayServer(uvicorn.Config(gateway_app, host="127.0.0.1",

@@ -72,7 +72,10 @@ async def test_hotro_up_runs_the_system_for_a_newcomer(tmp_path: Path) -> None:
         assert "Logs:" in banner and "Mail out:" in banner and "Mail in:" in banner
         if nats_default_taken:
             assert "port 4222 (nats) is taken" in banner
-        tokens = dict(re.findall(r"^\s{4}(\w+)\s+(\S{20,})$", banner, re.MULTILINE))
+        tokens: dict[str, str] = {}
+        for role, token in re.findall(r"^\s{4}(\w+)\s+\S+\s+password \S{12,}\s+token (\S{20,})$",
+                                      banner, re.MULTILINE):
+            tokens.setdefault(role, token)  # the first demo user of each role
         assert set(tokens) >= {"agent", "support", "department", "supervisor", "auditor"}
 
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
