@@ -1,52 +1,130 @@
-"""Intake's HTTP API: counter and hotline staff, and the public web form."""
+"""Intake's HTTP API: counter and hotline staff, the public web form, the customer's own
+page (by the case's link only) and the call-centre webhook.
+
+Who may call what (every route declares it, ``shared/staff/http.py``):
+
+* ``POST /api/complaints``: public (the web form); counter and hotline staff (agent,
+  support, supervisor) add their token — the counter, hotline and email channels and
+  hotline drafts need it.
+* ``GET /api/complaints/{id_or_reference}``: staff who read customers' personal data.
+* ``POST /api/complaints/{id_or_reference}/info``: the case's customer link, or staff
+  adding information on the customer's behalf (agent, support, supervisor).
+* ``POST /api/complaints/{id_or_reference}/capabilities/revoke``: agent, support,
+  supervisor.
+* ``GET /api/customer/case``, ``POST /api/customer/case/info``: the customer link (the
+  case is the link's).
+* ``POST /api/intake/hotline/calls``: public, authenticated by its HMAC signature, a
+  small time window and a replay record.
+* ``GET /api/intake/hotline/drafts``, ``/quarantine``, ``/mail-log``: staff who read
+  customers' personal data.
+"""
 
 import asyncio
+import hashlib
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import phonenumbers
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from email_validator import EmailNotValidError, validate_email
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    Header,
+    HTTPException,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.exceptions import RequestValidationError
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     ValidationError,
     field_validator,
 )
 
-from hotro.services.intake import hotline
+from hotro.services.intake.adapters import hotline_webhook as hotline
+from hotro.services.intake.adapters.email import AttachmentStore, EmailLimits
+from hotro.services.intake.adapters.email.sanitize import clean_line
+from hotro.services.intake.adapters.reference_data import Catalogue
 from hotro.services.intake.application import (
     CallNotDraft,
+    Delivery,
+    IdempotencyConflict,
     IntakeApplication,
     NewRequest,
+    ReplayedDelivery,
+    RequestClosed,
     RequestNotFound,
     UnknownCall,
 )
+from hotro.services.intake.domain import HotlineCall, ScopedKey, anonymous_scope, staff_scope
+from hotro.services.intake.domain import Request as IntakeRequest
 from hotro.services.intake.errors import FieldErrors
-from hotro.services.intake.reference_data import Catalogue
-from hotro.shared.calendar import load_calendar
+from hotro.services.intake.hygiene import (
+    LINE,
+    OPTIONAL_LINE,
+    TEXT,
+    Item,
+    check_header_token,
+    clean_multi_line,
+    clean_single_line,
+)
+from hotro.services.intake.views import CallRow, CustomerCase, CustomerCases, HotlineCalls, MailLog
+from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.eventstore.trace import Trace
+from hotro.shared.staff import capabilities
+from hotro.shared.staff.capabilities import CapabilityClaims
 from hotro.shared.staff.http import (
     AUTH_ERRORS,
+    CUSTOMER_CONTACT_STAFF,
     PERSONAL_DATA_READERS,
-    bearer_user,
-    optional_bearer_user,
-    require_role,
+    Policy,
+    PolicyKind,
+    Principal,
+    StaffCredentials,
+    customer_capability,
+    mark_endpoint,
+    public,
+    staff,
 )
-from hotro.shared.staff.users import Directory, StaffUser
+
+#: who records requests at the counter and on the hotline, and adds information for a
+#: customer (the security table: agent, support, supervisor)
+INTAKE_STAFF = CUSTOMER_CONTACT_STAFF
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _email_as_typed(value: str | None) -> str | None:
+    """A valid address, kept as typed (only the domain lower-cased; an IDN stays in the
+    form it was written in, never converted between punycode and Unicode)."""
+    if value is None:
+        return None
+    try:
+        valid = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValueError("Địa chỉ email không hợp lệ / invalid email address") from None
+    return f"{valid.local_part}@{value.rpartition('@')[2].lower()}"
 
 
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    phone: str | None = Field(None, description="Vietnamese numbers are normalised to E.164")
-    email: EmailStr | None = None
-    address: str | None = Field(None, max_length=500)
+    name: Annotated[str, Field(max_length=200), LINE]
+    phone: Annotated[str | None, Field(
+        max_length=40, description="Vietnamese numbers are normalised to E.164"),
+        OPTIONAL_LINE] = None
+    email: Annotated[str | None, Field(max_length=320), OPTIONAL_LINE,
+                     AfterValidator(_email_as_typed)] = None
+    address: Annotated[str | None, Field(max_length=500), OPTIONAL_LINE] = None
 
     @field_validator("phone")
     @classmethod
@@ -62,29 +140,50 @@ class CustomerIn(BaseModel):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+Channel = Literal["counter", "hotline", "web", "email"]
+
+
 class ComplaintIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["complaint", "advice"] = "complaint"
-    channel: Literal["counter", "hotline", "web", "email"] = "web"
+    channel: Channel = Field("web", description="counter, hotline and email: staff only")
     customer: CustomerIn
-    product: str | None = Field(None, max_length=64)
-    category: str | None = Field(None, max_length=64)
+    product: Annotated[str | None, Field(max_length=64), OPTIONAL_LINE] = None
+    category: Annotated[str | None, Field(max_length=64), OPTIONAL_LINE] = None
     incident_date: date | None = None
-    description: str = Field(min_length=1, max_length=20_000)
-    order_ref: str | None = Field(None, max_length=64)
-    taken_by: str | None = Field(None, max_length=64)
+    description: Annotated[str, Field(max_length=20_000), TEXT]
+    order_ref: Annotated[str | None, Field(max_length=64), OPTIONAL_LINE] = None
+    taken_by: Annotated[str | None, Field(
+        max_length=64, description="ignored: the staff member is the token's"),
+        OPTIONAL_LINE] = None
     language: Literal["vi", "en"] = "vi"
-    call_id: str | None = Field(None, max_length=128,
-                                description="hotline draft this request comes from")
+    call_id: Annotated[str | None, Field(
+        max_length=128, description="hotline draft this request comes from (staff)"),
+        OPTIONAL_LINE] = None
 
 
 class InfoIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel: Literal["counter", "hotline", "web", "email"]
-    content: str = Field(min_length=1, max_length=20_000)
-    items: list[str] = Field(default_factory=list, description="checklist items it covers")
+    channel: Channel | None = Field(
+        None, description="how the information came: staff say which; a customer's link "
+                          "is always 'web'")
+    content: Annotated[str, Field(max_length=20_000), TEXT]
+    items: list[Item] = Field(default_factory=list, max_length=50,
+                              description="checklist items it covers")
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(max_length=500), LINE]
+
+
+class RevokeOut(BaseModel):
+    reference: str
+    generation: int = Field(description="the case's link generation now: older links are "
+                                        "refused; notify sends the customer a link of it")
 
 
 class Notice(BaseModel):
@@ -120,53 +219,171 @@ class ComplaintView(BaseModel):
         None, description="the customer's contact, opened with the complaint's data key; "
                           "null once erased")
     erased: bool = False
+    flags: list[str] = Field(default_factory=list,
+                             description="sender trust: sender_mismatch, punycode_domain, "
+                                         "non_ascii_domain, lookalike_domain")
+    claimed: dict[str, Any] | None = Field(
+        None, description="sender_mismatch: the case this mail claimed to continue")
+    claimed_by: list[dict[str, str]] = Field(
+        default_factory=list, description="new cases from mail that claimed to continue "
+                                          "this one from a sender that did not match")
+    customer_state: str | None = None
+    capability_generation: int = 0
 
 
-def _staff_dependencies(directory: Directory) -> tuple[Any, Any]:
-    """(an optional staff user: None for a customer; a staff user allowed to read
-    customers' personal data)."""
-    current_user = bearer_user(directory)
+# ---- the customer's page ---------------------------------------------------------------------
 
-    def reader(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
-        require_role(user, PERSONAL_DATA_READERS, "read customers' requests")
-        return user
+_STATE_WORDS: dict[str, tuple[str, str]] = {
+    "received": ("Đã tiếp nhận yêu cầu", "Your request has been received"),
+    "being_analysed": ("Đang xem xét yêu cầu", "Your request is being looked into"),
+    "awaiting_information": ("Đang chờ quý khách bổ sung thông tin",
+                             "Waiting for the information we asked you for"),
+    "referred": ("Đã chuyển bộ phận chuyên môn xem xét",
+                 "Referred to the department in charge"),
+    "answered": ("Đã trả lời quý khách", "We have answered you"),
+    "closed": ("Đã kết thúc xử lý", "Closed"),
+    "reopened": ("Đã mở lại để xem xét tiếp", "Reopened"),
+}
 
-    return (Annotated[StaffUser | None, Depends(optional_bearer_user(directory))],
-            Annotated[StaffUser, Depends(reader)])
 
+class WaitingFor(BaseModel):
+    items: list[str]
+    due_date: date | None
+
+
+class AttachmentOut(BaseModel):
+    filename: str
+    content_type: str
+    size: int
+
+
+class InformationSent(BaseModel):
+    at: datetime
+    channel: str
+    content: str
+    items: list[str]
+    attachments: list[AttachmentOut]
+
+
+class CustomerCaseOut(BaseModel):
+    reference: str
+    kind: Literal["complaint", "advice"]
+    received_on: date
+    state: Literal["received", "being_analysed", "awaiting_information", "referred",
+                   "answered", "closed", "reopened"]
+    state_vi: str
+    state_en: str
+    waiting_for: WaitingFor | None = Field(
+        None, description="what we asked for and by when (awaiting_information only)")
+    reply_due: date | None = Field(None, description="the last day for our reply")
+    information_sent: list[InformationSent]
+
+
+# ---- who is calling --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Caller:
+    """A staff member (``staff``) or the holder of a case's link (``customer``)."""
+
+    staff: Principal | None = None
+    customer: CapabilityClaims | None = None
+
+    def trace(self, correlation_id: str | None = None) -> dict[str, str | None]:
+        correlation = correlation_id or str(uuid.uuid4())
+        if self.staff is not None:
+            return Trace(actor_kind="staff", actor_id=self.staff.id,
+                         actor_role=self.staff.role.value,
+                         correlation_id=correlation).as_dict()
+        # never the token nor the customer's name: traces are stored and published in clear
+        return Trace(actor_kind="customer", actor_id="web-link",
+                     correlation_id=correlation).as_dict()
+
+
+def _maybe_staff() -> Callable[..., Principal | None]:
+    """None without a bearer (the public web form); else a staff member who takes
+    requests (401 for a bad token, 403 for another role)."""
+    member = staff(*INTAKE_STAFF)
+
+    def maybe(request: Request, credentials: StaffCredentials) -> Principal | None:
+        if credentials is None or not credentials.credentials:
+            return None
+        return member(request, credentials)
+
+    return maybe
+
+
+def customer_or_staff(*roles: Any, match_path_param: str) -> Callable[..., Caller]:
+    """The case's customer (their link, for the case the path names: else 403) or staff of
+    ``roles`` acting for the customer. Declared as a customer-capability policy whose
+    roles are the staff admitted besides."""
+    customer = customer_capability(match_path_param=match_path_param)
+    member = staff(*roles)
+
+    def caller(request: Request, credentials: StaffCredentials) -> Caller:
+        if credentials is None or not credentials.credentials:
+            raise HTTPException(401, "this needs the customer's link or a staff token",
+                                _CHALLENGE)
+        if capabilities.is_capability(credentials.credentials):
+            return Caller(customer=customer(request, credentials))
+        return Caller(staff=member(request, credentials))
+
+    policy = Policy(PolicyKind.CUSTOMER, roles=frozenset(roles),
+                    reason=f"case from {match_path_param}, or staff for the customer")
+    return mark_endpoint(policy)(caller)
+
+
+# ---- /api/complaints ---------------------------------------------------------------------------
 
 def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
-                 directory: Directory) -> APIRouter:
+                 customers: CustomerCases) -> APIRouter:
     """Submitting is open (the web form; staff add their token); reading a request and its
-    customer's contact is for staff only."""
+    customer's contact is for staff only; information comes from the case's customer
+    (their link) or staff for them."""
     router = APIRouter(prefix="/api/complaints", tags=["intake"], responses=AUTH_ERRORS)
-    MaybeStaff, Reader = _staff_dependencies(directory)
+    MaybeStaff = Annotated[Principal | None, Depends(_maybe_staff())]
+    Reader = Annotated[Principal, Depends(staff(*PERSONAL_DATA_READERS))]
+    ContactStaff = Annotated[Principal, Depends(staff(*INTAKE_STAFF))]
+    InfoCaller = Annotated[Caller, Depends(customer_or_staff(
+        *INTAKE_STAFF, match_path_param="id_or_reference"))]
     products = catalogue.product_codes() if catalogue else None
     categories = catalogue.category_codes() if catalogue else None
+    web_form = public("the public web form: anyone may file a request (counter, hotline "
+                      "and email requests, and hotline drafts, need a staff token)")
 
-    @router.post("", status_code=201, response_model=ComplaintCreated)
+    @router.post("", status_code=201, response_model=ComplaintCreated,
+                 dependencies=[Depends(web_form)])
     async def submit(body: ComplaintIn, response: Response,
-                     staff: MaybeStaff,
-                     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+                     member: MaybeStaff,
+                     idempotency_key: Annotated[str | None, Header()] = None,
                      x_correlation_id: Annotated[str | None, Header()] = None,
                      ) -> ComplaintCreated:
+        if member is None and (body.channel != "web" or body.call_id is not None):
+            raise HTTPException(401, "counter, hotline and email requests and hotline "
+                                     "drafts are recorded by staff (Authorization: Bearer "
+                                     "<token>); the public form is channel 'web'",
+                                _CHALLENGE)
         _check_fields(body, products, categories, app.clock())
-        trace = _trace(body, staff, x_correlation_id)
+        key = _scoped_key(idempotency_key, member, body.channel)
+        trace = _trace(body, member, x_correlation_id)
         new = NewRequest(
             kind=body.kind, channel=body.channel,
             customer=body.customer.model_dump(mode="json"),
             description=body.description, product=body.product, category=body.category,
             incident_date=body.incident_date, order_ref=body.order_ref,
-            taken_by=staff.id if staff else body.taken_by, language=body.language,
+            taken_by=member.id if member else None, language=body.language,
             hotline_call_id=body.call_id,
         )
         try:
-            accepted = await asyncio.to_thread(app.receive, new, trace, idempotency_key)
+            accepted = await asyncio.to_thread(app.receive, new, trace, scoped_key=key)
         except UnknownCall:
             raise FieldErrors([("call_id", "unknown_call", "Không có cuộc gọi này",
                                 "No such call")]) from None
         except CallNotDraft as exc:
             raise HTTPException(409, str(exc)) from None
+        except IdempotencyConflict as exc:
+            raise FieldErrors([("Idempotency-Key", "key_reused",
+                                "Khóa này đã được dùng cho một yêu cầu khác; hãy dùng khóa "
+                                "mới cho yêu cầu mới", str(exc))]) from None
         if not accepted.created:
             response.status_code = 200
         notices: list[Notice] = []
@@ -191,41 +408,87 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
 
     @router.get("/{id_or_reference}", response_model=ComplaintView)
     async def get(id_or_reference: str, _: Reader) -> ComplaintView:
-        try:
-            request = await asyncio.to_thread(app.find, id_or_reference)
-        except RequestNotFound:
-            raise HTTPException(404, f"no request {id_or_reference}") from None
+        request = await _find(app, id_or_reference)
+
         def opened() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
             # the key ring is synchronous (NATS behind it): a worker thread, never the loop
             return (app.customer_of(request),
                     [{**c, "caller": app.open_value(c.get("caller"))} for c in request.calls])
 
         customer, calls = await asyncio.to_thread(opened)
+        seen = await asyncio.to_thread(customers.case, request.id)
+        claimed_by = await asyncio.to_thread(customers.claimed_by, request.id)
         return ComplaintView(id=request.id, reference=request.reference, kind=request.kind,
                              channel=request.channel, received_at=request.received_at,
                              filed_late=request.filed_late,
                              filing_deadline=request.filing_deadline, details=request.details,
                              info_provided=request.info, bounces=request.bounces,
-                             calls=calls, customer=customer, erased=request.erased)
+                             calls=calls, customer=customer, erased=request.erased,
+                             flags=list(request.details.get("flags") or ()),
+                             claimed=request.details.get("claimed"), claimed_by=claimed_by,
+                             customer_state=seen.state if seen else None,
+                             capability_generation=request.capability_generation)
 
     @router.post("/{id_or_reference}/info", status_code=202)
-    async def provide_info(id_or_reference: str, body: InfoIn, staff: MaybeStaff
+    async def provide_info(id_or_reference: str, body: InfoIn, caller: InfoCaller
                            ) -> dict[str, str]:
-        """Information the customer brought to the counter, phoned in or sent (step 2):
-        entered by staff (with their token) or by the customer on the web."""
+        """Information for the case: from its customer (their link; channel web) or entered
+        by staff for the customer (at the counter, from a call, from a letter). 409 when
+        the case is closed (nothing is stored)."""
+        request = await _find(app, id_or_reference)
+        if caller.customer is not None:
+            if body.channel not in (None, "web"):
+                raise FieldErrors([("channel", "customer_channel",
+                                    "Thông tin quý khách gửi qua đường dẫn là kênh web",
+                                    "Information sent with the customer's link is 'web'")])
+            channel = "web"
+        elif body.channel is None:
+            raise FieldErrors([("channel", "missing", "Bắt buộc phải có (nhân viên ghi "
+                                "nhận qua kênh nào)", "Field required (how staff got it)")])
+        else:
+            channel = body.channel
         try:
-            request = await asyncio.to_thread(app.find, id_or_reference)
-        except RequestNotFound:
-            raise HTTPException(404, f"no request {id_or_reference}") from None
-        trace = (Trace(actor_kind="staff", actor_id=staff.id, actor_role=staff.role.value,
-                       correlation_id=str(uuid.uuid4())) if staff else
-                 Trace(actor_kind="customer", actor_id="web",
-                       correlation_id=str(uuid.uuid4()))).as_dict()
-        await asyncio.to_thread(app.provide_info, request.id, channel=body.channel,
-                                content=body.content, items=body.items, trace=trace)
+            await asyncio.to_thread(app.provide_info, request.id, channel=channel,
+                                    content=body.content, items=list(body.items),
+                                    trace=caller.trace(), refuse_closed=True)
+        except RequestClosed as exc:
+            raise HTTPException(409, str(exc)) from None
         return {"id": str(request.id), "reference": request.reference}
 
+    @router.post("/{id_or_reference}/capabilities/revoke", response_model=RevokeOut)
+    async def revoke_links(id_or_reference: str, body: RevokeIn, member: ContactStaff
+                           ) -> RevokeOut:
+        """Every link sent for the case stops working at once (a leaked or forwarded
+        link); recorded with who and why, and published (CustomerLinkReissued): notify
+        sends the customer a link of the new generation the way the case reached them.
+        Staff never see a link: it is the customer's bearer secret."""
+        request = await _find(app, id_or_reference)
+        trace = Caller(staff=member).trace()
+        revoked = await asyncio.to_thread(app.revoke_capabilities, request.id,
+                                          reason=body.reason, trace=trace)
+        return RevokeOut(reference=revoked.reference,
+                         generation=revoked.capability_generation)
+
     return router
+
+
+async def _find(app: IntakeApplication, id_or_reference: str) -> IntakeRequest:
+    try:
+        return await asyncio.to_thread(app.find, id_or_reference)
+    except RequestNotFound:
+        raise HTTPException(404, f"no request {id_or_reference}") from None
+
+
+def _scoped_key(value: str | None, member: Principal | None, channel: str
+                ) -> ScopedKey | None:
+    if value is None:
+        return None
+    problem = check_header_token(value)
+    if problem is not None:
+        vi, en = problem.split(" / ", 1)
+        raise FieldErrors([("Idempotency-Key", "invalid_key", vi, en)])
+    scope = staff_scope(member.id) if member is not None else anonymous_scope(channel)
+    return ScopedKey(scope=scope, key=value)
 
 
 def _check_fields(body: ComplaintIn, products: frozenset[str] | None,
@@ -241,7 +504,7 @@ def _check_fields(body: ComplaintIn, products: frozenset[str] | None,
                        f"Loại yêu cầu không có trong danh mục: {body.category}",
                        f"Category not in the catalogue: {body.category}"))
     if body.incident_date is not None:
-        today = load_calendar().local_date(now)
+        today = now.astimezone(VIETNAM_TZ).date()
         if body.incident_date > today:
             errors.append(("incident_date", "future_date",
                            "Ngày xảy ra sự việc không được ở tương lai",
@@ -262,18 +525,157 @@ def _check_fields(body: ComplaintIn, products: frozenset[str] | None,
         raise FieldErrors(errors)
 
 
-def _trace(body: ComplaintIn, staff: StaffUser | None, correlation: str | None
+def _trace(body: ComplaintIn, member: Principal | None, correlation: str | None
            ) -> dict[str, str | None]:
     try:
         correlation_id = str(uuid.UUID(correlation)) if correlation else str(uuid.uuid4())
     except ValueError:
         correlation_id = str(uuid.uuid4())
-    if staff:
-        return Trace(actor_kind="staff", actor_id=staff.id, actor_role=staff.role.value,
-                     correlation_id=correlation_id).as_dict()
+    if member:
+        return Caller(staff=member).trace(correlation_id)
     # never the customer's name or address: traces are stored and published in clear
     return Trace(actor_kind="customer", actor_id=f"{body.channel}-form",
                  correlation_id=correlation_id).as_dict()
+
+
+# ---- /api/customer: the customer's own page ----------------------------------------------------
+
+def build_customer_router(app: IntakeApplication, customers: CustomerCases, *,
+                          attachments: AttachmentStore, limits: EmailLimits) -> APIRouter:
+    """What the holder of a case's link may do: read where the case stands, and send the
+    information asked for with documents. The case is the link's: no reference in the
+    path, nothing of another case is reachable."""
+    router = APIRouter(prefix="/api/customer", tags=["customer"], responses=AUTH_ERRORS)
+    Customer = Annotated[CapabilityClaims, Depends(customer_capability())]
+
+    @router.get("/case", response_model=CustomerCaseOut)
+    async def case(claims: Customer) -> CustomerCaseOut:
+        """The state in plain words, what we wait for, the reply's last day, and what the
+        customer already sent — no staff notes, no personal data beyond the case's."""
+        seen = await asyncio.to_thread(customers.case, claims.cid)
+        if seen is None:
+            raise HTTPException(404, "no such case")
+        sent = await asyncio.to_thread(app.information_sent, seen.request_id)
+        return _customer_case(seen, sent)
+
+    @router.post("/case/info", status_code=202)
+    async def send_information(
+            claims: Customer,
+            content: Annotated[str | None, Form(max_length=20_000)] = None,
+            items: Annotated[list[str] | None, Form()] = None,
+            files: Annotated[list[UploadFile] | None, File(
+                description="documents (intake's attachment limits and types)")] = None,
+    ) -> dict[str, Any]:
+        """The information asked for, with documents (multipart). 409 when the case is
+        closed; 413 above the size limits; 422 for a type not accepted or a bad field."""
+        text, named = _customer_fields(content, items or [])
+        uploads = list(files or [])
+        if not text and not uploads:
+            raise FieldErrors([("content", "blank", "Cần nội dung hoặc tài liệu đính kèm",
+                                "Write something or attach a document")])
+        seen = await asyncio.to_thread(customers.case, claims.cid)
+        if seen is None:
+            raise HTTPException(404, "no such case")
+        if seen.state == "closed":
+            raise HTTPException(409, f"case {seen.reference} is closed: information can no "
+                                     "longer be added to it (ask for it to be reopened by "
+                                     "calling the hotline)")
+        stored = await _store_uploads(uploads, attachments, limits)
+        trace = Caller(customer=claims).trace()
+        try:
+            await asyncio.to_thread(
+                app.provide_info, seen.request_id, channel="web",
+                content=text or "(tài liệu đính kèm / documents attached)", items=named,
+                attachments=stored, trace=trace, refuse_closed=True)
+        except RequestClosed as exc:
+            raise HTTPException(409, str(exc)) from None
+        return {"reference": seen.reference,
+                "attachments": [{k: a[k] for k in ("filename", "content_type", "size")}
+                                for a in stored]}
+
+    return router
+
+
+def _customer_case(seen: CustomerCase, sent: list[dict[str, Any]]) -> CustomerCaseOut:
+    vi, en = _STATE_WORDS[seen.state]
+    waiting = (WaitingFor(items=list(seen.asked_items), due_date=seen.info_due)
+               if seen.state == "awaiting_information" else None)
+    return CustomerCaseOut(
+        reference=seen.reference, kind="advice" if seen.kind == "advice" else "complaint",
+        received_on=seen.received_on, state=seen.state, state_vi=vi, state_en=en,
+        waiting_for=waiting, reply_due=seen.reply_due,
+        information_sent=[InformationSent(
+            at=s["at"], channel=s["channel"], content=s["content"], items=s["items"],
+            attachments=[AttachmentOut(filename=str(a.get("filename", "")),
+                                       content_type=str(a.get("content_type", "")),
+                                       size=int(a.get("size", 0)))
+                         for a in s["attachments"]]) for s in sent])
+
+
+def _customer_fields(content: str | None, items: list[str]) -> tuple[str | None, list[str]]:
+    errors: list[tuple[str, str, str, str]] = []
+    text: str | None = None
+    try:
+        text = clean_multi_line(content or "", required=False)
+    except ValueError as exc:
+        vi, en = str(exc).split(" / ", 1)
+        errors.append(("content", "value_error", vi, en))
+    named: list[str] = []
+    if len(items) > 50:
+        errors.append(("items", "too_long", "Tối đa 50 mục", "At most 50 items"))
+    for i, item in enumerate(items[:50]):
+        try:
+            cleaned = clean_single_line(item, required=False)
+        except ValueError as exc:
+            vi, en = str(exc).split(" / ", 1)
+            errors.append((f"items.{i}", "value_error", vi, en))
+            continue
+        if cleaned is not None and len(cleaned) > 100:
+            errors.append((f"items.{i}", "string_too_long", "Quá dài (tối đa 100 ký tự)",
+                           "Too long (at most 100 characters)"))
+        elif cleaned is not None:
+            named.append(cleaned)
+    if errors:
+        raise FieldErrors(errors)
+    return text, named
+
+
+async def _store_uploads(uploads: list[UploadFile], store: AttachmentStore,
+                         limits: EmailLimits) -> list[dict[str, Any]]:
+    """Check every file against intake's attachment limits before storing any."""
+    if len(uploads) > limits.max_attachments:
+        raise HTTPException(413, f"too many files: {len(uploads)}; at most "
+                                 f"{limits.max_attachments} at a time")
+    errors: list[tuple[str, str, str, str]] = []
+    accepted: list[tuple[str, str, bytes]] = []
+    total = 0
+    for i, upload in enumerate(uploads):
+        content_type = (upload.content_type or "application/octet-stream").split(";")[0]
+        content_type = content_type.strip().lower()
+        name = clean_line((upload.filename or "").replace("\\", "/").rpartition("/")[2],
+                          max_chars=200) or f"tai-lieu-{i + 1}"
+        if not limits.allows(content_type):
+            errors.append((f"files.{i}", "type_not_accepted",
+                           f"Không nhận loại tệp {content_type}",
+                           f"Files of type {content_type} are not accepted"))
+            continue
+        data = await upload.read(limits.max_attachment_bytes + 1)
+        if len(data) > limits.max_attachment_bytes:
+            raise HTTPException(413, f"file {name!r} is larger than "
+                                     f"{limits.max_attachment_bytes // (1024 * 1024)} MB")
+        total += len(data)
+        if total > limits.max_total_attachment_bytes:
+            raise HTTPException(413, "the files together are larger than "
+                                     f"{limits.max_total_attachment_bytes // (1024 * 1024)} MB")
+        accepted.append((name, content_type, data))
+    if errors:
+        raise FieldErrors(errors)
+
+    def put() -> list[dict[str, Any]]:
+        return [{"sha256": store.put(data), "filename": name, "content_type": content_type,
+                 "size": len(data)} for name, content_type, data in accepted]
+
+    return await asyncio.to_thread(put)
 
 
 # ---- hotline webhook and staff views --------------------------------------------------------
@@ -282,10 +684,11 @@ class CallEventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event: Literal["call.started", "call.ended"]
-    call_id: str = Field(min_length=1, max_length=128)
-    caller: str = Field(min_length=1, max_length=40, description="caller number as dialled")
+    call_id: Annotated[str, Field(max_length=128), LINE]
+    caller: Annotated[str, Field(max_length=40, description="caller number as dialled"),
+                      LINE]
     at: AwareDatetime | None = None
-    recording_ref: str | None = Field(None, max_length=500)
+    recording_ref: Annotated[str | None, Field(max_length=500), OPTIONAL_LINE] = None
 
 
 class CallOut(BaseModel):
@@ -300,54 +703,68 @@ class CallOut(BaseModel):
     recording_ref: str | None
 
 
-def _call_out(app: IntakeApplication, call: Any) -> CallOut:
+def _call_out(app: IntakeApplication, call: HotlineCall | CallRow) -> CallOut:
+    """The call with its caller opened (the call's data key: the key ring may wait on NATS,
+    so this runs in a worker thread)."""
     status: Literal["linked", "draft", "converted"] = (
         "linked" if call.linked_request_id else
         "converted" if call.converted_request_id else "draft")
-    opened = app.call_view(call)
-    return CallOut(call_id=call.call_id, caller=opened["caller"],
-                   caller_raw=opened["caller_raw"], status=status,
+    return CallOut(call_id=call.call_id, caller=app.open_value(call.caller) or "",
+                   caller_raw=app.open_value(call.caller_raw) or "", status=status,
                    reference=call.linked_reference or call.converted_reference,
                    request_id=call.linked_request_id or call.converted_request_id,
                    started_at=call.started_at, ended_at=call.ended_at,
                    recording_ref=call.recording_ref)
 
 
-def build_intake_router(app: IntakeApplication, *, hotline_secret: str | None,
-                        max_skew_s: int, directory: Directory) -> APIRouter:
+def build_intake_router(app: IntakeApplication, calls: HotlineCalls, mail_records: MailLog, *,
+                        hotline_secret: str | None, max_skew_s: int) -> APIRouter:
     router = APIRouter(prefix="/api/intake", tags=["intake"])
-    _, Reader = _staff_dependencies(directory)
+    Reader = Annotated[Principal, Depends(staff(*PERSONAL_DATA_READERS))]
+    signed = public(f"the call-centre webhook: authenticated by its HMAC signature, a "
+                    f"timestamp within ±{max_skew_s} s and a replay record (each signature "
+                    "once)")
 
-    @router.post("/hotline/calls", response_model=CallOut)
+    @router.post("/hotline/calls", response_model=CallOut, dependencies=[Depends(signed)],
+                 responses={401: {"description": "bad, stale or replayed signature"}})
     async def hotline_call(request: Request) -> CallOut:
-        """Call-centre webhook (HMAC-SHA256, see services/intake/hotline.py)."""
+        """Call-centre webhook (HMAC-SHA256, see services/intake/adapters/hotline_webhook.py)."""
         if not hotline_secret:
             raise HTTPException(503, "hotline webhook not configured: "
                                      "HOTRO_HOTLINE_WEBHOOK_SECRET is not set")
         body = await request.body()
+        timestamp = request.headers.get(hotline.TIMESTAMP_HEADER)
+        signature = request.headers.get(hotline.SIGNATURE_HEADER)
         try:
-            hotline.verify(hotline_secret,
-                           timestamp=request.headers.get(hotline.TIMESTAMP_HEADER),
-                           signature=request.headers.get(hotline.SIGNATURE_HEADER),
+            hotline.verify(hotline_secret, timestamp=timestamp, signature=signature,
                            body=body, now=app.clock(), max_skew_s=max_skew_s)
         except hotline.SignatureError as exc:
             raise HTTPException(401, f"invalid webhook signature: {exc}") from None
+        assert timestamp is not None and signature is not None  # verified above
         try:
             call = CallEventIn.model_validate_json(body)
         except ValidationError as exc:
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+        delivery = Delivery(
+            digest=hashlib.sha256(signature.strip().lower().encode("ascii", "replace"))
+            .hexdigest(), signed_at=int(timestamp))
         caller = hotline.normalise_phone(call.caller) or ""
         at = call.at.isoformat() if call.at else None
         trace = Trace.system("hotline-webhook").as_dict()
-        if call.event == "call.started":
-            recorded = await asyncio.to_thread(app.call_started, call_id=call.call_id,
-                                               caller=caller, caller_raw=call.caller, at=at,
-                                               trace=trace)
-        else:
-            recorded = await asyncio.to_thread(app.call_ended, call_id=call.call_id,
-                                               caller=caller, caller_raw=call.caller, at=at,
-                                               recording_ref=call.recording_ref, trace=trace)
+        try:
+            if call.event == "call.started":
+                recorded = await asyncio.to_thread(
+                    app.call_started, call_id=call.call_id, caller=caller,
+                    caller_raw=call.caller, at=at, trace=trace, delivery=delivery)
+            else:
+                recorded = await asyncio.to_thread(
+                    app.call_ended, call_id=call.call_id, caller=caller,
+                    caller_raw=call.caller, at=at, recording_ref=call.recording_ref,
+                    trace=trace, delivery=delivery)
+        except ReplayedDelivery:
+            raise HTTPException(401, "invalid webhook signature: this signed request was "
+                                     "already received (replay)") from None
         return await asyncio.to_thread(_call_out, app, recorded)
 
     @router.get("/hotline/drafts", response_model=list[CallOut])
@@ -355,20 +772,77 @@ def build_intake_router(app: IntakeApplication, *, hotline_secret: str | None,
         """Calls not linked to an open request: the agent turns each into a request
         (POST /api/complaints with call_id) or leaves it."""
         def drafts() -> list[CallOut]:
-            return [_call_out(app, c) for c in app.hotline_drafts()]
+            return [_call_out(app, c) for c in calls.drafts()]
 
         return await asyncio.to_thread(drafts)
 
     @router.get("/quarantine")
     async def quarantine(_: Reader) -> list[dict[str, Any]]:
         """Inbound mail kept raw for a human (by sha256 in the quarantine store)."""
-        return await asyncio.to_thread(app.mail_records, "quarantined")
+        return await asyncio.to_thread(mail_records.records, "quarantined")
 
     @router.get("/mail-log")
     async def mail_log(_: Reader,
                        outcome: Literal["quarantined", "refused", "ignored"] | None = None
                        ) -> list[dict[str, Any]]:
         """Every inbound mail that became no request: ignored, quarantined or refused."""
-        return await asyncio.to_thread(app.mail_records, outcome)
+        return await asyncio.to_thread(mail_records.records, outcome)
+
+    # ---- the console's queue rows and search (read only) ---------------------------------
+
+    @router.get("/customers")
+    async def customers_of(_: Reader, ids: str) -> dict[str, Any]:
+        """The customers' names of many requests at once (comma-separated ids, at most
+        200: a queue page's rows); unknown and erased requests are absent."""
+        try:
+            wanted = [uuid.UUID(i.strip()) for i in ids.split(",")[:200] if i.strip()]
+        except ValueError:
+            raise HTTPException(422, "ids: comma-separated request ids") from None
+
+        def names() -> dict[str, dict[str, str]]:
+            found = {}
+            for request_id in wanted:
+                try:
+                    request = app.get_request(request_id)
+                except RequestNotFound:
+                    continue
+                customer = app.customer_of(request)
+                if customer and customer.get("name"):
+                    found[str(request_id)] = {"name": str(customer["name"]),
+                                              "reference": request.reference}
+            return found
+
+        return {"customers": await asyncio.to_thread(names)}
+
+    @router.get("/search")
+    async def search(_: Reader, q: str) -> dict[str, Any]:
+        """Requests by reference or by the customer's phone number (through the keyed
+        phone index: numbers are never stored in clear), newest first."""
+        from hotro.services.intake.domain import PhoneIndex
+
+        text = q.strip()[:200]
+
+        def matches() -> list[dict[str, str]]:
+            try:
+                request = app.find(text.upper())
+                return [{"id": str(request.id), "reference": request.reference}]
+            except RequestNotFound:
+                pass
+            try:
+                number = phonenumbers.parse(text, "VN")
+            except phonenumbers.NumberParseException:
+                return []
+            if not phonenumbers.is_valid_number(number):
+                return []
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            try:
+                index: PhoneIndex = app.repository.get(
+                    PhoneIndex.create_id(app.phone_key(e164)))
+            except Exception:  # no request was ever received with this number
+                return []
+            return [{"id": e["request_id"], "reference": e["reference"]}
+                    for e in reversed(index.requests)][:200]
+
+        return {"matches": await asyncio.to_thread(matches)}
 
     return router

@@ -1,24 +1,33 @@
-"""Composition root of the intake service."""
+"""Composition root of the intake service: settings → application → views → inbound
+mail → runtime (with every background job) → HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from hotro.services.intake.api import build_intake_router, build_router
+from hotro.services.intake.adapters.email import (
+    AttachmentStore,
+    EmailLimits,
+    QuarantineStore,
+    SmtpListenerJob,
+)
+from hotro.services.intake.adapters.email.authentication import DnsLookup
+from hotro.services.intake.adapters.imap_poller import ImapConfig, ImapPollerJob
+from hotro.services.intake.adapters.inbound_mail import MailIntake
+from hotro.services.intake.adapters.reference_data import load_catalogue, load_channel_rules
+from hotro.services.intake.api import build_customer_router, build_intake_router, build_router
 from hotro.services.intake.application import IntakeApplication
-from hotro.services.intake.email import AttachmentStore, QuarantineStore
+from hotro.services.intake.domain import FilingCheck, filing_window_check
 from hotro.services.intake.errors import FieldErrors, on_field_errors, on_request_validation
-from hotro.services.intake.filing import FilingCheck, calendar_filing_check
-from hotro.services.intake.imap_poller import ImapConfig, ImapPollerJob
-from hotro.services.intake.mail_intake import MailIntake, SmtpListenerJob, email_limits
-from hotro.services.intake.reference_data import load_catalogue, load_channel_rules
 from hotro.services.intake.settings import IntakeSettings
-from hotro.shared.calendar import load_policy
+from hotro.services.intake.views import CustomerCases, HotlineCalls, MailLog
+from hotro.shared.calendar import load_calendar, load_policy
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.schema import ensure_store
 from hotro.shared.observability.metrics import ServiceMetrics
@@ -26,8 +35,9 @@ from hotro.shared.privacy.kv import NatsKeyRing, keyring_job
 from hotro.shared.privacy.pending import flush_pending_keys
 from hotro.shared.privacy.sealing import CachedKeyRing, KeyRing
 from hotro.shared.privacy.secrets import ephemeral_hash_secret
-from hotro.shared.runtime.host import ServiceRuntime, build_http_app
-from hotro.shared.staff.users import load_directory
+from hotro.shared.runtime.host import Background, ServiceRuntime, build_http_app
+from hotro.shared.staff.http import install_authenticator
+from hotro.shared.staff.wiring import authenticator_for
 
 
 def hash_secret(settings: IntakeSettings) -> bytes:
@@ -52,8 +62,8 @@ def build_application(settings: IntakeSettings, *,
     ``pii_hash_secret``: the setting, else a per-process one (tools build no index)."""
     ensure_store(settings.store_url)
     if filing_check is None:
-        policy = load_policy(settings.deadline_policy_file)
-        filing_check = calendar_filing_check(policy=policy)
+        filing_check = filing_window_check(load_calendar(),
+                                           load_policy(settings.deadline_policy_file))
     return IntakeApplication(
         env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
         clock=clock, filing_check=filing_check,
@@ -65,10 +75,21 @@ def build_application(settings: IntakeSettings, *,
     )
 
 
+def email_limits(settings: IntakeSettings) -> EmailLimits:
+    mib = 1024 * 1024
+    return EmailLimits(max_message_bytes=settings.email_max_message_mb * mib,
+                       max_attachment_bytes=settings.email_max_attachment_mb * mib,
+                       max_total_attachment_bytes=settings.email_max_total_attachments_mb * mib,
+                       own_domains=settings.own_domains())
+
+
 def create_app(settings: IntakeSettings | None = None, *,
                clock: Callable[[], datetime] | None = None,
-               filing_check: FilingCheck | None = None, **overrides: Any) -> FastAPI:
-    settings = settings or IntakeSettings()  # type: ignore[call-arg]
+               filing_check: FilingCheck | None = None, dkim_dns: DnsLookup | None = None,
+               **overrides: Any) -> FastAPI:
+    """``dkim_dns``: the DKIM key look-up of inbound mail (tests provide their keys;
+    default: DNS)."""
+    settings = settings or IntakeSettings()
     catalogue = load_catalogue(settings.catalogue_file)
     # Data keys: in NATS KV, reached from worker threads through the runtime's loop; the
     # in-memory store (unit tests, no NATS started) keeps them in the process.
@@ -77,33 +98,63 @@ def create_app(settings: IntakeSettings | None = None, *,
                                if nats_keys is not None else None)
     application = build_application(settings, clock=clock, filing_check=filing_check,
                                      keyring=keyring, pii_hash_secret=hash_secret(settings))
-    mail = MailIntake(application, limits=email_limits(settings),
-                      attachments=AttachmentStore(settings.attachments_path()),
-                      quarantine=QuarantineStore(settings.quarantine_path()))
-    runtime = ServiceRuntime(settings, application, ServiceMetrics("intake"), **overrides)
-    if nats_keys is not None:
-        runtime.background = (*runtime.background, keyring_job(runtime, nats_keys))
+    calls = HotlineCalls(application)
+    mail_log = MailLog(application)
+    customers = CustomerCases(application)
+    limits = email_limits(settings)
+    attachments = AttachmentStore(settings.attachments_path())
+    mail = MailIntake(application, limits=limits, attachments=attachments,
+                      quarantine=QuarantineStore(settings.quarantine_path()),
+                      authserv_id=settings.email_authserv_id or None, dkim_dns=dkim_dns,
+                      dkim_timeout_s=settings.email_dkim_timeout_s)
+    # Who is calling: staff by token or console assertion, customers by their case's link
+    # (its generation looked up in the CustomerCases view, so a revocation is immediate).
+    authenticator = authenticator_for(settings, capability_generation=customers.generation)
+    if clock is not None:
+        authenticator.clock = clock  # links and assertions expire on the service's clock
 
-        async def move_pending_keys() -> None:
+    # The jobs below read the runtime (its NATS connection, its leases) when they run,
+    # i.e. after it is built at the end of this block.
+    background: list[Background] = []
+    move_pending_keys: Callable[[], Awaitable[None]] | None = None
+    if nats_keys is not None:
+        ring = nats_keys
+
+        async def attach_keyring(stop: asyncio.Event) -> None:
+            await keyring_job(runtime, ring)(stop)
+
+        async def flush_keys() -> None:
             await flush_pending_keys(application.pending_keys, runtime.js)
 
-        runtime.before_publish = move_pending_keys
+        background.append(attach_keyring)
+        move_pending_keys = flush_keys
     if settings.smtp_listen_port:
-        runtime.background = (*runtime.background, SmtpListenerJob(mail, settings))
+        background.append(SmtpListenerJob(
+            mail.on_smtp_message, host=settings.smtp_listen_host,
+            port=settings.smtp_listen_port, accept_recipients=settings.accept_recipients(),
+            data_size_limit=settings.smtp_data_size_limit_mb * 1024 * 1024))
     if settings.imap_host:
         # One replica polls (the relay-lease holder); Message-ID dedupe makes overlap harmless.
-        runtime.background = (*runtime.background, ImapPollerJob(
+        background.append(ImapPollerJob(
             mail, ImapConfig.from_settings(settings),
             is_leader=lambda: bool(runtime.leases and runtime.leases.holds_relay())))
+    runtime = ServiceRuntime(settings, application, ServiceMetrics("intake"),
+                             background=tuple(background), before_publish=move_pending_keys,
+                             **overrides)
+
     secret = settings.hotline_webhook_secret
-    staff = load_directory(settings.users_file)
     http = build_http_app(runtime, [
-        build_router(application, catalogue, directory=staff),
-        build_intake_router(application,
+        build_router(application, catalogue, customers=customers),
+        build_customer_router(application, customers, attachments=attachments, limits=limits),
+        build_intake_router(application, calls, mail_log,
                             hotline_secret=secret.get_secret_value() if secret else None,
-                            max_skew_s=settings.hotline_max_clock_skew_s, directory=staff),
+                            max_skew_s=settings.hotline_max_clock_skew_s),
     ], title="Hotro intake")
+    install_authenticator(http, authenticator)
     http.add_exception_handler(RequestValidationError, on_request_validation)
     http.add_exception_handler(FieldErrors, on_field_errors)
     http.state.mail = mail
+    http.state.hotline_calls = calls
+    http.state.mail_log = mail_log
+    http.state.customer_cases = customers
     return http

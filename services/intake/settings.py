@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from hotro.services.intake.reference_data import DEFAULT_CHANNEL_RULES
+from hotro.services.intake.adapters.reference_data import DEFAULT_CHANNEL_RULES
 from hotro.shared.settings import ServiceSettings
 
 
@@ -24,6 +24,13 @@ class IntakeSettings(ServiceSettings):
     email_max_attachment_mb: int = Field(10, ge=1)
     email_max_total_attachments_mb: int = Field(18, ge=1)
     email_own_domains: str = Field("vhv.vn", description="comma-separated")
+    email_authserv_id: str = Field(
+        "", description="authserv-id of our own receiving MTA: the topmost "
+                        "Authentication-Results header with this id is recorded and trusted "
+                        "(a DMARC fail keeps the mail out of the case it claims); empty = "
+                        "trust none, verify DKIM signatures here")
+    email_dkim_timeout_s: float = Field(5.0, gt=0, le=30,
+                                        description="DNS look-up of a DKIM key")
     attachments_dir: str | None = Field(None, description="default: <data_dir>/attachments")
     quarantine_dir: str | None = Field(None, description="default: <data_dir>/quarantine")
     # ---- inbound email by IMAP polling (the alternative to the SMTP listener) ----
@@ -45,7 +52,10 @@ class IntakeSettings(ServiceSettings):
     hotline_webhook_secret: SecretStr | None = Field(
         None, description="HMAC-SHA256 key shared with the call-centre software; "
                           "unset = the webhook answers 503")
-    hotline_max_clock_skew_s: int = Field(300, ge=1)
+    hotline_max_clock_skew_s: int = Field(
+        30, ge=1, le=300, description="a signed notice is accepted only while its timestamp "
+                                      "is within this many seconds of our clock, either way "
+                                      "(and each signature only once)")
     hotline_link_window_days: int = Field(
         60, ge=1, description="a call links to a request of the same number received "
                               "within this many days (and not closed)")

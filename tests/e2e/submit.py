@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from tests.support.staff import auth
+
 
 def complaint(i: int) -> dict[str, object]:
     return {
@@ -37,7 +39,7 @@ async def submit_many(base_url: str, count: int, *, concurrency: int = 8,
             for _ in range(50):
                 try:
                     r = await client.post("/api/complaints", json=complaint(i),
-                                          headers={"Idempotency-Key": key})
+                                          headers={"Idempotency-Key": key, **auth("agent")})
                 except httpx.HTTPError:
                     await asyncio.sleep(0.2)
                     continue

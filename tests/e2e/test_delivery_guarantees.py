@@ -156,7 +156,7 @@ async def test_three_routing_replicas_one_killed_keep_order_and_exactly_once(
     async def add_info(round_: int) -> None:
         async with httpx.AsyncClient(base_url=cluster.url("intake"), timeout=30) as client:
             for cid in complaints:
-                r = await client.post(f"/api/complaints/{cid}/info",
+                r = await client.post(f"/api/complaints/{cid}/info", headers=auth("support"),
                                       json={"channel": "hotline", "content": f"bổ sung {round_}"})
                 assert r.status_code == 202, r.text
 

@@ -30,6 +30,7 @@ from hotro.shared.eventstore.trace import Trace
 from hotro.shared.seals import SEALS_STREAM, Seal, seal_subject
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PG_BASE, PostgresSchemas
+from tests.support.staff import auth
 from tests.support.system import InProcessSystem, running_system
 from tests.support.system import settled as system_settled
 from tests.support.waiting import eventually
@@ -146,7 +147,7 @@ async def test_timeline_time_travel_replay_and_tamper_evidence(
         moments.append(await s.settled(a))
         s.tick()
         async with system.client("intake") as client:
-            r = await client.post(f"/api/complaints/{a}/info",
+            r = await client.post(f"/api/complaints/{a}/info", headers=auth("support"),
                                   json={"channel": "email", "items": ["hoa-don"],
                                         "content": "Hoá đơn đính kèm"})
             assert r.status_code == 202, r.text

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from hotro.natsbin import NatsServerProcess
+from hotro.services.intake.adapters.imap_poller import ImapConfig, ImapPollerJob, TlsMode
+from hotro.services.intake.adapters.inbound_mail import MailIntake, MailOutcome
 from hotro.services.intake.application import IntakeApplication
-from hotro.services.intake.imap_poller import ImapConfig, ImapPollerJob, TlsMode
-from hotro.services.intake.mail_intake import MailIntake, MailOutcome
 from hotro.shared.contracts import events as wire
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.dovecot import DovecotServer, require_dovecot, running_dovecot

@@ -9,9 +9,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from hotro.natsbin import NatsServerProcess
+from hotro.services.intake.adapters.inbound_mail import MailIntake
 from hotro.services.intake.application import IntakeApplication
 from hotro.services.intake.domain import MessageIndex
-from hotro.services.intake.mail_intake import MailIntake
 from hotro.shared.contracts import events as wire
 from hotro.shared.eventstore.trace import sample_trace
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS

@@ -21,6 +21,7 @@ from hotro.shared.staff.users import write_demo_users
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PostgresSchemas
 from tests.support.smtp import SmtpSink, running_sink
+from tests.support.staff import auth as intake_auth
 from tests.support.system import InProcessSystem, running_system
 from tests.support.waiting import eventually
 
@@ -56,8 +57,10 @@ class Desk:
                                 "product": "dien-lanh", "category": "chat-luong-san-pham",
                                 "description": "Tủ lạnh mới mua không lạnh."}
         body.update(overrides)
+        staff = intake_auth("agent") if body["channel"] != "web" else {}  # the counter
         response = await self.intake.post("/api/complaints", json=body,
-                                          headers={"Idempotency-Key": str(uuid.uuid4())})
+                                          headers={"Idempotency-Key": str(uuid.uuid4()),
+                                                   **staff})
         assert response.status_code == 201, response.text
         return uuid.UUID(response.json()["id"]), response.json()["reference"]
 
@@ -130,6 +133,7 @@ async def test_a_information_requested_twice_then_resolved_and_replied_by_email(
             await eventually(emailed, message=f"information request {number} emailed")
             # the customer answers through intake; routing ticks the items named
             answer = await d.intake.post(f"/api/complaints/{cid}/info",
+                                         headers=intake_auth("support"),
                                          json={"channel": channel, "items": items,
                                                "content": f"Bổ sung lần {number}"})
             assert answer.status_code == 202, answer.text

@@ -13,6 +13,8 @@ from hotro.services.intake.application import IntakeApplication
 from hotro.services.intake.main import create_app
 from hotro.services.intake.settings import IntakeSettings
 from hotro.shared.clock import SettableClock
+from hotro.shared.staff import capabilities
+from hotro.shared.staff.signing import KeyRing, load_keys, new_keyring, write_keys
 from tests.support.staff import write_users_file
 
 AppFactory = Callable[..., FastAPI]
@@ -24,12 +26,25 @@ def clock() -> SettableClock:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, clock: SettableClock) -> AppFactory:
+def capability_keys_file(tmp_path: Path, clock: SettableClock) -> Path:
+    """The customer links' keyring (notify signs with it; intake verifies)."""
+    return write_keys(tmp_path / "capability-keys.toml",
+                      new_keyring(capabilities.PURPOSE, clock()))
+
+
+@pytest.fixture
+def capability_keys(capability_keys_file: Path) -> KeyRing:
+    return load_keys(capability_keys_file, capabilities.PURPOSE)
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, clock: SettableClock, capability_keys_file: Path) -> AppFactory:
     """Intake's real composition root on the in-memory store; the runtime (NATS) is not
     started: ASGITransport does not run the lifespan, the HTTP layer and the store are real."""
 
     def factory(**extra: Any) -> FastAPI:
         extra.setdefault("users_file", str(write_users_file(tmp_path / "staff-users.toml")))
+        extra.setdefault("capability_keys_file", str(capability_keys_file))
         settings = IntakeSettings(nats_url="nats://127.0.0.1:1", store_url="memory:",
                                   allow_memory_store=True, data_dir=str(tmp_path), **extra)
         return create_app(settings, clock=clock)
@@ -65,3 +80,11 @@ def complaint(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def link_for(keys: KeyRing, clock: SettableClock, request_id: str, reference: str,
+             generation: int = 0) -> dict[str, str]:
+    """The Authorization header of the customer link notify would send for the case."""
+    token = capabilities.issue(complaint_id=request_id, reference=reference,
+                               generation=generation, keys=keys, now=clock())
+    return {"Authorization": f"Bearer {token}"}

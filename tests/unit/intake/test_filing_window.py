@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
 
-from hotro.services.intake.filing import calendar_filing_check
-from hotro.shared.calendar import parse_policy
-from hotro.shared.clock import SettableClock
+from hotro.services.intake.domain import filing_window_check
+from hotro.shared.calendar import load_calendar, parse_policy
+from hotro.shared.clock import VIETNAM_TZ, SettableClock
 from tests.support.staff import auth
 
 from .conftest import AppFactory, complaint
 
-HANOI = timezone(timedelta(hours=7))
 FRIDAY_BEFORE_TET_2026 = "2026-02-13"
 
 
@@ -22,7 +21,7 @@ async def test_incident_on_the_friday_before_tet_filed_after_the_window_is_late(
         client: httpx.AsyncClient, clock: SettableClock) -> None:
     # 7 working days after Fri 13/02/2026 skip the weekend and Tết (16-20/02): the last day
     # to file is Tue 03/03/2026, until 24:00 Hanoi time.
-    clock.set(datetime(2026, 3, 4, 8, 30, tzinfo=HANOI))
+    clock.set(datetime(2026, 3, 4, 8, 30, tzinfo=VIETNAM_TZ))
     r = await client.post("/api/complaints",
                           json=complaint(incident_date=FRIDAY_BEFORE_TET_2026))
     assert r.status_code == 201, r.text
@@ -39,14 +38,14 @@ async def test_incident_on_the_friday_before_tet_filed_after_the_window_is_late(
 
 async def test_the_last_minute_of_the_last_day_is_still_in_time(
         client: httpx.AsyncClient, clock: SettableClock) -> None:
-    clock.set(datetime(2026, 3, 3, 23, 59, tzinfo=HANOI))
+    clock.set(datetime(2026, 3, 3, 23, 59, tzinfo=VIETNAM_TZ))
     r = await client.post("/api/complaints",
                           json=complaint(incident_date=FRIDAY_BEFORE_TET_2026))
     assert r.status_code == 201, r.text
     assert r.json()["filed_late"] is False
     assert r.json()["filing_deadline"] == "2026-03-03"
     assert r.json()["notices"] == []
-    clock.set(datetime(2026, 3, 3, 17, 0, tzinfo=UTC))  # 00:00 on 04/03 in Hanoi
+    clock.set(datetime(2026, 3, 3, 17, 0, tzinfo=UTC))  # 00:00 on 04/03 in Vietnam
     late = await client.post("/api/complaints",
                              json=complaint(incident_date=FRIDAY_BEFORE_TET_2026))
     assert late.json()["filed_late"] is True
@@ -54,7 +53,7 @@ async def test_the_last_minute_of_the_last_day_is_still_in_time(
 
 async def test_advice_has_no_filing_window(client: httpx.AsyncClient,
                                            clock: SettableClock) -> None:
-    clock.set(datetime(2026, 6, 1, 9, 0, tzinfo=HANOI))
+    clock.set(datetime(2026, 6, 1, 9, 0, tzinfo=VIETNAM_TZ))
     r = await client.post("/api/complaints", json=complaint(kind="advice",
                                                             category="tu-van-dich-vu"))
     assert r.status_code == 201, r.text
@@ -82,9 +81,9 @@ kind = "filing"
 working_days = 12
 basis = "warranty policy"
 """, origin="test")
-    check = calendar_filing_check(policy=policy)
+    check = filing_window_check(load_calendar(), policy)
     last_day, late = check(product, category, date(2026, 2, 13),
-                           datetime(2026, 3, 4, 9, 0, tzinfo=HANOI))
+                           datetime(2026, 3, 4, 9, 0, tzinfo=VIETNAM_TZ))
     assert last_day == deadline
     assert late is (deadline < date(2026, 3, 4))
 
@@ -98,7 +97,7 @@ async def test_a_custom_policy_file_is_used_by_the_service(
     policy.write_text('[[overrides]]\nproduct = "dien-lanh"\nkind = "filing"\n'
                       'working_days = 30\nbasis = "test"\n', encoding="utf-8")
     app = make_app(deadline_policy_file=str(policy))
-    clock.set(datetime(2026, 3, 4, 9, 0, tzinfo=HANOI))
+    clock.set(datetime(2026, 3, 4, 9, 0, tzinfo=VIETNAM_TZ))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://intake") as c:
         r = await c.post("/api/complaints", json=complaint(incident_date="2026-02-13"))

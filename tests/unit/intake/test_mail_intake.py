@@ -8,9 +8,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from hotro.services.intake.adapters.inbound_mail import MailIntake
 from hotro.services.intake.application import IntakeApplication
 from hotro.services.intake.domain import MessageIndex, Request
-from hotro.services.intake.mail_intake import MailIntake
+from hotro.services.intake.views import MailLog
 from hotro.shared.contracts import events as wire
 from hotro.shared.eventstore.trace import sample_trace
 from hotro.shared.privacy.sealing import reveal
@@ -50,8 +51,8 @@ def test_new_mail_makes_a_request_with_its_message_id_and_a_redelivery_makes_non
     assert len(received) == 1
     assert received[0].channel == "email"
     assert isinstance(received[0], wire.ComplaintReceivedV2)  # the contact travels sealed
-    assert reveal(received[0].customer.model_dump(), application.keyring)["email"] == \
-        "an.nguyen@example.vn"
+    contact = reveal(received[0].customer.model_dump(), application.keyring)
+    assert contact is not None and contact["email"] == "an.nguyen@example.vn"
     assert received[0].inbound_message_id == "<m1@example.vn>"
 
 
@@ -112,9 +113,10 @@ def test_unwelcome_mail_makes_no_request_and_is_visible_to_staff(
                         "missing_from.eml": "quarantined",
                         "truncated_multipart.eml": "quarantined"}
     assert not [p for p in wire_events(application) if isinstance(p, wire.ComplaintReceived)]
-    records = application.mail_records()
+    mail_log: MailLog = intake_http.state.mail_log
+    records = mail_log.records()
     assert sorted(r["reason_code"] for r in records) == sorted(
         ["auto_reply", "auto_reply", "list", "bounce_unknown", "from_missing",
          "multipart_truncated"])
-    for r in application.mail_records("quarantined"):
+    for r in mail_log.records("quarantined"):
         assert intake.quarantine.exists(r["raw_sha256"])

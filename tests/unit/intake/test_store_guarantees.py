@@ -41,7 +41,7 @@ def test_references_continue_from_a_snapshot_after_a_restart(tmp_path: Path) -> 
 
     again = _intake(store)  # a restart (or another replica): the snapshot plus 30 events
     assert again.receive(_advice(231), trace).reference == "TV-2026-000231"
-    counter = again.repository.get(counter_id)
+    counter: ReferenceCounter = again.repository.get(counter_id)
     assert counter.version == 232 and counter.last == 231  # Started + 231 allocations
     again.close()
 

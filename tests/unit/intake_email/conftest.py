@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hotro.services.intake.email import AttachmentStore, EmailLimits
+from hotro.services.intake.adapters.email import AttachmentStore, EmailLimits
 
 
 @pytest.fixture

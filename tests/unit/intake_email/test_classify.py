@@ -6,8 +6,8 @@ from email.policy import default
 
 import pytest
 
-from hotro.services.intake.email import EmailLimits
-from hotro.services.intake.email.classify import classify
+from hotro.services.intake.adapters.email import EmailLimits
+from hotro.services.intake.adapters.email.classify import classify
 
 
 def message(headers: str, body: str = "hi") -> EmailMessage:

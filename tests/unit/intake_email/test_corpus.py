@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hotro.services.intake.email import (
+from hotro.services.intake.adapters.email import (
     AttachmentStore,
     EmailLimits,
     InboundEmail,

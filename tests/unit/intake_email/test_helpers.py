@@ -4,10 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from hotro.services.intake.email import QuarantineStore
-from hotro.services.intake.email.charsets import CharsetUnsupported, Undecodable, decode_bytes
-from hotro.services.intake.email.headers import message_id_list, normalise_message_id
-from hotro.services.intake.email.html_text import html_to_text
+from hotro.services.intake.adapters.email import QuarantineStore
+from hotro.services.intake.adapters.email.charsets import (
+    CharsetUnsupported,
+    Undecodable,
+    decode_bytes,
+)
+from hotro.services.intake.adapters.email.headers import message_id_list, normalise_message_id
+from hotro.services.intake.adapters.email.html_text import html_to_text
 
 
 @pytest.mark.parametrize(

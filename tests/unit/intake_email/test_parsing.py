@@ -6,7 +6,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from hotro.services.intake.email import (
+from hotro.services.intake.adapters.email import (
     AttachmentStore,
     EmailLimits,
     InboundEmail,

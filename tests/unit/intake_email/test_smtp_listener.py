@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiosmtpd.controller import Controller
 
-from hotro.services.intake.email import (
+from hotro.services.intake.adapters.email import (
     AttachmentStore,
     EmailLimits,
     InboundEmail,

@@ -11,6 +11,8 @@ Limits, decided here:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
@@ -118,3 +120,31 @@ def start_smtp_listener(
     )
     controller.start()
     return controller
+
+
+class SmtpListenerJob:
+    """A runtime background job: serves SMTP while the runtime runs (aiosmtpd in its own
+    thread and event loop)."""
+
+    def __init__(self, on_message: OnMessage, *, host: str, port: int,
+                 accept_recipients: Iterable[str] | None,
+                 data_size_limit: int = DEFAULT_DATA_SIZE_LIMIT) -> None:
+        self.on_message = on_message
+        self.host = host
+        self.port = port
+        self.accept_recipients = accept_recipients
+        self.data_size_limit = data_size_limit
+        self.controller: Controller | None = None
+
+    async def __call__(self, stop: asyncio.Event) -> None:
+        handler = IntakeSmtpHandler(self.on_message, accept_recipients=self.accept_recipients)
+        controller = await asyncio.to_thread(start_smtp_listener, handler, self.host,
+                                             self.port, data_size_limit=self.data_size_limit)
+        self.controller = controller
+        log.info("inbound SMTP listening on %s:%d", self.host, self.port)
+        try:
+            await stop.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(controller.stop)
+            log.info("inbound SMTP listener stopped")

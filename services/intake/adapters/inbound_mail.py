@@ -2,6 +2,14 @@
 a new request, information added to an existing request (a reply), a recorded bounce,
 a recorded ignore (auto-reply, list mail), a quarantine (raw kept) or an SMTP refusal.
 
+A message joins the case it claims (In-Reply-To/References naming our Message-ID or an
+earlier mail on the case, or the reference in its subject) only when its sender is the
+case's contact — the SMTP envelope sender and the header From both (application/mail.py);
+otherwise it becomes a new case flagged ``sender_mismatch`` that names the case it
+claimed, and the claimed case is unchanged. What vouches for the sender (the receiving
+host's Authentication-Results, else our own DKIM check) is recorded on the case or the
+information; punycode and lookalike sender domains are kept as received and flagged.
+
 `handle` is synchronous (parsing and the event store are blocking); the SMTP callback runs
 it in a worker thread. Its return value is the SMTP reply. A storage or event-store error
 propagates, so the listener answers 451 and the sending server retries later: nothing is
@@ -12,7 +20,6 @@ Message-ID (or by the raw bytes' sha256 for records).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import re
@@ -22,20 +29,28 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from hotro.services.intake.application import IntakeApplication, NewRequest, RequestNotFound
-from hotro.services.intake.email import (
+from hotro.services.intake.adapters.email import (
     AttachmentStore,
     EmailLimits,
     InboundEmail,
-    IntakeSmtpHandler,
     Quarantined,
     QuarantineStore,
     Refused,
     parse_inbound,
-    start_smtp_listener,
 )
-from hotro.services.intake.email.sanitize import clean_line, fold_diacritics
-from hotro.services.intake.settings import IntakeSettings
+from hotro.services.intake.adapters.email.authentication import (
+    DnsLookup,
+    authenticate,
+)
+from hotro.services.intake.adapters.email.sanitize import clean_line, fold_diacritics
+from hotro.services.intake.application import (
+    IntakeApplication,
+    NewRequest,
+    RequestNotFound,
+    ThreadClaim,
+)
+from hotro.services.intake.domain import request_id_for_email
+from hotro.services.intake.domain.sender import SENDER_MISMATCH, domain_flags, domain_of
 from hotro.shared.eventstore.trace import Trace
 
 log = logging.getLogger(__name__)
@@ -53,17 +68,26 @@ class MailOutcome:
     reply: str
     reference: str | None = None
     request_id: uuid.UUID | None = None
+    flags: tuple[str, ...] = ()
+    mail_auth: dict[str, Any] | None = None
 
 
 class MailIntake:
     def __init__(self, app: IntakeApplication, *, limits: EmailLimits,
                  attachments: AttachmentStore, quarantine: QuarantineStore,
-                 retries: int = 10) -> None:
+                 retries: int = 10, authserv_id: str | None = None,
+                 dkim_dns: DnsLookup | None = None, dkim_timeout_s: float = 5.0) -> None:
+        """``authserv_id``: the authserv-id of our receiving MTA, whose topmost
+        Authentication-Results is trusted (None: trust none, verify DKIM here);
+        ``dkim_dns``: the DKIM key look-up (None: DNS through dnspython)."""
         self.app = app
         self.limits = limits
         self.attachments = attachments
         self.quarantine = quarantine
         self.retries = retries
+        self.authserv_id = authserv_id.lower() if authserv_id else None
+        self.dkim_dns = dkim_dns
+        self.dkim_timeout_s = dkim_timeout_s
 
     async def on_smtp_message(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> str:
         outcome = await asyncio.to_thread(self.handle, raw, mail_from, rcpt_tos)
@@ -111,17 +135,40 @@ class MailIntake:
                          mail.subject)
             log.info("inbound mail ignored (%s): %s", mail.kind, mail.message_id)
             return MailOutcome("ignored", f"250 2.0.0 Accepted ({mail.kind}, not a request)")
-        target = self._thread_target(mail)
+        auth = authenticate(raw, authserv_id=self.authserv_id, dns=self.dkim_dns,
+                            timeout_s=self.dkim_timeout_s)
+        mail_auth = auth.as_record(domain_of(mail.from_address))
+        claims = self.app.thread_claims(
+            in_reply_to=mail.in_reply_to, references=mail.references,
+            reference_in_subject=mail.reference_in_subject)
         # the actor is "email", never the address: traces are stored and published in clear
         trace = Trace(actor_kind="customer", actor_id="email",
                       correlation_id=str(uuid.uuid4())).as_dict()
-        if target is not None:
-            request_id, reference = target
-            self.app.provide_info(
-                request_id, channel="email", content=_content(mail), items=[], trace=trace,
-                attachments=_attachments(mail), inbound_message_id=mail.message_id)
-            return MailOutcome("threaded", f"250 2.0.0 Added to {reference}", reference,
-                               request_id)
+        reasons: list[str] = []
+        for claim in claims:
+            reason = self.app.sender_mismatch(
+                claim.request, envelope_from=_address(mail_from),
+                header_from=mail.from_address, dmarc_failed=auth.dmarc_failed)
+            if reason is None:
+                request = claim.request
+                self.app.provide_info(
+                    request.id, channel="email", content=_content(mail), items=[],
+                    trace=trace, attachments=_attachments(mail),
+                    inbound_message_id=mail.message_id, mail_auth=mail_auth)
+                return MailOutcome("threaded", f"250 2.0.0 Added to {request.reference}",
+                                   request.reference, request.id, mail_auth=mail_auth)
+            reasons.append(reason)
+        flags = self._flags(mail, mail_from, claims[0] if claims else None)
+        claimed: dict[str, Any] | None = None
+        if claims:
+            first = claims[0]
+            flags = sorted({SENDER_MISMATCH, *flags})
+            claimed = {"request_id": str(first.request.id),
+                       "reference": first.request.reference, "via": first.via,
+                       "reason": reasons[0]}
+            log.warning("inbound mail %s claims %s but its sender does not match (%s): "
+                        "filed as a new case", mail.message_id, first.request.reference,
+                        reasons[0])
         accepted = self.app.receive(
             NewRequest(
                 kind="advice" if _ADVICE_SUBJECT.search(fold_diacritics(mail.subject))
@@ -132,44 +179,45 @@ class MailIntake:
                 description=_content(mail),
                 attachments=tuple(_attachments(mail)),
                 inbound_message_id=mail.message_id,
+                flags=tuple(flags), claimed=claimed, mail_auth=mail_auth,
             ),
-            trace, idempotency_key=f"email:{mail.message_id.lower()}",
+            trace, request_id=request_id_for_email(mail.message_id),
         )
+        # The reply goes to whoever sent the message: it never names the claimed case.
         return MailOutcome("created", f"250 2.0.0 Received as {accepted.reference}",
-                           accepted.reference, accepted.request_id)
+                           accepted.reference, accepted.request_id, flags=tuple(flags),
+                           mail_auth=mail_auth)
 
-    def _thread_target(self, mail: InboundEmail) -> tuple[uuid.UUID, str] | None:
-        """In-Reply-To/References naming one of our messages (or the customer's earlier mail
-        on the same case), else a reference in the subject - sent from the case's address."""
-        for message_id in filter(None, (mail.in_reply_to, *reversed(mail.references))):
-            index = self.app.message_index(message_id)
-            if index is None or index.request_id is None:
-                continue
-            request = self.app.get_request(index.request_id)
-            if index.direction == "out" or self.app.same_sender(request, mail.from_address):
-                return request.id, request.reference
-        if mail.reference_in_subject:
+    def _flags(self, mail: InboundEmail, mail_from: str, claim: ThreadClaim | None
+               ) -> list[str]:
+        """Punycode, non-ASCII and lookalike sender domains (From and envelope), compared
+        with our own domains and the claimed case's contact domain."""
+        compare_with = set(self.limits.own_domains)
+        if claim is not None:
             try:
-                request = self.app.find(mail.reference_in_subject)
-            except RequestNotFound:
-                return None
-            if self.app.same_sender(request, mail.from_address):
-                return request.id, request.reference
-        return None
+                contact = self.app.customer_of(claim.request) or {}
+            except Exception:  # the key store unreachable: flag on our domains only
+                log.warning("lookalike check without the claimed case's contact",
+                            exc_info=True)
+                contact = {}
+            if contact.get("email"):
+                compare_with.add(domain_of(str(contact["email"])))
+        domains = {domain_of(mail.from_address)}
+        if "@" in _address(mail_from):
+            domains.add(domain_of(_address(mail_from)))
+        return domain_flags(domains, compare_with=compare_with)
 
     def _bounce(self, mail: InboundEmail, raw: bytes, mail_from: str) -> MailOutcome:
         reason = _bounce_reason(mail)
-        for bounced in mail.bounced_message_ids:
-            index = self.app.message_index(bounced)
-            if index is None or index.direction != "out" or index.request_id is None:
-                continue
+        sent = self.app.sent_message(mail.bounced_message_ids)
+        if sent is not None:
+            bounced, request_id = sent
             trace = Trace.system("intake-email").as_dict()
-            reference = self.app.record_bounce(index.request_id, message_id=bounced,
-                                               reason=reason,
+            reference = self.app.record_bounce(request_id, message_id=bounced, reason=reason,
                                                bounce_message_id=mail.message_id, trace=trace)
             log.warning("delivery of %s bounced (%s): %s", bounced, reference, reason)
             return MailOutcome("bounce", f"250 2.0.0 Bounce recorded on {reference}",
-                               reference, index.request_id)
+                               reference, request_id)
         self._record("bounce_unknown", f"bounce of a message we do not know: {reason}",
                      "ignored", raw, mail_from, mail.message_id, mail.from_address,
                      mail.subject)
@@ -196,6 +244,12 @@ class MailIntake:
             return None
 
 
+def _address(mail_from: str) -> str:
+    """The envelope sender as an address ("" for the null sender or an IMAP marker)."""
+    value = mail_from.strip().strip("<>").strip()
+    return value if "@" in value else ""
+
+
 def _content(mail: InboundEmail) -> str:
     text = f"{mail.subject}\n\n{mail.text}".strip() if mail.subject else mail.text.strip()
     return (text or "(thư không có nội dung / empty email)")[:_MAX_DESCRIPTION]
@@ -210,37 +264,3 @@ def _bounce_reason(mail: InboundEmail) -> str:
     found = _DIAGNOSTIC.findall(mail.text)
     detail = "; ".join(v.strip() for _, v in found) if found else mail.subject
     return clean_line(detail or "delivery failed", max_chars=300)
-
-
-# ---- the listener as a runtime background job ------------------------------------------------
-
-def email_limits(settings: IntakeSettings) -> EmailLimits:
-    mib = 1024 * 1024
-    return EmailLimits(max_message_bytes=settings.email_max_message_mb * mib,
-                       max_attachment_bytes=settings.email_max_attachment_mb * mib,
-                       max_total_attachment_bytes=settings.email_max_total_attachments_mb * mib,
-                       own_domains=settings.own_domains())
-
-
-class SmtpListenerJob:
-    """Serves SMTP while the runtime runs (aiosmtpd in its own thread and event loop)."""
-
-    def __init__(self, intake: MailIntake, settings: IntakeSettings) -> None:
-        self.intake = intake
-        self.settings = settings
-        self.controller: Any = None
-
-    async def __call__(self, stop: asyncio.Event) -> None:
-        s = self.settings
-        handler = IntakeSmtpHandler(self.intake.on_smtp_message,
-                                    accept_recipients=s.accept_recipients())
-        self.controller = await asyncio.to_thread(
-            start_smtp_listener, handler, s.smtp_listen_host, s.smtp_listen_port,
-            data_size_limit=s.smtp_data_size_limit_mb * 1024 * 1024)
-        log.info("inbound SMTP listening on %s:%d", s.smtp_listen_host, s.smtp_listen_port)
-        try:
-            await stop.wait()
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.controller.stop)
-            log.info("inbound SMTP listener stopped")

@@ -1,4 +1,5 @@
-"""Call-centre webhook signatures: HMAC-SHA256 over "<timestamp>.<raw body>".
+"""The call-centre webhook: signatures (HMAC-SHA256 over "<timestamp>.<raw body>") and
+the caller numbers it reports.
 
 The call-centre software sends `X-Hotline-Timestamp` (Unix seconds) and
 `X-Hotline-Signature: sha256=<hex>`. The timestamp is signed too and must be within the

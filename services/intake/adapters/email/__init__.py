@@ -12,7 +12,7 @@ from .model import (
     StoredAttachment,
 )
 from .parsing import parse_inbound
-from .smtp_listener import IntakeSmtpHandler, start_smtp_listener
+from .smtp_listener import IntakeSmtpHandler, SmtpListenerJob, start_smtp_listener
 
 __all__ = [
     "AttachmentStore",
@@ -25,6 +25,7 @@ __all__ = [
     "Quarantined",
     "Refused",
     "SkippedAttachment",
+    "SmtpListenerJob",
     "StoredAttachment",
     "parse_inbound",
     "start_smtp_listener",

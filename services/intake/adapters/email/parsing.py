@@ -413,9 +413,13 @@ def _sender(msg: EmailMessage, limits: EmailLimits) -> tuple[str, str | None]:
     if addr_spec.lower() not in unfolded.lower():
         raise _Quarantine("from_encoded_address", "From address comes from an encoded-word")
     try:
-        normalized = validate_email(addr_spec, check_deliverability=False).normalized
+        valid = validate_email(addr_spec, check_deliverability=False)
     except EmailNotValidError as exc:
         raise _Quarantine("from_invalid", f"From address invalid: {exc}"[:300]) from None
+    # Kept as received: the domain only lower-cased, a punycode domain (xn--…) never
+    # decoded to Unicode (email-validator's "normalized" form would decode it), so an
+    # address is matched exactly as it was written (sender trust, domain/sender.py).
+    normalized = f"{valid.local_part}@{addr_spec.rpartition('@')[2].lower()}"
     if limits.is_own_domain(normalized.rpartition("@")[2]):
         raise _Quarantine("from_own_domain", f"From claims our own domain: {normalized}")
     name = clean_line(repair_surrogates(address.display_name or ""), max_chars=200)

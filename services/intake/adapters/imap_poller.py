@@ -36,8 +36,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import aioimaplib
 
+from hotro.shared.runtime.periodic import run_every, wait_or_stop
+
 if TYPE_CHECKING:
-    from hotro.services.intake.mail_intake import MailOutcome
+    from hotro.services.intake.adapters.inbound_mail import MailOutcome
     from hotro.services.intake.settings import IntakeSettings
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,7 @@ class ImapPollerJob:
         self.is_leader = is_leader
         self.stats = PollStats()
         self._failures = 0
+        self._pause = 0.0  # before the next turn of the loop
 
     async def __call__(self, stop: asyncio.Event) -> None:
         await self.run(stop)
@@ -118,20 +121,24 @@ class ImapPollerJob:
         c = self.config
         log.info("IMAP polling %s@%s:%d/%s (%s, every %.0fs%s)", c.user, c.host, c.port,
                  c.mailbox, c.tls, c.poll_s, ", IDLE" if c.idle else "")
-        while not stop.is_set():
-            if self.is_leader is not None and not self.is_leader():
-                await _sleep(stop, min(c.poll_s, 5.0))
-                continue
-            try:
-                await self._session(stop)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the boundary: every failure means "back off, retry"
-                delay = self._next_delay()
-                log.warning("IMAP %s:%d: %s: %s; retrying in %.1fs", c.host, c.port,
-                            type(exc).__name__, exc, delay)
-                await _sleep(stop, delay)
+        await run_every(lambda: self._pause, lambda: self._turn(stop), stop,
+                        what="IMAP polling")
         log.info("IMAP polling stopped")
+
+    async def _turn(self, stop: asyncio.Event) -> None:
+        """One session while this replica is the leader (until it fails, leadership moves
+        or ``stop``), then the pause before the next: none, a leader check or a backoff."""
+        c = self.config
+        if self.is_leader is not None and not self.is_leader():
+            self._pause = min(c.poll_s, 5.0)
+            return
+        self._pause = 0.0
+        try:
+            await self._session(stop)
+        except Exception as exc:  # the boundary: every failure means "back off, retry"
+            self._pause = self._next_delay()
+            log.warning("IMAP %s:%d: %s: %s; retrying in %.1fs", c.host, c.port,
+                        type(exc).__name__, exc, self._pause)
 
     # ---- one connection ---------------------------------------------------------------------
 
@@ -152,7 +159,7 @@ class ImapPollerJob:
                 more, failed = await self.poll_once(client)
                 self.stats.cycles += 1
                 if failed:  # intake could not record (store down): wait, keep the session
-                    await _sleep(stop, self._next_delay())
+                    await wait_or_stop(stop, self._next_delay())
                     continue
                 self._failures = 0
                 if not more:
@@ -236,7 +243,7 @@ class ImapPollerJob:
                     lost: asyncio.Event) -> None:
         c = self.config
         if not (c.idle and client.has_capability("IDLE")):
-            await _sleep_any((stop, lost), c.poll_s)
+            await _wait_any((stop, lost), c.poll_s)
             return
         queue = client.protocol.idle_queue
         while not queue.empty():  # pushes left over from the previous IDLE
@@ -327,11 +334,8 @@ def _text(response: aioimaplib.Response) -> str:
                     if isinstance(line, (bytes, bytearray)))[:300]
 
 
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    await _sleep_any((stop,), seconds)
-
-
-async def _sleep_any(events: Sequence[asyncio.Event], seconds: float) -> None:
+async def _wait_any(events: Sequence[asyncio.Event], seconds: float) -> None:
+    """Wait ``seconds`` unless one of ``events`` is set first."""
     waiters = [asyncio.ensure_future(e.wait()) for e in events]
     try:
         await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)

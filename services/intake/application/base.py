@@ -1,0 +1,101 @@
+"""What every intake use case stands on: the store, the data keys, the look-ups."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from eventsourcing.application import AggregateNotFoundError
+
+from hotro.services.intake.domain import (
+    ChannelRules,
+    FilingCheck,
+    HotlineCall,
+    MessageIndex,
+    ReferenceIndex,
+    Request,
+    filing_window_check,
+)
+from hotro.shared.calendar import load_calendar, load_policy
+from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.privacy.pending import FallbackKeyRing, pending_keys_for
+from hotro.shared.privacy.sealing import KeyRing, process_keyring
+from hotro.shared.privacy.secrets import ephemeral_hash_secret
+
+
+class RequestNotFound(LookupError):
+    pass
+
+
+class IntakeBase(ServiceApplication):
+    def __init__(self, env: dict[str, str] | None = None,
+                 clock: Callable[[], datetime] | None = None,
+                 filing_check: FilingCheck | None = None,
+                 channel_rules: ChannelRules | None = None,
+                 link_window: timedelta = timedelta(days=60),
+                 keyring: KeyRing | None = None, hash_secret: bytes | None = None) -> None:
+        super().__init__(env, clock)
+        #: data keys (one per complaint): the customer's contact is stored sealed
+        #: keys made while the shared key store is unreachable (shared.privacy.pending)
+        self.pending_keys = pending_keys_for(self.recorder)
+        self.keyring: KeyRing = (FallbackKeyRing(keyring, self.pending_keys)
+                                 if keyring is not None else process_keyring())
+        #: HMAC secret of the phone/email index keys
+        self.hash_secret = hash_secret or ephemeral_hash_secret()
+        self._allocation_lock = threading.Lock()
+        self.filing_check = filing_check or filing_window_check(load_calendar(), load_policy())
+        self.channel_rules = channel_rules or ChannelRules()
+        self.link_window = link_window
+
+    # ---- look-ups --------------------------------------------------------------------
+
+    def get_request(self, request_id: uuid.UUID) -> Request:
+        try:
+            request: Request = self.repository.get(request_id)
+        except AggregateNotFoundError:
+            raise RequestNotFound(str(request_id)) from None
+        return request
+
+    def find(self, id_or_reference: str) -> Request:
+        try:
+            return self.get_request(uuid.UUID(id_or_reference))
+        except ValueError:
+            pass
+        try:
+            index: ReferenceIndex = self.repository.get(ReferenceIndex.create_id(id_or_reference))
+        except AggregateNotFoundError:
+            raise RequestNotFound(id_or_reference) from None
+        return self.get_request(index.request_id)
+
+    def request_for_message(self, message_id: str) -> uuid.UUID | None:
+        index = self.message_index(message_id)
+        return index.request_id if index is not None else None
+
+    def message_index(self, message_id: str) -> MessageIndex | None:
+        try:
+            index: MessageIndex = self.repository.get(MessageIndex.create_id(message_id))
+        except AggregateNotFoundError:
+            return None
+        return index
+
+    def _request_or_none(self, request_id: uuid.UUID) -> Request | None:
+        try:
+            return self.get_request(request_id)
+        except RequestNotFound:
+            return None
+
+    def _call(self, call_id: str) -> HotlineCall | None:
+        try:
+            call: HotlineCall = self.repository.get(HotlineCall.create_id(call_id))
+        except AggregateNotFoundError:
+            return None
+        return call
+
+
+def backoff(attempt: int) -> None:
+    """Jittered pause before retrying a save that lost an optimistic-concurrency race."""
+    time.sleep(random.uniform(0, min(0.2, 0.005 * (attempt + 1))))

@@ -1,0 +1,51 @@
+"""Step 2 seen from intake: information the customer brings for an existing request
+(at the counter, by phone, on the web or by email)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+
+from hotro.services.intake.application.base import IntakeBase, backoff
+from hotro.services.intake.domain import MessageIndex, Request
+
+
+class RequestClosed(ValueError):
+    """Information for a closed case: refused, with the reason (never stored silently)."""
+
+
+class ProvidingInfo(IntakeBase):
+    def provide_info(self, request_id: uuid.UUID, *, channel: str, content: str,
+                     items: list[str], trace: dict[str, str | None],
+                     attachments: list[dict[str, Any]] | None = None,
+                     inbound_message_id: str | None = None,
+                     mail_auth: dict[str, Any] | None = None,
+                     refuse_closed: bool = False, retries: int = 5) -> Request:
+        """Add the information to the request. ``refuse_closed`` (HTTP): a closed case
+        raises RequestClosed instead; email to a closed case is still recorded, so staff
+        see the customer wrote (routing notes it and may reopen)."""
+        for attempt in range(retries):
+            request = self.get_request(request_id)
+            if refuse_closed and request.closed:
+                raise RequestClosed(
+                    f"case {request.reference} is closed: information can no longer be "
+                    "added to it (ask for it to be reopened by calling the hotline)")
+            request.provide_info(reference=request.reference, channel=channel,
+                                 content=content, items=items, attachments=attachments or [],
+                                 inbound_message_id=inbound_message_id, trace=trace,
+                                 mail_auth=mail_auth)
+            aggregates: list[Any] = [request]
+            if inbound_message_id:
+                aggregates.append(MessageIndex(message_id=inbound_message_id,
+                                               request_id=request_id, direction="in",
+                                               trace=trace))
+            try:
+                self.save(*aggregates)
+                return request
+            except IntegrityError:
+                if inbound_message_id or attempt == retries - 1:
+                    raise  # email: the caller looks again (the Message-ID may be known now)
+                backoff(attempt)  # the case changed meanwhile (closed?): look again
+        raise AssertionError("unreachable")

@@ -1,0 +1,267 @@
+"""Step 1: receive a request from any channel, exactly once per idempotency key, with its
+reference, its filing-window verdict and the channel rule it breaks, if any.
+
+Idempotency keys are scoped to their caller and bound to the request's fingerprint
+(``domain/idempotency.py`` says how, and how keys stored before scoping keep working)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from hotro.services.intake.application.base import backoff
+from hotro.services.intake.application.personal_data import PersonalData
+from hotro.services.intake.domain import (
+    REFERENCE_PREFIX,
+    HotlineCall,
+    MessageIndex,
+    PhoneIndex,
+    ReferenceCounter,
+    ReferenceIndex,
+    Request,
+    ScopedKey,
+    fingerprint,
+    request_id_for_idempotency_key,
+)
+from hotro.shared.privacy.sealing import reveal, seal_with
+
+
+class UnknownCall(LookupError):
+    pass
+
+
+class CallNotDraft(ValueError):
+    pass
+
+
+class IdempotencyConflict(ValueError):
+    """The caller's key already names a request with another body."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    request_id: uuid.UUID
+    reference: str
+    filed_late: bool
+    filing_deadline: date | None
+    created: bool
+    channel_rule: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    kind: str
+    channel: str
+    customer: dict[str, Any]
+    description: str
+    product: str | None = None
+    category: str | None = None
+    incident_date: date | None = None
+    order_ref: str | None = None
+    taken_by: str | None = None
+    language: str = "vi"
+    attachments: tuple[dict[str, Any], ...] = ()
+    inbound_message_id: str | None = None
+    hotline_call_id: str | None = None
+    #: email: sender-trust flags (sender_mismatch, punycode_domain, lookalike_domain…)
+    flags: tuple[str, ...] = ()
+    #: email: the case the message claimed to continue when its sender did not match
+    claimed: dict[str, Any] | None = None
+    #: email: SPF/DKIM/DMARC as our receiving host or our own DKIM check saw them
+    mail_auth: dict[str, Any] | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """What the request's fingerprint covers."""
+        return {"kind": self.kind, "channel": self.channel, "customer": self.customer,
+                "description": self.description, "product": self.product,
+                "category": self.category, "incident_date": self.incident_date,
+                "order_ref": self.order_ref, "language": self.language,
+                "call_id": self.hotline_call_id}
+
+
+class Receiving(PersonalData):
+    def receive(self, new: NewRequest, trace: dict[str, str | None],
+                idempotency_key: str | None = None, *, scoped_key: ScopedKey | None = None,
+                request_id: uuid.UUID | None = None, retries: int = 20) -> Accepted:
+        """Record a new request once. ``scoped_key``: an HTTP caller's key (the same key
+        and body answer with the first request; another body raises
+        ``IdempotencyConflict``). ``request_id``: the id chosen by the caller (email: from
+        the Message-ID). ``idempotency_key``: an in-process caller's own key, derived as
+        before scoping (tools, tests)."""
+        idempotency: dict[str, str] | None = None
+        if scoped_key is not None:
+            request_id = scoped_key.request_id
+            idempotency = {"scope": scoped_key.scope,
+                           "fingerprint": fingerprint(new.fields(), self.hash_secret)}
+            legacy = self._legacy_answer(scoped_key, new, trace)
+            if legacy is not None:
+                return legacy
+        elif idempotency_key:
+            request_id = request_id_for_idempotency_key(idempotency_key)
+        request_id = request_id or uuid.uuid4()
+        sealed: dict[str, str] | None = None
+        for attempt in range(retries):
+            existing = self._existing(request_id)
+            if existing is not None:
+                if idempotency is not None and \
+                        self._stored_fingerprint(request_id) != idempotency["fingerprint"]:
+                    raise IdempotencyConflict(
+                        "this Idempotency-Key was already used for another request "
+                        "(a different body); use a new key for a new request")
+                return existing
+            if sealed is None:  # the data key first (idempotent), outside the lock
+                sealed = seal_with(self.keyring, str(request_id), dict(new.customer))
+            try:
+                # One allocation at a time per process: the reference counter is a single
+                # aggregate, so concurrent threads would only beat each other to a conflict.
+                with self._allocation_lock:
+                    return self._receive_once(request_id, new, sealed, trace, idempotency)
+            except IntegrityError:
+                # a concurrent allocation of the same counter (take the next one), or the
+                # same key at the same time (the next round answers or refuses it)
+                backoff(attempt)
+        raise RuntimeError("could not allocate a reference (too much contention)")
+
+    def _stored_fingerprint(self, request_id: uuid.UUID) -> str | None:
+        request = self._request_or_none(request_id)
+        if request is None:
+            return None
+        stored = request.details.get("idempotency") or {}
+        value = stored.get("fingerprint")
+        return str(value) if value else None
+
+    def _legacy_answer(self, key: ScopedKey, new: NewRequest,
+                       trace: dict[str, str | None]) -> Accepted | None:
+        """A request stored before keys were scoped, under the same key, by the same
+        caller: the first answer if its body is the same; else IdempotencyConflict. None
+        when there is none (or it is another caller's: then the key is simply new)."""
+        legacy_id = key.legacy_request_id
+        if legacy_id is None:
+            return None
+        request = self._request_or_none(legacy_id)
+        if request is None or request.details.get("idempotency") is not None:
+            return None
+        if (request.trace.get("actor_kind"), request.trace.get("actor_id")) != \
+                (trace.get("actor_kind"), trace.get("actor_id")):
+            return None
+        if self._fingerprint_of_stored(request) != fingerprint(new.fields(), self.hash_secret):
+            raise IdempotencyConflict(
+                "this Idempotency-Key was already used for another request "
+                "(a different body); use a new key for a new request")
+        return self._existing(legacy_id)
+
+    def _fingerprint_of_stored(self, request: Request) -> str | None:
+        customer = reveal(request.customer, self.keyring)
+        if customer is None:  # erased: nothing left to compare with
+            return None
+        d = request.details
+        return fingerprint({"kind": request.kind, "channel": request.channel,
+                            "customer": customer, "description": d.get("description"),
+                            "product": d.get("product"), "category": d.get("category"),
+                            "incident_date": d.get("incident_date"),
+                            "order_ref": d.get("order_ref"), "language": d.get("language"),
+                            "call_id": d.get("hotline_call_id")}, self.hash_secret)
+
+    def _receive_once(self, request_id: uuid.UUID, new: NewRequest,
+                      sealed_customer: dict[str, str],
+                      trace: dict[str, str | None],
+                      idempotency: dict[str, str] | None = None) -> Accepted:
+        now = self.clock()
+        prefix = REFERENCE_PREFIX[new.kind]
+        counter = self._counter(prefix, now.year, trace)
+        counter.allocate(trace=trace)
+        reference = counter.current()
+        deadline: date | None = None
+        late = False
+        if new.kind == "complaint" and new.incident_date is not None:
+            deadline, late = self.filing_check(new.product, new.category, new.incident_date,
+                                               now)
+        channel_rule = self.channel_rule_for(new)
+        call = self._draft_call(new.hotline_call_id)
+        request = Request(
+            id=request_id, reference=reference, kind=new.kind, channel=new.channel,
+            customer=sealed_customer, contact_hashes=self.contact_hashes(new.customer),
+            details={
+                "product": new.product, "category": new.category,
+                "incident_date": new.incident_date.isoformat() if new.incident_date else None,
+                "description": new.description, "order_ref": new.order_ref,
+                "taken_by": new.taken_by, "language": new.language,
+                "attachments": list(new.attachments),
+                "inbound_message_id": new.inbound_message_id,
+                "channel_rule": channel_rule,
+                "hotline_call_id": new.hotline_call_id,
+                **({"idempotency": idempotency} if idempotency else {}),
+                **({"flags": list(new.flags)} if new.flags else {}),
+                **({"claimed": new.claimed} if new.claimed else {}),
+                **({"mail_auth": new.mail_auth} if new.mail_auth else {}),
+            },
+            received_at=now.isoformat(), filed_late=late,
+            filing_deadline=deadline.isoformat() if deadline else None, trace=trace,
+        )
+        index = ReferenceIndex(reference=reference, request_id=request_id, trace=trace)
+        aggregates: list[Any] = [counter, request, index]
+        if new.inbound_message_id:
+            aggregates.append(MessageIndex(message_id=new.inbound_message_id,
+                                           request_id=request_id, direction="in", trace=trace))
+        phone = new.customer.get("phone")
+        if phone:
+            phones = self._phone_index(self.phone_key(phone), trace)
+            phones.link(request_id=str(request_id), reference=reference,
+                        received_at=now.isoformat(), trace=trace)
+            aggregates.append(phones)
+        if call is not None:
+            call.convert(request_id=str(request_id), reference=reference, trace=trace)
+            aggregates.append(call)
+        self.save(*aggregates)
+        return Accepted(request_id, reference, late, deadline, created=True,
+                        channel_rule=channel_rule)
+
+    def channel_rule_for(self, new: NewRequest) -> dict[str, str] | None:
+        """The channel this type of request must come through, if it came another way."""
+        rule = self.channel_rules.rule_for(new.kind, new.product, new.category)
+        if rule is None or rule.channel == new.channel:
+            return None
+        return {"required_channel": rule.channel, "requirement_vi": rule.requirement_vi,
+                "requirement_en": rule.requirement_en}
+
+    def _existing(self, request_id: uuid.UUID) -> Accepted | None:
+        request = self._request_or_none(request_id)
+        if request is None:
+            return None
+        deadline = (date.fromisoformat(request.filing_deadline)
+                    if request.filing_deadline else None)
+        return Accepted(request.id, request.reference, request.filed_late, deadline,
+                        created=False, channel_rule=request.details.get("channel_rule"))
+
+    def _counter(self, prefix: str, year: int,
+                 trace: dict[str, str | None]) -> ReferenceCounter:
+        try:
+            counter: ReferenceCounter = self.repository.get(
+                ReferenceCounter.create_id(prefix, year))
+        except AggregateNotFoundError:
+            counter = ReferenceCounter(prefix=prefix, year=year, trace=trace)
+        return counter
+
+    def _phone_index(self, phone_key: str, trace: dict[str, str | None]) -> PhoneIndex:
+        try:
+            index: PhoneIndex = self.repository.get(PhoneIndex.create_id(phone_key))
+        except AggregateNotFoundError:
+            index = PhoneIndex(phone=phone_key, trace=trace)
+        return index
+
+    def _draft_call(self, call_id: str | None) -> HotlineCall | None:
+        """The hotline draft this request is made from (a call becomes one request)."""
+        if call_id is None:
+            return None
+        call = self._call(call_id)
+        if call is None:
+            raise UnknownCall(call_id)
+        if not call.is_draft:
+            raise CallNotDraft(f"call {call_id} already belongs to "
+                               f"{call.linked_reference or call.converted_reference}")
+        return call

@@ -1,0 +1,181 @@
+"""A customer request as it was received, and what happened to it in intake since."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.domain import Aggregate, event
+
+
+class Request(Aggregate):
+    """One customer request (complaint or advice) as it was received, plus later info.
+
+    Personal data: ``customer`` is the contact sealed with the complaint's data key
+    (``shared.privacy``; a plain dict only in events stored before sealing);
+    ``contact_hashes`` holds keyed hashes (HMAC) of the email and E.164 phone for
+    equality checks (threading by sender) without the data itself."""
+
+    TOPIC = "hotro.intake:Request"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.intake:Request.Created"
+
+    if TYPE_CHECKING:  # the classes @event makes at run time that typed code reads
+        class Received(Aggregate.Created):
+            reference: str
+            kind: str
+            channel: str
+            customer: dict[str, Any]
+            details: dict[str, Any]
+            received_at: str
+            filed_late: bool
+            filing_deadline: str | None
+
+        class InfoProvided(Aggregate.Event):
+            reference: str
+            channel: str
+            content: str
+            items: list[str]
+            attachments: list[dict[str, Any]]
+            inbound_message_id: str | None
+            mail_auth: dict[str, Any] | None  # absent in events stored before
+
+        class DeliveryBounced(Aggregate.Event):
+            reference: str
+            message_id: str
+            reason: str
+
+        class CapabilityRevoked(Aggregate.Event):
+            reference: str
+            generation: int
+            reason: str
+
+        class ProgressNoted(Aggregate.Event):
+            step: str
+            at: str
+            items: list[str]
+            due_date: str | None
+
+        class Closed(Aggregate.Event):
+            reason: str
+
+        class Reopened(Aggregate.Event):
+            reason: str
+
+    @event("Received", topic="hotro.intake:Request.Received")
+    def __init__(self, *, id: uuid.UUID, reference: str, kind: str, channel: str,
+                 customer: dict[str, Any],
+                 details: dict[str, Any], received_at: str, filed_late: bool,
+                 filing_deadline: str | None, trace: dict[str, str | None],
+                 contact_hashes: dict[str, str] | None = None) -> None:
+        self.reference = reference
+        self.kind = kind
+        self.channel = channel
+        self.customer = customer
+        self.contact_hashes = contact_hashes or {}
+        self.details = details
+        self.received_at = received_at
+        self.filed_late = filed_late
+        self.filing_deadline = filing_deadline
+        self.trace = trace
+        self.info: list[dict[str, Any]] = []
+        self.message_ids: list[str] = []
+        self.bounces: list[dict[str, str]] = []
+        self.calls: list[dict[str, Any]] = []
+        self.closed = False
+        self.erased = False
+        #: the customer link's generation: a link of another generation is refused
+        #: (0 for every case until its links are first revoked, old cases included)
+        self.capability_generation = 0
+
+    @event("InfoProvided", topic="hotro.intake:Request.InfoProvided")
+    def provide_info(self, *, reference: str, channel: str, content: str, items: list[str],
+                     attachments: list[dict[str, Any]], inbound_message_id: str | None,
+                     trace: dict[str, str | None],
+                     mail_auth: dict[str, Any] | None = None) -> None:
+        """``mail_auth``: for an email, what vouched for its sender (SPF/DKIM/DMARC as our
+        receiving host or our own DKIM check saw them); absent in events stored before."""
+        self.info.append({"channel": channel, "content": content, "items": items,
+                          "attachments": attachments})
+
+    @event("OutboundMessageLinked", topic="hotro.intake:Request.OutboundMessageLinked")
+    def link_outbound_message(self, *, message_id: str, trace: dict[str, str | None]) -> None:
+        """Remember a Message-ID we sent about this request, so replies thread back."""
+        self.message_ids.append(message_id)
+
+    def has_outbound_message(self, message_id: str) -> bool:
+        return message_id in self.message_ids
+
+    @event("DeliveryBounced", topic="hotro.intake:Request.DeliveryBounced")
+    def record_bounce(self, *, reference: str, message_id: str, reason: str,
+                      bounce_message_id: str, trace: dict[str, str | None]) -> None:
+        """A bounce of one of our own emails about this request came back."""
+        self.bounces.append({"message_id": message_id, "reason": reason,
+                             "bounce_message_id": bounce_message_id})
+
+    def link_call(self, *, call_id: str, caller: Any, at: str | None,
+                  trace: dict[str, str | None]) -> None:
+        """``caller``: the number sealed with the request's data key."""
+        if any(c["call_id"] == call_id for c in self.calls):
+            raise ValueError(f"call {call_id} is already linked to {self.reference}")
+        self._link_call(call_id=call_id, caller=caller, at=at, trace=trace)
+
+    @event("CallLinked", topic="hotro.intake:Request.CallLinked")
+    def _link_call(self, *, call_id: str, caller: Any, at: str | None,
+                   trace: dict[str, str | None]) -> None:
+        self.calls.append({"call_id": call_id, "caller": caller, "at": at})
+
+    @event("Closed", topic="hotro.intake:Request.Closed")
+    def mark_closed(self, *, reason: str, trace: dict[str, str | None]) -> None:
+        """Routing closed or refused it: a hotline call no longer links here."""
+        self.closed = True
+
+    @event("Reopened", topic="hotro.intake:Request.Reopened")
+    def mark_reopened(self, *, reason: str, trace: dict[str, str | None]) -> None:
+        self.closed = False
+
+    def revoke_capabilities(self, *, reason: str, trace: dict[str, str | None]) -> int:
+        """Every customer link issued so far stops working; returns the new generation
+        (published as CustomerLinkReissued: notify sends the customer a link of it)."""
+        self._revoke_capabilities(reference=self.reference,
+                                  generation=self.capability_generation + 1, reason=reason,
+                                  trace=trace)
+        return self.capability_generation
+
+    @event("CapabilityRevoked", topic="hotro.intake:Request.CapabilityRevoked")
+    def _revoke_capabilities(self, *, reference: str, generation: int, reason: str,
+                             trace: dict[str, str | None]) -> None:
+        self.capability_generation = generation
+
+    def note_progress(self, *, step: str, at: str, trace: dict[str, str | None],
+                      items: list[str] | None = None, due_date: str | None = None) -> None:
+        """What another service did with the case that its customer may know (``STEPS``),
+        for the customer's status page; never the department's or staff's internals."""
+        if step not in STEPS:
+            raise ValueError(f"unknown progress step {step!r}")
+        self._note_progress(step=step, at=at, items=list(items or ()), due_date=due_date,
+                            trace=trace)
+
+    @event("ProgressNoted", topic="hotro.intake:Request.ProgressNoted")
+    def _note_progress(self, *, step: str, at: str, items: list[str], due_date: str | None,
+                       trace: dict[str, str | None]) -> None:
+        pass
+
+    @event("Erased", topic="hotro.intake:Request.Erased")
+    def record_erasure(self, *, reason: str, requested_by: str, fields: list[str],
+                       trace: dict[str, str | None]) -> None:
+        """The customer's personal data was erased (its data key destroyed): who and why
+        stay in the history; the sealed data itself becomes unreadable everywhere."""
+        self.erased = True
+
+
+#: Progress of a case seen from the customer's side, noted from other services' events:
+#: acknowledged (notify), reply_deadline (sla: the reply clock's last day, in
+#: ``due_date``), info_requested (routing: ``items`` asked, ``due_date``), info_received
+#: (routing: handed in to staff), info_window_lapsed (sla: the customer's clock ran out),
+#: referred and department_responded (routing; which department is not kept), answered
+#: (a reply was delivered).
+STEPS = frozenset({"acknowledged", "reply_deadline", "info_requested", "info_received",
+                   "info_window_lapsed", "referred", "department_responded", "answered"})
