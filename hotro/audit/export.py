@@ -2,7 +2,8 @@
 shows Vietnamese), and an evidence pack (PDF: timeline, letters, attachments).
 
 Personal data goes out only as the privacy layer reveals it: after an erasure the name
-is ``[đã xoá / erased]`` and phone, email and address are absent."""
+is ``[đã xoá / erased]`` and phone, email and address are absent; without the keys
+(``--no-personal-data``) it is ``[không hiển thị / withheld]`` (``hotro.audit.keys``)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from hotro.audit.keys import hidden
+from hotro.audit.progress import Tick
 from hotro.audit.stores import Stores
 from hotro.audit.timeline import ICT, aggregate_ids, timeline
 from hotro.shared.eventstore.log import read_events
-from hotro.shared.privacy.sealing import ERASED, KeyRing, reveal
+from hotro.shared.privacy.sealing import KeyRing, reveal
 
 CSV_COLUMNS = ("reference", "complaint_id", "at_local", "at_utc", "service", "aggregate",
                "aggregate_id", "version", "event", "actor_kind", "actor_id", "actor_role",
@@ -37,10 +40,16 @@ def complaints_between(stores: Stores, first: date, last: date) -> list[tuple[uu
 
 
 def rows(stores: Stores, complaints: Iterable[tuple[uuid.UUID, str]],
-         keyring: KeyRing | None = None) -> Iterator[dict[str, Any]]:
-    for cid, reference in complaints:
+         keyring: KeyRing | None = None, *, progress: Tick | None = None
+         ) -> Iterator[dict[str, Any]]:
+    todo = list(complaints)
+    for done, (cid, reference) in enumerate(todo):
+        if progress is not None:
+            progress("export: complaints", done, len(todo))
         for entry in timeline(stores, cid, keyring=keyring):
             yield {"reference": reference, "complaint_id": str(cid), **entry.as_json()}
+    if progress is not None:
+        progress("export: complaints", len(todo), len(todo))
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], out: io.TextIOBase | Any) -> int:
@@ -89,8 +98,8 @@ def _recipient(dispatch: Any, keyring: KeyRing | None) -> str:
     value = dispatch.recipient
     if isinstance(value, dict):
         revealed = reveal(value, keyring)
-        return str(revealed.get("to")) if revealed else ERASED
-    return str(value)
+        return str(revealed.get("to")) if revealed else hidden(value, keyring)
+    return str(value) if value else hidden(value, keyring)
 
 
 def attachments(stores: Stores, complaint_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -150,7 +159,8 @@ def evidence_pack(stores: Stores, complaint_id: uuid.UUID, path: Path,
     story: list[Any] = [
         Paragraph(_xml(f"Hồ sơ chứng cứ / Evidence pack — {request.reference}"), head),
         p(f"Mã khiếu nại / complaint id: {complaint_id}"),
-        p(f"Khách hàng / customer: {person.get('name') if person else ERASED}"),
+        p(f"Khách hàng / customer: "
+          f"{person.get('name') if person else hidden(request.customer, keyring)}"),
         p(f"Kênh / channel: {request.channel} — tiếp nhận / received: {request.received_at}"),
         p(f"Lập lúc / generated: {datetime.now(ICT).isoformat(timespec='seconds')}"),
         Spacer(1, 4 * mm),

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from hotro.audit.progress import Tick, counting_reads
 from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.eventstore.log import read_events, read_log
 
@@ -265,15 +266,22 @@ MODELS: dict[str, tuple[str, Callable[[Any], tuple[int, dict[str, dict[str, Any]
 
 
 def replay(app: ServiceApplication, live: dict[str, dict[str, Any]] | None = None,
-           *, compare_history: bool = False) -> ReplayResult:
+           *, compare_history: bool = False, progress: Tick | None = None) -> ReplayResult:
+    """``progress`` (optional) hears the log position reached while rebuilding and while
+    deriving the rows from the aggregates."""
     model, rebuild, from_aggregates = MODELS[app.name]
-    read, seconds, rows = _timed(lambda: rebuild(app))
+    with counting_reads(app, progress, f"replay {app.name}: rebuilding {model}"):
+        read, seconds, rows = _timed(lambda: rebuild(app))
     if app.name == "notify" and not compare_history and live is None:
         rows_cmp = {k: {n: v for n, v in r.items() if n not in _NO_HISTORY}
                     for k, r in rows.items()}
     else:
         rows_cmp = rows
-    reference = live if live is not None else from_aggregates(app)
+    if live is not None:
+        reference = live
+    else:
+        with counting_reads(app, progress, f"replay {app.name}: loading aggregates"):
+            reference = from_aggregates(app)
     label = "live" if live is not None else "aggregate"
     return ReplayResult(app.name, model, read, seconds, rows,
                         compare(rows_cmp, reference, label))

@@ -52,11 +52,21 @@ def _check_exists(url: str) -> None:
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and \
-                not Path(path).is_absolute():
+        if url.startswith("sqlite:////"):  # an absolute path
+            path = "/" + path.lstrip("/")
+        elif url.startswith("sqlite:///") and not Path(path).is_absolute():
             path = path.lstrip("/")
         if not Path(path).is_file():
             raise StoreMissing(f"no store at {path} (set --store service=url)")
+
+
+def store_exists(url: str) -> bool:
+    """False only for a SQLite file that is not there (a server store is assumed)."""
+    try:
+        _check_exists(url)
+    except StoreMissing:
+        return False
+    return True
 
 
 def open_service(service: str, url: str, *, clock: Callable[[], datetime] | None = None,

@@ -25,10 +25,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hotro.audit.keys import hidden
 from hotro.audit.stores import Stores
+from hotro.cli_text import clean, pad, truncate
 from hotro.shared.contracts.envelope import event_id_for
 from hotro.shared.eventstore.log import read_events
-from hotro.shared.privacy.sealing import ERASED, KeyRing, reveal
+from hotro.shared.privacy.sealing import KeyRing, reveal
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -248,8 +250,10 @@ def describe(service: str, aggregate: str, name: str, event: Any,
     channel = getattr(event, "channel", None) or getattr(event, "method", None)
     parts = []
     if aggregate in ("Request", "Contact") and name in ("Received", "Recorded"):
-        customer = reveal(getattr(event, "customer", None), keyring)
-        parts.append(f"customer={customer.get('name') if customer else ERASED}")
+        sealed = getattr(event, "customer", None)
+        customer = reveal(sealed, keyring)
+        shown = _short(customer.get("name")) if customer else hidden(sealed, keyring)
+        parts.append(f"customer={shown}")
     for attr in _FIELDS.get((aggregate, name), ()):
         value = getattr(event, attr, None)
         if value is None or value == [] or value == "":
@@ -259,14 +263,19 @@ def describe(service: str, aggregate: str, name: str, event: Any,
 
 
 def _short(value: Any, limit: int = 80) -> str:
+    """One value of a summary on one line, at most ``limit`` columns: NFC, cut between
+    letters (never inside one: Vietnamese marks stay on their letter), ``…`` when cut."""
     if isinstance(value, list | tuple):
         text = "[" + ", ".join(str(v) for v in value) + "]"
     elif isinstance(value, datetime | date):
         text = value.isoformat()
     else:
         text = str(value)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return truncate(" ".join(text.split()), limit)
+
+
+#: columns of the text timeline (display columns, not bytes nor code points)
+COLUMNS = {"service": 7, "event": 34, "actor": 28, "channel": 10}
 
 
 def render_text(complaint: Complaint, entries: list[Entry]) -> Iterator[str]:
@@ -275,8 +284,10 @@ def render_text(complaint: Complaint, entries: list[Entry]) -> Iterator[str]:
         local = e.at.astimezone(ICT).strftime("%Y-%m-%d %H:%M:%S%z")
         utc = e.at.astimezone(UTC).strftime("%H:%M:%SZ")
         actor = f"{e.actor_kind}:{e.actor_id}" if e.actor_id else "-"
-        yield (f"{local} ({utc})  {e.service:<7} {e.aggregate}.{e.event:<22} "
-               f"{actor:<28} {e.channel or '-':<10} {e.summary}")
+        yield (f"{local} ({utc})  {pad(e.service, COLUMNS['service'])} "
+               f"{pad(f'{e.aggregate}.{e.event}', COLUMNS['event'])} "
+               f"{pad(actor, COLUMNS['actor'])} {pad(e.channel or '-', COLUMNS['channel'])} "
+               f"{clean(e.summary)}").rstrip()
 
 
 # ---- time travel ------------------------------------------------------------------------

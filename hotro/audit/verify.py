@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hotro.audit.progress import Tick, counting_reads
+from hotro.cli_text import truncate
 from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.contracts.subjects import EVENTS_STREAM, producer_filter
 from hotro.shared.eventstore.application import ServiceApplication
@@ -224,14 +226,17 @@ def check_shape(service: str, rows: list[Row]) -> Report:
 
 # ---- 3. store vs stream -----------------------------------------------------------------
 
-def stored_envelopes(app: ServiceApplication, rows: Iterable[Row]) -> tuple[
-        dict[int, Envelope], Report]:
+def stored_envelopes(app: ServiceApplication, rows: Iterable[Row],
+                     progress: Tick | None = None) -> tuple[dict[int, Envelope], Report]:
     """What the service publishes for each stored row (decoded like the relay does)."""
     from eventsourcing.persistence import Notification
 
     report = Report()
     out: dict[int, Envelope] = {}
-    for r in rows:
+    todo = list(rows)
+    for n, r in enumerate(todo, start=1):
+        if progress is not None and (n % 500 == 0 or n == len(todo)):
+            progress(f"verify {app.name}: decoding", n, len(todo))
         try:
             note = Notification(id=r.id, originator_id=r.originator_id,
                                 originator_version=r.version, topic=r.topic, state=r.state)
@@ -240,7 +245,7 @@ def stored_envelopes(app: ServiceApplication, rows: Iterable[Row]) -> tuple[
         except Exception as exc:
             report.findings.append(_finding(app.name, "undecodable", r,
                                             f"cannot be read back: {type(exc).__name__}: "
-                                            f"{str(exc)[:120]}"))
+                                            f"{truncate(str(exc), 120)}"))
             continue
         if envelope is not None:
             out[r.id] = envelope
@@ -301,8 +306,9 @@ def check_stream(service: str, stored: dict[int, Envelope],
 
 # ---- reading the streams ----------------------------------------------------------------
 
-async def read_subject(js: Any, stream: str, subject: str,
-                       batch: int = 500) -> list[tuple[int, bytes]]:
+async def read_subject(js: Any, stream: str, subject: str, batch: int = 500,
+                       progress: Tick | None = None,
+                       label: str = "reading") -> list[tuple[int, bytes]]:
     """Every message on ``subject`` in ``stream``, in order (ephemeral, no acks)."""
 
     from nats.js import api as js_api
@@ -321,31 +327,42 @@ async def read_subject(js: Any, stream: str, subject: str,
                 break
             for m in msgs:
                 out.append((m.metadata.sequence.stream, m.data))
+            if progress is not None:
+                progress(label, len(out), total)
     finally:
         await sub.unsubscribe()
     return out
 
 
-async def read_seals(js: Any, service: str) -> list[Seal]:
+async def read_seals(js: Any, service: str, progress: Tick | None = None) -> list[Seal]:
     from nats.js.errors import NotFoundError
 
     try:
-        messages = await read_subject(js, SEALS_STREAM, _seal_subject(service))
+        messages = await read_subject(js, SEALS_STREAM, _seal_subject(service),
+                                      progress=progress, label=f"verify {service}: seals")
     except NotFoundError:
         return []
     return [Seal.from_json(data) for _, data in messages]
 
 
-async def verify_service(app: ServiceApplication, js: Any) -> Report:
+async def verify_service(app: ServiceApplication, js: Any,
+                         progress: Tick | None = None) -> Report:
+    """``progress`` (optional) hears how far each phase is: rows read, seals read, rows
+    decoded, stream messages read."""
     import asyncio
 
-    rows = await asyncio.to_thread(lambda: list(read_rows(app)))
+    def rows_read() -> list[Row]:
+        with counting_reads(app, progress, f"verify {app.name}: rows"):
+            return list(read_rows(app))
+
+    rows = await asyncio.to_thread(rows_read)
     report = Report()
-    report.extend(check_seals(app.name, rows, await read_seals(js, app.name)))
+    report.extend(check_seals(app.name, rows, await read_seals(js, app.name, progress)))
     report.extend(check_shape(app.name, rows))
-    stored, decode = await asyncio.to_thread(stored_envelopes, app, rows)
+    stored, decode = await asyncio.to_thread(stored_envelopes, app, rows, progress)
     report.extend(decode)
-    published = await read_subject(js, EVENTS_STREAM, producer_filter(app.name))
+    published = await read_subject(js, EVENTS_STREAM, producer_filter(app.name),
+                                   progress=progress, label=f"verify {app.name}: stream")
     report.extend(check_stream(app.name, stored, published))
     return _dedupe(report)
 

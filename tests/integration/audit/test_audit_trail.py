@@ -201,9 +201,13 @@ async def test_timeline_time_travel_replay_and_tamper_evidence(
             await nc.close()
 
     # ---- timeline: every event of the complaint, causal order, actors ----
-    code, out = await _cli(capsys, "audit", ref_a, "--json", *stores)
+    # the customer's name is shown: the data keys are read from NATS (without them the
+    # command refuses rather than show the customer as erased: tests/unit/cli)
+    code, out = await _cli(capsys, "audit", ref_a, "--json", f"--nats={provisioned.url}",
+                           *stores)
     assert code == 0
     events = json.loads(out)["events"]
+    assert f"customer={CUSTOMER['name']}" in events[0]["summary"]
     names = [f"{e['service']}:{e['aggregate']}.{e['event']}" for e in events]
     for expected in ("intake:Request.Received", "routing:Case.Opened",
                      "routing:Case.InfoRequested", "intake:Request.InfoProvided",
@@ -222,7 +226,7 @@ async def test_timeline_time_travel_replay_and_tamper_evidence(
     staff_events = {e["event"]: e["actor_id"] for e in events if e["actor_kind"] == "staff"}
     assert staff_events["InfoRequested"] == "demo.support"
     assert staff_events["ResolvedBySupport"] == "demo.support"
-    code, text = await _cli(capsys, "audit", ref_a, *stores)
+    code, text = await _cli(capsys, "audit", ref_a, f"--nats={provisioned.url}", *stores)
     assert code == 0 and "+0700" in text and "Z)" in text and "demo.support" in text
 
     # ---- --as-of: the case and its clocks as they were at each chosen instant ----
