@@ -32,8 +32,28 @@ class ServiceSettings(BaseSettings):
     allow_memory_store: bool = Field(False, description="tests only")
     partitions: int = Field(DEFAULT_PARTITIONS, ge=1, le=64)
     replica_id: str = Field(default_factory=_default_replica_id)
+    instance_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex,
+        description="this process's identity on /readyz (random per process; a supervisor "
+                    "such as `hotro up` gives one and checks the answering process is its own)")
     http_host: str = "127.0.0.1"
     http_port: int = Field(0, ge=0, le=65535)
+    http_max_body_mb: float | None = Field(
+        None, gt=0, le=1024, description="largest request body the HTTP API reads (413 "
+                                         "above it); default: the service's own "
+                                         "(http_body_default_mb: 1 MB; intake: its uploads)")
+    http_body_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="the whole request body must arrive within this "
+                                        "time of the headers (408 after it)")
+    http_header_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="the request line and headers must arrive within "
+                                        "this time (else the connection is closed)")
+    http_keep_alive_s: int = Field(5, ge=1, le=300,
+                                   description="an idle keep-alive connection is closed after")
+    http_max_header_kb: int = Field(16, ge=4, le=256,
+                                    description="request line + headers, at most (h11)")
+    http_max_connections: int = Field(
+        1000, ge=1, description="concurrent connections and requests; more get 503 at once")
     lease_ttl_s: float = Field(6.0, gt=0.5, description="must equal the leases bucket TTL")
     relay_batch: int = Field(500, ge=1, le=10_000)
     relay_idle_s: float = Field(0.05, gt=0)
@@ -85,6 +105,17 @@ class ServiceSettings(BaseSettings):
         if self.store_url.startswith("memory:") and not self.allow_memory_store:
             raise ValueError("store_url=memory: is for tests only (HOTRO_ALLOW_MEMORY_STORE)")
         return self
+
+    def http_body_default_mb(self) -> float:
+        """The body limit when ``http_max_body_mb`` is unset. A service whose API accepts
+        uploads overrides this with what its uploads need."""
+        return 1.0
+
+    def http_max_body_bytes(self) -> int:
+        """The request body limit of the service's HTTP API, in bytes."""
+        mb = self.http_max_body_mb if self.http_max_body_mb is not None \
+            else self.http_body_default_mb()
+        return int(mb * 1024 * 1024)
 
     def nats_servers(self) -> list[str]:
         return [u.strip() for u in self.nats_url.split(",") if u.strip()]

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -844,5 +845,28 @@ def build_intake_router(app: IntakeApplication, calls: HotlineCalls, mail_record
                     for e in reversed(index.requests)][:200]
 
         return {"matches": await asyncio.to_thread(matches)}
+
+    @router.get("/attachments/{request_id}/{sha256}")
+    async def attachment(request_id: uuid.UUID, sha256: str, _: Reader,
+                         request: Request) -> Response:
+        """A document the request or its information came with (the console shows it);
+        only a file this request holds."""
+        try:
+            held = await asyncio.to_thread(app.get_request, request_id)
+        except RequestNotFound:
+            raise HTTPException(404, f"no request {request_id}") from None
+        files = [*(held.details.get("attachments") or ()),
+                 *(a for info in held.info for a in (info.get("attachments") or ()))]
+        found = next((a for a in files if a.get("sha256") == sha256), None)
+        store = request.app.state.mail.attachments
+        if found is None or not store.exists(sha256):
+            raise HTTPException(404, "no such document for this request")
+        data = await asyncio.to_thread(store.read, sha256)
+        name = str(found.get("filename") or "tai-lieu").replace('"', "")
+        return Response(data, media_type=str(found.get("content_type") or
+                                             "application/octet-stream"),
+                        headers={"Content-Disposition":
+                                 f"attachment; filename*=UTF-8''{quote(name)}",
+                                 "X-Content-Type-Options": "nosniff"})
 
     return router

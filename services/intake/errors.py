@@ -18,8 +18,23 @@ from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 SUMMARY = "Dữ liệu không hợp lệ / Invalid input"
+
+
+class FieldError(BaseModel):
+    field: str
+    type: str
+    message_vi: str
+    message_en: str
+
+
+class InvalidInput(BaseModel):
+    """The body of every 422 intake answers (documented in its OpenAPI)."""
+
+    detail: str
+    errors: list[FieldError]
 
 # pydantic error type -> (Vietnamese, English); {placeholders} come from the error's ctx.
 _MESSAGES: dict[str, tuple[str, str]] = {

@@ -24,7 +24,12 @@ from hotro.services.intake.adapters.reference_data import load_catalogue, load_c
 from hotro.services.intake.api import build_customer_router, build_intake_router, build_router
 from hotro.services.intake.application import IntakeApplication
 from hotro.services.intake.domain import FilingCheck, filing_window_check
-from hotro.services.intake.errors import FieldErrors, on_field_errors, on_request_validation
+from hotro.services.intake.errors import (
+    FieldErrors,
+    InvalidInput,
+    on_field_errors,
+    on_request_validation,
+)
 from hotro.services.intake.settings import IntakeSettings
 from hotro.services.intake.views import CustomerCases, HotlineCalls, MailLog
 from hotro.shared.calendar import load_calendar, load_policy
@@ -149,7 +154,7 @@ def create_app(settings: IntakeSettings | None = None, *,
         build_intake_router(application, calls, mail_log,
                             hotline_secret=secret.get_secret_value() if secret else None,
                             max_skew_s=settings.hotline_max_clock_skew_s),
-    ], title="Hotro intake")
+    ], title="Hotro intake", validation_error=InvalidInput)
     install_authenticator(http, authenticator)
     http.add_exception_handler(RequestValidationError, on_request_validation)
     http.add_exception_handler(FieldErrors, on_field_errors)

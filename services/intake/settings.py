@@ -70,6 +70,10 @@ class IntakeSettings(ServiceSettings):
         5.0, ge=0, description="how long a data key is cached: an erasure takes effect "
                                "everywhere within this time")
 
+    def http_body_default_mb(self) -> float:
+        # the customer's upload and staff uploads carry attachments up to the email limits
+        return float(self.email_max_total_attachments_mb + 2)
+
     def attachments_path(self) -> Path:
         return Path(self.attachments_dir or Path(self.data_dir) / "attachments")
 

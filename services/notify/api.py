@@ -2,13 +2,16 @@
 replies, posted letters (tracking number) and letter downloads. Thin: the work is in the
 application.
 
-Every route is for staff (``Authorization: Bearer <token>`` of the users file): the log
-and the letters hold customers' personal data; the staff member recording an outcome is
-the authenticated user, never a name the client claims."""
+Every route is for staff (``Authorization: Bearer <token>``: an API token of the users
+file or the console's staff assertion) and declares which (shared/staff/http.py): the log
+and the letters hold customers' personal data, so reading them is for
+``PERSONAL_DATA_READERS`` (not departments); recording an outcome is for
+``CUSTOMER_CONTACT_STAFF``. The staff member recording an outcome is the authenticated
+user, never a name the client claims."""
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -20,16 +23,17 @@ from hotro.services.notify.domain import DispatchError
 from hotro.services.notify.settings import NotifySettings
 from hotro.services.notify.views import DispatchLog
 from hotro.shared.eventstore.trace import Trace
+from hotro.shared.runtime.openapi import error_responses, invalid
 from hotro.shared.staff.http import (
-    AUTH_ERRORS,
     CUSTOMER_CONTACT_STAFF,
     PERSONAL_DATA_READERS,
-    bearer_user,
-    require_role,
+    Principal,
+    staff,
 )
-from hotro.shared.staff.users import Directory, StaffUser
 
 Status = Literal["pending", "task_open", "awaiting_post", "sent", "failed", "bounced"]
+#: the earliest instant a staff member may say a call or meeting took place
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class StaffOutcome(BaseModel):
@@ -50,32 +54,25 @@ class Posting(BaseModel):
                                 description="e.g. VNPost, Viettel Post")
 
 
-def _staff_trace(user: StaffUser) -> dict[str, str | None]:
+def _staff_trace(user: Principal) -> dict[str, str | None]:
     return Trace(actor_kind="staff", actor_id=user.id, actor_role=user.role.value,
                  correlation_id=str(uuid.uuid4())).as_dict()
 
 
 def build_router(app: NotifyApplication, settings: NotifySettings,
-                 dispatch_log: DispatchLog, *, directory: Directory) -> APIRouter:
-    router = APIRouter(tags=["notify"], responses=AUTH_ERRORS)
-    current_user = bearer_user(directory)
-
-    def reader(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
-        require_role(user, PERSONAL_DATA_READERS, "read customers' deliveries")
-        return user
-
-    def contact_staff(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
-        require_role(user, CUSTOMER_CONTACT_STAFF, "record a delivery")
-        return user
-
-    Reader = Annotated[StaffUser, Depends(reader)]
-    ContactStaff = Annotated[StaffUser, Depends(contact_staff)]
+                 dispatch_log: DispatchLog) -> APIRouter:
+    """Who is calling: the Authenticator the service installed (``install_authenticator``)."""
+    router = APIRouter(tags=["notify"])
+    Reader = Annotated[Principal, Depends(staff(*PERSONAL_DATA_READERS))]
+    ContactStaff = Annotated[Principal, Depends(staff(*CUSTOMER_CONTACT_STAFF))]
     letters_dir = settings.letters_path()
+    no_delivery = error_responses(404, _404="no such delivery")
 
     @router.get("/api/deliveries")
     async def deliveries(_: Reader, complaint_id: uuid.UUID | None = None,
                          status: Status | None = None,
-                         purpose: str | None = None, offset: int = Query(0, ge=0),
+                         purpose: str | None = Query(None, max_length=64),
+                         offset: int = Query(0, ge=0, le=10_000_000),
                          limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
         """What went to whom, when, by which method, with which proof (log order)."""
         def rows() -> list[dict[str, Any]]:
@@ -85,7 +82,7 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
 
         return await asyncio.to_thread(rows)
 
-    @router.get("/api/deliveries/{dispatch_id}")
+    @router.get("/api/deliveries/{dispatch_id}", responses=no_delivery)
     async def delivery(dispatch_id: uuid.UUID, _: Reader) -> dict[str, Any]:
         entry = await asyncio.to_thread(dispatch_log.get, dispatch_id)
         if entry is None:
@@ -104,16 +101,24 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
             raise HTTPException(500, f"delivery {dispatch_id} recorded but not in the log")
         return await asyncio.to_thread(app.open_row, entry)
 
-    @router.post("/api/deliveries/{dispatch_id}/outcome")
+    @router.post("/api/deliveries/{dispatch_id}/outcome",
+                 responses=error_responses(404, 409, _404="no such delivery",
+                                           _409="the delivery is not an open task"))
     async def record_outcome(dispatch_id: uuid.UUID, body: StaffOutcome, user: ContactStaff
                              ) -> dict[str, Any]:
         """A phone or in-person reply was given: who, when, what, and the call reference."""
         at: datetime | None = body.at
+        if at is not None and not EARLIEST <= at <= app.clock() + timedelta(minutes=5):
+            raise invalid(("body", "at"), f"'at' must be after {EARLIEST.date()} and not in "
+                                          "the future", at.isoformat())
         return await _command(dispatch_id, app.record_staff_outcome, staff_id=user.id,
                               summary=body.summary, proof=body.proof,
                               trace=_staff_trace(user), at=at)
 
-    @router.post("/api/deliveries/{dispatch_id}/tracking")
+    @router.post("/api/deliveries/{dispatch_id}/tracking",
+                 responses=error_responses(404, 409, _404="no such delivery",
+                                           _409="the delivery is not a printed letter "
+                                                "awaiting post"))
     async def record_tracking(dispatch_id: uuid.UUID, body: Posting, user: ContactStaff
                               ) -> dict[str, Any]:
         """The printed letter was posted: its tracking number is the proof of delivery."""
@@ -121,7 +126,9 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
                               tracking_number=body.tracking_number, carrier=body.carrier,
                               staff_id=user.id, trace=_staff_trace(user))
 
-    @router.get("/api/letters/{dispatch_id}.pdf")
+    @router.get("/api/letters/{dispatch_id}.pdf", response_class=FileResponse,
+                responses={**no_delivery, 200: {"content": {"application/pdf": {}},
+                                                "description": "the letter (PDF)"}})
     async def letter(dispatch_id: uuid.UUID, _: Reader) -> FileResponse:
         path = letters_dir / f"{dispatch_id}.pdf"
         if not path.exists():

@@ -68,6 +68,9 @@ class Contact(Aggregate):
         self.info_due: str | None = None
         #: the staff member handling the case (who last moved it on), for internal alerts
         self.owner: str | None = None
+        #: the generation of the customer's link to the case (intake moves it on when it
+        #: revokes a link: CustomerLinkReissued); the links notify sends carry it
+        self.link_generation = 0
 
     @event("ThreadAdvanced", topic="hotro.notify:Contact.ThreadAdvanced")
     def thread(self, *, message_id: str, trace: TraceDict) -> None:
@@ -79,6 +82,18 @@ class Contact(Aggregate):
         """What the customer was last asked for: the content of a later reminder."""
         self.open_items = list(items)
         self.info_due = due_date
+
+    @event("LinkReissued", topic="hotro.notify:Contact.LinkReissued")
+    def _link_reissued(self, *, generation: int, trace: TraceDict) -> None:
+        self.link_generation = generation
+
+    def note_link_generation(self, *, generation: int, trace: TraceDict) -> bool:
+        """Intake reissued the customer's link: later links carry ``generation``. An older
+        or repeated generation changes nothing (False)."""
+        if generation <= self.link_generation:
+            return False
+        self._link_reissued(generation=generation, trace=trace)
+        return True
 
     @event("OwnerNoted", topic="hotro.notify:Contact.OwnerNoted")
     def note_owner(self, *, staff_id: str, trace: TraceDict) -> None:

@@ -22,7 +22,7 @@ from hotro.services.notify.adapters.sms import (
     WebhookShortMessageGateway,
 )
 from hotro.services.notify.api import build_router
-from hotro.services.notify.application import NotifyApplication, Recipients
+from hotro.services.notify.application import CustomerLinks, NotifyApplication, Recipients
 from hotro.services.notify.application.channel import Channel
 from hotro.services.notify.settings import NotifySettings
 from hotro.services.notify.views import DispatchLog
@@ -34,7 +34,8 @@ from hotro.shared.observability.metrics import ServiceMetrics
 from hotro.shared.privacy.kv import NatsKeyRing, keyring_job
 from hotro.shared.privacy.sealing import CachedKeyRing, KeyRing
 from hotro.shared.runtime.host import Background, ServiceRuntime, build_http_app
-from hotro.shared.staff.users import load_directory
+from hotro.shared.staff.http import install_authenticator
+from hotro.shared.staff.wiring import authenticator_for, capability_keys
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,24 @@ def build_channels(settings: NotifySettings, clock: Callable[[], datetime]) -> C
                     company=company, clock=clock)
 
 
+def customer_links(settings: NotifySettings) -> CustomerLinks | None:
+    """The customers' case links, from the capability keys (None without them: messages
+    then go without a link, which is logged once here)."""
+    keys = capability_keys(settings)
+    if keys is None:
+        log.warning("HOTRO_CAPABILITY_KEYS_FILE is not set: acknowledgements, information "
+                    "requests and reminders go out WITHOUT the customer's link to their case")
+        return None
+    return CustomerLinks(keys, settings.public_base_url)
+
+
 def build_application(settings: NotifySettings, *,
                       clock: Callable[[], datetime] | None = None,
-                      keyring: KeyRing | None = None) -> NotifyApplication:
+                      keyring: KeyRing | None = None,
+                      links: CustomerLinks | None = None) -> NotifyApplication:
     """The service layer on its store (also what audit and replay tools open).
-    Without ``keyring``: the process's in-memory key ring (tools, tests)."""
+    Without ``keyring``: the process's in-memory key ring (tools, tests); without
+    ``links``: no customer links in what is sent (tools send nothing)."""
     ensure_store(settings.store_url)
     return NotifyApplication(
         env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
@@ -76,7 +90,7 @@ def build_application(settings: NotifySettings, *,
         recipients=Recipients(supervisor=settings.supervisor_email,
                               support=settings.support_email, mail_domain=settings.mail_domain,
                               staff_email_template=settings.staff_email_template),
-        keyring=keyring,
+        keyring=keyring, customer_links=links,
     )
 
 
@@ -90,8 +104,13 @@ def create_app(settings: NotifySettings | None = None, *,
     nats_keys = None if settings.allow_memory_store else NatsKeyRing()
     keyring: KeyRing | None = (CachedKeyRing(nats_keys, ttl_s=settings.pii_key_cache_s)
                                if nats_keys is not None else None)
-    application = build_application(settings, clock=clock, keyring=keyring)
+    application = build_application(settings, clock=clock, keyring=keyring,
+                                     links=customer_links(settings))
     dispatch_log = DispatchLog(application)
+    # Who is calling: staff by API token or console assertion (no customer links here).
+    authenticator = authenticator_for(settings)
+    if clock is not system_clock:
+        authenticator.clock = clock  # tests: assertions expire on the injected clock
 
     def held_partitions() -> list[int]:  # the runtime's leases, once it has started
         return runtime.leases.held_partitions() if runtime.leases else []
@@ -110,10 +129,9 @@ def create_app(settings: NotifySettings | None = None, *,
     jobs.append(sender.run)
     runtime = ServiceRuntime(settings, application, ServiceMetrics("notify"),
                              background=tuple(jobs), **overrides)
-    staff = load_directory(settings.users_file)
-    http = build_http_app(runtime, [build_router(application, settings, dispatch_log,
-                                                 directory=staff)],
+    http = build_http_app(runtime, [build_router(application, settings, dispatch_log)],
                           title="Hotro notify")
+    install_authenticator(http, authenticator)
     http.state.sender = sender
     http.state.dispatch_log = dispatch_log
     http.state.maildir = None if settings.smtp_host else settings.maildir_path()

@@ -22,7 +22,8 @@ from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.schema import ensure_store
 from hotro.shared.observability.metrics import ServiceMetrics
 from hotro.shared.runtime.host import ServiceRuntime, build_http_app
-from hotro.shared.staff.users import load_directory
+from hotro.shared.staff.http import install_authenticator
+from hotro.shared.staff.wiring import authenticator_for
 
 
 def build_application(settings: RoutingSettings, *,
@@ -44,15 +45,20 @@ def create_app(settings: RoutingSettings | None = None, *,
                clock: Callable[[], datetime] | None = None, **overrides: Any) -> FastAPI:
     settings = settings or RoutingSettings()
     triage_file = Path(settings.triage_file)
-    directory = load_directory(settings.users_file)
+    # Who is calling: staff by API token or console assertion (the users file, reloaded
+    # when it changes); routing takes no customer links.
+    authenticator = authenticator_for(settings)
     application = build_application(settings, clock=clock)
-    directory.check_departments(application.catalogue.department_codes)
+    authenticator.directory.check_departments(application.catalogue.department_codes)
+    if clock is not None:
+        authenticator.clock = clock  # assertions expire on the service's clock
     queues = CaseQueues(application)
     runtime = ServiceRuntime(settings, application, ServiceMetrics("routing"),
                              background=[follow_case_queues(queues, settings.queue_refresh_s)],
                              **overrides)
-    http = build_http_app(runtime, [build_router(application, queues, directory,
+    http = build_http_app(runtime, [build_router(application, queues,
                                                  triage_file=triage_file)],
                           title="Hotro routing")
+    install_authenticator(http, authenticator)
     http.state.queues = queues
     return http

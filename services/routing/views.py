@@ -28,6 +28,8 @@ _STATE_AFTER = {
     "Withdrawn": "withdrawn", "Reopened": "analysing",
 }
 _ENDED = frozenset({"closed", "refused", "withdrawn"})
+#: queue rows (an alias: inside CaseQueues, ``list`` names its method)
+Rows = list[dict[str, Any]]
 
 
 class CaseQueues:
@@ -44,7 +46,7 @@ class CaseQueues:
         #: cached until the next change (a page of 100k rows must not sort them all)
         self._actors: dict[uuid.UUID, set[str]] = {}
         self._changes = 0
-        self._order: tuple[int, list[dict[str, Any]]] = (-1, [])
+        self._order: tuple[int, Rows] = (-1, [])
 
     def refresh(self) -> None:
         with self._lock:
@@ -115,7 +117,7 @@ class CaseQueues:
              channel: str | None = None, product: str | None = None,
              department: str | None = None, sla: str | None = None,
              referred_to: str | None = None, actor: str | None = None,
-             complaint_ids: frozenset[str] | None = None) -> tuple[int, list[dict[str, Any]]]:
+             complaint_ids: frozenset[str] | None = None) -> tuple[int, Rows]:
         """(how many rows match, the rows ``offset``..``offset+limit``) in queue order
         (overdue first, then approaching, then oldest first)."""
         self.refresh()
@@ -127,7 +129,7 @@ class CaseQueues:
             ordered = self._order[1]
             actors = self._actors
             total = 0
-            found: list[dict[str, Any]] = []
+            found: Rows = []
             for row in ordered:
                 if (state is not None and row["state"] != state) or \
                         (channel is not None and row["channel"] != channel) or \

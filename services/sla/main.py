@@ -20,6 +20,8 @@ from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.schema import ensure_store
 from hotro.shared.observability.metrics import ServiceMetrics
 from hotro.shared.runtime.host import ServiceRuntime, build_http_app
+from hotro.shared.staff.http import install_authenticator
+from hotro.shared.staff.wiring import authenticator_for
 
 
 def build_application(settings: SlaSettings, *,
@@ -45,7 +47,11 @@ def create_app(settings: SlaSettings | None = None, *,
                clock: Callable[[], datetime] | None = None, **overrides: Any) -> FastAPI:
     """The timer and the API use only the application's clock."""
     settings = settings or SlaSettings()
+    # Who is calling: staff by API token or console assertion (the calendar is public).
+    authenticator = authenticator_for(settings)
     application = build_application(settings, clock=clock)
+    if clock is not None:  # tests: assertions expire on the injected clock (never on the
+        authenticator.clock = clock  # demo clock: the console mints them in real time)
     board = ClockBoard(application)
 
     def held_partitions() -> list[int]:
@@ -58,6 +64,7 @@ def create_app(settings: SlaSettings | None = None, *,
     runtime = ServiceRuntime(settings, application, ServiceMetrics("sla"),
                              background=(timer.run,), **overrides)
     http = build_http_app(runtime, [build_router(application, board)], title="Hotro SLA")
+    install_authenticator(http, authenticator)
     http.state.timer = timer
     http.state.board = board
     return http

@@ -39,6 +39,9 @@ class ClockRow:
 class ClockBoard:
     def __init__(self, app: ServiceApplication) -> None:
         self._rows: dict[uuid.UUID, ClockRow] = {}
+        #: the departments each case was ever referred to (its ``department/<code>``
+        #: clocks, closed ones included): what a department member may see
+        self._departments: dict[uuid.UUID, set[str]] = {}
         self._lock = threading.Lock()
         self._follower = LogFollower(app, self._apply)
 
@@ -58,8 +61,16 @@ class ClockBoard:
     def overdue(self, now: datetime) -> list[ClockRow]:
         return [row for row in self.open_clocks() if row.is_overdue(now)]
 
+    def referred_to(self, complaint_id: uuid.UUID, department: str) -> bool:
+        """Whether the case was ever referred to ``department`` (as far as read)."""
+        with self._lock:
+            return department in self._departments.get(complaint_id, ())
+
     def _apply(self, event: object) -> None:
         if isinstance(event, Clock.Set):
+            if event.kind.startswith("department/"):
+                self._departments.setdefault(event.complaint_id, set()).add(
+                    event.kind.split("/", 1)[1])
             self._rows[event.originator_id] = ClockRow(
                 clock_id=event.originator_id, complaint_id=event.complaint_id,
                 reference=event.reference, kind=event.kind, status="running",
@@ -86,3 +97,46 @@ class ClockBoard:
             self._rows[clock_id] = replace(row, status="breached")
         elif isinstance(event, Clock.Met | Clock.Stopped):
             del self._rows[clock_id]
+
+
+class ReplyCompliance:
+    """Reply clocks by the month they started (Vietnam date): on time, late (met after the
+    due time, or breached), still open; clocks stopped without a reply do not count (the
+    supervisor's dashboard; ``hotro report compliance`` adds channel, product and
+    department from the other stores)."""
+
+    def __init__(self, app: ServiceApplication) -> None:
+        self._months: dict[uuid.UUID, str] = {}
+        self._status: dict[uuid.UUID, str] = {}
+        self._lock = threading.Lock()
+        self._follower = LogFollower(app, self._apply)
+
+    def by_month(self) -> dict[str, dict[str, int | float]]:
+        with self._lock:
+            self._follower.catch_up()
+            counts: dict[str, dict[str, int | float]] = {}
+            for clock_id, month in self._months.items():
+                status = self._status.get(clock_id, "open")
+                if status == "stopped":
+                    continue
+                row = counts.setdefault(month, {"on_time": 0, "late": 0, "open": 0})
+                row[status] += 1
+        for row in counts.values():
+            decided = row["on_time"] + row["late"]
+            row["rate"] = round(100.0 * row["on_time"] / decided, 1) if decided else 0.0
+        return dict(sorted(counts.items()))
+
+    def _apply(self, event: object) -> None:
+        if isinstance(event, Clock.Set):
+            if event.kind == "reply" or event.kind.startswith("reply/"):
+                self._months[event.originator_id] = str(event.start)[:7]
+            return
+        if not isinstance(event, Aggregate.Event) or event.originator_id not in self._months:
+            return
+        if isinstance(event, Clock.Met):
+            self._status[event.originator_id] = "on_time" if event.on_time else "late"
+        elif isinstance(event, Clock.Breached):
+            self._status[event.originator_id] = "late"
+        elif isinstance(event, Clock.Stopped) and \
+                self._status.get(event.originator_id) != "late":
+            self._status[event.originator_id] = "stopped"

@@ -183,6 +183,19 @@ class DeliveryBounced(Payload):
     reason: str
 
 
+class CustomerLinkReissued(Payload):
+    """Intake revoked the customer's link to their case (staff asked, or it leaked): the
+    case's capability generation moved on and links of older generations are refused. The
+    holder of the capability keys (notify) sends the customer a link of this generation.
+    No secret crosses the wire: the link is made by whoever sends it."""
+
+    EVENT_TYPE: ClassVar[str] = "CustomerLinkReissued"
+
+    reference: str
+    generation: int = Field(ge=1, description="the case's new capability generation (0 is "
+                                              "the generation of the first link)")
+
+
 class ComplaintRefused(Payload):
     EVENT_TYPE: ClassVar[str] = "ComplaintRefused"
 
@@ -258,6 +271,7 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     ReplySent,
     NotificationFailed,
     DeliveryBounced,
+    CustomerLinkReissued,
     ComplaintRefused,
     ComplaintClosed,
     ComplaintReopened,

@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 #: What each service publishes (its outbox mapping must not emit anything else).
 PRODUCES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
-    "intake": ("ComplaintReceived", "InfoProvided", "DeliveryBounced"),
+    "intake": ("ComplaintReceived", "InfoProvided", "DeliveryBounced", "CustomerLinkReissued"),
     "routing": ("InfoRequested", "InfoProvided", "ReferredToDepartment", "DepartmentResponded",
                 "ReplyRequested", "ReplySent", "ComplaintRefused", "ComplaintClosed",
                 "ComplaintReopened"),

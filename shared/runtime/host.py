@@ -8,10 +8,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from nats.js import JetStreamContext
+from pydantic import BaseModel, Field
 
 from hotro.shared.contracts.subjects import EVENTS_STREAM, LEASES_BUCKET, durable_name
 from hotro.shared.eventstore.application import ServiceApplication
@@ -21,13 +23,25 @@ from hotro.shared.messaging.leases import LeaseKeeper
 from hotro.shared.messaging.provision import check_provisioned
 from hotro.shared.messaging.relay import OutboxRelay
 from hotro.shared.observability.metrics import ServiceMetrics
+from hotro.shared.runtime.limits import RequestLimits
+from hotro.shared.runtime.openapi import document_errors, error_responses, invalid
+from hotro.shared.runtime.operator_actions import record_operator_action
 from hotro.shared.runtime.periodic import run_every
 from hotro.shared.seals import SealKeeper
 from hotro.shared.settings import ServiceSettings
+from hotro.shared.staff.http import Principal, internal, operator
 
 log = logging.getLogger(__name__)
 
 Background = Callable[[asyncio.Event], Awaitable[None]]
+
+#: the operator calling an ops endpoint (``/ops/…``): the operator role only …
+Operator = Annotated[Principal, Depends(operator())]
+#: … and only on the service's own listener (a proxied request is answered 404); the
+#: gateway never forwards ``/ops/`` either. Health, readiness and metrics: the same.
+OWN_LISTENER = [Depends(internal())]
+#: the largest notification id a replay may name (an int64 for any store)
+MAX_POSITION = 2**63 - 1
 
 
 @dataclass
@@ -147,6 +161,7 @@ class ServiceRuntime:
         return {
             "service": self.name,
             "replica": self.settings.replica_id,
+            "instance": self.settings.instance_id,
             "ready": self.ready,
             "nats_connected": bool(nc and nc.is_connected),
             "relay_leader": bool(self.leases and self.leases.holds_relay()),
@@ -156,8 +171,19 @@ class ServiceRuntime:
         }
 
 
+class ReplayStarted(BaseModel):
+    replaying_from: int = Field(description="the relay publishes every event after this")
+    until: int = Field(description="the end of the log when the replay was asked for")
+
+
 def build_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
-                   title: str | None = None) -> FastAPI:
+                   title: str | None = None, *,
+                   validation_error: type[BaseModel] | None = None) -> FastAPI:
+    """The service's HTTP app: its routers, the runtime's own routes (health, readiness,
+    metrics: ``internal()``; relay replay: ``operator()`` on the own listener), request
+    limits (``RequestLimits``, from the settings) and error responses documented
+    (``document_errors``; ``validation_error``: the body model of the service's 422s when
+    its own handler shapes them). Every route declares its policy (shared/staff/http.py)."""
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
@@ -169,29 +195,64 @@ def build_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
     http = FastAPI(title=title or f"Hotro {runtime.name}", lifespan=lifespan)
     http.state.runtime = runtime
 
-    @http.get("/healthz", tags=["ops"])
+    @http.get("/healthz", tags=["ops"], dependencies=OWN_LISTENER)
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @http.get("/readyz", tags=["ops"])
+    @http.get("/readyz", tags=["ops"], dependencies=OWN_LISTENER,
+              responses={503: {"description": "not ready (the body says why)"}})
     async def readyz() -> JSONResponse:
         state = runtime.health()
         ok = bool(state["ready"] and state["nats_connected"] and not state["relay_error"])
         return JSONResponse(state, status_code=200 if ok else 503)
 
-    @http.get("/metrics", tags=["ops"])
+    @http.get("/metrics", tags=["ops"], dependencies=OWN_LISTENER,
+              response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    @http.post("/ops/relay/replay", tags=["ops"])
-    async def replay_relay(from_position: int = 0) -> JSONResponse:
-        """Publish this service's log again from a position (dedupe makes it harmless)."""
+    #: the end of the log when the last replay was asked for (None: none yet)
+    replaying: dict[str, int | None] = {"until": None}
+
+    @http.post("/ops/relay/replay", tags=["ops"], dependencies=OWN_LISTENER,
+               response_model=ReplayStarted, responses=error_responses(409))
+    async def replay_relay(
+            who: Operator,
+            from_position: Annotated[int, Query(
+                ge=0, le=MAX_POSITION,
+                description="publish every event after this notification id again "
+                            "(0: the whole log); at most the end of the log")],
+    ) -> dict[str, Any]:
+        """Operator: publish this service's log again after a position (the stream's
+        duplicate window and the consumers' tracking make it harmless). Refused beyond
+        the end of the log (422), beyond what the relay has published (409: it would
+        skip events), while a replay is still running (409), and on a replica that does
+        not hold the relay lease (409). Recorded as an OperatorAction."""
         relay, leases = runtime.relay, runtime.leases
         if relay is None or leases is None or not leases.holds_relay():
-            return JSONResponse({"detail": "this replica does not hold the relay lease"}, 409)
+            raise HTTPException(409, "this replica does not hold the relay lease")
+        end = await asyncio.to_thread(runtime.app.max_notification_id)
+        if from_position > end:
+            raise invalid(("query", "from_position"),
+                          f"beyond the end of the log ({end})", from_position)
+        published = relay.position
+        if published is None or from_position > published:
+            raise HTTPException(409, f"the relay has published up to {published} only: "
+                                     "replaying from beyond that would skip events")
+        until = replaying["until"]
+        if until is not None and published < until:
+            raise HTTPException(409, f"a replay is running ({published} of {until})")
+        arguments = {"from_position": from_position, "log_end": end}
+        await asyncio.to_thread(record_operator_action, runtime.app, who, "relay.replay",
+                                arguments)
+        replaying["until"] = end
         relay.replay_from(from_position)
-        return JSONResponse({"replaying_from": from_position})
+        return {"replaying_from": from_position, "until": end}
 
     for router in routers:
         http.include_router(router)
+    settings = runtime.settings
+    http.add_middleware(RequestLimits, max_body_bytes=settings.http_max_body_bytes(),
+                        body_timeout_s=settings.http_body_timeout_s)
+    document_errors(http, validation_error=validation_error)
     return http

@@ -122,7 +122,8 @@ async def test_relay_replayed_from_zero_makes_no_duplicate_anywhere(cluster: Clu
     await _wait_all_done(cluster, complaints)
     before = await _stream_counts(cluster.nats.url)
     for service in SERVICES:
-        r = httpx.post(f"{cluster.url(service)}/ops/relay/replay", params={"from_position": 0})
+        r = httpx.post(f"{cluster.url(service)}/ops/relay/replay", params={"from_position": 0},
+                       headers=auth("operator"))
         assert r.status_code == 200, r.text
 
     async def relays_caught_up() -> bool:

@@ -1,6 +1,16 @@
 """Inbound email inside the running service: every message ends as exactly one of
 a new request, information added to an existing request (a reply), a recorded bounce,
-a recorded ignore (auto-reply, list mail), a quarantine (raw kept) or an SMTP refusal.
+a recorded delay (a delivery status notice saying one of our emails is only delayed), a
+recorded ignore (auto-reply, list mail, a delivery report, one of our own messages come
+back), a quarantine (raw kept) or an SMTP refusal.
+
+How a message was read travels with its case or information as ``mail`` (staff see it
+with the case): notes (a legacy charset decoded, a broken encoded-word repaired, MIME parts
+dropped, attachments refused or of another type than declared), the refused attachments
+(name, declared and detected type, size, sha256, why — never their bytes), the attachments
+stored as another type than declared, and ``raw_sha256`` when the raw message was kept
+for a human (in the quarantine store) because its text was mended or decoded by our own
+tables. A message carrying a refused attachment is never kept raw (its bytes would be).
 
 A message joins the case it claims (In-Reply-To/References naming our Message-ID or an
 earlier mail on the case, or the reference in its subject) only when its sender is the
@@ -42,6 +52,7 @@ from hotro.services.intake.adapters.email.authentication import (
     DnsLookup,
     authenticate,
 )
+from hotro.services.intake.adapters.email.encoded_words import MARKER
 from hotro.services.intake.adapters.email.sanitize import clean_line, fold_diacritics
 from hotro.services.intake.application import (
     IntakeApplication,
@@ -50,6 +61,7 @@ from hotro.services.intake.application import (
     ThreadClaim,
 )
 from hotro.services.intake.domain import request_id_for_email
+from hotro.services.intake.domain.mail import describe_note
 from hotro.services.intake.domain.sender import SENDER_MISMATCH, domain_flags, domain_of
 from hotro.shared.eventstore.trace import Trace
 
@@ -64,7 +76,8 @@ _MAX_DESCRIPTION = 20_000
 class MailOutcome:
     """What happened to one message (for logs and tests); `reply` is the SMTP answer."""
 
-    action: str  # created | threaded | duplicate | bounce | ignored | quarantined | refused
+    #: created | threaded | duplicate | bounce | delayed | ignored | quarantined | refused
+    action: str
     reply: str
     reference: str | None = None
     request_id: uuid.UUID | None = None
@@ -122,6 +135,17 @@ class MailIntake:
 
     def _message(self, mail: InboundEmail, raw: bytes, mail_from: str) -> MailOutcome:
         known = self.app.message_index(mail.message_id)
+        if mail.kind == "own_message" or (known is not None and known.direction == "out"):
+            # one of ours come back (a customer's mailbox forwarding to us, a list, a
+            # misconfigured relay): never a case, never answered, never a quarantine
+            reference = self._reference(known.request_id) if known is not None else None
+            self._record("own_message", "one of our own messages came back"
+                         + (f" (about {reference})" if reference else "")
+                         + ": no request, no acknowledgement", "ignored", raw, mail_from,
+                         mail.message_id, mail.from_address, mail.subject)
+            log.info("inbound mail ignored (our own message came back): %s", mail.message_id)
+            return MailOutcome("ignored", "250 2.0.0 Accepted (our own message, ignored)",
+                               reference, known.request_id if known is not None else None)
         if known is not None:
             reference = self._reference(known.request_id)
             return MailOutcome("duplicate", "250 2.0.0 Already received"
@@ -129,6 +153,13 @@ class MailIntake:
                                reference, known.request_id)
         if mail.kind == "bounce":
             return self._bounce(mail, raw, mail_from)
+        if mail.kind == "delay":
+            return self._delay(mail, raw, mail_from)
+        if mail.kind == "delivery_report":
+            self._record("delivery_report", "delivery report (delivered/relayed): nothing "
+                         "failed", "ignored", raw, mail_from, mail.message_id,
+                         mail.from_address, mail.subject)
+            return MailOutcome("ignored", "250 2.0.0 Accepted (delivery report, not a request)")
         if mail.kind in ("auto_reply", "list"):
             self._record(mail.kind, f"{mail.kind} mail: no request, no acknowledgement",
                          "ignored", raw, mail_from, mail.message_id, mail.from_address,
@@ -144,6 +175,7 @@ class MailIntake:
         # the actor is "email", never the address: traces are stored and published in clear
         trace = Trace(actor_kind="customer", actor_id="email",
                       correlation_id=str(uuid.uuid4())).as_dict()
+        details = self._mail_details(mail, raw)
         reasons: list[str] = []
         for claim in claims:
             reason = self.app.sender_mismatch(
@@ -154,7 +186,7 @@ class MailIntake:
                 self.app.provide_info(
                     request.id, channel="email", content=_content(mail), items=[],
                     trace=trace, attachments=_attachments(mail),
-                    inbound_message_id=mail.message_id, mail_auth=mail_auth)
+                    inbound_message_id=mail.message_id, mail_auth=mail_auth, mail=details)
                 return MailOutcome("threaded", f"250 2.0.0 Added to {request.reference}",
                                    request.reference, request.id, mail_auth=mail_auth)
             reasons.append(reason)
@@ -174,12 +206,12 @@ class MailIntake:
                 kind="advice" if _ADVICE_SUBJECT.search(fold_diacritics(mail.subject))
                 else "complaint",
                 channel="email",
-                customer={"name": mail.from_name or mail.from_address, "phone": None,
+                customer={"name": _greeting_name(mail), "phone": None,
                           "email": mail.from_address, "address": None},
                 description=_content(mail),
                 attachments=tuple(_attachments(mail)),
                 inbound_message_id=mail.message_id,
-                flags=tuple(flags), claimed=claimed, mail_auth=mail_auth,
+                flags=tuple(flags), claimed=claimed, mail_auth=mail_auth, mail=details,
             ),
             trace, request_id=request_id_for_email(mail.message_id),
         )
@@ -223,6 +255,52 @@ class MailIntake:
                      mail.subject)
         return MailOutcome("ignored", "250 2.0.0 Accepted (bounce, no matching message)")
 
+    def _delay(self, mail: InboundEmail, raw: bytes, mail_from: str) -> MailOutcome:
+        reason = _delay_reason(mail)
+        retry_until = next((d.will_retry_until for d in mail.delivery if d.will_retry_until),
+                           None)
+        sent = self.app.sent_message(mail.bounced_message_ids)
+        if sent is not None:
+            delayed, request_id = sent
+            trace = Trace.system("intake-email").as_dict()
+            reference = self.app.record_delay(
+                request_id, message_id=delayed, reason=reason, will_retry_until=retry_until,
+                notice_message_id=mail.message_id, trace=trace)
+            log.info("delivery of %s delayed (%s): %s", delayed, reference, reason)
+            return MailOutcome("delayed", f"250 2.0.0 Delay recorded on {reference}",
+                               reference, request_id)
+        self._record("delay_unknown", f"delivery delay of a message we do not know: {reason}",
+                     "ignored", raw, mail_from, mail.message_id, mail.from_address,
+                     mail.subject)
+        return MailOutcome("ignored", "250 2.0.0 Accepted (delay notice, no matching message)")
+
+    def _mail_details(self, mail: InboundEmail, raw: bytes) -> dict[str, Any] | None:
+        """How the message was read, for staff (None when there is nothing to tell).
+        Keeps the raw message when its text was mended — unless it carries a refused
+        attachment, whose bytes must not be stored."""
+        notes = [describe_note(n.code, n.as_dict()) for n in mail.notes]
+        refused = [{"filename": s.filename, "declared_type": s.content_type,
+                    "detected_type": s.detected_type, "size": s.size, "sha256": s.sha256,
+                    "reason": s.reason, "reason_text": s.reason_text}
+                   for s in mail.skipped_attachments]
+        mistyped = [{"filename": a.filename, "declared_type": a.declared_type,
+                     "detected_type": a.detected_type, "stored_as": a.content_type,
+                     "sha256": a.sha256} for a in mail.attachments if a.type_mismatch]
+        if not (notes or refused or mistyped):
+            return None
+        details: dict[str, Any] = {"notes": notes}
+        if refused:
+            details["refused_attachments"] = refused
+        if mistyped:
+            details["type_mismatches"] = mistyped
+        if mail.keep_raw:
+            if refused:
+                notes.append(describe_note("raw_not_kept", {}))
+            else:
+                self.quarantine.put(raw)
+                details["raw_sha256"] = mail.received_raw_sha256
+        return details
+
     # ---- helpers ---------------------------------------------------------------------------
 
     def _record(self, reason_code: str, reason_text: str, outcome: str, raw: bytes,
@@ -258,6 +336,21 @@ def _content(mail: InboundEmail) -> str:
 def _attachments(mail: InboundEmail) -> list[dict[str, Any]]:
     return [{"sha256": a.sha256, "filename": a.filename or f"attachment-{a.sha256[:12]}",
              "content_type": a.content_type, "size": a.size} for a in mail.attachments]
+
+
+def _greeting_name(mail: InboundEmail) -> str:
+    """The name the customer is greeted with: the display name, unless it was damaged
+    beyond repair (then the address; the damaged name is in the notes for staff)."""
+    if mail.from_name and MARKER not in mail.from_name:
+        return mail.from_name
+    return mail.from_address
+
+
+def _delay_reason(mail: InboundEmail) -> str:
+    parts = [f"{d.status or ''} {d.diagnostic or ''}".strip() for d in mail.delivery
+             if d.action == "delayed"]
+    detail = "; ".join(p for p in parts if p) or mail.subject
+    return clean_line(detail or "delivery delayed", max_chars=300)
 
 
 def _bounce_reason(mail: InboundEmail) -> str:

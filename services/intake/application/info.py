@@ -22,6 +22,7 @@ class ProvidingInfo(IntakeBase):
                      attachments: list[dict[str, Any]] | None = None,
                      inbound_message_id: str | None = None,
                      mail_auth: dict[str, Any] | None = None,
+                     mail: dict[str, Any] | None = None,
                      refuse_closed: bool = False, retries: int = 5) -> Request:
         """Add the information to the request. ``refuse_closed`` (HTTP): a closed case
         raises RequestClosed instead; email to a closed case is still recorded, so staff
@@ -35,7 +36,7 @@ class ProvidingInfo(IntakeBase):
             request.provide_info(reference=request.reference, channel=channel,
                                  content=content, items=items, attachments=attachments or [],
                                  inbound_message_id=inbound_message_id, trace=trace,
-                                 mail_auth=mail_auth)
+                                 mail_auth=mail_auth, mail=mail)
             aggregates: list[Any] = [request]
             if inbound_message_id:
                 aggregates.append(MessageIndex(message_id=inbound_message_id,

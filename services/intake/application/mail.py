@@ -1,6 +1,6 @@
 """Email threading: which request a reply claims to belong to and whether its sender may
-add to it, the Message-IDs we sent, bounces of our own mail, and a record of every inbound
-mail that became no request.
+add to it, the Message-IDs we sent, bounces and delays of our own mail, and a record of
+every inbound mail that became no request.
 
 A message joins a case only when its sender is the case's contact: the SMTP envelope
 sender AND the header From both match the case's email (compared as keyed hashes, as
@@ -101,6 +101,20 @@ class MailThreading(PersonalData):
         request.record_bounce(reference=request.reference, message_id=message_id,
                               reason=reason, bounce_message_id=bounce_message_id, trace=trace)
         self.save(request, MessageIndex(message_id=bounce_message_id, request_id=request_id,
+                                        direction="in", trace=trace))
+        return request.reference
+
+    def record_delay(self, request_id: uuid.UUID, *, message_id: str, reason: str,
+                     will_retry_until: str | None, notice_message_id: str,
+                     trace: dict[str, str | None]) -> str:
+        """A delivery status notice saying our `message_id` is delayed, still being retried
+        (RFC 3464 ``Action: delayed``): recorded on its request as a delay, not a bounce
+        (nothing is published: nobody has to act yet; a later failure comes as a bounce)."""
+        request = self.get_request(request_id)
+        request.record_delay(reference=request.reference, message_id=message_id,
+                             reason=reason, will_retry_until=will_retry_until,
+                             notice_message_id=notice_message_id, trace=trace)
+        self.save(request, MessageIndex(message_id=notice_message_id, request_id=request_id,
                                         direction="in", trace=trace))
         return request.reference
 

@@ -74,6 +74,8 @@ class NewRequest:
     claimed: dict[str, Any] | None = None
     #: email: SPF/DKIM/DMARC as our receiving host or our own DKIM check saw them
     mail_auth: dict[str, Any] | None = None
+    #: email: how it was read — notes for staff, refused attachments, the raw kept
+    mail: dict[str, Any] | None = None
 
     def fields(self) -> dict[str, Any]:
         """What the request's fingerprint covers."""
@@ -199,6 +201,7 @@ class Receiving(PersonalData):
                 **({"flags": list(new.flags)} if new.flags else {}),
                 **({"claimed": new.claimed} if new.claimed else {}),
                 **({"mail_auth": new.mail_auth} if new.mail_auth else {}),
+                **({"mail": new.mail} if new.mail else {}),
             },
             received_at=now.isoformat(), filed_late=late,
             filing_deadline=deadline.isoformat() if deadline else None, trace=trace,

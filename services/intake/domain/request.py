@@ -47,6 +47,13 @@ class Request(Aggregate):
             message_id: str
             reason: str
 
+        class DeliveryDelayed(Aggregate.Event):
+            reference: str
+            message_id: str
+            reason: str
+            will_retry_until: str | None
+            notice_message_id: str
+
         class CapabilityRevoked(Aggregate.Event):
             reference: str
             generation: int
@@ -83,6 +90,8 @@ class Request(Aggregate):
         self.info: list[dict[str, Any]] = []
         self.message_ids: list[str] = []
         self.bounces: list[dict[str, str]] = []
+        #: delivery status notices saying one of our emails is only delayed (not bounced)
+        self.delays: list[dict[str, str | None]] = []
         self.calls: list[dict[str, Any]] = []
         self.closed = False
         self.erased = False
@@ -94,11 +103,14 @@ class Request(Aggregate):
     def provide_info(self, *, reference: str, channel: str, content: str, items: list[str],
                      attachments: list[dict[str, Any]], inbound_message_id: str | None,
                      trace: dict[str, str | None],
-                     mail_auth: dict[str, Any] | None = None) -> None:
+                     mail_auth: dict[str, Any] | None = None,
+                     mail: dict[str, Any] | None = None) -> None:
         """``mail_auth``: for an email, what vouched for its sender (SPF/DKIM/DMARC as our
-        receiving host or our own DKIM check saw them); absent in events stored before."""
+        receiving host or our own DKIM check saw them); absent in events stored before.
+        ``mail``: for an email, what staff should know about how it was read (notes,
+        refused attachments, the raw message kept) — ``adapters/inbound_mail.py``."""
         self.info.append({"channel": channel, "content": content, "items": items,
-                          "attachments": attachments})
+                          "attachments": attachments, **({"mail": mail} if mail else {})})
 
     @event("OutboundMessageLinked", topic="hotro.intake:Request.OutboundMessageLinked")
     def link_outbound_message(self, *, message_id: str, trace: dict[str, str | None]) -> None:
@@ -114,6 +126,16 @@ class Request(Aggregate):
         """A bounce of one of our own emails about this request came back."""
         self.bounces.append({"message_id": message_id, "reason": reason,
                              "bounce_message_id": bounce_message_id})
+
+    @event("DeliveryDelayed", topic="hotro.intake:Request.DeliveryDelayed")
+    def record_delay(self, *, reference: str, message_id: str, reason: str,
+                     will_retry_until: str | None, notice_message_id: str,
+                     trace: dict[str, str | None]) -> None:
+        """A delivery status notice says one of our emails about this request is delayed
+        (RFC 3464 ``Action: delayed``): the sending server still retries — not a bounce."""
+        self.delays.append({"message_id": message_id, "reason": reason,
+                            "will_retry_until": will_retry_until,
+                            "notice_message_id": notice_message_id})
 
     def link_call(self, *, call_id: str, caller: Any, at: str | None,
                   trace: dict[str, str | None]) -> None:

@@ -17,7 +17,7 @@ from hotro.shared.clock import VIETNAM_TZ
 
 _DATE_KEYS = {"reply_deadline", "due_date", "deadline", "incident_date", "filing_deadline"}
 _DATETIME_KEYS = {"received_at", "due_at"}
-_AUTOMATIC = {"acknowledgement", "reminder", "alert_deadline_approaching",
+_AUTOMATIC = {"acknowledgement", "reminder", "customer_link", "alert_deadline_approaching",
               "alert_deadline_breached", "alert_new_referral", "alert_delivery_failed"}
 _SMS_TEXT = {
     "acknowledgement": "{company}: da tiep nhan yeu cau {reference}. Hotline {hotline}.",
@@ -26,7 +26,11 @@ _SMS_TEXT = {
     "reply": "{company}: da co ket qua cho yeu cau {reference}. Hotline {hotline}.",
     "refusal": "{company}: yeu cau {reference} khong duoc thu ly. Hotline {hotline}.",
     "reminder": "{company}: nhac bo sung thong tin cho yeu cau {reference}. Hotline {hotline}.",
+    "customer_link": "{company}: duong dan moi theo doi yeu cau {reference} (link cu het "
+                     "hieu luc). Hotline {hotline}.",
 }
+#: appended to an SMS whose dispatch carries the customer's link (kept short)
+_SMS_LINK = " Theo doi: {link}"
 
 
 def template_context(context: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +101,9 @@ class Channels:
         template = _SMS_TEXT.get(dispatch.purpose, _SMS_TEXT["reply"])
         text = template.format(company=self.company.name, reference=dispatch.reference,
                                hotline=self.company.hotline)
+        link = dispatch.context.get("customer_link")
+        if link:
+            text += _SMS_LINK.format(link=link)
         try:
             message = ShortMessage(to=dispatch.recipient, text=text,
                                    reference=dispatch.reference,

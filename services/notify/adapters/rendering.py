@@ -26,6 +26,7 @@ Purpose = Literal[
     "reply",
     "refusal",
     "reminder",
+    "customer_link",
     "alert_deadline_approaching",
     "alert_deadline_breached",
     "alert_new_referral",

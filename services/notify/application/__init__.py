@@ -3,8 +3,9 @@
 One application, composed of its use cases (one module each): ``acknowledgements``
 (contacts, and the acknowledgement that waits for sla's reply date), ``information``
 (information requests and reminders), ``replies`` (replies and refusals), ``alerts``
-(internal alerts), ``outcomes`` (what channels and staff report, bounces) and
-``publishing`` (what goes on the wire). The handlers below only pick the use case.
+(internal alerts), ``outcomes`` (what channels and staff report, bounces), ``links`` (the
+customer's link to their case in what they are sent, and a fresh one when intake reissues
+it) and ``publishing`` (what goes on the wire). The handlers below only pick the use case.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from eventsourcing.application import ProcessingEvent
 from hotro.services.notify.application.acknowledgements import Acknowledgements
 from hotro.services.notify.application.information import InformationRequests
 from hotro.services.notify.application.intents import DispatchNotFound, Recipients
+from hotro.services.notify.application.links import CustomerLinkMessages, CustomerLinks
 from hotro.services.notify.application.outcomes import DispatchOutcomes, OutcomeNotRecorded
 from hotro.services.notify.application.publishing import wire_event
 from hotro.services.notify.application.replies import Replies
@@ -28,18 +30,22 @@ from hotro.shared.eventstore.application import WireEvent, handles
 from hotro.shared.privacy.sealing import KeyRing, process_keyring
 
 
-class NotifyApplication(Acknowledgements, InformationRequests, Replies, DispatchOutcomes):
+class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationRequests, Replies,
+                        DispatchOutcomes):
     name = "notify"
 
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None, *,
                  recipients: Recipients | None = None, max_attempts: int = 5,
-                 keyring: KeyRing | None = None) -> None:
+                 keyring: KeyRing | None = None,
+                 customer_links: CustomerLinks | None = None) -> None:
         super().__init__(env, clock)
         #: the complaints' data keys (see ``application.personal_data``)
         self.keyring = keyring or process_keyring()
         self.recipients = recipients or Recipients()
         self.max_attempts = max_attempts
+        #: the customers' case links (None: no capability keys, no links)
+        self.customer_links = customer_links
 
     # ---- reactions: record intents -------------------------------------------------------
 
@@ -79,6 +85,11 @@ class NotifyApplication(Acknowledgements, InformationRequests, Replies, Dispatch
     def _on_bounced(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         self.record_bounce(env, p, pe)
 
+    @handles("intake.CustomerLinkReissued")
+    def _on_link_reissued(self, env: Envelope, p: Any,
+                          pe: ProcessingEvent[uuid.UUID]) -> None:
+        self.send_fresh_link(env, p, pe)
+
     # ---- outbox mapping --------------------------------------------------------------------
 
     def to_wire(self, domain_event: Any) -> WireEvent | None:
@@ -89,5 +100,5 @@ class NotifyApplication(Acknowledgements, InformationRequests, Replies, Dispatch
         return dispatch
 
 
-__all__ = ["DispatchError", "DispatchNotFound", "NotifyApplication", "OutcomeNotRecorded",
-           "Recipients"]
+__all__ = ["CustomerLinks", "DispatchError", "DispatchNotFound", "NotifyApplication",
+           "OutcomeNotRecorded", "Recipients"]

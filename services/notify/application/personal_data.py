@@ -56,7 +56,13 @@ class PersonalData(ServiceApplication):
             if person is None:
                 raise PermanentFailure(ERASED_REASON)
             view_contact = _Opened(contact, customer=person)
+        context.update(self.link_context(dispatch, contact))
         return _Opened(dispatch, recipient=recipient, context=context), view_contact
+
+    def link_context(self, dispatch: Dispatch, contact: Contact | None) -> dict[str, Any]:
+        """What a customer message adds to its context at send time, in memory only (the
+        case's link: ``application.links``)."""
+        return {}
 
     def _open_to(self, value: Any, internal: bool) -> str:
         if not is_sealed(value):

@@ -284,7 +284,8 @@ async def test_e_a_department_cannot_close_and_nothing_is_stored(
         for action in ("close", "force_close"):
             refused = await d.act("department", cid, action, {"reason": "xong"})
             assert refused.status_code == 403
-            assert refused.json()["detail"] == f"role 'department' may not {action}"
+            # refused by the route's policy: only the roles that may take the action
+            assert refused.json()["detail"].startswith("role 'department' may not call this")
         reply = await d.act("department", cid, "request_reply",
                             {"method": "email", "content": "x"})
         assert reply.status_code == 403

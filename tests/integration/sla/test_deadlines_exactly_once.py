@@ -65,7 +65,7 @@ async def test_deadline_passed_while_sla_was_stopped_is_raised_once_after_restar
                          message="relay published everything")
         assert stored(sla, Clock.Breached) == Counter({c: 1 for c in expected})
         assert stored(sla, Clock.Approaching) == Counter()  # too late to warn
-        async with system.client("sla") as client:
+        async with system.client("sla", role="supervisor") as client:
             overdue = (await client.get("/api/clocks/overdue")).json()
         assert overdue["count"] == len(expected)
         assert {c["status"] for c in overdue["clocks"]} == {"breached"}
@@ -169,7 +169,7 @@ async def test_approaching_and_breached_reach_notify_as_internal_alerts(
         clock.set(ict(2026, 3, 16, 8, 30))  # Monday morning, the last day
         await eventually(lambda: alerts("alert_deadline_approaching") == OWNER_AND_SUPERVISOR,
                          message="approaching alerts sent to the case owner and the supervisor")
-        async with system.client("sla") as client:
+        async with system.client("sla", role="supervisor") as client:
             view = (await client.get(f"/api/clocks/{complaint_id}")).json()
         by_kind = {c["kind"]: c for c in view["clocks"]}
         assert by_kind["reply"]["working_days_left"] == 1

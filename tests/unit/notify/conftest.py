@@ -44,6 +44,11 @@ CONTEXTS: Mapping[str, Mapping[str, Any]] = {
         "items": ["Ảnh chụp hóa đơn mua hàng"],
         "due_date": date(2026, 3, 16),
     },
+    "customer_link": {
+        "customer_name": CUSTOMER,
+        "reference": REFERENCE,
+        "customer_link": "https://hotro.example.vn/c/cap1.eyJjaWQiOiJ4In0.bWFj",
+    },
     "alert_deadline_approaching": {
         "reference": REFERENCE,
         "handler": "Phòng Kỹ thuật",

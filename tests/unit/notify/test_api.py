@@ -19,6 +19,7 @@ from hotro.services.notify.api import build_router
 from hotro.services.notify.application import NotifyApplication
 from hotro.services.notify.settings import NotifySettings
 from hotro.services.notify.views import DispatchLog
+from hotro.shared.staff.http import Authenticator, install_authenticator
 from tests.support.staff import auth, directory, staff_id
 from tests.unit.notify.test_application import Outbox
 from tests.unit.notify.wire import (
@@ -49,7 +50,8 @@ async def client(app: NotifyApplication, tmp_path: Path) -> AsyncIterator[httpx.
     settings = NotifySettings(nats_url="nats://127.0.0.1:4222", store_url="memory:",
                               allow_memory_store=True, data_dir=str(tmp_path))
     http = FastAPI()
-    http.include_router(build_router(app, settings, DispatchLog(app), directory=directory()))
+    http.include_router(build_router(app, settings, DispatchLog(app)))
+    install_authenticator(http, Authenticator(directory()))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=http),
                                  base_url="http://notify", headers=auth("support")) as c:
         yield c
@@ -98,7 +100,7 @@ async def test_staff_records_a_phone_reply(app: NotifyApplication,
     app.handle(reply_requested(complaint, "phone"))
     [task] = (await client.get("/api/deliveries", params={"status": "task_open"})).json()
     body = {"summary": "Đã gọi điện, khách hàng đồng ý phương án đổi máy.",
-            "proof": "CALL-0042", "at": "2026-03-07T15:10:00+07:00"}
+            "proof": "CALL-0042", "at": "2026-03-06T09:10:00+07:00"}
     no_staff = await client.post(f"/api/deliveries/{task['id']}/outcome", json=body,
                                  headers={"Authorization": ""})
     assert no_staff.status_code == 401
@@ -118,6 +120,11 @@ async def test_staff_records_a_phone_reply(app: NotifyApplication,
     missing = await client.post(f"/api/deliveries/{uuid.uuid4()}/outcome", json=body,
                                 headers={**auth("agent"), "X-Staff-Id": "staff-7"})
     assert missing.status_code == 404
+    for when in ("1999-12-31T23:00:00+00:00", "2999-01-01T00:00:00+00:00"):
+        out_of_range = await client.post(f"/api/deliveries/{task['id']}/outcome",
+                                         json={**body, "at": when}, headers=auth("agent"))
+        assert out_of_range.status_code == 422
+        assert out_of_range.json()["detail"][0]["loc"] == ["body", "at"]
     [wire] = [e for e in wire_events(app) if e.event_type == "ReplySent"]
     assert wire.payload["recorded_by"] == staff_id("agent")
 

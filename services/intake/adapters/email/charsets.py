@@ -1,15 +1,19 @@
 """Decoding bytes of a declared (possibly wrong or unknown) charset into text.
 
 Policy, in order:
-1. A label Python knows is trusted: strict decoding with it.
-2. If that fails, or the label is unknown (e.g. "x-unknown"), or there is no label: UTF-8
+1. Vietnamese legacy charsets Python has no codec for: VISCII and TCVN 5712 (VN1/VN3,
+   "TCVN3") are decoded with the tables in ``vietnamese.py`` — unless the bytes are
+   non-ASCII and valid UTF-8, which a legacy Vietnamese text never is by accident (then it
+   is a mislabelled UTF-8 message). The note ``charset_legacy:<name>`` tells the caller
+   (a case notes it for staff and keeps the raw bytes).
+2. VPS, the one legacy Vietnamese charset without a published table here: only a strict
+   UTF-8 reading is accepted; anything else raises `CharsetUnsupported`, because
+   windows-1258 would read it as plausible-looking garbage.
+3. A label Python knows is trusted: strict decoding with it.
+4. If that fails, or the label is unknown (e.g. "x-unknown"), or there is no label: UTF-8
    (strict), then windows-1258 (strict; the legacy Vietnamese Windows code page). UTF-8
    goes first because a strict UTF-8 decode almost never succeeds by accident.
-3. Vietnamese legacy charsets Python has no codec for (VISCII, VPS, TCVN3): only a strict
-   UTF-8 reading is accepted (plain ASCII, or a mislabelled UTF-8 message); anything else
-   raises `CharsetUnsupported`, because windows-1258 would read them as plausible-looking
-   garbage.
-4. Nothing fits: `Undecodable`.
+5. Nothing fits: `Undecodable`.
 A successful fallback is reported in `Decoded.note` so the caller can record it.
 """
 
@@ -19,23 +23,14 @@ import codecs
 import email.charset
 from dataclasses import dataclass
 
+from .vietnamese import LEGACY_CHARSETS, decode_legacy
+
 FALLBACKS: tuple[str, ...] = ("utf-8", "cp1258")
 
-UNSUPPORTED_VIETNAMESE: frozenset[str] = frozenset(
-    {
-        "viscii",
-        "x-viscii",
-        "csviscii",
-        "viscii1.1-1",
-        "vps",
-        "x-viet-vps",
-        "tcvn",
-        "tcvn3",
-        "tcvn-5712",
-        "tcvn5712-1",
-        "x-viet-tcvn5712",
-    }
-)
+#: legacy Vietnamese charsets without a table here
+UNSUPPORTED_VIETNAMESE: frozenset[str] = frozenset({"vps", "x-viet-vps"})
+#: every legacy Vietnamese label this module recognises
+VIETNAMESE_LEGACY: frozenset[str] = frozenset(LEGACY_CHARSETS) | UNSUPPORTED_VIETNAMESE
 
 
 class CharsetUnsupported(ValueError):
@@ -61,13 +56,25 @@ def _codec_for(label: str) -> str | None:
     return info.name if getattr(info, "_is_text_encoding", True) else None
 
 
+def normalise_label(declared: str | None) -> str | None:
+    return (declared or "").strip().strip('"').lower() or None
+
+
 def decode_bytes(data: bytes, declared: str | None) -> Decoded:
-    label = (declared or "").strip().strip('"').lower() or None
-    if label in UNSUPPORTED_VIETNAMESE:
-        try:
-            return Decoded(data.decode("utf-8"), f"charset_mislabelled:{label}->utf-8")
-        except UnicodeDecodeError:
-            raise CharsetUnsupported(f"charset {label!r} has no decoder") from None
+    label = normalise_label(declared)
+    if label in VIETNAMESE_LEGACY:
+        if not data.isascii():
+            try:
+                return Decoded(data.decode("utf-8"), f"charset_mislabelled:{label}->utf-8")
+            except UnicodeDecodeError:
+                pass
+        legacy = decode_legacy(data, label)
+        if legacy is not None:
+            text, name = legacy
+            return Decoded(text, f"charset_legacy:{name}" if not data.isascii() else None)
+        if data.isascii():
+            return Decoded(data.decode("ascii"))
+        raise CharsetUnsupported(f"charset {label!r} has no decoder")
     codec = _codec_for(label) if label else None
     if codec is not None:
         try:

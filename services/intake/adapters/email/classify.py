@@ -1,6 +1,13 @@
 """What kind of mail is this: a person's message, an auto-reply, a bounce, or list mail.
 
-Order matters: bounce (delivery reports, MAILER-DAEMON) > auto_reply by explicit headers
+Order matters: own_message (one of ours come back: its Message-ID is of our own domain and
+it carries our ``X-Hotro-Reference`` header or says it was auto-generated — what notify
+writes; a person's mail from our domain stays a quarantine) > delivery reports
+(MAILER-DAEMON, multipart/report): a ``bounce``
+when a recipient's ``Action`` is ``failed`` (or when no action is given and the report does
+not say it is only delayed), a ``delay`` when delivery is only delayed (``Action:
+delayed``, RFC 3464; or a delay warning's subject), a ``delivery_report`` when recipients
+were delivered, relayed or expanded > auto_reply by explicit headers
 (RFC 3834 Auto-Submitted, X-Autoreply, X-Autorespond, read receipts) > list (List-Id,
 List-Unsubscribe, Precedence: list/bulk) > auto_reply by heuristics (out-of-office subject
 in English or Vietnamese, with or without diacritics; Precedence: junk; a null sender, which
@@ -18,8 +25,8 @@ from email.policy import default as default_policy
 
 from .headers import message_id_list, raw_header
 from .limits import EmailLimits
-from .model import EmailKind
-from .sanitize import fold_diacritics
+from .model import DeliveryStatus, EmailKind
+from .sanitize import clean_line, fold_diacritics
 
 _OUT_OF_OFFICE = re.compile(
     r"^\W*(out of (the )?office|automatic reply|auto[- ]?reply|auto[- ]?response"
@@ -31,6 +38,10 @@ _BOUNCE_SUBJECT = re.compile(
     r"(undeliver|delivery status notification|delivery failure|mail delivery failed"
     r"|returned mail|failure notice|khong gui duoc|khong the gui)"
 )
+_DELAY_SUBJECT = re.compile(
+    r"(delayed|delay\)|delivery delay|still being retried|warning: message|not yet been "
+    r"delivered|bi tri hoan|cham tre)"
+)
 _MESSAGE_ID_LINE = re.compile(r"^\s*message-id:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 _RETURNED_TYPES = frozenset({"message/rfc822", "text/rfc822-headers"})
 
@@ -39,6 +50,7 @@ _RETURNED_TYPES = frozenset({"message/rfc822", "text/rfc822-headers"})
 class Classification:
     kind: EmailKind
     bounced_message_ids: tuple[str, ...] = ()
+    delivery: tuple[DeliveryStatus, ...] = ()
 
 
 def _parts(msg: Message, limit: int) -> Iterator[Message]:
@@ -98,6 +110,57 @@ def _is_bounce(msg: EmailMessage, subject: str, null_sender: bool) -> bool:
     return null_sender and (has_returned or bool(_BOUNCE_SUBJECT.search(subject)))
 
 
+def _is_own_message(msg: EmailMessage, limits: EmailLimits) -> bool:
+    """One of our own messages (acknowledgement, reply, alert) come back to us."""
+    ids = message_id_list(raw_header(msg, "message-id"), limit=1)
+    if not ids or not limits.is_own_domain(ids[0].rstrip(">").rpartition("@")[2]):
+        return False
+    if raw_header(msg, "x-hotro-reference") is not None:
+        return True
+    return _value(msg, "auto-submitted").split(";")[0].strip().lower() == "auto-generated"
+
+
+def delivery_statuses(msg: EmailMessage, limits: EmailLimits) -> tuple[DeliveryStatus, ...]:
+    """The per-recipient blocks of the report's message/delivery-status part(s)."""
+    found: list[DeliveryStatus] = []
+    for part in _parts(msg, limits.max_parts):
+        if part.get_content_type() not in ("message/delivery-status",
+                                           "message/global-delivery-status"):
+            continue
+        blocks = part.get_payload()
+        if not isinstance(blocks, list):
+            continue
+        for block in blocks[:50]:
+            if not isinstance(block, Message):
+                continue
+            action = (raw_header(block, "action") or "").strip().lower()
+            if not action:
+                continue  # the per-message block (Reporting-MTA…)
+            found.append(DeliveryStatus(
+                action=clean_line(action.split()[0], max_chars=20),
+                status=_field(block, "status", 20),
+                diagnostic=_field(block, "diagnostic-code", 300),
+                will_retry_until=_field(block, "will-retry-until", 60),
+                recipient=_field(block, "final-recipient", 320)))
+    return tuple(found)
+
+
+def _field(block: Message, name: str, max_chars: int) -> str | None:
+    value = raw_header(block, name)
+    return clean_line(value, max_chars=max_chars) or None if value else None
+
+
+def _report_kind(statuses: tuple[DeliveryStatus, ...], subject: str) -> EmailKind:
+    actions = {s.action for s in statuses}
+    if "failed" in actions:
+        return "bounce"
+    if "delayed" in actions:
+        return "delay"
+    if actions and actions <= {"delivered", "relayed", "expanded"}:
+        return "delivery_report"
+    return "delay" if _DELAY_SUBJECT.search(subject) else "bounce"
+
+
 def _explicit_auto_reply(msg: EmailMessage) -> bool:
     auto_submitted = _value(msg, "auto-submitted").split(";")[0].strip().lower()
     if auto_submitted and auto_submitted != "no":
@@ -121,8 +184,12 @@ def classify(
     """`subject` is the decoded subject; `envelope_from` the SMTP MAIL FROM if known."""
     folded_subject = fold_diacritics(subject)
     null_sender = _is_null_sender(msg, envelope_from)
+    if _is_own_message(msg, limits):
+        return Classification("own_message")
     if _is_bounce(msg, folded_subject, null_sender):
-        return Classification("bounce", _returned_ids(msg, limits))
+        statuses = delivery_statuses(msg, limits)
+        return Classification(_report_kind(statuses, folded_subject),
+                              _returned_ids(msg, limits), statuses)
     if _explicit_auto_reply(msg):
         return Classification("auto_reply")
     if _is_list(msg):

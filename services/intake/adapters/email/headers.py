@@ -6,11 +6,12 @@ structured header can never break them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from email.header import decode_header
 from email.message import Message
 
-from .charsets import decode_bytes, repair_surrogates
+from .charsets import repair_surrogates
+from .encoded_words import DecodedHeader, decode_words
 from .sanitize import clean_line
 
 _WHITESPACE = re.compile(r"\s+")
@@ -72,17 +73,25 @@ def decode_unstructured(raw: str) -> str:
 
     CR/LF hidden inside an encoded-word become spaces: the result can never split a header.
     """
-    raw = repair_surrogates(raw)
-    pieces: list[str] = []
-    for chunk, charset in decode_header(raw):
-        if isinstance(chunk, str):
-            pieces.append(chunk)
-        elif charset is None:
-            # decode_header re-encodes the unencoded parts of a mixed header this way.
-            pieces.append(chunk.decode("raw-unicode-escape", "replace"))
-        else:
-            try:
-                pieces.append(decode_bytes(chunk, charset).text)
-            except ValueError:
-                pieces.append(chunk.decode("utf-8", "replace"))
-    return clean_line("".join(pieces))
+    return decode_header_text(raw).text
+
+
+def decode_header_text(raw: str, *, max_chars: int = 998) -> DecodedHeader:
+    """``decode_unstructured`` with what had to be repaired (``encoded_words``)."""
+    decoded = decode_words(repair_surrogates(raw))
+    return dataclasses.replace(decoded, text=clean_line(decoded.text, max_chars=max_chars))
+
+
+def display_name(raw_from: str, addr_spec: str) -> DecodedHeader | None:
+    """The display name of a one-address From header, decoded from the raw value:
+    ``phrase <addr>`` (the phrase may be quoted; encoded-words inside quotes, which many
+    clients write, are decoded too). None when the header has no ``<addr>`` form or the
+    address is not the one parsed (the caller then uses the parser's display name)."""
+    unfolded = re.sub(r"\r?\n(?=[ \t])", "", raw_from)
+    start = unfolded.rfind("<")
+    if start < 0 or addr_spec.lower() not in unfolded[start:].lower():
+        return None
+    phrase = unfolded[:start].strip()
+    if len(phrase) >= 2 and phrase[0] == phrase[-1] == '"':
+        phrase = re.sub(r"\\(.)", r"\1", phrase[1:-1])
+    return decode_header_text(phrase, max_chars=200)

@@ -8,14 +8,26 @@ message's, and must propagate (the SMTP listener then answers 451 and the sender
 Outcomes (reason codes are in `model.QuarantineReason` / `model.RefusalReason`):
 - raw size above `max_message_bytes`, an attachment above `max_attachment_bytes`, all
   attachments above `max_total_attachment_bytes`, more than `max_attachments`: Refused (552).
-- attachment of a content type not in `allowed_content_types`: dropped, listed in
-  `skipped_attachments` (a signature logo or a vCard must not lose a complaint).
+- attachment refused by its type (`attachment_types`: a refused extension such as .exe,
+  .py or .zip, a type not in `allowed_content_types`, or content of a refused type whatever
+  was declared): its bytes are not stored; it is listed in `skipped_attachments` (name,
+  declared and detected type, size, sha256, why) and noted — a signature logo or a vCard
+  must not lose a complaint. Content of another accepted type than declared is stored as
+  what it is and noted (`type_mismatch`).
+- more than `max_parts` MIME parts: the first `max_parts` are read, the rest dropped, a
+  note says how many (and the raw message is kept).
 - truncated multipart (closing boundary missing): Quarantined "multipart_truncated"; other
   broken multipart structure: "multipart_malformed".
 - From missing / several / display name only / address produced by an encoded-word /
-  invalid / one of our own domains: Quarantined "from_*".
+  invalid / one of our own domains: Quarantined "from_*". The display name is decoded from
+  the raw header, adjacent encoded-words joined (`encoded_words`).
+- encoded-words (subject, display name) that are broken: repaired where possible, the rest
+  marked "[?]"; noted, and the raw message is kept (`keep_raw`).
 - body charset: see `charsets` (unknown labels fall back to UTF-8 then windows-1258;
-  VISCII/VPS/TCVN bytes that are not UTF-8: Quarantined "charset_unsupported").
+  VISCII and TCVN3 are decoded with our own tables, noted, raw kept; VPS bytes that are not
+  UTF-8: Quarantined "charset_unsupported").
+- our own message come back (`own_message`), delivery reports (`bounce`, `delay`,
+  `delivery_report`): see `classify`.
 - RecursionError (e.g. deeply nested comments in From): "header_recursion"; UnicodeError:
   "header_encoding"; anything else: "parse_error".
 - A broken To header is tolerated (to=(), defect "to_unparseable").
@@ -39,11 +51,14 @@ from email.policy import default as default_policy
 
 from email_validator import EmailNotValidError, validate_email
 
+from .attachment_types import judge
 from .attachments import AttachmentStore
 from .charsets import CharsetUnsupported, Undecodable, decode_bytes, repair_surrogates
 from .classify import classify
+from .encoded_words import DecodedHeader
 from .headers import (
-    decode_unstructured,
+    decode_header_text,
+    display_name,
     message_id_list,
     normalise_message_id,
     raw_header,
@@ -52,8 +67,10 @@ from .headers import (
 from .html_text import html_to_text
 from .limits import MIB, EmailLimits
 from .model import (
+    DeliveryStatus,
     EmailKind,
     InboundEmail,
+    MailNote,
     ParseResult,
     Quarantined,
     QuarantineReason,
@@ -70,24 +87,6 @@ _CASE_REFERENCE = re.compile(r"(?<![A-Za-z0-9])(KN|TV)-([0-9]{4})-([0-9]{6})(?![
 _SIGNATURE_TYPES = frozenset(
     {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
 )
-# Clients label many files application/octet-stream; trust the extension for allowed types.
-_EXTENSION_TYPES = {
-    "pdf": "application/pdf",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "heic": "image/heic",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "txt": "text/plain",
-    "csv": "text/csv",
-    "doc": "application/msword",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "xls": "application/vnd.ms-excel",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "mp4": "video/mp4",
-    "mov": "video/quicktime",
-}
 
 
 class _Quarantine(Exception):
@@ -109,6 +108,8 @@ class _Candidate:
     filename: str | None
     content_type: str
     data: bytes
+    declared_type: str | None = None
+    detected_type: str | None = None
 
 
 @dataclass(slots=True)
@@ -126,6 +127,35 @@ class _Draft:
     candidates: list[_Candidate]
     skipped: tuple[SkippedAttachment, ...]
     defects: list[str] = field(default_factory=list)
+    notes: list[MailNote] = field(default_factory=list)
+    keep_raw: bool = False
+    delivery: tuple[DeliveryStatus, ...] = ()
+
+
+class _Reading:
+    """What reading one message found worth telling staff, and whether to keep its raw
+    bytes for them."""
+
+    def __init__(self) -> None:
+        self.defects: list[str] = []
+        self.notes: list[MailNote] = []
+        self.keep_raw = False
+
+    def note(self, code: str, *, keep_raw: bool = False, **params: object) -> None:
+        note = MailNote(code, tuple((k, str(v)) for k, v in params.items()))
+        if note not in self.notes:
+            self.notes.append(note)
+        self.keep_raw = self.keep_raw or keep_raw
+
+    def header(self, field_name: str, decoded: DecodedHeader) -> str:
+        """Note the repairs and legacy charsets of a decoded header; its text."""
+        for charset in decoded.legacy_charsets:
+            self.note("charset_legacy", keep_raw=True, charset=charset, where=field_name)
+        if decoded.repairs:
+            kinds = ",".join(dict.fromkeys(r.kind for r in decoded.repairs))
+            self.note("header_repaired", keep_raw=True, field=field_name, repairs=kinds)
+            self.defects.append(f"{field_name}_encoded_word_repaired")
+        return decoded.text
 
 
 def _describe(exc: BaseException) -> str:
@@ -179,7 +209,8 @@ def parse_inbound(
         return Quarantined("parse_error", _describe(exc), raw_sha256, message_id)
 
     stored = tuple(
-        StoredAttachment(attachments.put(c.data), c.filename, c.content_type, len(c.data))
+        StoredAttachment(attachments.put(c.data), c.filename, c.content_type, len(c.data),
+                         c.declared_type, c.detected_type)
         for c in draft.candidates
     )
     found = _CASE_REFERENCE.search(draft.subject)
@@ -199,6 +230,9 @@ def parse_inbound(
         received_raw_sha256=raw_sha256,
         skipped_attachments=draft.skipped,
         defects=tuple(dict.fromkeys(draft.defects)),
+        notes=tuple(draft.notes),
+        keep_raw=draft.keep_raw,
+        delivery=draft.delivery,
     )
 
 
@@ -209,25 +243,30 @@ def _read(
     limits: EmailLimits,
     envelope_from: str | None,
 ) -> _Draft:
-    defects: list[str] = []
-    leaves = _leaves(msg, limits, defects)
-    subject = decode_unstructured(raw_header(msg, "subject") or "")
+    reading = _Reading()
+    leaves = _leaves(msg, limits, reading)
+    subject = reading.header("subject", decode_header_text(raw_header(msg, "subject") or ""))
     classification = classify(msg, subject, limits=limits, envelope_from=envelope_from)
-    body_parts, text = _body(msg, limits, defects)
+    body_parts, text = _body(msg, limits, reading)
     candidates: list[_Candidate] = []
     skipped: tuple[SkippedAttachment, ...] = ()
-    if classification.kind != "bounce":
-        candidates, skipped = _attachments(leaves, body_parts, limits)
-    from_address, from_name = _sender(msg, limits)
+    if classification.kind not in ("bounce", "delay", "delivery_report", "own_message"):
+        candidates, skipped = _attachments(leaves, body_parts, limits, reading)
+    try:
+        from_address, from_name = _sender(msg, limits, reading)
+    except _Quarantine:
+        if classification.kind != "own_message":
+            raise
+        from_address, from_name = _own_sender(msg), None  # ours: ignored, never answered
     if message_id is None:
-        defects.append("message_id_missing")
+        reading.defects.append("message_id_missing")
         message_id = f"<{raw_sha256}@missing-message-id.invalid>"
     in_reply_to = message_id_list(raw_header(msg, "in-reply-to"), limit=1)
     return _Draft(
         message_id=message_id,
         from_address=from_address,
         from_name=from_name,
-        to=_recipients(msg, defects),
+        to=_recipients(msg, reading.defects),
         subject=subject,
         text=text,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
@@ -236,12 +275,22 @@ def _read(
         bounced_message_ids=classification.bounced_message_ids,
         candidates=candidates,
         skipped=skipped,
-        defects=defects,
+        defects=reading.defects,
+        notes=reading.notes,
+        keep_raw=reading.keep_raw,
+        delivery=classification.delivery,
     )
 
 
-def _leaves(msg: Message, limits: EmailLimits, defects: list[str]) -> list[Message]:
-    """Non-multipart parts, depth-first; checks structure and collects parser defects.
+def _own_sender(msg: EmailMessage) -> str:
+    value = clean_line(raw_header(msg, "from") or "", max_chars=320)
+    found = re.search(r"[^\s<>\"]+@[^\s<>\"]+", value)
+    return found.group(0).lower() if found else ""
+
+
+def _leaves(msg: Message, limits: EmailLimits, reading: _Reading) -> list[Message]:
+    """Non-multipart parts, depth-first, of the first ``max_parts`` parts; checks
+    structure and collects parser defects. Parts beyond ``max_parts`` are dropped (noted).
 
     message/rfc822 parts are leaves: an attached email is opaque content.
     """
@@ -250,9 +299,9 @@ def _leaves(msg: Message, limits: EmailLimits, defects: list[str]) -> list[Messa
 
     def visit(part: Message, depth: int) -> None:
         nonlocal count
+        if count >= limits.max_parts:
+            return
         count += 1
-        if count > limits.max_parts:
-            raise _Quarantine("too_many_parts", f"more than {limits.max_parts} MIME parts")
         if depth > limits.max_depth:
             raise _Quarantine("nesting_too_deep", f"MIME nesting deeper than {limits.max_depth}")
         for defect in part.defects:
@@ -265,7 +314,7 @@ def _leaves(msg: Message, limits: EmailLimits, defects: list[str]) -> list[Messa
                 | MultipartInvariantViolationDefect,
             ):
                 raise _Quarantine("multipart_malformed", type(defect).__name__)
-            defects.append(type(defect).__name__)
+            reading.defects.append(type(defect).__name__)
         if part.get_content_maintype() == "multipart":
             payload = part.get_payload()
             if isinstance(payload, list):
@@ -276,27 +325,60 @@ def _leaves(msg: Message, limits: EmailLimits, defects: list[str]) -> list[Messa
             leaves.append(part)
 
     visit(msg, 0)
+    if count >= limits.max_parts:
+        total = _count_parts(msg)
+        if total > count:
+            reading.note("parts_dropped", keep_raw=True, total=total, kept=count,
+                         dropped=total - count)
+            reading.defects.append("parts_dropped")
     return leaves
 
 
-def _decode_part(part: Message, defects: list[str]) -> str:
+def _count_parts(msg: Message) -> int:
+    """Every MIME part of the message tree (iteratively: no recursion limit)."""
+    count = 0
+    stack: list[Message] = [msg]
+    while stack:
+        part = stack.pop()
+        count += 1
+        if part.get_content_maintype() == "multipart":
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack.extend(p for p in payload if isinstance(p, Message))
+    return count
+
+
+def _decode_part(part: Message, reading: _Reading) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
     try:
-        decoded = decode_bytes(payload, part.get_content_charset())
+        decoded = decode_bytes(payload, _charset_label(part))
     except CharsetUnsupported as exc:
         raise _Quarantine("charset_unsupported", str(exc)) from None
     except Undecodable as exc:
         raise _Quarantine("body_undecodable", str(exc)) from None
     if decoded.note:
-        defects.append(f"body_{decoded.note}")
+        reading.defects.append(f"body_{decoded.note}")
+        if decoded.note.startswith("charset_legacy:"):
+            reading.note("charset_legacy", keep_raw=True,
+                         charset=decoded.note.split(":", 1)[1], where="body")
     if part.get_content_type() == "text/html":
         return html_to_text(decoded.text)
     return decoded.text
 
 
-def _body(msg: EmailMessage, limits: EmailLimits, defects: list[str]) -> tuple[list[Message], str]:
+def _charset_label(part: Message) -> str | None:
+    """The part's declared charset, as written (``get_content_charset`` would fail on an
+    encoded-word or a non-ASCII value)."""
+    try:
+        return part.get_content_charset()
+    except Exception:  # a hostile parameter: read it as unlabelled
+        return None
+
+
+def _body(msg: EmailMessage, limits: EmailLimits, reading: _Reading
+          ) -> tuple[list[Message], str]:
     """Plain text preferred; the HTML alternative when there is no (non-blank) plain part."""
     used: list[Message] = []
     for preference in (("plain", "html"), ("html",)):
@@ -304,9 +386,9 @@ def _body(msg: EmailMessage, limits: EmailLimits, defects: list[str]) -> tuple[l
         if part is None or any(part is seen for seen in used):
             continue
         used.append(part)
-        text = clean_text(_decode_part(part, defects), max_chars=limits.max_text_chars + 1)
+        text = clean_text(_decode_part(part, reading), max_chars=limits.max_text_chars + 1)
         if len(text) > limits.max_text_chars:
-            defects.append("text_truncated")
+            reading.defects.append("text_truncated")
             text = text[: limits.max_text_chars]
         if text:
             return used, text
@@ -322,13 +404,6 @@ def _filename(part: Message) -> str | None:
     return name or None
 
 
-def _content_type(part: Message, filename: str | None) -> str:
-    ctype = part.get_content_type()
-    if ctype == "application/octet-stream" and filename and "." in filename:
-        return _EXTENSION_TYPES.get(filename.rsplit(".", 1)[1].lower(), ctype)
-    return ctype
-
-
 def _part_bytes(part: Message) -> bytes | None:
     if part.get_content_type() == "message/rfc822":
         inner = part.get_payload()
@@ -340,7 +415,7 @@ def _part_bytes(part: Message) -> bytes | None:
 
 
 def _attachments(
-    leaves: list[Message], body_parts: list[Message], limits: EmailLimits
+    leaves: list[Message], body_parts: list[Message], limits: EmailLimits, reading: _Reading
 ) -> tuple[list[_Candidate], tuple[SkippedAttachment, ...]]:
     candidates: list[_Candidate] = []
     skipped: list[SkippedAttachment] = []
@@ -360,9 +435,12 @@ def _attachments(
         data = _part_bytes(part)
         if data is None:
             continue
-        ctype = _content_type(part, filename)
-        if not limits.allows(ctype):
-            skipped.append(SkippedAttachment(filename, ctype, len(data)))
+        verdict = judge(filename, ctype, data, limits,
+                        check_content=ctype != "message/rfc822")
+        if verdict.store_as is None:
+            skipped.append(SkippedAttachment(
+                filename, ctype, len(data), hashlib.sha256(data).hexdigest(),
+                verdict.detected, verdict.reason or "type_not_accepted", verdict.reason_text))
             continue
         if len(data) > limits.max_attachment_bytes:
             shown = ascii_line(filename or ctype, max_chars=120)
@@ -372,7 +450,15 @@ def _attachments(
                 f"{_mb(limits.max_attachment_bytes)} per file. / Tep dinh kem qua lon, "
                 f"gioi han {_mb(limits.max_attachment_bytes)} moi tep.",
             )
-        candidates.append(_Candidate(filename, ctype, data))
+        mistyped = verdict.store_as != verdict.declared
+        if mistyped:
+            reading.note("attachment_type_mismatch", filename=filename or "",
+                         declared=verdict.declared, detected=verdict.detected or "")
+        candidates.append(_Candidate(filename, verdict.store_as, data,
+                                     verdict.declared if mistyped else None, verdict.detected))
+    if skipped:
+        reading.note("attachments_refused", count=len(skipped),
+                     names=", ".join(s.filename or s.content_type for s in skipped)[:300])
     total = sum(len(c.data) for c in candidates)
     if total > limits.max_total_attachment_bytes:
         raise _Refuse(
@@ -390,7 +476,8 @@ def _attachments(
     return candidates, tuple(skipped)
 
 
-def _sender(msg: EmailMessage, limits: EmailLimits) -> tuple[str, str | None]:
+def _sender(msg: EmailMessage, limits: EmailLimits, reading: _Reading
+            ) -> tuple[str, str | None]:
     raws = [r for r in raw_headers(msg, "from") if r.strip()]
     if not raws:
         raise _Quarantine("from_missing", "no From header")
@@ -422,7 +509,14 @@ def _sender(msg: EmailMessage, limits: EmailLimits) -> tuple[str, str | None]:
     normalized = f"{valid.local_part}@{addr_spec.rpartition('@')[2].lower()}"
     if limits.is_own_domain(normalized.rpartition("@")[2]):
         raise _Quarantine("from_own_domain", f"From claims our own domain: {normalized}")
-    name = clean_line(repair_surrogates(address.display_name or ""), max_chars=200)
+    # The name as written: adjacent encoded-words joined before decoding, broken ones
+    # repaired (the parser decodes each word alone: a split UTF-8 character turns into
+    # mojibake); the parser's reading when the header is not of the "name <addr>" form.
+    from_raw = display_name(repair_surrogates(raws[0]), addr_spec)
+    if from_raw is not None:
+        name = reading.header("from_name", from_raw)
+    else:
+        name = clean_line(repair_surrogates(address.display_name or ""), max_chars=200)
     return normalized, name or None
 
 
