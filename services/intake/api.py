@@ -215,6 +215,9 @@ class ComplaintView(BaseModel):
     details: dict[str, object]
     info_provided: list[dict[str, object]]
     bounces: list[dict[str, str]] = Field(default_factory=list)
+    delays: list[dict[str, str | None]] = Field(
+        default_factory=list, description="delivery status notices saying one of our emails "
+                                          "is delayed, still being retried (not bounced)")
     calls: list[dict[str, Any]] = Field(default_factory=list)
     customer: dict[str, Any] | None = Field(
         None, description="the customer's contact, opened with the complaint's data key; "
@@ -424,6 +427,7 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
                              filed_late=request.filed_late,
                              filing_deadline=request.filing_deadline, details=request.details,
                              info_provided=request.info, bounces=request.bounces,
+                             delays=request.delays,
                              calls=calls, customer=customer, erased=request.erased,
                              flags=list(request.details.get("flags") or ()),
                              claimed=request.details.get("claimed"), claimed_by=claimed_by,

@@ -85,6 +85,7 @@ def email_limits(settings: IntakeSettings) -> EmailLimits:
     return EmailLimits(max_message_bytes=settings.email_max_message_mb * mib,
                        max_attachment_bytes=settings.email_max_attachment_mb * mib,
                        max_total_attachment_bytes=settings.email_max_total_attachments_mb * mib,
+                       max_parts=settings.email_max_parts,
                        own_domains=settings.own_domains())
 
 

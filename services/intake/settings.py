@@ -23,6 +23,10 @@ class IntakeSettings(ServiceSettings):
     email_max_message_mb: int = Field(25, ge=1)
     email_max_attachment_mb: int = Field(10, ge=1)
     email_max_total_attachments_mb: int = Field(18, ge=1)
+    email_max_parts: int = Field(
+        200, ge=2, le=10_000, description="MIME parts read from one message; a message with "
+                                          "more becomes a case with its first parts and a "
+                                          "note saying how many were dropped")
     email_own_domains: str = Field("vhv.vn", description="comma-separated")
     email_authserv_id: str = Field(
         "", description="authserv-id of our own receiving MTA: the topmost "

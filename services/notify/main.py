@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from hotro.services.notify.adapters.rendering import CompanyInfo
 from hotro.services.notify.adapters.sms import (
     RecordingShortMessageGateway,
     ShortMessageGateway,
+    SmsOutbox,
     WebhookShortMessageGateway,
 )
 from hotro.services.notify.api import build_router
@@ -58,11 +60,22 @@ def build_channels(settings: NotifySettings, clock: Callable[[], datetime]) -> C
                                          settings.sms_webhook_secret.get_secret_value(),
                                          httpx.Client(timeout=10))
     else:
-        sms = RecordingShortMessageGateway()
+        outbox = sms_outbox(settings)
+        sms = RecordingShortMessageGateway(outbox)
+        log.info("no SMS provider configured: short messages go to %s",
+                 outbox.directory if outbox else "memory")
     company = CompanyInfo(name=settings.company_name, hotline=settings.company_hotline,
                           email=settings.company_email, address=settings.company_address)
     return Channels(email=email, sms=sms, letters=LetterStore(settings.letters_path()),
                     company=company, clock=clock)
+
+
+def sms_outbox(settings: NotifySettings) -> SmsOutbox | None:
+    """The local run's SMS outbox, ``<data dir>/outbox/sms`` (a file per SMS, like the
+    Maildir for email); None when a provider sends them."""
+    if settings.sms_webhook_url and settings.sms_webhook_secret:
+        return None
+    return SmsOutbox(Path(settings.data_dir) / "outbox" / "sms")
 
 
 def customer_links(settings: NotifySettings) -> CustomerLinks | None:
@@ -106,7 +119,8 @@ def create_app(settings: NotifySettings | None = None, *,
                                if nats_keys is not None else None)
     application = build_application(settings, clock=clock, keyring=keyring,
                                      links=customer_links(settings))
-    dispatch_log = DispatchLog(application)
+    outbox = sms_outbox(settings)
+    dispatch_log = DispatchLog(application, sms_text=outbox.text_for if outbox else None)
     # Who is calling: staff by API token or console assertion (no customer links here).
     authenticator = authenticator_for(settings)
     if clock is not system_clock:

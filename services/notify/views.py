@@ -5,12 +5,16 @@ Built from notify's own notification log by a ``LogFollower`` (incremental: each
 first reads only the events stored since the previous one), so a request costs a few
 dictionary look-ups instead of a scan of the whole log and one aggregate load per row.
 In memory; rebuilt from the log on start.
+
+An SMS row carries its ``text`` once sent, when the gateway kept it (``sms_text``: the
+local run's outbox, ``adapters/sms.SmsOutbox.text_for``); the events hold no SMS text.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from hotro.services.notify.domain import Dispatch
@@ -19,7 +23,10 @@ from hotro.shared.eventstore.follower import LogFollower
 
 
 class DispatchLog:
-    def __init__(self, app: ServiceApplication) -> None:
+    def __init__(self, app: ServiceApplication, *,
+                 sms_text: Callable[[str], str | None] | None = None) -> None:
+        """``sms_text``: the text of a sent SMS by its dispatch id (None: not kept)."""
+        self._sms_text = sms_text
         self._lock = threading.Lock()
         self._entries: dict[uuid.UUID, dict[str, Any]] = {}
         self._by_complaint: dict[uuid.UUID, list[uuid.UUID]] = {}
@@ -42,13 +49,20 @@ class DispatchLog:
                 rows = [r for r in rows if r["status"] == status]
             if purpose is not None:
                 rows = [r for r in rows if r["purpose"] == purpose]
-            return [_copy(r) for r in rows[offset:offset + limit]]
+            page = [_copy(r) for r in rows[offset:offset + limit]]
+        return [self._with_text(r) for r in page]  # files: never under the lock
 
     def get(self, dispatch_id: uuid.UUID) -> dict[str, Any] | None:
         with self._lock:
             self._follower.catch_up()
             row = self._entries.get(dispatch_id)
-            return _copy(row) if row is not None else None
+            found = _copy(row) if row is not None else None
+        return self._with_text(found) if found is not None else None
+
+    def _with_text(self, row: dict[str, Any]) -> dict[str, Any]:
+        if row["method"] == "sms" and self._sms_text is not None and row["status"] == "sent":
+            row["text"] = self._sms_text(row["id"])
+        return row
 
     def _apply(self, event: Any) -> None:
         if not isinstance(event, Dispatch.Event):

@@ -1,8 +1,13 @@
-"""Short messages (SMS or Zalo) through an HTTP gateway, plus an in-memory fake.
+"""Short messages (SMS or Zalo) through an HTTP gateway, plus a recording gateway for the
+local run and tests.
 
 The gateway receives ``{"to", "text", "reference", "idempotency_key"}`` as JSON. The body is
 signed with HMAC-SHA256 over ``"<timestamp>.<body>"`` so the gateway can reject forged and
 replayed posts; ``Idempotency-Key`` lets it drop our retries of an already accepted message.
+
+Without a provider the local run records each SMS in an outbox folder (``SmsOutbox``: one
+UTF-8 text file per message, named by its dispatch id — the SMS counterpart of the Maildir
+outgoing email lands in), so its text can be read there and in the dispatch log.
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Final, Protocol
 
 import httpx
@@ -20,6 +27,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from hotro.services.notify.application.channel import PermanentFailure, TransientFailure
+from hotro.shared.files import write_atomically
 
 SIGNATURE_HEADER: Final = "X-Hotro-Signature"
 TIMESTAMP_HEADER: Final = "X-Hotro-Timestamp"
@@ -122,12 +130,47 @@ class WebhookShortMessageGateway:
         raise PermanentFailure(detail, code=status)
 
 
-class RecordingShortMessageGateway:
-    """Keeps what it is asked to send: the fake for tests and the local demo."""
+_KEY: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
-    def __init__(self) -> None:
+
+class SmsOutbox:
+    """The local run's outbox of short messages (``<data dir>/outbox/sms``): one UTF-8 file
+    per message, ``<idempotency key>.txt`` (notify uses the dispatch id), with a few header
+    lines, a blank line and the text. Written whole (atomically); a retry of the same
+    message rewrites the same file."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def path_for(self, key: str) -> Path:
+        if not _KEY.match(key):
+            raise ValueError(f"not an SMS idempotency key: {key!r}")
+        return self.directory / f"{key}.txt"
+
+    def write(self, message: ShortMessage) -> Path:
+        content = (f"To: {message.to}\nReference: {message.reference}\n"
+                   f"Idempotency-Key: {message.idempotency_key}\n\n{message.text}\n")
+        return write_atomically(self.path_for(message.idempotency_key),
+                                content.encode("utf-8"))
+
+    def text_for(self, key: str) -> str | None:
+        """The text of the SMS recorded under ``key`` (None if there is none)."""
+        try:
+            content = self.path_for(key).read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            return None
+        _, separator, text = content.partition("\n\n")
+        return text.rstrip("\n") if separator else None
+
+
+class RecordingShortMessageGateway:
+    """Keeps what it is asked to send: the fake for tests, and the local run's gateway
+    without a provider — then each message is also written to ``outbox``."""
+
+    def __init__(self, outbox: SmsOutbox | None = None) -> None:
         self._lock = threading.Lock()
         self._messages: list[ShortMessage] = []
+        self.outbox = outbox
 
     @property
     def messages(self) -> list[ShortMessage]:
@@ -135,5 +178,10 @@ class RecordingShortMessageGateway:
             return list(self._messages)
 
     def send(self, message: ShortMessage) -> None:
+        if self.outbox is not None:
+            try:
+                self.outbox.write(message)
+            except OSError as exc:  # a full or read-only disk: try again later
+                raise TransientFailure(f"SMS outbox not writable: {exc!r}") from exc
         with self._lock:
             self._messages.append(message)

@@ -32,3 +32,19 @@ def vietnamese_message(
     msg["Message-ID"] = message_id
     msg.set_content(body)
     return msg
+
+
+def legacy_bytes(text: str, table: str) -> bytes:
+    """Encode NFC ``text`` with a legacy Vietnamese decoding table (``vietnamese.py``):
+    the inverse of decoding, for building test messages."""
+    inverse = {ch: i for i, ch in enumerate(table) if ch not in ("\ufffe", "\ufffd")}
+    out = bytearray()
+    for ch in unicodedata.normalize("NFC", text):
+        if ch in inverse:
+            out.append(inverse[ch])
+            continue
+        # TCVN composes capitals from a base letter and a combining tone mark
+        decomposed = unicodedata.normalize("NFD", ch)
+        base = unicodedata.normalize("NFC", decomposed[:-1])
+        out += bytes([inverse[base], inverse[decomposed[-1]]])
+    return bytes(out)

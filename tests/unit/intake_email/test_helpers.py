@@ -7,6 +7,7 @@ import pytest
 from hotro.services.intake.adapters.email import QuarantineStore
 from hotro.services.intake.adapters.email.charsets import (
     CharsetUnsupported,
+    Decoded,
     Undecodable,
     decode_bytes,
 )
@@ -43,8 +44,9 @@ def test_charset_policy() -> None:
     assert decode_bytes(text.encode(), "x-unknown").note == "charset_guessed:x-unknown->utf-8"
     assert decode_bytes(text.encode(), "viscii").text == text  # mislabelled UTF-8
     assert decode_bytes(b"plain", "viscii").text == "plain"
-    with pytest.raises(CharsetUnsupported):
-        decode_bytes(b"\xf0\xf4n", "VISCII")
+    assert decode_bytes(b"\xf0\xf4n", "VISCII") == Decoded("đôn", "charset_legacy:viscii")
+    with pytest.raises(CharsetUnsupported):  # VPS: no table of ours
+        decode_bytes(b"\xf0\xf4n", "x-viet-vps")
     with pytest.raises(Undecodable):
         decode_bytes(b"\x81\x8a\x8d", "utf-8")  # undefined in windows-1258 too
     assert decode_bytes(b"x", "base64").text == "x"  # a bytes codec is never used as charset

@@ -85,13 +85,16 @@ def decode_header_text(raw: str, *, max_chars: int = 998) -> DecodedHeader:
 def display_name(raw_from: str, addr_spec: str) -> DecodedHeader | None:
     """The display name of a one-address From header, decoded from the raw value:
     ``phrase <addr>`` (the phrase may be quoted; encoded-words inside quotes, which many
-    clients write, are decoded too). None when the header has no ``<addr>`` form or the
-    address is not the one parsed (the caller then uses the parser's display name)."""
+    clients write, are decoded too). None when the header has no ``<addr>`` form, the
+    address is not the one parsed, or the name holds no encoded-word (the caller then uses
+    the parser's display name)."""
     unfolded = re.sub(r"\r?\n(?=[ \t])", "", raw_from)
     start = unfolded.rfind("<")
     if start < 0 or addr_spec.lower() not in unfolded[start:].lower():
         return None
     phrase = unfolded[:start].strip()
+    if "=?" not in phrase:
+        return None  # no encoded-word: the parser reads quoting and comments right
     if len(phrase) >= 2 and phrase[0] == phrase[-1] == '"':
         phrase = re.sub(r"\\(.)", r"\1", phrase[1:-1])
     return decode_header_text(phrase, max_chars=200)

@@ -1,8 +1,8 @@
 """Vietnamese legacy 8-bit charsets Python has no codec for: VISCII and TCVN 5712 (VN1,
 and its subsets VN2 and VN3 — "TCVN3", the ABC fonts' encoding).
 
-Both tables are written here from the published standards, one line per row of the
-standard's code table, each letter in VIQR mnemonics (RFC 1456 section 4: a base letter,
+Both tables are written here as the standards lay them out, one line per row of the
+code table, each letter in VIQR mnemonics (RFC 1456 section 4: a base letter,
 then ``(`` breve, ``^`` circumflex, ``+`` horn, then the tone ``'`` acute, `````` grave,
 ``?`` hook above, ``~`` tilde, ``.`` dot below; ``DD``/``dd`` is Đ/đ). Each mnemonic is
 turned into its Unicode letter by NFC composition, so a row reads like the standard.
@@ -16,9 +16,13 @@ Sources:
   in C0 (0x01–0x17) and 0x80–0x9F, and the 0xA0–0xFF half shared with VN2/VN3, where 0xB0–
   0xB4 are the five combining tone marks. VN3 text uses only the positions VN3 keeps, so
   decoding with VN1 reads it correctly.
-Both were checked byte for byte against glibc's iconv converters (VISCII, TCVN5712-1) when
-written; ``tests/unit/intake_email/test_vietnamese_charsets.py`` checks the structure (each
-of the 134 Vietnamese letters exactly once) and known words.
+Provenance, plainly: the VISCII rows were transcribed from RFC 1456's Table 1 (two rows,
+xC and xD, were unreadable in the copy at hand and were filled in from GNU libiconv's
+VISCII table, whose stated specification is RFC 1456). The TCVN 5712:1993 text itself was
+not at hand: its VN1 rows follow GNU libiconv's and glibc's TCVN5712-1 converters. Both
+tables were then checked byte for byte, all 256 positions, against glibc's iconv (VISCII,
+TCVN5712-1). ``tests/unit/intake_email/test_vietnamese_charsets.py`` checks the structure
+(each of the 134 Vietnamese letters exactly once) and round trips.
 """
 
 from __future__ import annotations
