@@ -26,11 +26,15 @@ log = logging.getLogger(__name__)
 ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/complaints", "intake"),
     ("/api/intake", "intake"),
+    ("/api/customer", "intake"),
     ("/api/cases", "routing"),
+    ("/api/case-queue", "routing"),
+    ("/api/case-stats", "routing"),
     ("/api/departments", "routing"),
     ("/api/triage", "routing"),
     ("/api/clocks", "sla"),
     ("/api/calendar", "sla"),
+    ("/api/reports", "sla"),
     ("/api/deliveries", "notify"),
     ("/api/letters", "notify"),
 )
@@ -96,12 +100,15 @@ def _raw_path(request: Request) -> str:
 def _forwarded_headers(request: Request) -> list[tuple[bytes, bytes]]:
     headers = []
     for name, value in request.headers.raw:
-        if name.decode("latin-1").lower() in _HOP or name.lower() == VIA[0]:
-            continue
+        lowered = name.decode("latin-1").lower()
+        if lowered in _HOP or lowered in ("via", "x-forwarded-for", "forwarded"):
+            continue  # ours alone: a client cannot choose the address the services see
         if any((b < 0x20 and b != 0x09) or b == 0x7F for b in value):
             raise Refused(400, f"control characters in header {name.decode('latin-1')!r}")
         headers.append((name, value))
     headers.append(VIA)
+    if request.client is not None:
+        headers.append((b"x-forwarded-for", request.client.host.encode("ascii")))
     return headers
 
 

@@ -21,12 +21,10 @@ what comes before it is bounded here:
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
-
-from hotro.shared.settings import ServiceSettings
 
 _TOO_LARGE = b'{"detail":"the request line and headers are too large"}'
 _431 = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
@@ -104,7 +102,20 @@ def header_timeout_protocol(timeout_s: float, max_header_bytes: int = 16 * 1024
                 {"header_timeout_s": timeout_s, "max_header_bytes": max_header_bytes})
 
 
-def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
+class ServerLimits(Protocol):
+    """What the server limits are read from: a service's settings, or the console's."""
+
+    @property
+    def http_header_timeout_s(self) -> float: ...
+    @property
+    def http_max_header_kb(self) -> int: ...
+    @property
+    def http_keep_alive_s(self) -> int: ...
+    @property
+    def http_max_connections(self) -> int: ...
+
+
+def uvicorn_options(settings: ServerLimits) -> dict[str, Any]:
     """The server limits of a service process (keyword arguments of ``uvicorn.run``)."""
     return {
         "http": header_timeout_protocol(settings.http_header_timeout_s,

@@ -32,7 +32,8 @@ def _upstream(name: str) -> Starlette:
                              "raw_path": request.scope["raw_path"].decode(),
                              "query": request.url.query, "size": len(body),
                              "header": request.headers.get("x-test", ""),
-                             "via": request.headers.getlist("via")})
+                             "via": request.headers.getlist("via"),
+                             "forwarded_for": request.headers.getlist("x-forwarded-for")})
 
     return Starlette(routes=[Route("/{path:path}", echo, methods=["GET", "POST"])])
 
@@ -48,7 +49,8 @@ class Running:
 async def _serve(app: Starlette) -> AsyncIterator[Running]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+                                           log_level="warning", lifespan="on",
+                                           proxy_headers=False))
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.create_task(server.serve())
     await eventually(lambda: server.started, timeout=10, message="server started")
@@ -74,12 +76,13 @@ async def gateway() -> AsyncIterator[str]:
 async def test_public_routes_are_forwarded_with_path_query_and_headers(gateway: str) -> None:
     async with httpx.AsyncClient(base_url=gateway) as client:
         r = await client.post("/api/complaints/KN-2026-000001/info?x=1&y=%C3%A1",
-                              content=b"abc", headers={"X-Test": "ok", "Via": "1.1 forged"})
+                              content=b"abc", headers={"X-Test": "ok", "Via": "1.1 forged",
+                                                       "X-Forwarded-For": "10.9.9.9"})
         assert r.status_code == 200
         assert r.json() == {"service": "intake", "path": "/api/complaints/KN-2026-000001/info",
                             "raw_path": "/api/complaints/KN-2026-000001/info",
                             "query": "x=1&y=%C3%A1", "size": 3, "header": "ok",
-                            "via": ["1.1 hotro-gateway"]}
+                            "via": ["1.1 hotro-gateway"], "forwarded_for": ["127.0.0.1"]}
         r = await client.get("/api/calendar/2026")
         assert r.json()["service"] == "sla"
         r = await client.get("/services/sla/openapi.json")

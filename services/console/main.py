@@ -1,0 +1,163 @@
+"""Composition root of the console: settings → users directory, assertion keys, session
+store, service clients, reference data → the FastAPI app with its pages.
+
+``create_app(settings=None)`` is what ``hotro serve console`` (uvicorn factory) runs."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import RedirectResponse, Response
+
+from hotro.services.console.reference import load_reference
+from hotro.services.console.routes_public import build_public_router
+from hotro.services.console.routes_staff import build_staff_router
+from hotro.services.console.security import (
+    BadForm,
+    NotAllowed,
+    SignInRequired,
+    SignInThrottle,
+    Viewer,
+    current_viewer,
+)
+from hotro.services.console.settings import ConsoleSettings
+from hotro.services.console.upstream import Caller, UpstreamError, Upstreams
+from hotro.services.console.web import HERE, ConsoleState, render
+from hotro.shared.clock import system_clock
+from hotro.shared.staff import assertions
+from hotro.shared.staff.http import Policy, PolicyKind, mark_endpoint
+from hotro.shared.staff.sessions import (
+    KvSessionStore,
+    MemorySessionStore,
+    SessionStore,
+)
+from hotro.shared.staff.signing import load_keys
+from hotro.shared.staff.users import Directory, DirectoryFile
+
+log = logging.getLogger(__name__)
+
+#: what every response says to the browser: our own scripts and styles only, no framing
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; connect-src 'self'; "
+                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
+                               "object-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def create_app(settings: ConsoleSettings | None = None, *,
+               clock: Callable[[], datetime] | None = None,
+               transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+               sessions: SessionStore | None = None,
+               staff_bearer: Callable[[Caller], str] | None = None) -> FastAPI:
+    settings = settings or ConsoleSettings()
+    now = clock or system_clock
+    directory: Callable[[], Directory]
+    if settings.users_file:
+        directory = DirectoryFile(settings.users_file)
+    else:
+        empty = Directory(())
+        directory = lambda: empty  # noqa: E731 - nobody can sign in
+    keys = load_keys(settings.auth_keys_file, assertions.PURPOSE) \
+        if settings.auth_keys_file else None
+    upstreams = Upstreams(settings.upstreams(), keys=keys, clock=now,
+                          timeout_s=settings.upstream_timeout_s, transports=transports,
+                          staff_bearer=staff_bearer)
+    throttle = SignInThrottle(failures_per_user=settings.signin_failures_per_user,
+                              attempts_per_address=settings.signin_attempts_per_address,
+                              window_s=settings.signin_window_s)
+    reference = load_reference(settings.catalogue_file, settings.deadline_policy_file,
+                               settings.channel_rules_path)
+    state = ConsoleState(settings=settings, directory=directory,
+                         sessions=sessions or MemorySessionStore(clock=now),
+                         upstreams=upstreams, throttle=throttle, reference=reference,
+                         clock=now)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        nc: Any = None
+        if sessions is None and settings.nats_url:
+            from hotro.shared.messaging.credentials import connect
+
+            nc = await connect(settings.nats_servers(), settings.nats_credentials(),
+                               connect_timeout=5, max_reconnect_attempts=-1)
+            state.sessions = await KvSessionStore.attach(nc.jetstream(timeout=5),
+                                                         clock=now)
+        elif sessions is None and not settings.allow_memory_sessions:
+            raise RuntimeError("no session store: set HOTRO_NATS_URL")
+        try:
+            yield
+        finally:
+            await upstreams.aclose()
+            if nc is not None:
+                await nc.close()
+
+    app = FastAPI(title="Hotro console", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.console = state
+    static = StaticFiles(directory=str(HERE / "static"))
+    mark_endpoint(Policy(PolicyKind.PUBLIC, reason="scripts, styles, licences"))(static)
+    app.mount("/static", static, name="static")
+    app.include_router(build_public_router())
+    app.include_router(build_staff_router())
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    async def viewer_of(request: Request) -> Viewer:
+        found = getattr(request.state, "viewer", None)
+        return found if isinstance(found, Viewer) else await current_viewer(request)
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_required(request: Request, _: Exception) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        location = f"/sign-in?next={httpx.URL(target)}" if request.method == "GET" \
+            else "/sign-in?ended=expired"
+        if request.headers.get("HX-Request"):
+            return Response(status_code=401, headers={"HX-Redirect": location})
+        return RedirectResponse(location, 303)
+
+    @app.exception_handler(NotAllowed)
+    async def not_allowed(request: Request, _: Exception) -> Response:
+        viewer = await viewer_of(request)
+        return render(request, viewer, "error.html", status=403,
+                      message=viewer.t("error.forbidden"))
+
+    @app.exception_handler(BadForm)
+    async def bad_form(request: Request, _: Exception) -> Response:
+        viewer = await viewer_of(request)
+        return render(request, viewer, "error.html", status=403, message=viewer.t("error.csrf"),
+                      back=request.headers.get("referer") if False else None)
+
+    @app.exception_handler(UpstreamError)
+    async def upstream_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, UpstreamError)
+        viewer = await viewer_of(request)
+        if exc.status == 401:
+            log.warning("console: %s refused the console's credential: %s", exc.service,
+                        exc.detail)
+        if exc.status in (403, 404):
+            key = "error.forbidden" if exc.status == 403 else "error.not_found"
+            return render(request, viewer, "error.html", status=exc.status,
+                          message=viewer.t(key))
+        log.warning("console: upstream failure %s", exc)
+        return render(request, viewer, "error.html", status=502,
+                      message=viewer.t("error.upstream"))
+
+    return app

@@ -1,0 +1,237 @@
+"""The console against the four services in-process: sign-in, intake to receipt, the
+queue and the case page with its actions, the department's answer, a reply by phone and
+by letter, the supervisor's reopening and the auditor's time travel."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import httpx
+
+from tests.integration.console.conftest import ConsoleSystem
+from tests.support.console import csrf_of, customer_link_token, signed_in
+from tests.support.waiting import eventually
+
+
+async def _intake(client: httpx.AsyncClient, **fields: str) -> str:
+    token = await csrf_of(client, "/intake")
+    form = {"csrf_token": token, "kind": "complaint", "channel": "counter",
+            "name": "Nguyễn Văn Bình", "phone": "0912345678", "product": "dien-lanh",
+            "address": "12 Lê Lợi, Quận 1, TP Hồ Chí Minh",
+            "description": "Tủ lạnh không lạnh sau 3 ngày sử dụng", **fields}
+    response = await client.post("/intake", data=form)
+    assert response.status_code == 200, response.text[:3000]
+    assert "PHIẾU TIẾP NHẬN" in response.text
+    found = re.search(r"(KN|TV)-\d{4}-\d{6}", response.text)
+    assert found, response.text[:3000]
+    return found.group(0)
+
+
+async def _case_url(client: httpx.AsyncClient, reference: str) -> str:
+    page = await client.get(f"/queue?q={reference}")
+    assert page.status_code == 303, page.text[:2000]
+    return str(page.headers["location"])
+
+
+async def _wait_for(client: httpx.AsyncClient, url: str, text: str) -> str:
+    async def shown() -> str | None:
+        r = await client.get(url)
+        return r.text if r.status_code == 200 and text in r.text else None
+
+    return await eventually(shown, timeout=30, message=f"{text!r} on {url}")
+
+
+async def _act(client: httpx.AsyncClient, url: str, action: str, **fields: str) -> None:
+    token = await csrf_of(client, url)
+    r = await client.post(f"{url}/act/{action}", data={"csrf_token": token, **fields})
+    assert r.status_code == 303, r.text[:3000]
+
+
+async def test_branch_b_resolved_and_replied_by_phone(console_system: ConsoleSystem) -> None:
+    agent = await signed_in(console_system.console, "agent")
+    reference = await _intake(agent)
+    url = await _case_url(agent, reference)
+    await _wait_for(agent, url, "(b) Hỗ trợ giải quyết ngay")
+    assert "Nguyễn Văn Bình" in (await agent.get(url)).text  # the customer, for the agent
+    await _act(agent, url, "resolve", resolution="Đổi tủ lạnh mới tại cửa hàng")
+    await _act(agent, url, "request_reply", method="phone",
+               content="Gọi khách hẹn đổi tủ lạnh")
+    page = await _wait_for(agent, url, "Ghi nhận kết quả cuộc gọi")
+    dispatch = re.search(r"/deliveries/([0-9a-f-]{36})/outcome", page)
+    assert dispatch, page[-4000:]
+    token = await csrf_of(agent, url)
+    r = await agent.post(f"{url}/deliveries/{dispatch.group(1)}/outcome",
+                         data={"csrf_token": token, "summary": "Khách đồng ý đổi máy",
+                               "proof": "CALL-123"})
+    assert r.status_code == 303, r.text[:2000]
+    await _wait_for(agent, url, "Đã đóng")  # replied, then closed automatically
+
+
+async def test_branch_c_department_answers_in_its_queue(console_system: ConsoleSystem
+                                                        ) -> None:
+    support = await signed_in(console_system.console, "support")
+    reference = await _intake(support)
+    url = await _case_url(support, reference)
+    await _wait_for(support, url, "(c) Chuyển bộ phận liên quan")
+    await _act(support, url, "refer", department="ky-thuat-bao-hanh",
+               question="Kiểm tra lỗi máy nén")
+    department = await signed_in(console_system.console, "department")
+    queue = await _wait_for(department, "/department", reference)
+    assert "Nguyễn Văn Bình" not in queue  # no personal data for a department
+    case = await department.get(url)
+    assert case.status_code == 200
+    assert "Nguyễn Văn Bình" not in case.text
+    await _act(department, url, "record_department_response",
+               result="Máy nén hỏng, thay mới miễn phí")
+    page = await _wait_for(support, url, "Bộ phận đã có kết quả")
+    assert "Máy nén hỏng" in page
+    await _act(support, url, "request_reply", method="letter",
+               content="Chúng tôi sẽ thay máy nén miễn phí.")
+    page = await _wait_for(support, url, "Ghi mã bưu gửi của thư")
+    letter = re.search(r"/cases/[0-9a-f-]{36}/letters/([0-9a-f-]{36})\.pdf", page)
+    assert letter, page[-4000:]
+    pdf = await support.get(letter.group(0))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    dispatch = letter.group(1)
+    token = await csrf_of(support, url)
+    r = await support.post(f"{url}/deliveries/{dispatch}/tracking",
+                           data={"csrf_token": token, "tracking_number": "EE123456789VN",
+                                 "carrier": "VNPost"})
+    assert r.status_code == 303, r.text[:2000]
+    await _wait_for(support, url, "Đã đóng")
+
+    # the supervisor reopens it; the auditor sees the state before and after
+    supervisor = await signed_in(console_system.console, "supervisor")
+    before_reopen = datetime.now(UTC).isoformat()
+    await _act(supervisor, url, "reopen", reason="Khách báo máy vẫn lỗi")
+    await _wait_for(supervisor, url, "Đang phân tích")
+    auditor = await signed_in(console_system.console, "auditor")
+    now = await auditor.get(f"/audit?reference={reference}")
+    assert now.status_code == 200 and "Reopened" in now.text
+    then = await auditor.get("/audit", params={"reference": reference,
+                                               "as_of": before_reopen})
+    assert then.status_code == 200
+    shown = re.sub(r"\s+", " ", then.text.split('id="h-then"')[1])
+    assert "Reopened" not in shown and "Đã đóng" in shown, shown
+    export = await auditor.get(f"/audit?reference={reference}&fmt=json")
+    assert export.json()["reference"] == reference
+
+
+async def test_roles_and_forms_are_guarded(console_system: ConsoleSystem) -> None:
+    console = console_system.console
+    anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=console),
+                                  base_url="http://console")
+    r = await anonymous.get("/queue")
+    assert r.status_code == 303 and r.headers["location"].startswith("/sign-in?next=")
+    department = await signed_in(console, "department")
+    assert (await department.get("/queue")).status_code == 403
+    assert (await department.get("/intake")).status_code == 403
+    agent = await signed_in(console, "agent")
+    r = await agent.post("/intake", data={"name": "x", "description": "y"})
+    assert r.status_code == 403  # no CSRF token
+    token = await csrf_of(agent, "/intake")
+    r = await agent.post("/sign-out", data={"csrf_token": token})
+    assert r.status_code == 303
+    assert (await agent.get("/queue")).status_code == 303  # the session is gone
+
+
+async def test_validation_beside_fields_and_filing_preview(console_system: ConsoleSystem
+                                                           ) -> None:
+    agent = await signed_in(console_system.console, "agent")
+    token = await csrf_of(agent, "/intake")
+    r = await agent.post("/intake", data={"csrf_token": token, "kind": "complaint",
+                                          "channel": "hotline", "name": "Lê Thị C",
+                                          "phone": "12", "description": "Hỏng"})
+    assert r.status_code == 200 and "PHIẾU TIẾP NHẬN" not in r.text
+    assert 'id="err-customer-phone"' in r.text and 'aria-invalid="true"' in r.text
+    r = await agent.post("/intake/check", data={"kind": "complaint", "channel": "counter",
+                                                "incident_date": "2020-01-02"},
+                         headers={"X-CSRF-Token": token})
+    assert r.status_code == 200 and "Quá thời hạn" in r.text
+    r = await agent.post("/intake/check", data={"kind": "complaint", "channel": "hotline",
+                                                "category": "hoan-tien"},
+                         headers={"X-CSRF-Token": token})
+    assert "tại quầy" in r.text  # refunds must be made at the counter
+
+
+async def test_public_form_files_a_web_complaint(console_system: ConsoleSystem) -> None:
+    browser = httpx.AsyncClient(transport=httpx.ASGITransport(app=console_system.console),
+                                base_url="http://console")
+    page = await browser.get("/complaint")
+    token = re.search(r'name="form_token" value="([^"]+)"', page.text)
+    assert token
+    r = await browser.post("/complaint", data={
+        "form_token": token.group(1), "kind": "advice", "name": "Phạm D",
+        "email": "d@example.com", "description": "Tư vấn trả góp"})
+    assert r.status_code == 200, r.text[:2000]
+    assert re.search(r"TV-\d{4}-\d{6}", r.text)
+    r = await browser.post("/complaint", data={"kind": "advice", "name": "x",
+                                               "description": "y"})
+    assert r.status_code == 403
+
+
+async def test_branch_a_customer_answers_on_their_page(console_system: ConsoleSystem
+                                                       ) -> None:
+    agent = await signed_in(console_system.console, "agent")
+    reference = await _intake(agent, email="binh@example.com")
+    url = await _case_url(agent, reference)
+    await _wait_for(agent, url, "(a) Yêu cầu khách hàng bổ sung thông tin")
+    await _act(agent, url, "request_info", items="hoa-don", due_date="2026-12-31",
+               message="Vui lòng gửi hóa đơn")
+    complaint_id = url.rsplit("/", 1)[1]
+    token = customer_link_token(console_system.capability_keys, complaint_id, reference)
+    customer = httpx.AsyncClient(transport=httpx.ASGITransport(app=console_system.console),
+                                 base_url="http://console")
+
+    async def waiting() -> str | None:
+        page = await customer.get(f"/c/{token}")
+        return page.text if "Đang chờ quý khách bổ sung thông tin" in page.text else None
+
+    page = await eventually(waiting, timeout=30, message="the customer's page")
+    assert "Hóa đơn mua hàng" in page and page.count(reference) >= 1
+    form_token = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert form_token
+    r = await customer.post(f"/c/{token}", data={"form_token": form_token.group(1),
+                                                 "content": "Gửi hóa đơn số 123",
+                                                 "items": "hoa-don"},
+                            files={"files": ("hoa-don.pdf", b"%PDF-1.4 test",
+                                             "application/pdf")})
+    assert r.status_code == 303, r.text[:3000]
+    page = (await customer.get(r.headers["location"])).text
+    assert "chúng tôi đã nhận được thông tin" in page and "hoa-don.pdf" in page
+    page = await _wait_for(agent, url, "Gửi hóa đơn số 123")
+    document = re.search(r'href="(/cases/[0-9a-f-]{36}/attachments/[0-9a-f]{64})"', page)
+    assert document, page[-3000:]
+    pdf = await agent.get(document.group(1))
+    assert pdf.status_code == 200 and pdf.content == b"%PDF-1.4 test"
+    assert "attachment" in pdf.headers["content-disposition"]
+    bad = await customer.get("/c/cap1.not-a-real-token.x")
+    assert bad.status_code == 404 and "không còn hiệu lực" in bad.text
+
+
+async def test_a_disabled_user_loses_the_console_at_once(console_system: ConsoleSystem
+                                                         ) -> None:
+    import asyncio
+
+    from hotro.shared.staff.users import read_users, write_users
+
+    support = await signed_in(console_system.console, "support")
+    assert (await support.get("/queue")).status_code == 200
+    users = [u.model_copy(update={"disabled": u.id == "test.support"})
+             for u in read_users(console_system.users)]
+    write_users(console_system.users, users)
+    await asyncio.sleep(2.2)  # the users file is checked for changes every 2 s
+    r = await support.get("/queue")
+    assert r.status_code == 303 and r.headers["location"].startswith("/sign-in")
+
+
+async def test_english_switch(console_system: ConsoleSystem) -> None:
+    support = await signed_in(console_system.console, "support")
+    assert "Hàng đợi hồ sơ" in (await support.get("/queue")).text
+    r = await support.get("/lang/en", params={"next": "/queue"})
+    assert r.status_code == 303 and r.headers["location"] == "/queue"
+    page = await support.get("/queue")
+    assert "Case queue" in page.text and '<html lang="en">' in page.text
+    r = await support.get("/lang/vi", params={"next": "https://evil.example/"})
+    assert r.headers["location"] == "/"
