@@ -44,8 +44,11 @@ from hotro.shared.contracts.subjects import (
 from hotro.shared.messaging.credentials import inbox_prefix
 from hotro.shared.messaging.provision import PII_KEYS_BUCKET, SEALS_ROOT, SEALS_STREAM
 from hotro.shared.privacy.kv import STAGING_BUCKET
+from hotro.shared.staff.sessions import SESSIONS_BUCKET
 
 OPERATOR = "provision"
+#: the web console: only its sessions bucket (it reaches the services over HTTP)
+CONSOLE = "console"
 SHIPPED_FILE = Path(__file__).resolve().parent.parent / "deploy" / "nats" / "permissions.conf"
 
 #: What each service may do with the data keys (``hotro_pii_keys``), from its code:
@@ -133,6 +136,17 @@ def operator_permissions() -> UserPermissions:
         (f"{inbox_prefix(OPERATOR)}.>",))
 
 
+def console_permissions() -> UserPermissions:
+    bucket = _kv(SESSIONS_BUCKET)
+    return UserPermissions(
+        CONSOLE, "web console: its sign-in sessions (KV hotro_sessions), nothing else",
+        (f"$JS.API.STREAM.INFO.{bucket}",
+         f"$KV.{SESSIONS_BUCKET}.>",                       # create, touch, revoke
+         f"$JS.API.DIRECT.GET.{bucket}.$KV.{SESSIONS_BUCKET}.>",
+         f"$JS.API.STREAM.MSG.GET.{bucket}"),
+        (f"{inbox_prefix(CONSOLE)}.>",), SERVICE_DENY)
+
+
 def all_permissions(partitions: int = DEFAULT_PARTITIONS,
                     topology: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None
                     ) -> list[UserPermissions]:
@@ -142,7 +156,7 @@ def all_permissions(partitions: int = DEFAULT_PARTITIONS,
         topology = TOPOLOGY
     return [operator_permissions(), *(
         service_permissions(service, partitions, consumes=bool(topology[service]))
-        for service in topology)]
+        for service in topology), console_permissions()]
 
 
 def _list(items: tuple[str, ...], indent: str) -> str:

@@ -330,6 +330,8 @@ class Acknowledgement(Aggregate):
         received_at: str
         filed_late: bool
         trace: TraceDict
+        #: the channel this type of request must come through (channel rules), if any
+        required_channel: str | None = None
 
     class ReplyDeadlineNoted(Aggregate.Event):
         TOPIC = "hotro.notify:Acknowledgement.ReplyDeadlineNoted"
@@ -364,16 +366,18 @@ class Acknowledgement(Aggregate):
 
     @event(ReceiptNoted)
     def _receipt_noted(self, *, reference: str, kind: str, received_at: str,
-                       filed_late: bool, trace: TraceDict) -> None:
+                       filed_late: bool, trace: TraceDict,
+                       required_channel: str | None = None) -> None:
         self.receipt = {"reference": reference, "kind": kind, "received_at": received_at,
-                        "filed_late": filed_late}
+                        "filed_late": filed_late, "required_channel": required_channel}
 
     def note_receipt(self, *, reference: str, kind: str, received_at: str, filed_late: bool,
-                     trace: TraceDict) -> None:
+                     trace: TraceDict, required_channel: str | None = None) -> None:
         if self.receipt is not None:
             raise DispatchError("the complaint's receipt is already noted")
         self._receipt_noted(reference=reference, kind=kind, received_at=received_at,
-                            filed_late=filed_late, trace=trace)
+                            filed_late=filed_late, trace=trace,
+                            required_channel=required_channel)
 
     @event(ReplyDeadlineNoted)
     def _reply_deadline_noted(self, *, last_day: str, due_at: str, calendar_version: str,
@@ -406,7 +410,9 @@ class Acknowledgement(Aggregate):
         return {"reference": self.receipt["reference"], "kind": self.receipt["kind"],
                 "customer_name": customer_name, "received_at": self.receipt["received_at"],
                 "reply_deadline": self.reply_last_day,
-                "filed_late": self.receipt["filed_late"]}
+                "filed_late": self.receipt["filed_late"],
+                "request_kind": self.receipt["kind"],
+                "required_channel": self.receipt.get("required_channel")}
 
 
 # ---- which way a customer message goes ----------------------------------------------------

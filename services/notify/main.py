@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from hotro.services.notify.adapters.channels import Channels
 from hotro.services.notify.adapters.email_smtp import MaildirMailer, Mailer, SmtpMailer
 from hotro.services.notify.adapters.letter_pdf import LetterStore
-from hotro.services.notify.adapters.rendering import CompanyInfo
+from hotro.services.notify.adapters.rendering import CompanyInfo, department_addresses
 from hotro.services.notify.adapters.sms import (
     RecordingShortMessageGateway,
     ShortMessageGateway,
@@ -102,7 +102,8 @@ def build_application(settings: NotifySettings, *,
         clock=clock or system_clock, max_attempts=settings.max_attempts,
         recipients=Recipients(supervisor=settings.supervisor_email,
                               support=settings.support_email, mail_domain=settings.mail_domain,
-                              staff_email_template=settings.staff_email_template),
+                              staff_email_template=settings.staff_email_template,
+                              departments=department_addresses()),
         keyring=keyring, customer_links=links,
     )
 

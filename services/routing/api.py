@@ -336,6 +336,16 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *,
                           department=body.department, result=body.result,
                           attachments=[a.model_dump() for a in body.attachments])
 
+    @post(Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF,
+          "Supervisor: record the department's answer on its behalf (it may add its own)")
+    async def record_department_response_on_behalf(
+            complaint_id: uuid.UUID, body: DepartmentResponse,
+            user: Annotated[Principal, Depends(
+                ACTOR[Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF])]) -> dict[str, Any]:
+        return await _act(complaint_id, Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF, user,
+                          department=body.department, result=body.result,
+                          attachments=[a.model_dump() for a in body.attachments])
+
     @post(Action.REQUEST_REPLY, "Have notify deliver the reply (method and content)")
     async def request_reply(complaint_id: uuid.UUID, body: ReplyRequest,
                             user: Annotated[Principal, Depends(ACTOR[Action.REQUEST_REPLY])]

@@ -9,28 +9,72 @@ from typing import Any
 
 from hotro.services.notify.adapters.email_smtp import Mailer, OutgoingEmail
 from hotro.services.notify.adapters.letter_pdf import Letter, LetterStore, render_letter_pdf
-from hotro.services.notify.adapters.rendering import CompanyInfo, render
+from hotro.services.notify.adapters.rendering import (
+    CompanyInfo,
+    format_date,
+    render,
+    request_kind,
+)
 from hotro.services.notify.adapters.sms import ShortMessage, ShortMessageGateway
 from hotro.services.notify.application.channel import PermanentFailure
 from hotro.services.notify.domain import Contact, Dispatch
 from hotro.shared.clock import VIETNAM_TZ
 
-_DATE_KEYS = {"reply_deadline", "due_date", "deadline", "incident_date", "filing_deadline"}
+_DATE_KEYS = {"reply_deadline", "new_reply_deadline", "due_date", "deadline", "incident_date",
+              "filing_deadline"}
 _DATETIME_KEYS = {"received_at", "due_at"}
-_AUTOMATIC = {"acknowledgement", "reminder", "customer_link", "alert_deadline_approaching",
-              "alert_deadline_breached", "alert_new_referral", "alert_delivery_failed"}
+_AUTOMATIC = {"acknowledgement", "reminder", "customer_link", "reopened",
+              "alert_deadline_approaching", "alert_deadline_breached", "alert_new_referral",
+              "alert_delivery_failed"}
+#: SMS texts without diacritics (one GSM-7 segment, as Vietnamese SMS are usually written)
 _SMS_TEXT = {
-    "acknowledgement": "{company}: da tiep nhan yeu cau {reference}. Hotline {hotline}.",
-    "info_request": "{company}: yeu cau {reference} can bo sung thong tin. Vui long kiem tra "
-                    "email hoac goi {hotline}.",
-    "reply": "{company}: da co ket qua cho yeu cau {reference}. Hotline {hotline}.",
-    "refusal": "{company}: yeu cau {reference} khong duoc thu ly. Hotline {hotline}.",
-    "reminder": "{company}: nhac bo sung thong tin cho yeu cau {reference}. Hotline {hotline}.",
-    "customer_link": "{company}: duong dan moi theo doi yeu cau {reference} (link cu het "
-                     "hieu luc). Hotline {hotline}.",
+    "vi": {
+        "acknowledgement": "{company}: da tiep nhan {noun} {reference}. Hotline {hotline}.",
+        "info_request": "{company}: {noun} {reference} can bo sung thong tin. Vui long goi "
+                        "{hotline} hoac den quay ho tro.",
+        "reply": "{company}: da co ket qua cho {noun} {reference}. Hotline {hotline}.",
+        "refusal": "{company}: {noun} {reference} khong duoc thu ly. Hotline {hotline}.",
+        "reminder": "{company}: nhac bo sung thong tin cho {noun} {reference}. Hotline "
+                    "{hotline}.",
+        "reopened": "{company}: {noun} {reference} da duoc mo lai, han tra loi moi {due}. "
+                    "Hotline {hotline}.",
+        "customer_link": "{company}: duong dan moi theo doi {noun} {reference} (link cu het "
+                         "hieu luc). Hotline {hotline}.",
+    },
+    "en": {
+        "acknowledgement": "{company}: we received your {noun} {reference}. Hotline {hotline}.",
+        "info_request": "{company}: your {noun} {reference} needs more information. Please "
+                        "call {hotline} or visit our counter.",
+        "reply": "{company}: we have an answer to your {noun} {reference}. Hotline {hotline}.",
+        "refusal": "{company}: your {noun} {reference} cannot be accepted. Hotline {hotline}.",
+        "reminder": "{company}: information still missing for your {noun} {reference}. "
+                    "Hotline {hotline}.",
+        "reopened": "{company}: your {noun} {reference} was reopened, new reply date {due}. "
+                    "Hotline {hotline}.",
+        "customer_link": "{company}: a new link to follow your {noun} {reference} (old links "
+                         "no longer work). Hotline {hotline}.",
+    },
 }
+_SMS_NOUN = {"vi": {"complaint": "khieu nai", "advice": "yeu cau tu van"},
+             "en": {"complaint": "complaint", "advice": "advice request"}}
 #: appended to an SMS whose dispatch carries the customer's link (kept short)
-_SMS_LINK = " Theo doi: {link}"
+_SMS_LINK = {"vi": " Theo doi: {link}", "en": " Follow: {link}"}
+
+
+def sms_text(purpose: str, lang: str, context: dict[str, Any], company: CompanyInfo) -> str:
+    """The SMS a customer receives for ``purpose``: kind-aware, in their language."""
+    lang = lang if lang in _SMS_TEXT else "vi"
+    texts = _SMS_TEXT[lang]
+    due = context.get("new_reply_deadline")
+    text = texts.get(purpose, texts["reply"]).format(
+        company=company.name, reference=context["reference"], hotline=company.hotline,
+        noun=_SMS_NOUN[lang][request_kind(context)],
+        due=format_date(date.fromisoformat(due) if isinstance(due, str) else due)
+        if due else "")
+    link = context.get("customer_link")
+    if link:
+        text += _SMS_LINK[lang].format(link=link)
+    return text
 
 
 def template_context(context: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +118,7 @@ class Channels:
     def _rendered(self, dispatch: Dispatch) -> Any:
         try:
             return render(dispatch.purpose, dispatch.language, template_context(dispatch.context),
-                          self.company)
+                          self.company, method=dispatch.method)
         except Exception as exc:  # a template that cannot render never will
             raise PermanentFailure(f"cannot render {dispatch.purpose}: {exc}") from exc
 
@@ -98,12 +142,8 @@ class Channels:
         return dispatch.message_id
 
     def _sms(self, dispatch: Dispatch) -> str:
-        template = _SMS_TEXT.get(dispatch.purpose, _SMS_TEXT["reply"])
-        text = template.format(company=self.company.name, reference=dispatch.reference,
-                               hotline=self.company.hotline)
-        link = dispatch.context.get("customer_link")
-        if link:
-            text += _SMS_LINK.format(link=link)
+        text = sms_text(dispatch.purpose, dispatch.language,
+                        {**dispatch.context, "reference": dispatch.reference}, self.company)
         try:
             message = ShortMessage(to=dispatch.recipient, text=text,
                                    reference=dispatch.reference,

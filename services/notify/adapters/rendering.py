@@ -8,6 +8,7 @@ loudly instead of producing a blank in a letter to a customer.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import cache
@@ -18,6 +19,7 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel, ConfigDict
 
 from hotro.shared.clock import VIETNAM_TZ
+from hotro.shared.reference import CATALOGUE_FILE
 
 Lang = Literal["vi", "en"]
 Purpose = Literal[
@@ -31,6 +33,7 @@ Purpose = Literal[
     "alert_deadline_breached",
     "alert_new_referral",
     "alert_delivery_failed",
+    "reopened",
 ]
 LANGS: Final[tuple[Lang, ...]] = get_args(Lang)
 PURPOSES: Final[tuple[Purpose, ...]] = get_args(Purpose)
@@ -112,6 +115,64 @@ def _fail(message: str) -> NoReturn:
     raise TemplateFailure(message)
 
 
+#: What a request is called, by kind (complaint KN-…, advice request TV-…) and language.
+REQUEST_NOUNS: Final[dict[str, dict[str, str]]] = {
+    "vi": {"complaint": "khiếu nại", "advice": "yêu cầu tư vấn"},
+    "en": {"complaint": "complaint", "advice": "advice request"},
+}
+#: The channels a request may be required to come through, as a customer reads them.
+CHANNEL_LABELS: Final[dict[str, dict[str, str]]] = {
+    "vi": {"counter": "quầy hỗ trợ khách hàng (trực tiếp)", "hotline": "hotline",
+           "email": "email", "web": "trang web"},
+    "en": {"counter": "the support counter (in person)", "hotline": "the hotline",
+           "email": "email", "web": "the website"},
+}
+#: The methods a customer message is sent by; a reply instruction depends on it.
+METHODS: Final = ("email", "letter", "receipt_slip", "sms")
+
+
+def request_kind(context: Mapping[str, Any]) -> str:
+    """``advice`` for a TV-… reference, else ``complaint`` (an explicit ``request_kind``
+    in the context wins)."""
+    explicit = context.get("request_kind")
+    if explicit in ("complaint", "advice"):
+        return str(explicit)
+    return "advice" if str(context.get("reference", "")).startswith("TV-") else "complaint"
+
+
+@cache
+def checklist_names(path: str = str(CATALOGUE_FILE)) -> dict[str, dict[str, str]]:
+    """Checklist item code → {lang: name}, from the catalogue (English falls back to the
+    Vietnamese name when the catalogue has no ``name_en``)."""
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    names: dict[str, dict[str, str]] = {}
+    for item in data.get("checklist_items", []):
+        vi = str(item["name"])
+        names[str(item["code"])] = {"vi": vi, "en": str(item.get("name_en") or vi)}
+    return names
+
+
+@cache
+def departments(path: str = str(CATALOGUE_FILE)) -> dict[str, dict[str, str]]:
+    """Department code → {"name", "email"} from the catalogue (its own address: alerts go
+    there, never to a made-up ``<code>@domain``)."""
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    return {str(d["code"]): {"name": str(d["name"]), "email": str(d.get("email") or "")}
+            for d in data.get("departments", [])}
+
+
+def department_addresses(path: str = str(CATALOGUE_FILE)) -> tuple[tuple[str, str], ...]:
+    """(code, address) of every department with an address, for ``Recipients``."""
+    return tuple((code, d["email"]) for code, d in departments(path).items() if d["email"])
+
+
+def checklist_item(code: str, lang: str) -> str:
+    """An item's name as the customer reads it; free text that is no code stays as is."""
+    return checklist_names().get(code, {}).get(lang, code)
+
+
 def _autoescape(name: str | None) -> bool:
     return name is not None and name.endswith(".html.j2")
 
@@ -146,8 +207,13 @@ def render(
     lang: str,
     context: Mapping[str, Any],
     company: CompanyInfo,
+    method: str = "email",
 ) -> RenderedMessage:
     """Render the three variants of one message.
+
+    ``method`` is how it goes (email, letter, receipt_slip, sms): what the customer is told
+    to do next depends on it (a letter never says "reply to this email"). The request's
+    kind (complaint or advice request) comes from its reference.
 
     Raises ``ValueError`` for an unknown purpose or language and ``jinja2.UndefinedError``
     when the context lacks a variable the template uses.
@@ -159,10 +225,17 @@ def render(
     if "company" in context:
         raise ValueError("'company' is reserved: pass it as the company argument")
     env = environment()
-    variables = {**context, "company": company, "lang": lang}
+    kind = request_kind(context)
+    variables = {**context, "company": company, "lang": lang, "method": method,
+                 "request_kind": kind, "noun": REQUEST_NOUNS[lang][kind],
+                 "channel_labels": CHANNEL_LABELS[lang]}
+    if isinstance(context.get("department"), str) and context["department"] in departments():
+        variables["department"] = departments()[context["department"]]["name"]
+    if "items" in context:
+        variables["items"] = [checklist_item(str(item), lang) for item in context["items"]]
 
-    def variant(kind: str) -> str:
-        return env.get_template(f"{lang}/{purpose}.{kind}.j2").render(variables)
+    def variant(part: str) -> str:
+        return env.get_template(f"{lang}/{purpose}.{part}.j2").render(variables)
 
     return RenderedMessage(
         subject=_one_line(variant("subject")),

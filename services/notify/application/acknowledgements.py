@@ -17,7 +17,12 @@ from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
 
 from hotro.services.notify.application.intents import Intents
-from hotro.services.notify.domain import Acknowledgement, Contact, acknowledgement_route
+from hotro.services.notify.domain import (
+    Acknowledgement,
+    Contact,
+    acknowledgement_route,
+    customer_route,
+)
 from hotro.shared.contracts import events as wire
 from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.privacy.sealing import KeyDestroyed, seal_with
@@ -41,7 +46,8 @@ class Acknowledgements(Intents):
         acknowledgement = self._acknowledgement(env.complaint_id, trace)
         acknowledgement.note_receipt(reference=p.reference, kind=p.kind,
                                      received_at=p.received_at.isoformat(),
-                                     filed_late=p.filed_late, trace=trace)
+                                     filed_late=p.filed_late, trace=trace,
+                                     required_channel=p.required_channel)
         pe.collect_events(contact, *self._request_if_due(acknowledgement, contact, trace))
 
     def note_reply_deadline(self, env: Envelope, p: Any,
@@ -50,12 +56,34 @@ class Acknowledgements(Intents):
         trace = self.reaction_trace(env, "notify")
         acknowledgement = self._acknowledgement(env.complaint_id, trace)
         if acknowledgement.reply_last_day is not None:
-            return  # the first reply deadline stands
+            # The first reply deadline stands (it is the acknowledgement's). Another reply
+            # clock is sla's new one for a reopened case (``reply/reopen-N``, a ``reply``
+            # clock on the wire): the customer is told, with that date.
+            # A reopen's clock counts from the reopen, so it ends after the first one; the
+            # same date announced again (a re-announcement) tells nobody anything new.
+            if (acknowledgement.dispatch_id is not None
+                    and p.last_day.isoformat() > acknowledgement.reply_last_day):
+                self.tell_reopened(env, p, pe)
+            return
         acknowledgement.note_reply_deadline(last_day=p.last_day.isoformat(),
                                             due_at=p.due_at.isoformat(),
                                             calendar_version=p.calendar_version, trace=trace)
         contact = self._contact(env.complaint_id) if acknowledgement.receipt else None
         pe.collect_events(*self._request_if_due(acknowledgement, contact, trace))
+
+    def tell_reopened(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        """The case was reopened and sla set its new reply clock: the customer hears it
+        was reopened and the new reply date, in their language, by their way (email, else
+        SMS, else a letter). One message per new clock (the cause is sla's event)."""
+        contact = self._require_contact(env)
+        trace = self.reaction_trace(env, "notify")
+        person = self.open_customer(contact)
+        method, recipient = customer_route(person)
+        context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
+                   "new_reply_deadline": p.last_day.isoformat()}
+        pe.collect_events(self._dispatch(env, "reopened", method, recipient, contact.language,
+                                         context, contact, trace,
+                                         cause=f"reopen/{p.last_day.isoformat()}"))
 
     def _request_if_due(self, acknowledgement: Acknowledgement, contact: Contact | None,
                         trace: dict[str, str | None]) -> list[Aggregate]:

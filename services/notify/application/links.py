@@ -33,7 +33,8 @@ from hotro.shared.staff.signing import KeyRing
 log = logging.getLogger(__name__)
 
 #: the customer messages that carry the case's link
-LINKED_PURPOSES = frozenset({"acknowledgement", "info_request", "reminder", "customer_link"})
+LINKED_PURPOSES = frozenset({"acknowledgement", "info_request", "reminder", "customer_link",
+                             "reopened"})
 #: the context entry the templates read (present only in memory, at send time)
 LINK = "customer_link"
 

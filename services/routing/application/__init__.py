@@ -122,6 +122,20 @@ class RoutingApplication(ServiceApplication):
                                trace=self.reaction_trace(env, "routing"), now=self.clock())
         pe.collect_events(case)
 
+    @handles("sla.DeadlineSet")
+    def _on_deadline_set(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        """The reply clock's last day (the first one, then a reopen's): a department's due
+        date may not pass it."""
+        if p.clock != "reply":
+            return
+        case = self._find(env.complaint_id)
+        if case is None:
+            return  # not routing's case: tracked, ignored
+        if case.note_reply_deadline(last_day=p.last_day,
+                                    trace=self.reaction_trace(env, "routing"),
+                                    now=self.clock()):
+            pe.collect_events(case)
+
     # ---- staff commands ----------------------------------------------------------------
 
     def act(self, complaint_id: uuid.UUID, action: Action, *, role: str,

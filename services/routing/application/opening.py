@@ -24,8 +24,10 @@ def open_case(complaint_id: uuid.UUID, received: wire.ComplaintReceived, triage:
                       trace=trace, now=now)
     if p.filed_late and refuse_late:
         deadline = p.filing_deadline.strftime("%d/%m/%Y") if p.filing_deadline else "?"
-        case.refuse(reason="late_filing",
-                    explanation=f"filed after the filing deadline ({deadline})",
+        # The customer reads this under the refusal, in their language (never mixed).
+        explanation = (f"Filed after the filing deadline ({deadline})." if p.language == "en"
+                       else f"Gửi sau thời hạn khiếu nại (hạn cuối: {deadline}).")
+        case.refuse(reason="late_filing", explanation=explanation,
                     trace=trace, now=now)
     else:
         case.start_analysis(trace=trace, now=now)

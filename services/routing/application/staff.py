@@ -27,7 +27,9 @@ def perform(case: Case, action: Action, *, role: str, actor_department: str | No
         if unknown:
             raise InvalidCommand(f"unknown checklist items {unknown} "
                                  f"(known: {sorted(catalogue.checklist_codes)})")
-    elif action is Action.RECORD_DEPARTMENT_RESPONSE and not arguments.get("department"):
+    elif (action in (Action.RECORD_DEPARTMENT_RESPONSE,
+                     Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF)
+          and not arguments.get("department")):
         arguments["department"] = actor_department or case.department
     getattr(case, action.value)(**arguments, trace=trace, now=now)
 

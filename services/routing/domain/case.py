@@ -164,11 +164,22 @@ class Case(Aggregate):
         #: while it still applies (see SETTLES).
         self.deadlines: dict[str, dict[str, Any]] = {}
         self.timeline: list[dict[str, Any]] = []
+        #: the last day of the customer's reply clock, as sla set it (DeadlineSet): a
+        #: department's due date may not pass it
+        self.reply_last_day: str | None = None
 
     # ---- queries -------------------------------------------------------------------
 
     def can(self, action: Action) -> bool:
+        if (action is Action.RECORD_DEPARTMENT_RESPONSE
+                and self.state is State.DEPARTMENT_RESPONDED):
+            return self._answered_on_behalf()
         return self.state in ALLOWED_FROM[action]
+
+    def _answered_on_behalf(self) -> bool:
+        """The last referral's answer was recorded by a supervisor for the department."""
+        response = self.referrals[-1]["response"] if self.referrals else None
+        return bool(response and response.get("on_behalf"))
 
     def allowed_actions(self) -> list[Action]:
         return [action for action in Action if self.can(action)]
@@ -302,6 +313,11 @@ class Case(Aggregate):
         _require_text(question, "question")
         if internal_due is not None:
             _require_not_past(internal_due, now, "internal_due")
+            if self.reply_last_day is not None and internal_due.isoformat() > self.reply_last_day:
+                last = date.fromisoformat(self.reply_last_day)
+                raise InvalidCommand(
+                    f"internal_due {internal_due:%d/%m/%Y} is after the customer's reply "
+                    f"deadline {last:%d/%m/%Y}: the department must answer by then")
         self._referred_to_department(department=department, question=question,
                                      internal_due=_iso(internal_due), **self._names(),
                                      trace=trace, timestamp=now)
@@ -320,23 +336,60 @@ class Case(Aggregate):
     def record_department_response(self, *, department: str, result: str,
                                    attachments: Sequence[Mapping[str, Any]] = (),
                                    trace: TraceDict, now: datetime) -> None:
-        self._check(Action.RECORD_DEPARTMENT_RESPONSE, now)
+        """The department's own answer (also after one recorded on its behalf)."""
+        self._answer(Action.RECORD_DEPARTMENT_RESPONSE, department=department, result=result,
+                     attachments=attachments, on_behalf=False, trace=trace, now=now)
+
+    def record_department_response_on_behalf(
+            self, *, department: str, result: str,
+            attachments: Sequence[Mapping[str, Any]] = (), trace: TraceDict,
+            now: datetime) -> None:
+        """A supervisor records the department's answer received by phone or on paper;
+        recorded as such (``on_behalf``), and the department can still add its own."""
+        self._answer(Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF, department=department,
+                     result=result, attachments=attachments, on_behalf=True, trace=trace,
+                     now=now)
+
+    def _answer(self, action: Action, *, department: str, result: str,
+                attachments: Sequence[Mapping[str, Any]], on_behalf: bool, trace: TraceDict,
+                now: datetime) -> None:
+        self._check(action, now)
         if department != self.department:
             raise InvalidCommand(f"case {self.reference} is referred to "
                                  f"{self.department!r}, not {department!r}")
         _require_text(result, "result")
         self._department_responded(department=department, result=result,
                                    attachments=[dict(a) for a in attachments], **self._names(),
-                                   trace=trace, timestamp=now)
+                                   trace=trace, timestamp=now, on_behalf=on_behalf)
 
     @event("DepartmentResponded", topic="hotro.routing:Case.DepartmentResponded")
     def _department_responded(self, *, department: str, result: str,
                               attachments: list[dict[str, Any]],
                               complaint_id: uuid.UUID | None = None, reference: str | None = None,
-                              trace: TraceDict, timestamp: datetime) -> None:
-        self.referrals[-1]["response"] = {"result": result, "attachments": list(attachments),
-                                          "responded_at": timestamp}
+                              trace: TraceDict, timestamp: datetime,
+                              on_behalf: bool = False) -> None:
+        previous = self.referrals[-1]["response"]
+        response: dict[str, Any] = {"result": result, "attachments": list(attachments),
+                                    "responded_at": timestamp, "on_behalf": on_behalf}
+        if previous is not None:  # the department's own answer after one on its behalf
+            response["recorded_on_behalf"] = previous
+        self.referrals[-1]["response"] = response
         self.state = State.DEPARTMENT_RESPONDED
+
+    # ---- the reply clock, as sla set it ---------------------------------------------------
+
+    def note_reply_deadline(self, *, last_day: date, trace: TraceDict, now: datetime) -> bool:
+        """sla set a reply clock (the first, or a reopen's): its last day bounds the
+        department's due date. The same day again changes nothing (False)."""
+        if self.reply_last_day == last_day.isoformat():
+            return False
+        self._reply_deadline_noted(last_day=last_day.isoformat(), trace=trace, timestamp=now)
+        return True
+
+    @event("ReplyDeadlineNoted", topic="hotro.routing:Case.ReplyDeadlineNoted")
+    def _reply_deadline_noted(self, *, last_day: str, trace: TraceDict,
+                              timestamp: datetime) -> None:
+        self.reply_last_day = last_day
 
     # ---- replying to the customer (step 3) ----------------------------------------------
 

@@ -35,7 +35,8 @@ class Category(Entry):
 
 
 class ChecklistItem(Entry):
-    pass
+    #: the name an English-speaking customer reads (notify falls back to ``name``)
+    name_en: str | None = None
 
 
 class Policy(BaseModel):

@@ -29,9 +29,12 @@ AGENT_ACTIONS = frozenset({
     Action.WITHDRAW,
     Action.ADD_NOTE,
 })
-# Support may record a department's answer received by e-mail or phone on its behalf.
-SUPPORT_ACTIONS = frozenset(Action) - {Action.REOPEN, Action.FORCE_CLOSE}
-SUPERVISOR_ACTIONS = frozenset(Action)
+# A department's answer is its own: only its members record it. An answer received by
+# phone or on paper is recorded on its behalf by a supervisor, as an action of its own.
+SUPPORT_ACTIONS = frozenset(Action) - {Action.REOPEN, Action.FORCE_CLOSE,
+                                       Action.RECORD_DEPARTMENT_RESPONSE,
+                                       Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF}
+SUPERVISOR_ACTIONS = frozenset(Action) - {Action.RECORD_DEPARTMENT_RESPONSE}
 DEPARTMENT_ACTIONS = frozenset({Action.RECORD_DEPARTMENT_RESPONSE, Action.ADD_NOTE})
 
 ACTIONS_BY_ROLE: dict[Role, frozenset[Action]] = {

@@ -34,6 +34,9 @@ class Action(StrEnum):
     RESOLVE = "resolve"
     REFER = "refer"
     RECORD_DEPARTMENT_RESPONSE = "record_department_response"
+    #: a supervisor records the department's answer received another way (phone, paper);
+    #: the department may still add its own answer afterwards
+    RECORD_DEPARTMENT_RESPONSE_ON_BEHALF = "record_department_response_on_behalf"
     REQUEST_REPLY = "request_reply"
     RECORD_REPLY_SENT = "record_reply_sent"
     CLOSE = "close"
@@ -53,7 +56,11 @@ ALLOWED_FROM: dict[Action, frozenset[State]] = {
     Action.RESOLVE: frozenset({State.ANALYSING}),
     # From department_responded: a follow-up question, or another department.
     Action.REFER: frozenset({State.ANALYSING, State.DEPARTMENT_RESPONDED}),
-    Action.RECORD_DEPARTMENT_RESPONSE: frozenset({State.REFERRED_TO_DEPARTMENT}),
+    # From department_responded only after an answer recorded on the department's behalf
+    # (the case checks that): the department adds its own.
+    Action.RECORD_DEPARTMENT_RESPONSE: frozenset({State.REFERRED_TO_DEPARTMENT,
+                                                  State.DEPARTMENT_RESPONDED}),
+    Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF: frozenset({State.REFERRED_TO_DEPARTMENT}),
     Action.REQUEST_REPLY: frozenset({State.RESOLVED_BY_SUPPORT, State.DEPARTMENT_RESPONDED}),
     # Staff who answered by phone or in person record it without a reply request first.
     Action.RECORD_REPLY_SENT: frozenset(

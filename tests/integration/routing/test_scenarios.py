@@ -179,7 +179,7 @@ async def test_b_referred_to_a_department_that_responds_then_replied_by_letter(
         await eventually(in_department_queue,
                          message="the referral in the department queue")
         # the department is alerted by email (notify)
-        await eventually(lambda: box.to("ky-thuat-bao-hanh@vhv.vn", ref),
+        await eventually(lambda: box.to("kythuat@vhv.vn", ref),
                          message="department alerted")
 
         answered = await d.ok("department", cid, "record_department_response",

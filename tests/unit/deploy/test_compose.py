@@ -62,7 +62,7 @@ def test_nats_has_a_user_per_service_limited_to_its_subjects() -> None:
     here: one user per service, publishing only as itself."""
     conf = (ROOT / "deploy" / "nats" / "permissions.conf").read_text(encoding="utf-8")
     users = re.findall(r'^\s+user: "([a-z]+)"$', conf, re.MULTILINE)
-    assert set(users) == {*TOPOLOGY, "provision"}
+    assert set(users) == {*TOPOLOGY, "provision", "console"}
     blocks = dict(zip(users, re.split(r'^\s+user: "[a-z]+"$', conf, flags=re.MULTILINE)[1:],
                       strict=True))
     for service in TOPOLOGY:
@@ -72,6 +72,9 @@ def test_nats_has_a_user_per_service_limited_to_its_subjects() -> None:
         assert not any(f'"hotro.evt.{o}.>"' in block for o in others), \
             f"{service} may publish as another service"
         assert f"password: $NATS_{service.upper()}_PASSWORD" in block
+    console = blocks["console"]
+    assert "hotro.evt." not in console and "hotro_pii_keys" not in console, \
+        "the console reaches the services over HTTP, never the events or the data keys"
 
 
 @pytest.mark.parametrize("service", sorted(SETTINGS))

@@ -49,6 +49,11 @@ CONTEXTS: Mapping[str, Mapping[str, Any]] = {
         "reference": REFERENCE,
         "customer_link": "https://hotro.example.vn/c/cap1.eyJjaWQiOiJ4In0.bWFj",
     },
+    "reopened": {
+        "customer_name": CUSTOMER,
+        "reference": REFERENCE,
+        "new_reply_deadline": date(2026, 4, 2),
+    },
     "alert_deadline_approaching": {
         "reference": REFERENCE,
         "handler": "Phòng Kỹ thuật",

@@ -151,7 +151,7 @@ def test_sms_and_paper_carry_the_link(app: NotifyApplication, channels: Channels
     [message] = sms.messages
     [token] = tokens_in(message.text)
     assert capabilities.verify(token, keys, NOW).cid == str(by_phone)
-    assert message.text.startswith("Công ty VHV: da tiep nhan yeu cau")
+    assert message.text.startswith("Công ty VHV: da tiep nhan khieu nai KN-")
 
     [slip] = [d for d in dispatches(app) if d.complaint_id == at_counter]
     assert slip.method == "receipt_slip"

@@ -20,6 +20,8 @@ from hotro.services.routing.domain.catalogue import ConfigError
 from hotro.services.routing.main import create_app
 from hotro.services.routing.settings import CONFIG_DIR, RoutingSettings
 from hotro.services.routing.views import CaseQueues
+from hotro.shared.runtime.operator_actions import operator_actions
+from hotro.shared.staff.http import Authenticator, install_authenticator
 from hotro.shared.staff.roles import Role
 from hotro.shared.staff.users import (
     Directory,
@@ -40,6 +42,7 @@ USERS = {
                          department="giao-van", token="g" * 20),
     "supervisor": StaffUser(id="gs.ha", name="Hà", role=Role.SUPERVISOR, token="v" * 20),
     "auditor": StaffUser(id="ks.bao", name="Bảo", role=Role.AUDITOR, token="u" * 20),
+    "operator": StaffUser(id="vh.khoa", name="Khoa", role=Role.OPERATOR, token="o" * 20),
 }
 
 
@@ -70,8 +73,8 @@ def triage_file(tmp_path: Path) -> Path:
 async def api(triage_file: Path) -> AsyncIterator[Api]:
     app = routing_app(triage_file=triage_file)
     http = FastAPI()
-    http.include_router(build_router(app, CaseQueues(app), Directory(USERS.values()),
-                                     triage_file=triage_file))
+    http.include_router(build_router(app, CaseQueues(app), triage_file=triage_file))
+    install_authenticator(http, Authenticator(Directory(USERS.values())))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=http),
                                  base_url="http://routing") as client:
         yield Api(app, client)
@@ -83,7 +86,12 @@ async def test_every_request_needs_a_known_token(api: Api) -> None:
     response = await api.client.get(f"/api/cases/{cid}",
                                     headers={"Authorization": "Bearer not-a-token"})
     assert response.status_code == 401
-    assert response.json() == {"detail": "unknown token"}
+    assert response.json() == {"detail": "unknown, expired or disabled token"}
+    assert response.headers["www-authenticate"] == "Bearer"
+    # operators run the system: they read no case
+    assert (await api.client.get(f"/api/cases/{cid}", headers=auth("operator"))
+            ).status_code == 403
+    assert (await api.client.get("/api/cases", headers=auth("operator"))).status_code == 403
 
 
 async def test_actions_record_the_actor_and_errors_store_nothing(api: Api) -> None:
@@ -108,10 +116,31 @@ async def test_actions_record_the_actor_and_errors_store_nothing(api: Api) -> No
     assert {e["loc"][-1] for e in bad.json()["detail"]} == {"text", "txt"}
     auditor = await api.act("auditor", cid, "add_note", {"text": "x"})
     assert auditor.status_code == 403
-    assert auditor.json()["detail"] == "role 'auditor' may not add_note"
+    assert auditor.json()["detail"].startswith("role 'auditor' may not call this")
     agent = await api.act("agent", cid, "force_close", {"reason": "x"})
     assert agent.status_code == 403
+    assert agent.json()["detail"].startswith("role 'agent' may not call this")
     assert stored_event_names(api.app) == before
+
+
+async def test_due_dates_are_bounded(api: Api) -> None:
+    cid = api.feed.received()
+    far = await api.act("support", cid, "request_info",
+                        {"items": ["hoa-don"], "due_date": day(400).isoformat()})
+    assert far.status_code == 422
+    assert far.json()["detail"][0]["loc"] == ["body", "due_date"]
+    far = await api.act("support", cid, "refer",
+                        {"department": "giao-van", "question": "?",
+                         "internal_due": "9999-12-31"})
+    assert far.status_code == 422
+    assert far.json()["detail"][0]["loc"] == ["body", "internal_due"]
+    ancient = await api.act("support", cid, "record_reply_sent",
+                            {"method": "phone", "summary": "đã gọi",
+                             "at": "0001-01-01T00:00:00+00:00"})
+    assert ancient.status_code == 422
+    assert ancient.json()["detail"][0]["loc"] == ["body", "at"]
+    assert (await api.client.get("/api/departments/" + "x" * 65 + "/queue",
+                                 headers=auth("support"))).status_code == 422
 
 
 async def test_a_department_sees_its_referrals_answers_and_can_neither_reply_nor_close(
@@ -146,7 +175,7 @@ async def test_a_department_sees_its_referrals_answers_and_can_neither_reply_nor
                          ("close", {"reason": "xong"}), ("force_close", {"reason": "xong"})):
         refused = await api.act("kythuat", ours, action, body)
         assert refused.status_code == 403, action
-        assert f"may not {action}" in refused.json()["detail"]
+        assert "role 'department' may not" in refused.json()["detail"]
     assert stored_event_names(api.app) == before
     # answered: it leaves the department's waiting queue but stays visible to it
     assert (await api.client.get("/api/departments/ky-thuat-bao-hanh/queue",
@@ -179,9 +208,16 @@ async def test_triage_reload_applies_new_rules_and_refuses_a_bad_file(
     original = triage_file.read_text(encoding="utf-8")
     triage_file.write_text(original.replace('id = "bao-hanh-dien-tu"', 'id = "bao-hanh-v2"'),
                            encoding="utf-8")
-    assert (await api.client.post("/api/triage/reload", headers=auth("support"))
-            ).status_code == 403
-    reloaded = await api.client.post("/api/triage/reload", headers=auth("supervisor"))
+    for who in ("support", "supervisor"):
+        assert (await api.client.post("/ops/triage/reload", headers=auth(who))
+                ).status_code == 403
+    assert (await api.client.post("/ops/triage/reload")).status_code == 401
+    # never through a proxy (the gateway adds Via), even for the operator
+    proxied = await api.client.post("/ops/triage/reload",
+                                    headers={**auth("operator"), "Via": "1.1 hotro-gateway"})
+    assert proxied.status_code == 404
+    assert operator_actions(api.app) == []
+    reloaded = await api.client.post("/ops/triage/reload", headers=auth("operator"))
     assert reloaded.status_code == 200, reloaded.text
     assert "bao-hanh-v2" in [r["id"] for r in reloaded.json()["rules"]]
     cid = api.feed.received()
@@ -189,22 +225,42 @@ async def test_triage_reload_applies_new_rules_and_refuses_a_bad_file(
 
     triage_file.write_text(original.replace('department = "giao-van"',
                                             'department = "phong-ma"', 1), encoding="utf-8")
-    refused = await api.client.post("/api/triage/reload", headers=auth("supervisor"))
-    assert refused.status_code == 422
+    refused = await api.client.post("/ops/triage/reload", headers=auth("operator"))
+    assert refused.status_code == 409
     assert "rule #6 'giao-hang': unknown department 'phong-ma'" in refused.json()["detail"]
     cid = api.feed.received()
     assert api.app.get_case(cid).triage["rule_id"] == "bao-hanh-v2"  # type: ignore[index]
+    # who did what, when, with which outcome: in routing's own store
+    done, failed = operator_actions(api.app)
+    assert (done.operator_id, done.operator_role, done.action) == (
+        "vh.khoa", "operator", "triage.reload")
+    assert done.arguments["file"] == str(triage_file) and done.outcome == "done"
+    assert done.at == api.app.clock().isoformat()
+    assert failed.outcome.startswith("refused: ") and "phong-ma" in failed.outcome
+    # internal: nothing of it goes on the wire
+    assert not [e for e in api.app.envelopes() if "Operator" in e.event_type]
 
 
-async def test_openapi_documents_each_action_with_its_body(api: Api) -> None:
-    http = FastAPI()
-    http.include_router(build_router(api.app, CaseQueues(api.app), Directory(())))
-    paths = http.openapi()["paths"]
+async def test_openapi_documents_each_action_with_its_body(tmp_path: Path) -> None:
+    schema = create_app(_settings(tmp_path)).openapi()
+    paths = schema["paths"]
     refer = paths["/api/cases/{complaint_id}/actions/refer"]["post"]
     assert refer["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/Referral")
-    assert {"401", "403", "404", "409", "422"} <= set(refer["responses"])
+    assert {"401", "403", "404", "408", "409", "413", "422"} <= set(refer["responses"])
+
+    def schema_of(operation: dict[str, Any], code: str) -> str:
+        ref: str = operation["responses"][code]["content"]["application/json"]["schema"][
+            "$ref"]
+        return ref.rsplit("/", 1)[1]
+
+    assert schema_of(refer, "409") == "ErrorDetail"
+    assert schema_of(refer, "422") == "HTTPValidationError"
+    assert schema["components"]["schemas"]["ErrorDetail"]["required"] == ["detail"]
     assert "/api/departments/{code}/queue" in paths
+    assert "/api/triage/reload" not in paths
+    reload = paths["/ops/triage/reload"]["post"]
+    assert {"401", "403", "404", "409"} <= set(reload["responses"])
 
 
 def _settings(tmp_path: Path, **extra: Any) -> RoutingSettings:

@@ -32,6 +32,7 @@ EVENT_OF = {
     Action.RESOLVE: "ResolvedBySupport",
     Action.REFER: "ReferredToDepartment",
     Action.RECORD_DEPARTMENT_RESPONSE: "DepartmentResponded",
+    Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF: "DepartmentResponded",
     Action.REQUEST_REPLY: "ReplyRequested",
     Action.RECORD_REPLY_SENT: "ReplySent",
     Action.CLOSE: "Closed",
@@ -52,6 +53,7 @@ TARGET: dict[Action, State | None] = {
     Action.RESOLVE: State.RESOLVED_BY_SUPPORT,
     Action.REFER: State.REFERRED_TO_DEPARTMENT,
     Action.RECORD_DEPARTMENT_RESPONSE: State.DEPARTMENT_RESPONDED,
+    Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF: State.DEPARTMENT_RESPONDED,
     Action.REQUEST_REPLY: State.REPLY_DUE,
     Action.RECORD_REPLY_SENT: State.REPLIED,
     Action.CLOSE: State.CLOSED,
@@ -67,7 +69,8 @@ FOLLOWS: dict[str, set[str]] = {
     "AnalysisStarted": {"new"},
     "InfoRequested": {"analysing"},
     "ResolvedBySupport": {"analysing"},
-    "DepartmentResponded": {"referred_to_department"},
+    # after an answer on the department's behalf, the department adds its own
+    "DepartmentResponded": {"referred_to_department", "department_responded"},
     "ReplyRequested": {"resolved_by_support", "department_responded"},
     "ReplySent": {"resolved_by_support", "department_responded", "reply_due"},
     "Refused": {"new", "analysing", "awaiting_customer_info"},
@@ -102,6 +105,9 @@ def command_for(action: Action, case: Case, draw: Draw, now: datetime) -> Callab
             department=draw(st.sampled_from(DEPARTMENTS)), question=text, **common),
         Action.RECORD_DEPARTMENT_RESPONSE: lambda: case.record_department_response(
             department=draw(st.sampled_from(DEPARTMENTS)), result=text, **common),
+        Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF:
+            lambda: case.record_department_response_on_behalf(
+                department=draw(st.sampled_from(DEPARTMENTS)), result=text, **common),
         Action.REQUEST_REPLY: lambda: case.request_reply(
             method=draw(st.sampled_from(["email", "letter", "pigeon"])), content=text,
             **common),

@@ -88,8 +88,18 @@ def test_support_cannot_reopen_or_override_but_supervisor_can() -> None:
     for action in (Action.REOPEN, Action.FORCE_CLOSE):
         with pytest.raises(Forbidden):
             authorize("support", action, case, None)
-    for action in Action:
+    for action in set(Action) - {Action.RECORD_DEPARTMENT_RESPONSE}:
         authorize("supervisor", action, case, None)
+
+
+def test_a_departments_answer_is_its_own_or_a_supervisors_on_its_behalf() -> None:
+    case = referred_case()
+    for role in ("support", "supervisor"):
+        with pytest.raises(Forbidden):
+            authorize(role, Action.RECORD_DEPARTMENT_RESPONSE, case, None)
+    with pytest.raises(Forbidden):
+        authorize("support", Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF, case, None)
+    authorize("supervisor", Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF, case, None)
 
 
 def test_supervisor_has_every_support_permission_plus_reopen_and_override() -> None:
@@ -97,7 +107,9 @@ def test_supervisor_has_every_support_permission_plus_reopen_and_override() -> N
     support = set(permitted_actions("support", case, None))
     supervisor = set(permitted_actions("supervisor", case, None))
     assert support <= supervisor
-    assert supervisor - support == {Action.FORCE_CLOSE}  # reopen is not legal in this state
+    # reopen is not legal in this state; a department's answer only on its behalf
+    assert supervisor - support == {Action.FORCE_CLOSE,
+                                    Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF}
 
 
 def test_permitted_actions_combine_role_and_state() -> None:

@@ -1,0 +1,124 @@
+"""Every message notify renders, for a reviewer to read: each template × request kind
+(complaint KN-…, advice request TV-…) × method (email; letter or counter receipt for a
+customer message; SMS) × language, rendered with sample data into ``docs/messages/``.
+
+``python -m hotro.services.notify.adapters.samples --write`` renews the files; a test checks
+the committed set equals a fresh render."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from hotro.services.notify.adapters.channels import sms_text
+from hotro.services.notify.adapters.rendering import LANGS, PURPOSES, CompanyInfo, render
+
+__all__ = ["CompanyInfo", "cases", "rendered_samples", "sample_context", "write"]
+
+#: where the rendered set lives, relative to the repository
+DOCS_DIR: Final = Path(__file__).resolve().parents[3] / "docs" / "messages"
+INTERNAL: Final = frozenset(p for p in PURPOSES if p.startswith("alert_"))
+KINDS: Final = {"complaint": "KN-2026-000123", "advice": "TV-2026-000124"}
+LINK: Final = "https://hotro.vhv.vn/c/cap1.mau.mau"
+
+
+def methods(purpose: str) -> tuple[str, ...]:
+    """How a message of ``purpose`` may go: alerts by email; the acknowledgement also as a
+    counter receipt; every other customer message also as a letter."""
+    if purpose in INTERNAL:
+        return ("email",)
+    if purpose == "acknowledgement":
+        return ("email", "receipt_slip", "letter", "sms")
+    return ("email", "letter", "sms")
+
+
+def sample_context(purpose: str, kind: str, lang: str) -> dict[str, Any]:
+    """Sample data shaped like what the application stores (checklist codes included)."""
+    reference = KINDS[kind]
+    customer = "Nguyễn Thị Ánh"
+    common: dict[str, Any] = {"reference": reference, "customer_name": customer}
+    link = {"customer_link": LINK}
+    contexts: dict[str, dict[str, Any]] = {
+        "acknowledgement": {**link, "received_at": datetime(2026, 3, 5, 2, 30, tzinfo=UTC),
+                            "reply_deadline": date(2026, 3, 19),
+                            "required_channel": "counter" if kind == "complaint" else None},
+        "info_request": {**link, "items": ["hoa-don", "anh-san-pham"],
+                         "due_date": date(2026, 3, 12),
+                         "message": ("Vui lòng chụp rõ số sê-ri ở mặt sau máy." if lang == "vi"
+                                     else "Please photograph the serial number on the back.")},
+        "reminder": {**link, "items": ["hoa-don"], "due_date": date(2026, 3, 16)},
+        "reply": {"content": ("Chúng tôi sẽ đổi sản phẩm mới cho Quý khách.\n\n"
+                              "Nhân viên sẽ liên hệ để hẹn lịch." if lang == "vi" else
+                              "We will replace the product.\n\nOur staff will call you "
+                              "to arrange a time.")},
+        "refusal": ({"reason": "late_filing", "incident_date": date(2026, 2, 2),
+                     "filing_deadline": date(2026, 2, 11),
+                     "detail": ("Gửi sau thời hạn khiếu nại (hạn cuối: 11/02/2026)."
+                                if lang == "vi" else
+                                "Filed after the filing deadline (11/02/2026).")}
+                    if kind == "complaint" else {"reason": "not_eligible"}),
+        "reopened": {**link, "new_reply_deadline": date(2026, 4, 2)},
+        "customer_link": {**link},
+        "alert_deadline_approaching": {"handler": "le.van.binh", "deadline": date(2026, 3, 19),
+                                       "working_days_left": 2},
+        "alert_deadline_breached": {"handler": "le.van.binh", "deadline": date(2026, 3, 19)},
+        "alert_new_referral": {"department": "Phòng Kỹ thuật / Bảo hành",
+                               "referred_by": "le.van.binh",
+                               "summary": "Máy lọc nước rò rỉ sau 3 ngày sử dụng.",
+                               "due_date": date(2026, 3, 13)},
+        "alert_delivery_failed": {"purpose": "info_request", "method": "email",
+                                  "reason": "SMTP 550: mailbox unavailable", "attempts": 1,
+                                  "kind": "failed", "message_id": "<0f1e@vhv.vn>"},
+    }
+    return {**common, **contexts[purpose]}
+
+
+def cases() -> Iterator[tuple[str, str, str, str]]:
+    """(purpose, kind, method, lang) of every rendered sample (alerts: Vietnamese only,
+    as staff receive them)."""
+    for purpose in PURPOSES:
+        for kind in KINDS:
+            for method in methods(purpose):
+                for lang in LANGS:
+                    if purpose in INTERNAL and lang != "vi":
+                        continue
+                    yield purpose, kind, method, lang
+
+
+def rendered_samples(company: CompanyInfo | None = None) -> dict[str, str]:
+    """File name → content: the subject, then the text variant."""
+    company = company or CompanyInfo()
+    out: dict[str, str] = {}
+    for purpose, kind, method, lang in cases():
+        name = f"{purpose}.{kind}.{method}.{lang}.txt"
+        context = sample_context(purpose, kind, lang)
+        if method == "sms":
+            out[name] = sms_text(purpose, lang, context, company) + "\n"
+            continue
+        message = render(purpose, lang, context, company, method=method)
+        out[name] = f"Subject: {message.subject}\n\n{message.text}"
+    return out
+
+
+def write(directory: Path = DOCS_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    samples = rendered_samples()
+    for stale in directory.glob("*.txt"):
+        if stale.name not in samples:
+            stale.unlink()
+    written = []
+    for name, text in sorted(samples.items()):
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":  # pragma: no cover
+    if sys.argv[1:] != ["--write"]:
+        print("usage: python -m hotro.services.notify.adapters.samples --write")
+        raise SystemExit(2)
+    print(f"{len(write())} files in {DOCS_DIR}")
