@@ -112,4 +112,5 @@ def test_services_wait_for_provisioning_and_the_gateway_knows_every_service(
         deps = services[service]["depends_on"]
         assert deps["provision"]["condition"] == "service_completed_successfully"
     upstreams = services["gateway"]["environment"]["HOTRO_GATEWAY_UPSTREAMS"]
-    assert {u.split("=")[0] for u in upstreams.split(",")} == set(SETTINGS)
+    assert {u.split("=")[0] for u in upstreams.split(",")} == {*SETTINGS, "console"}
+    assert services["console"]["command"] == ["serve", "console"]
