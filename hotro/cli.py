@@ -7,14 +7,14 @@ import asyncio
 import sys
 from pathlib import Path
 
-from hotro import cli_audit, cli_calendar, cli_users
+from hotro import cli_audit, cli_calendar, cli_exit, cli_users
 from hotro.settings import ToolSettings
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
     from hotro.up import run_up
 
-    return asyncio.run(run_up(Path(args.data_dir)))
+    return asyncio.run(run_up(Path(args.data_dir), cluster=args.cluster))
 
 
 def _cmd_provision(args: argparse.Namespace) -> int:
@@ -31,7 +31,7 @@ def _cmd_provision(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from hotro.serve import serve
 
-    serve(args.service, args.port)
+    serve(args.service, args.port, args.fd)
     return 0
 
 
@@ -63,7 +63,9 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     if missing:
         raise SystemExit(f"gateway: no upstream for {', '.join(sorted(missing))}")
     gateway = build_gateway(upstreams, ToolSettings().gateway_limits())
-    uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning")
+    # the gateway is the edge: it never trusts a client's X-Forwarded-For
+    uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning",
+                proxy_headers=False)
     return 0
 
 
@@ -113,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="run the whole system locally")
     up.add_argument("--data-dir", default=tools.data_dir)
+    up.add_argument("--cluster", action="store_true",
+                    help="three nats-servers as one JetStream cluster (R3 streams and buckets)")
     up.set_defaults(func=_cmd_up)
 
     prov = sub.add_parser("provision", help="create/update streams, consumers, lease bucket")
@@ -127,9 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     prov.set_defaults(func=_cmd_provision)
 
     srv = sub.add_parser("serve", help="run one service process")
-    srv.add_argument("service", choices=("intake", "routing", "sla", "notify"))
+    srv.add_argument("service", choices=("intake", "routing", "sla", "notify", "console"))
     # default: HOTRO_HTTP_PORT, read by the service's own Settings
     srv.add_argument("--port", type=int, default=None)
+    srv.add_argument("--fd", type=int, default=None,
+                     help="serve on this inherited listening socket (what `hotro up` does)")
     srv.set_defaults(func=_cmd_serve)
 
     gw = sub.add_parser("gateway", help="one HTTP address in front of the four services")
@@ -163,8 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Every command ends with an exit code, never with a traceback for a refusal, Ctrl-C or
+    a reader that went away (``hotro export … | head``: exit 141); see ``hotro.cli_exit``."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    return cli_exit.run(args.command, lambda: int(args.func(args) or 0))
 
 
 if __name__ == "__main__":

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from hotro.nats_permissions import OPERATOR, render, users
 
-__all__ = ["AUTH_DIR", "OPERATOR", "credentials", "ensure_passwords", "local_server",
-           "operator_credentials", "password_file"]
-from hotro.natsbin import NatsServerProcess
+__all__ = ["AUTH_DIR", "OPERATOR", "credentials", "ensure_passwords", "local_cluster",
+           "local_server", "operator_credentials", "password_file"]
+from hotro.natsbin import NatsCluster, NatsServerProcess
 from hotro.shared.messaging.credentials import NatsCredentials
 
 AUTH_DIR = "nats-auth"
@@ -69,9 +70,24 @@ def operator_credentials(data_dir: Path) -> NatsCredentials | None:
 
 
 def local_server(data_dir: Path, port: int, partitions: int,
-                 log_file: Path | None = None) -> NatsServerProcess:
+                 log_file: Path | None = None, *, pass_fds: Sequence[int] = (),
+                 supervised: bool = False) -> NatsServerProcess:
     """The local nats-server, requiring the generated users."""
     return NatsServerProcess(
         store_dir=data_dir / "nats", port=port, log_file=log_file,
         authorization=render(partitions, passwords=ensure_passwords(data_dir)),
-        config_file=auth_dir(data_dir) / "nats-server.conf")
+        config_file=auth_dir(data_dir) / "nats-server.conf", pass_fds=pass_fds,
+        supervised=supervised)
+
+
+def local_cluster(data_dir: Path, partitions: int, *, pass_fds: Sequence[int] = (),
+                  supervised: bool = False) -> NatsCluster:
+    """Three local nats-servers as one JetStream cluster (``hotro up --cluster``), each
+    requiring the generated users; stores, logs and config files (0600: they hold the
+    passwords) under ``<data dir>/nats-cluster``. Ports are picked afresh at each run."""
+    root = data_dir / "nats-cluster"
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
+    return NatsCluster(root, authorization=render(partitions,
+                                                  passwords=ensure_passwords(data_dir)),
+                       pass_fds=pass_fds, supervised=supervised)

@@ -1,9 +1,10 @@
-"""`hotro provision`: the single place that creates streams, consumers and the lease bucket."""
+"""`hotro provision`: the single place that creates streams, consumers and buckets."""
 
 from __future__ import annotations
 
 from hotro.shared.messaging.credentials import NatsCredentials, connect
 from hotro.shared.messaging.provision import ProvisionSpec, provision
+from hotro.shared.staff.sessions import provision_sessions_bucket
 from hotro.topology import TOPOLOGY
 
 
@@ -21,6 +22,10 @@ async def provision_all(nats_url: str, *, partitions: int, lease_ttl_s: float = 
             lease_ttl_s=lease_ttl_s, replicas=replicas, max_deliver=max_deliver,
             duplicate_window_s=duplicate_window_s, ack_wait_s=ack_wait_s,
         )
-        return await provision(nc.jetstream(timeout=10), spec)
+        js = nc.jetstream(timeout=10)
+        done = await provision(js, spec)
+        # the console's sign-in sessions (shared by its replicas; revocable)
+        done.append(await provision_sessions_bucket(js, replicas=replicas))
+        return done
     finally:
         await nc.close()

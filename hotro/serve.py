@@ -9,6 +9,7 @@ import socket
 
 import uvicorn
 
+from hotro.services.console.settings import ConsoleSettings
 from hotro.services.intake.settings import IntakeSettings
 from hotro.services.notify.settings import NotifySettings
 from hotro.services.routing.settings import RoutingSettings
@@ -22,13 +23,16 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "notify": NotifySettings,
 }
 SERVICES = tuple(SETTINGS)
+#: what `hotro serve` runs: the four services and the web console (no event store)
+SERVABLE: dict[str, type[ServiceSettings] | type[ConsoleSettings]] = {
+    **SETTINGS, "console": ConsoleSettings}
 
 
-def prepare(service: str) -> ServiceSettings:
+def prepare(service: str) -> ServiceSettings | ConsoleSettings:
     """Validate the service's settings and configure logging from them."""
-    if service not in SETTINGS:
-        raise SystemExit(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    settings = SETTINGS[service]()
+    if service not in SERVABLE:
+        raise SystemExit(f"unknown service {service!r}; one of {', '.join(SERVABLE)}")
+    settings = SERVABLE[service]()
     configure_logging(service, settings.replica_id, settings.log_level, settings.log_json)
     return settings
 

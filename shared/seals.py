@@ -39,6 +39,9 @@ __all__ = ["PII_KEYS_BUCKET", "SEALS_STREAM", "Row", "Seal", "SealKeeper", "Seal
 
 log = logging.getLogger(__name__)
 
+#: JetStream's "wrong last sequence" (Nats-Expected-Last-Subject-Sequence not met)
+WRONG_LAST_SEQUENCE = 10071
+
 
 def seal_subject(service: str) -> str:
     return f"{SEALS_ROOT}.{service}"
@@ -166,6 +169,10 @@ class SealKeeper:
         self.batch = batch
         self.clock = clock or (lambda: datetime.now(UTC))
         self.last: Seal | None = None
+        #: stream sequence of ``last`` (0: no seal yet): the next seal is published only
+        #: if it is still the newest on the subject, so a keeper that lost its lease
+        #: without noticing (stopped, partitioned) can never fork the chain
+        self.last_seq = 0
         self._resumed = False
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -190,9 +197,9 @@ class SealKeeper:
         try:
             msg = await js.get_last_msg(SEALS_STREAM, seal_subject(self.app.name))
         except NotFoundError:
-            self.last = None
+            self.last, self.last_seq = None, 0
         else:
-            self.last = Seal.from_json(msg.data or b"")
+            self.last, self.last_seq = Seal.from_json(msg.data or b""), int(msg.seq or 0)
         self._resumed = True
 
     async def step(self) -> int:
@@ -208,10 +215,23 @@ class SealKeeper:
         seal = make_seal(self.app.name, (self.last.number + 1) if self.last else 1, after,
                          prev, rows, self.clock())
         js = self._js()
-        await js.publish(seal_subject(self.app.name), seal.to_json(), timeout=5,
-                         stream=SEALS_STREAM,
-                         headers={"Nats-Msg-Id": seal_msg_id(self.app.name, seal.last)})
-        self.last = seal
+        from nats.js.errors import APIError
+
+        try:
+            ack = await js.publish(
+                seal_subject(self.app.name), seal.to_json(), timeout=5, stream=SEALS_STREAM,
+                headers={"Nats-Msg-Id": seal_msg_id(self.app.name, seal.last),
+                         "Nats-Expected-Last-Subject-Sequence": str(self.last_seq)})
+        except APIError as exc:
+            if exc.err_code != WRONG_LAST_SEQUENCE:
+                raise
+            # another keeper sealed meanwhile (we lost the relay lease while stopped):
+            # continue its chain, never fork it
+            log.warning("%s: the seal chain moved on without us; resuming from the stream",
+                        self.app.name)
+            self._resumed = False
+            return 0
+        self.last, self.last_seq = seal, int(ack.seq)
         return len(rows)
 
 

@@ -54,13 +54,32 @@ class PartitionConsumer:
         self.durable = durable_name(app.name, partition)
         self.processed = 0
 
+    async def _attach(self, stop: asyncio.Event) -> JetStreamContext.PullSubscription | None:
+        """Bind to the durable consumer, retrying until it answers or ``stop``: a broker
+        outage or a cluster electing a new leader at this moment must not leave the
+        partition held by a consumer that never started (its lease would still be
+        renewed, so nobody else would take it over)."""
+        delay = 0.2
+        while not stop.is_set():
+            try:
+                info = await self.js.consumer_info(EVENTS_STREAM, self.durable)
+                if info.config.max_deliver and info.config.max_deliver > 0:
+                    # The server stops redelivering after its max_deliver: dead-letter on
+                    # that very delivery, or the message would be dropped without a trace.
+                    self.max_deliver = info.config.max_deliver
+                return await self.js.pull_subscribe_bind(durable=self.durable,
+                                                         stream=EVENTS_STREAM)
+            except Exception as exc:
+                log.warning("cannot attach to %s yet (%r); retrying in %.1fs", self.durable,
+                            exc, delay, extra={"partition": self.partition})
+                await wait_or_stop(stop, delay)
+                delay = min(delay * 2, 5.0)
+        return None
+
     async def run(self, stop: asyncio.Event) -> None:
-        info = await self.js.consumer_info(EVENTS_STREAM, self.durable)
-        if info.config.max_deliver and info.config.max_deliver > 0:
-            # The server stops redelivering after its max_deliver: dead-letter on that very
-            # delivery, or the message would be dropped without a trace.
-            self.max_deliver = info.config.max_deliver
-        sub = await self.js.pull_subscribe_bind(durable=self.durable, stream=EVENTS_STREAM)
+        sub = await self._attach(stop)
+        if sub is None:
+            return
         try:
             while not stop.is_set():
                 try:

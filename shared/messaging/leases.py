@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,9 @@ from hotro.shared.runtime.periodic import run_every
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[int], Awaitable[None]]
+
+#: a lease is acted on for this share of the TTL after its last renewal was sent
+VALID_FOR = 0.8
 
 
 @dataclass
@@ -70,12 +74,23 @@ class LeaseKeeper:
     def relay_key(self) -> str:
         return f"{self.service}.relay"
 
+    def _valid(self, key: str) -> bool:
+        """Held and renewed recently enough that the bucket cannot have expired the key:
+        ``renewed_at`` is taken before the write is sent, so the server's expiry is at
+        least one TTL later; we stop acting at 0.8 TTL. A renewal stuck in flight (a
+        cluster electing a leader, a request waiting for its timeout) therefore cannot
+        keep a lease valid while another replica takes it over (seen in the chaos suite:
+        two notify replicas sending the same messages)."""
+        held = self.held.get(key)
+        return held is not None and time.monotonic() - held.renewed_at < self.ttl * VALID_FOR
+
     def holds_relay(self) -> bool:
-        return self.relay_key in self.held
+        return self._valid(self.relay_key)
 
     def held_partitions(self) -> list[int]:
         prefix = f"{self.service}.p"
-        return sorted(int(k[len(prefix):]) for k in self.held if k.startswith(prefix))
+        return sorted(int(k[len(prefix):]) for k in self.held
+                      if k.startswith(prefix) and self._valid(k))
 
     # -- loop ----------------------------------------------------------------------------
 
@@ -91,14 +106,13 @@ class LeaseKeeper:
             raise
 
     async def tick(self) -> None:
-        loop = asyncio.get_running_loop()
         await self.kv.put(self._member_key(), self.replica.encode())
         for key in list(self.held):
-            await self._renew(key, loop.time())
-        if self.want_relay and not self.holds_relay():
-            await self._try_acquire(self.relay_key, loop.time())
+            await self._renew(key, time.monotonic())
+        if self.want_relay and self.relay_key not in self.held:
+            await self._try_acquire(self.relay_key, time.monotonic())
         if self.consume_partitions:
-            await self._balance(loop.time())
+            await self._balance(time.monotonic())
 
     async def release_all(self) -> None:
         for key in list(self.held):
@@ -117,7 +131,8 @@ class LeaseKeeper:
     async def _balance(self, now: float) -> None:
         members = await self._members()
         target = fair_share(self.partitions, members, self.replica)
-        mine = self.held_partitions()
+        prefix = f"{self.service}.p"
+        mine = sorted(int(k[len(prefix):]) for k in self.held if k.startswith(prefix))
         for p in mine[target:]:
             await self._release(self._partition_key(p))
         if len(mine) >= target:
@@ -125,7 +140,7 @@ class LeaseKeeper:
         # Start at an offset so replicas do not all race for partition 0.
         offset = abs(hash(self.replica)) % self.partitions
         for i in range(self.partitions):
-            if len(self.held_partitions()) >= target:
+            if sum(1 for k in self.held if k.startswith(prefix)) >= target:
                 break
             p = (offset + i) % self.partitions
             key = self._partition_key(p)
@@ -174,9 +189,9 @@ class LeaseKeeper:
             await self.kv.delete(key, last=held.revision)
 
     async def _expire_stale(self) -> None:
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         for key, held in list(self.held.items()):
-            if now - held.renewed_at > self.ttl * 0.8:
+            if now - held.renewed_at > self.ttl * VALID_FOR:
                 log.warning("lease %s not renewed in time; giving it up", key)
                 await self._lost(key)
 

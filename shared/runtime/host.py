@@ -68,6 +68,11 @@ class ServiceRuntime:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _partitions: dict[int, _Running] = field(default_factory=dict)
+    #: backpressure signals (metrics and /readyz): stored events this replica's relay has
+    #: not yet published (None: not the relay holder) and messages waiting per partition
+    relay_lag: int | None = None
+    consumer_lag: dict[int, int] = field(default_factory=dict)
+    _published: int | None = None
 
     @property
     def name(self) -> str:
@@ -149,12 +154,31 @@ class ServiceRuntime:
         self.metrics.partitions_held.labels(self.name).set(len(self._partitions))
 
     async def _report_lag(self) -> None:
+        # Relay lag from the last position this replica published while it held the relay
+        # lease — kept while NATS is unreachable (no replica can publish then, and that is
+        # when the lag grows), dropped once another replica may hold the lease.
+        nc = self.conn.client if self.conn else None
+        holds = bool(self.leases and self.leases.holds_relay())
+        if holds and self.relay is not None and self.relay.position is not None:
+            self._published = self.relay.position
+        elif not holds and nc is not None and nc.is_connected:
+            self._published = None
+        if self._published is None:
+            self.relay_lag = None
+        else:
+            with contextlib.suppress(Exception):  # the store is down: the next round
+                head = await asyncio.to_thread(self.app.max_notification_id)
+                self.relay_lag = max(0, head - self._published)
+                self.metrics.relay_lag.labels(self.name).set(self.relay_lag)
         if self.js is None:
             return
+        lags = {p: n for p, n in self.consumer_lag.items() if p in self._partitions}
         for p in list(self._partitions):
             with contextlib.suppress(Exception):  # a gauge: the next round tries again
                 info = await self.js.consumer_info(EVENTS_STREAM, durable_name(self.name, p))
-                self.metrics.consumer_lag.labels(self.name, str(p)).set(info.num_pending or 0)
+                lags[p] = (info.num_pending or 0) + (info.num_ack_pending or 0)
+                self.metrics.consumer_lag.labels(self.name, str(p)).set(lags[p])
+        self.consumer_lag = lags
 
     def health(self) -> dict[str, object]:
         nc = self.conn.client if self.conn else None
@@ -168,6 +192,8 @@ class ServiceRuntime:
             "partitions": sorted(self._partitions),
             "relay_position": self.relay.position if self.relay else None,
             "relay_error": self.relay.error if self.relay else None,
+            "relay_lag": self.relay_lag,
+            "consumer_lag": {str(p): n for p, n in sorted(self.consumer_lag.items())},
         }
 
 

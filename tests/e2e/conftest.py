@@ -9,21 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from hotro.natsbin import NatsServerProcess
-from hotro.services.intake.application import IntakeApplication
-from hotro.services.notify.application import NotifyApplication
-from hotro.services.routing.application import RoutingApplication
-from hotro.services.sla.application import SlaApplication
+from hotro.natsbin import NatsCluster, NatsServerProcess
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.postgres import PostgresSchemas
 from tests.support.processes import ServiceProcess
+from tests.support.stores import open_service_store
 
 SERVICES = ("intake", "routing", "sla", "notify")
 
 
 @dataclass
 class Cluster:
-    nats: NatsServerProcess
+    #: one server, or a three-node cluster (its URL lists every node)
+    nats: NatsServerProcess | NatsCluster
     schemas: PostgresSchemas
     tmp: Path
     processes: dict[str, list[ServiceProcess]] = field(default_factory=dict)
@@ -61,27 +59,7 @@ class Cluster:
                 proc.stop()
 
     def store(self, service: str) -> object:
-        classes = {"intake": IntakeApplication, "notify": NotifyApplication}
-        from hotro.shared.eventstore.persistence import persistence_env
-
-        env = persistence_env(self.schemas.url(service))
-        if service in classes:
-            return classes[service](env=env)
-        if service == "routing":
-            from hotro.services.routing.adapters.config_files import (
-                load_catalogue,
-                load_triage_rules,
-            )
-            from hotro.services.routing.settings import RoutingSettings
-
-            s = RoutingSettings.model_fields
-            catalogue = load_catalogue(Path(s["catalogue_file"].default))
-            return RoutingApplication(env=env, catalogue=catalogue,
-                                      triage=load_triage_rules(Path(s["triage_file"].default),
-                                                               catalogue))
-        from hotro.services.sla.adapters.calendar_data import load_planner
-
-        return SlaApplication(env=env, planner=load_planner())
+        return open_service_store(service, self.schemas.url(service))
 
 
 @pytest.fixture

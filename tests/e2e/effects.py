@@ -34,3 +34,41 @@ def all_done(stores: dict[str, Any], complaints: list[uuid.UUID]) -> bool:
     expected = {"routing": 1, "sla": 2, "notify": 1}
     return all(not missing_or_doubled(stores[s], s, complaints, n)["missing"]
                for s, n in expected.items())
+
+
+async def stream_counts(url: str) -> Counter[str]:
+    """How many times each (producer, notification id) is in the event stream. ``url``:
+    one server or a cluster's comma-separated list."""
+    import json
+
+    import nats
+    from nats.js import api as js_api
+
+    from hotro.shared.contracts.subjects import EVENTS_STREAM
+
+    nc = await nats.connect(url.split(","))
+    try:
+        js = nc.jetstream(timeout=20)
+        # a light reader: one replica, in memory (a cluster just back from a node's
+        # restart can take seconds to place a replicated consumer)
+        config = js_api.ConsumerConfig(mem_storage=True, num_replicas=1)
+        for attempt in range(5):
+            try:
+                sub = await js.pull_subscribe("hotro.evt.>", stream=EVENTS_STREAM,
+                                              config=config)
+                break
+            except TimeoutError:
+                if attempt == 4:
+                    raise
+        seen: Counter[str] = Counter()
+        while True:
+            try:
+                msgs = await sub.fetch(500, timeout=1)
+            except TimeoutError:
+                return seen
+            for m in msgs:
+                body = json.loads(m.data)
+                seen[f"{body['producer']}:{body['notification_id']}"] += 1
+                await m.ack()
+    finally:
+        await nc.close()

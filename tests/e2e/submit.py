@@ -11,6 +11,15 @@ import httpx
 from tests.support.staff import auth
 
 
+def headers_for(body: dict[str, object], key: str) -> dict[str, str]:
+    """The public form (channel web) needs no token; counter and hotline requests are
+    recorded by staff (an agent's token)."""
+    headers = {"Idempotency-Key": key}
+    if body.get("channel") != "web":
+        headers.update(auth("agent"))
+    return headers
+
+
 def complaint(i: int) -> dict[str, object]:
     return {
         "kind": "complaint" if i % 3 else "advice",

@@ -79,6 +79,10 @@ async def test_hotro_up_runs_the_system_for_a_newcomer(tmp_path: Path) -> None:
         assert set(tokens) >= {"agent", "support", "department", "supervisor", "auditor"}
 
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            # the address it prints opens the console (its sign-in page, in Vietnamese)
+            page = await client.get("/", follow_redirects=True)
+            assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+            assert "Đăng nhập" in page.text, page.text[:500]
             r = await client.post("/api/complaints", json={
                 "kind": "complaint", "channel": "web",
                 "customer": {"name": "Võ Thị Hồng", "email": "hong.vo@example.com",

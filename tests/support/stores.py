@@ -34,3 +34,34 @@ def event_counts(app: ServiceApplication) -> Counter[tuple[uuid.UUID, str]]:
 
 def per_complaint(counts: Counter[tuple[uuid.UUID, str]], event_name: str) -> Counter[uuid.UUID]:
     return Counter({cid: n for (cid, name), n in counts.items() if name == event_name})
+
+
+def open_service_store(service: str, store_url: str) -> ServiceApplication:
+    """A service's application over its store (to read its log as an auditor would)."""
+    from pathlib import Path
+
+    from hotro.services.intake.application import IntakeApplication
+    from hotro.services.notify.application import NotifyApplication
+
+    env = persistence_env(store_url)
+    if service == "intake":
+        return IntakeApplication(env=env)
+    if service == "notify":
+        return NotifyApplication(env=env)
+    if service == "routing":
+        from hotro.services.routing.adapters.config_files import (
+            load_catalogue,
+            load_triage_rules,
+        )
+        from hotro.services.routing.application import RoutingApplication
+        from hotro.services.routing.settings import RoutingSettings
+
+        s = RoutingSettings.model_fields
+        catalogue = load_catalogue(Path(s["catalogue_file"].default))
+        return RoutingApplication(env=env, catalogue=catalogue,
+                                  triage=load_triage_rules(Path(s["triage_file"].default),
+                                                           catalogue))
+    from hotro.services.sla.adapters.calendar_data import load_planner
+    from hotro.services.sla.application import SlaApplication
+
+    return SlaApplication(env=env, planner=load_planner())

@@ -53,7 +53,7 @@ def settings_for(service: str, nats_url: str, store_url: str, data_dir: Path,
     classes = {"intake": IntakeSettings, "routing": RoutingSettings, "sla": SlaSettings,
                "notify": NotifySettings}
     if service == "notify":
-        common.setdefault("delivery_backoff_s", (0.05, 0.1, 0.2))
+        common.setdefault("send_backoff_s", (0.05, 0.1, 0.2))
     if service == "intake":
         common.setdefault("pii_hash_secret", "test-pii-hash-secret")
     # the tests' staff users (tests/support/staff.py) on every service
@@ -111,4 +111,4 @@ async def settled(system: InProcessSystem, partitions: int) -> bool:
             if info.num_pending or info.num_ack_pending:
                 return False
     notify = system.apps.get("notify")
-    return notify is None or not notify.state.delivery_log.entries(status="pending", limit=1)
+    return notify is None or not notify.state.dispatch_log.entries(status="pending", limit=1)
