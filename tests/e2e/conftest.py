@@ -40,13 +40,17 @@ class Cluster:
 
     def start(self, service: str, replicas: int = 1) -> list[ServiceProcess]:
         started = []
-        for _i in range(replicas):
+        for i in range(replicas):
             n = len(self.processes.get(service, []))
             proc = ServiceProcess(service, self.env(service, str(n)),
                                   self.tmp / f"{service}-{n}.log").start()
             self.processes.setdefault(service, []).append(proc)
             started.append(proc)
-        for proc in started:
+            if i == 0:
+                # the first replica creates a fresh store's tables; two creating them at
+                # once race in PostgreSQL's catalogue and one exits
+                proc.wait_ready()
+        for proc in started[1:]:
             proc.wait_ready()
         return started
 
