@@ -9,11 +9,11 @@ its password file; the command-line tools use the operator user (``provision``).
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
 from hotro.nats_permissions import OPERATOR, render, users
+from hotro.shared.privacy.secrets import ensure_secret
 
 __all__ = ["AUTH_DIR", "OPERATOR", "credentials", "ensure_passwords", "local_cluster",
            "local_server", "operator_credentials", "password_file"]
@@ -31,32 +31,12 @@ def password_file(data_dir: Path, user: str) -> Path:
     return auth_dir(data_dir) / f"{user}.password"
 
 
-def _ensure_secret(path: Path) -> str:
-    """Created once (mode 0600, written whole then linked: a concurrent starter reads the
-    winner's complete file), then kept."""
-    if not path.exists():
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(secrets.token_urlsafe(32) + "\n")
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    value = path.read_text(encoding="ascii").strip()
-    if not value:
-        raise ValueError(f"{path} is empty")
-    return value
-
-
 def ensure_passwords(data_dir: Path) -> dict[str, str]:
     """{user: password} for every user of the authorization block."""
     folder = auth_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
-    return {user: _ensure_secret(password_file(data_dir, user)) for user in users()}
+    return {user: ensure_secret(password_file(data_dir, user)) for user in users()}
 
 
 def credentials(data_dir: Path, user: str) -> NatsCredentials:

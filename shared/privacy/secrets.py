@@ -31,11 +31,15 @@ def ephemeral_hash_secret() -> bytes:
 
 def ensure_secret_file(data_dir: Path) -> str:
     """The secret kept in ``data_dir`` (created on first use, mode 0600)."""
-    path = data_dir / SECRET_FILE
+    return ensure_secret(data_dir / SECRET_FILE)
+
+
+def ensure_secret(path: Path) -> str:
+    """A random secret kept in ``path``: created once (mode 0600), then read."""
     if not path.exists():
         # written whole under a temporary name, then linked: a concurrent starter either
         # wins the link or reads the winner's complete file
-        tmp = data_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as f:
             f.write(secrets.token_urlsafe(32) + "\n")
