@@ -21,6 +21,7 @@ from hotro.audit.replay import replay, sla_rows_live
 from hotro.audit.timeline import case_view
 from hotro.cli import main as hotro
 from hotro.natsbin import NatsServerProcess
+from hotro.services.routing.application import ConcurrentChange
 from hotro.services.routing.domain.case import Case
 from hotro.services.routing.domain.workflow import Action
 from hotro.services.sla.domain.clock import Clock
@@ -72,9 +73,18 @@ class Script:
     async def act(self, cid: uuid.UUID, action: Action, actor: str = "demo.support",
                   role: str = "support", actor_dept: str | None = None,
                   **args: Any) -> None:
-        self.tick()
-        await asyncio.to_thread(self.routing.act, cid, action, role=role,
-                                actor_department=actor_dept, trace=staff(actor, role), **args)
+        # routing's own consumers may save the case between our load and save; a staff
+        # client gets 409 and reloads, and so does this script (bounded).
+        for attempt in range(5):
+            self.tick()
+            try:
+                await asyncio.to_thread(self.routing.act, cid, action, role=role,
+                                        actor_department=actor_dept,
+                                        trace=staff(actor, role), **args)
+                return
+            except ConcurrentChange:
+                if attempt == 4:
+                    raise
 
     async def state(self, cid: uuid.UUID, state: str) -> Case:
         def check() -> Case | None:
