@@ -77,6 +77,16 @@ class ClocksOfCase:
     def changed(self, clock: Clock) -> None:
         self._pe.collect_events(clock)
 
+    def note_answer(self) -> None:
+        """Remember the customer's answer on the case index (see ``await_customer``)."""
+        index = self.index() or CaseClocks(complaint_id=self.complaint_id, trace=self.trace)
+        index.customer_answered(at=self.occurred_at.isoformat(), trace=self.trace)
+        self._pe.collect_events(index)
+
+    def answered_since(self, instant: datetime) -> datetime | None:
+        index = self.index()
+        return index.answer_since(instant) if index is not None else None
+
     def _load(self, aggregate_id: uuid.UUID) -> Any:
         in_flight = self._pe.aggregates.get(aggregate_id)
         if in_flight is not None:
@@ -100,8 +110,15 @@ def await_customer(case: ClocksOfCase, planner: CalendarPlanner, pause_policy: P
     set, the customer counts as engaged, and the clocks the pause policy names pause."""
     plan = planner.plan_until("customer_info", case.occurred_at, p.due_date,
                               rule=f"due date set by support (round {p.round})")
-    case.start(f"customer_info/{p.round}", p.reference, plan, counted=False)
+    kind = f"customer_info/{p.round}"
+    case.start(kind, p.reference, plan, counted=False)
     case.meet_kind("first_contact", case.occurred_at)
+    answer = case.answered_since(case.occurred_at)
+    if answer is not None:  # the answer reached sla first: met at once, nothing paused
+        clock = case.clock(kind)
+        if clock is not None and clock.is_open:
+            case.meet(clock, answer)
+        return
     on = planner.local_date(case.occurred_at).isoformat()
     for clock in case.open_clocks():
         if clock.status == "running" and \
@@ -116,7 +133,9 @@ def await_customer(case: ClocksOfCase, planner: CalendarPlanner, pause_policy: P
 
 
 def customer_answered(case: ClocksOfCase, planner: CalendarPlanner) -> None:
-    """The information answers every open request; paused clocks count again."""
+    """The information answers every open request; paused clocks count again. The answer
+    is remembered for a request that has not reached sla yet."""
+    case.note_answer()
     for clock in case.open_clocks():
         if base_kind(clock.kind) == "customer_info":
             case.meet(clock, case.occurred_at)

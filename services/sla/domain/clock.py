@@ -392,6 +392,7 @@ class CaseClocks(Aggregate):
         self.complaint_id = complaint_id
         self.trace = trace
         self.kinds: list[str] = []
+        self.answers: list[str] = []
 
     @event("ClockAdded", topic="hotro.sla:CaseClocks.ClockAdded")
     def _added(self, *, kind: str, trace: TraceDict) -> None:
@@ -401,6 +402,17 @@ class CaseClocks(Aggregate):
         if kind in self.kinds:
             raise ClockError(f"clock {kind} already listed")
         self._added(kind=kind, trace=trace)
+
+    @event("CustomerAnswered", topic="hotro.sla:CaseClocks.CustomerAnswered")
+    def customer_answered(self, *, at: str, trace: TraceDict) -> None:
+        """Remembered because the answer can reach sla before the request it answers
+        (they come from different services): that request is then met on arrival."""
+        self.answers = [*self.answers, at]
+
+    def answer_since(self, instant: datetime) -> datetime | None:
+        """The first answer recorded at or after ``instant`` (a request's time)."""
+        later = [a for a in map(datetime.fromisoformat, self.answers) if a >= instant]
+        return min(later, default=None)
 
 
 register_topics(Clock, CaseClocks, legacy_module="services.sla.domain")
