@@ -802,7 +802,8 @@ def build_intake_router(app: IntakeApplication, calls: HotlineCalls, mail_record
         try:
             wanted = [uuid.UUID(i.strip()) for i in ids.split(",")[:200] if i.strip()]
         except ValueError:
-            raise HTTPException(422, "ids: comma-separated request ids") from None
+            raise FieldErrors([("ids", "invalid_ids", "Danh sách mã yêu cầu, cách nhau bằng "
+                                "dấu phẩy", "comma-separated request ids")]) from None
 
         def names() -> dict[str, dict[str, str]]:
             found = {}
