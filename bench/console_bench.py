@@ -64,6 +64,23 @@ PASSWORD = "bench-password-1"
 TOKEN = "bench-token-support-0123456789"
 PRODUCTS = ("dien-lanh", "gia-dung", "dien-thoai-may-tinh-bang", "may-tinh-laptop")
 CHANNELS = ("counter", "hotline", "web", "email")
+FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng",
+          "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý")
+MIDDLE = ("Văn", "Thị", "Hữu", "Ngọc", "Minh", "Thanh", "Đức", "Quang")
+GIVEN = ("An", "Bình", "Châu", "Dũng", "Giang", "Hà", "Hải", "Hạnh", "Hiếu", "Hoa", "Hùng",
+         "Khánh", "Lan", "Linh", "Long", "Mai", "Nam", "Nga", "Phúc", "Phương", "Quân",
+         "Sơn", "Tâm", "Thảo", "Thủy", "Trang", "Trung", "Tuấn", "Vân", "Yến")
+
+
+def customer(n: int) -> dict[str, str]:
+    """The n-th bench customer: a Vietnamese name (16 × 8 × 30 = 3840 distinct names), a
+    phone and, every other case, an email."""
+    name = (f"{FAMILY[n % len(FAMILY)]} {MIDDLE[n // len(FAMILY) % len(MIDDLE)]} "
+            f"{GIVEN[n // (len(FAMILY) * len(MIDDLE)) % len(GIVEN)]}")
+    found = {"name": name, "phone": f"+849{n % 100_000_000:08d}"}
+    if n % 2 == 0:
+        found["email"] = f"khach{n}@example.vn"
+    return found
 
 
 def pct(values: list[float], q: float) -> float:
@@ -94,7 +111,7 @@ def fill(folder: Path, cases: int, batch: int = 500) -> float:
     for n in range(cases):
         intake.receive(NewRequest(
             kind="complaint", channel=CHANNELS[n % 4],
-            customer={"name": f"Khách hàng {n}", "phone": f"+849{n % 100_000_000:08d}"},
+            customer=customer(n),
             description=f"Yêu cầu số {n}", product=PRODUCTS[n % 4]), trace)
         if n % batch == batch - 1:
             pump.step()
@@ -168,6 +185,22 @@ async def measure(folder: Path, requests: int) -> dict[str, list[float]]:
         r = await client.get(f"/cases/{complaint_id}")
         found["case"].append((time.perf_counter() - started) * 1000)
         assert r.status_code == 200, r.text[:500]
+    cases = int(total.group(1)) if total else 1
+    warm = time.perf_counter()
+    assert (await client.get("/queue", params={"q": "nguyen"})).status_code == 200
+    print(f"warm-up of the search (intake's search index follows its log once): "
+          f"{time.perf_counter() - warm:.1f} s", flush=True)
+    found["search"] = []
+    queries = ("nguyen van an", "Trần Thị Hoa", "dang duc", "bui", "khach{n}@example.vn",
+               "09{n:08d}")
+    for i in range(requests // 2):
+        n = rng.randrange(0, cases, 2)
+        q = queries[i % len(queries)].format(n=n)
+        started = time.perf_counter()
+        r = await client.get("/queue", params={"q": q})
+        found["search"].append((time.perf_counter() - started) * 1000)
+        assert r.status_code == 200, r.text[:500]
+        assert 'href="/cases/' in r.text, f"no match for {q!r}"
     return found
 
 

@@ -79,6 +79,7 @@ from hotro.services.intake.hygiene import (
     clean_multi_line,
     clean_single_line,
 )
+from hotro.services.intake.search import SearchIndex
 from hotro.services.intake.views import CallRow, CustomerCase, CustomerCases, HotlineCalls, MailLog
 from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.eventstore.trace import Trace
@@ -723,8 +724,10 @@ def _call_out(app: IntakeApplication, call: HotlineCall | CallRow) -> CallOut:
 
 
 def build_intake_router(app: IntakeApplication, calls: HotlineCalls, mail_records: MailLog, *,
-                        hotline_secret: str | None, max_skew_s: int) -> APIRouter:
+                        hotline_secret: str | None, max_skew_s: int,
+                        search_index: SearchIndex | None = None) -> APIRouter:
     router = APIRouter(prefix="/api/intake", tags=["intake"])
+    index = search_index or SearchIndex(app)
     Reader = Annotated[Principal, Depends(staff(*PERSONAL_DATA_READERS))]
     signed = public(f"the call-centre webhook: authenticated by its HMAC signature, a "
                     f"timestamp within ±{max_skew_s} s and a replay record (each signature "
@@ -822,10 +825,9 @@ def build_intake_router(app: IntakeApplication, calls: HotlineCalls, mail_record
 
     @router.get("/search")
     async def search(_: Reader, q: str) -> dict[str, Any]:
-        """Requests by reference or by the customer's phone number (through the keyed
-        phone index: numbers are never stored in clear), newest first."""
-        from hotro.services.intake.domain import PhoneIndex
-
+        """Requests by reference, or by the customer's email, phone number or name (every
+        word of it, accents optional) through keyed hashes (``search.SearchIndex``: none
+        of these is stored in clear); newest first, at most 200."""
         text = q.strip()[:200]
 
         def matches() -> list[dict[str, str]]:
@@ -833,21 +835,7 @@ def build_intake_router(app: IntakeApplication, calls: HotlineCalls, mail_record
                 request = app.find(text.upper())
                 return [{"id": str(request.id), "reference": request.reference}]
             except RequestNotFound:
-                pass
-            try:
-                number = phonenumbers.parse(text, "VN")
-            except phonenumbers.NumberParseException:
-                return []
-            if not phonenumbers.is_valid_number(number):
-                return []
-            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-            try:
-                index: PhoneIndex = app.repository.get(
-                    PhoneIndex.create_id(app.phone_key(e164)))
-            except Exception:  # no request was ever received with this number
-                return []
-            return [{"id": e["request_id"], "reference": e["reference"]}
-                    for e in reversed(index.requests)][:200]
+                return index.search(text)
 
         return {"matches": await asyncio.to_thread(matches)}
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from hotro.services.intake.application.base import IntakeBase
 from hotro.services.intake.domain import HotlineCall, Request
+from hotro.services.intake.domain.names import name_tokens
 from hotro.shared.privacy.sealing import ERASED, is_sealed, keyed_hash, reveal, seal_with
 
 
@@ -19,12 +20,19 @@ class PersonalData(IntakeBase):
     def email_key(self, address: str) -> str:
         return keyed_hash(self.hash_secret, f"email:{address}")
 
+    def name_keys(self, name: str) -> list[str]:
+        """The keyed hashes of a name's search tokens (``domain.names``): staff find a
+        case by name without the name being stored in clear."""
+        return [keyed_hash(self.hash_secret, f"name:{t}") for t in name_tokens(name)]
+
     def contact_hashes(self, customer: dict[str, Any]) -> dict[str, str]:
         out: dict[str, str] = {}
         if customer.get("email"):
             out["email"] = self.email_key(str(customer["email"]))
         if customer.get("phone"):
             out["phone"] = self.phone_key(str(customer["phone"]))
+        if customer.get("name"):  # space-separated: the field holds strings
+            out["name"] = " ".join(self.name_keys(str(customer["name"])))
         return out
 
     def drop_pending_keys(self, key_ids: list[str]) -> None:

@@ -32,6 +32,7 @@ class Request(Aggregate):
             received_at: str
             filed_late: bool
             filing_deadline: str | None
+            contact_hashes: dict[str, str] | None  # absent in events stored before
 
         class InfoProvided(Aggregate.Event):
             reference: str
@@ -70,6 +71,11 @@ class Request(Aggregate):
 
         class Reopened(Aggregate.Event):
             reason: str
+
+        class Erased(Aggregate.Event):
+            reason: str
+            requested_by: str
+            fields: list[str]
 
     @event("Received", topic="hotro.intake:Request.Received")
     def __init__(self, *, id: uuid.UUID, reference: str, kind: str, channel: str,
