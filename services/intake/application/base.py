@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import random
-import threading
+import socket
 import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, Repository
+from eventsourcing.persistence import IntegrityError
 
+from hotro.services.intake.application.allocation import ReferenceBlocks
 from hotro.services.intake.domain import (
     ChannelRules,
     FilingCheck,
     HotlineCall,
     MessageIndex,
+    ReferenceCounter,
     ReferenceIndex,
     Request,
     filing_window_check,
 )
 from hotro.shared.calendar import load_calendar, load_policy
 from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.trace import Trace
 from hotro.shared.privacy.pending import FallbackKeyRing, pending_keys_for
 from hotro.shared.privacy.sealing import KeyRing, process_keyring
 from hotro.shared.privacy.secrets import ephemeral_hash_secret
@@ -46,10 +51,48 @@ class IntakeBase(ServiceApplication):
                                  if keyring is not None else process_keyring())
         #: HMAC secret of the phone/email index keys
         self.hash_secret = hash_secret or ephemeral_hash_secret()
-        self._allocation_lock = threading.Lock()
+        #: reference numbers leased by this process (``allocation.py``)
+        self.reference_blocks = ReferenceBlocks(self._lease_references)
+        self._holder = f"{socket.gethostname()}:{os.getpid()}"
         self.filing_check = filing_check or filing_window_check(load_calendar(), load_policy())
         self.channel_rules = channel_rules or ChannelRules()
         self.link_window = link_window
+
+    def construct_repository(self) -> Repository[uuid.UUID]:
+        # Only the reference counter has snapshots: every other load would ask the
+        # snapshot table for nothing. The counter is loaded by ``_counter`` instead.
+        repository = super().construct_repository()
+        repository.snapshot_store = None
+        return repository
+
+    # ---- reference numbers -----------------------------------------------------------
+
+    def _lease_references(self, prefix: str, year: int, size: int,
+                          retries: int = 20) -> range:
+        """Lease the next ``size`` numbers of (prefix, year): one counter event, committed
+        before any of them is handed out; a concurrent lease (another replica) retries."""
+        trace = Trace.system("intake").as_dict()
+        for attempt in range(retries):
+            counter = self._counter(prefix, year, trace)
+            numbers = counter.lease(size, holder=self._holder, trace=trace)
+            try:
+                self.save(counter)
+            except IntegrityError:
+                backoff(attempt)
+                continue
+            return numbers
+        raise RuntimeError("could not lease reference numbers (too much contention)")
+
+    def _counter(self, prefix: str, year: int,
+                 trace: dict[str, str | None]) -> ReferenceCounter:
+        counter_id = ReferenceCounter.create_id(prefix, year)
+        # From its latest snapshot: counters stored before blocks hold an event per request.
+        with_snapshots = Repository(event_store=self.events, snapshot_store=self.snapshots)
+        try:
+            counter: ReferenceCounter = with_snapshots.get(counter_id)
+        except AggregateNotFoundError:
+            counter = ReferenceCounter(prefix=prefix, year=year, trace=trace)
+        return counter
 
     # ---- look-ups --------------------------------------------------------------------
 

@@ -21,13 +21,13 @@ from hotro.services.intake.domain import (
     HotlineCall,
     MessageIndex,
     PhoneIndex,
-    ReferenceCounter,
     ReferenceIndex,
     Request,
     ScopedKey,
     fingerprint,
     request_id_for_idempotency_key,
 )
+from hotro.services.intake.domain.references import format_reference
 from hotro.shared.privacy.sealing import reveal, seal_with
 
 
@@ -105,10 +105,12 @@ class Receiving(PersonalData):
                 return legacy
         elif idempotency_key:
             request_id = request_id_for_idempotency_key(idempotency_key)
+        # A fresh random id names nothing stored yet: no look-up for it on the first try.
+        fresh = request_id is None
         request_id = request_id or uuid.uuid4()
         sealed: dict[str, str] | None = None
         for attempt in range(retries):
-            existing = self._existing(request_id)
+            existing = None if fresh and attempt == 0 else self._existing(request_id)
             if existing is not None:
                 if idempotency is not None and \
                         self._stored_fingerprint(request_id) != idempotency["fingerprint"]:
@@ -116,18 +118,16 @@ class Receiving(PersonalData):
                         "this Idempotency-Key was already used for another request "
                         "(a different body); use a new key for a new request")
                 return existing
-            if sealed is None:  # the data key first (idempotent), outside the lock
+            if sealed is None:  # the data key first (idempotent)
                 sealed = seal_with(self.keyring, str(request_id), dict(new.customer))
             try:
-                # One allocation at a time per process: the reference counter is a single
-                # aggregate, so concurrent threads would only beat each other to a conflict.
-                with self._allocation_lock:
-                    return self._receive_once(request_id, new, sealed, trace, idempotency)
+                return self._receive_once(request_id, new, sealed, trace, idempotency)
             except IntegrityError:
-                # a concurrent allocation of the same counter (take the next one), or the
-                # same key at the same time (the next round answers or refuses it)
+                # the same key at the same time (the next round answers or refuses it), a
+                # concurrent change of the same phone index, or a reference already indexed
+                # (never from our own blocks): its number is left unused, the next is taken
                 backoff(attempt)
-        raise RuntimeError("could not allocate a reference (too much contention)")
+        raise RuntimeError("could not record the request (too much contention)")
 
     def _stored_fingerprint(self, request_id: uuid.UUID) -> str | None:
         request = self._request_or_none(request_id)
@@ -175,9 +175,8 @@ class Receiving(PersonalData):
                       idempotency: dict[str, str] | None = None) -> Accepted:
         now = self.clock()
         prefix = REFERENCE_PREFIX[new.kind]
-        counter = self._counter(prefix, now.year, trace)
-        counter.allocate(trace=trace)
-        reference = counter.current()
+        reference = format_reference(prefix, now.year,
+                                     self.reference_blocks.take(prefix, now.year))
         deadline: date | None = None
         late = False
         if new.kind == "complaint" and new.incident_date is not None:
@@ -207,7 +206,7 @@ class Receiving(PersonalData):
             filing_deadline=deadline.isoformat() if deadline else None, trace=trace,
         )
         index = ReferenceIndex(reference=reference, request_id=request_id, trace=trace)
-        aggregates: list[Any] = [counter, request, index]
+        aggregates: list[Any] = [request, index]
         if new.inbound_message_id:
             aggregates.append(MessageIndex(message_id=new.inbound_message_id,
                                            request_id=request_id, direction="in", trace=trace))
@@ -240,15 +239,6 @@ class Receiving(PersonalData):
                     if request.filing_deadline else None)
         return Accepted(request.id, request.reference, request.filed_late, deadline,
                         created=False, channel_rule=request.details.get("channel_rule"))
-
-    def _counter(self, prefix: str, year: int,
-                 trace: dict[str, str | None]) -> ReferenceCounter:
-        try:
-            counter: ReferenceCounter = self.repository.get(
-                ReferenceCounter.create_id(prefix, year))
-        except AggregateNotFoundError:
-            counter = ReferenceCounter(prefix=prefix, year=year, trace=trace)
-        return counter
 
     def _phone_index(self, phone_key: str, trace: dict[str, str | None]) -> PhoneIndex:
         try:
