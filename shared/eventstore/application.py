@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import Tracking
 from eventsourcing.projection import EventSourcedProjection
 from eventsourcing.utils import EnvType
 
@@ -102,17 +102,19 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
     # ---- inbound: exactly-once processing of upstream events -------------------------
 
     def handle(self, envelope: Envelope) -> bool:
-        """Apply one upstream event once. Returns False if it was already processed."""
-        if has_exact_tracking(self.recorder, envelope.producer, envelope.notification_id):
-            return False
+        """Apply one upstream event once. Returns False if it was already processed.
+
+        No look-up first: a redelivery is rare, and its tracking row's primary key refuses
+        it in the same transaction (or the policy, meeting its own earlier effects, refuses
+        it before). Only a failure asks whether this position was already processed."""
         try:
             # The policy takes our wire envelope as its "domain event" (a singledispatch input).
             self.process_event(envelope,  # type: ignore[arg-type]
                                Tracking(envelope.producer, envelope.notification_id))
-        except IntegrityError:
+        except Exception:
             if has_exact_tracking(self.recorder, envelope.producer, envelope.notification_id):
                 return False
-            raise  # an aggregate version conflict: the caller retries
+            raise  # e.g. an aggregate version conflict: the caller retries
         return True
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[uuid.UUID]) -> None:

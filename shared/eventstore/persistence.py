@@ -1,7 +1,9 @@
 """Turn a store URL into the eventsourcing environment of one service.
 
     sqlite:///var/intake.sqlite                 one file per service (local run)
-    postgresql://user:pw@host:5432/db?schema=x  one schema per service (production)
+    postgresql://user:pw@host:5432/db?schema=x  one schema per service (production;
+                                                also lock_timeout, pool_size, max_overflow,
+                                                connect_timeout, pre_ping=y)
     memory:                                     tests only (refused unless allowed)
 """
 
@@ -59,7 +61,9 @@ def persistence_env(store_url: str, *, allow_memory: bool = False) -> dict[str, 
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["5"])[0],
             "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
-            "POSTGRES_PRE_PING": "y",
+            # No pre-ping (a round trip per checkout): the recorders retry a dropped
+            # connection themselves and the pool discards it; ?pre_ping=y restores it.
+            "POSTGRES_PRE_PING": query.get("pre_ping", ["n"])[0],
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
