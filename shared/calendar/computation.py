@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, PrivateAttr
 
 CIVIL_CODE_RULE = (
     "Civil Code 2015 (Bộ luật Dân sự 91/2015/QH13) art. 147(1): a period counted in days starts "
@@ -41,8 +41,15 @@ class DeadlineComputation(BaseModel):
     overrides: str
     covered: bool
     warnings: list[str] = []
+    #: the explanation, written once (the computation is frozen and shared by a cache)
+    _explained: str | None = PrivateAttr(default=None)
 
     def explain(self) -> str:
+        if self._explained is None:
+            self._explained = self._explanation()
+        return self._explained
+
+    def _explanation(self) -> str:
         lines = [
             f"Event on {_day(self.event_date)} (local date, {self.timezone}).",
             f"Counting {self.working_days} working day(s) from the next day, "

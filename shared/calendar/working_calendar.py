@@ -15,6 +15,8 @@ from hotro.shared.calendar.schedule import CalendarVersion
 
 NOT_COVERED = "not covered by an official schedule"
 _ONE_DAY = dt.timedelta(days=1)
+#: distinct (event date, n) kept per calendar: years of receipt days, a few rules each
+_CACHED_COMPUTATIONS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,8 @@ class WorkingCalendar:
         self._tz_name = timezone_name
         self._overrides = overrides or CompanyOverrides()
         self._strict = strict
+        #: (event date, n) -> its computation: pure, and asked again for every clock
+        self._computed: dict[tuple[dt.date, int], DeadlineComputation] = {}
 
     @property
     def version(self) -> str:
@@ -114,6 +118,15 @@ class WorkingCalendar:
         if n < 1:
             raise ValueError(f"n must be at least 1 working day, got {n}")
         event_date = self.local_date(event)
+        key = (event_date, n)
+        computed = self._computed.get(key)
+        if computed is None:
+            if len(self._computed) >= _CACHED_COMPUTATIONS:
+                self._computed.clear()
+            computed = self._computed[key] = self._count(event_date, n)
+        return computed
+
+    def _count(self, event_date: dt.date, n: int) -> DeadlineComputation:
         counted: list[dt.date] = []
         skipped: list[SkippedDay] = []
         uncovered: list[dt.date] = []

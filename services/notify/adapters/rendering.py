@@ -186,6 +186,9 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=False,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Packaged templates never change while the process runs: compile each once and
+        # never stat its file again on later renders.
+        auto_reload=False,
     )
     env.filters.update(
         date=format_date,

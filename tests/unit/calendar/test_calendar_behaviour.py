@@ -250,3 +250,14 @@ def test_unconfirmed_version_adds_culture_day_on_top_of_official_entries() -> No
 def test_unknown_version_lists_the_known_ones() -> None:
     with pytest.raises(UnknownCalendarVersionError, match=r"vn-2031\.1.*known: vn-2024\.1"):
         load_calendar("vn-2031.1")
+
+
+def test_a_computation_is_counted_and_explained_once_per_day_and_rule() -> None:
+    calendar = load_calendar()
+    first = calendar.add_working_days(dt.date(2026, 4, 24), 10)
+    assert calendar.add_working_days(dt.date(2026, 4, 24), 10) is first
+    assert first.explain() is first.explain()
+    assert calendar.add_working_days(dt.date(2026, 4, 24), 5) is not first  # another rule
+    assert calendar.add_working_days(dt.date(2026, 4, 24), 5).last_day < first.last_day
+    moment = dt.datetime(2026, 4, 24, 16, 59, tzinfo=dt.UTC)  # 23:59 local: the same day
+    assert calendar.add_working_days(moment, 10) is first
