@@ -138,7 +138,8 @@ def create_app(settings: IntakeSettings | None = None, *,
         background.append(SmtpListenerJob(
             mail.on_smtp_message, host=settings.smtp_listen_host,
             port=settings.smtp_listen_port, accept_recipients=settings.accept_recipients(),
-            data_size_limit=settings.smtp_data_size_limit_mb * 1024 * 1024))
+            data_size_limit=settings.smtp_data_size_limit_mb * 1024 * 1024,
+            tls_context=settings.smtp_tls(), require_tls=settings.smtp_require_tls))
     if settings.imap_host:
         # One replica polls (the relay-lease holder); Message-ID dedupe makes overlap harmless.
         background.append(ImapPollerJob(

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from hotro.services.intake.adapters.reference_data import DEFAULT_CHANNEL_RULES
+from hotro.shared.runtime.tls import server_context
 from hotro.shared.settings import ServiceSettings
 
 
@@ -20,6 +22,11 @@ class IntakeSettings(ServiceSettings):
     smtp_data_size_limit_mb: int = Field(
         40, ge=1, description="SMTP DATA limit (aiosmtpd answers 552 above it); keep it above "
                               "email_max_message_mb so oversize mail gets our explanation")
+    smtp_tls_cert_file: str | None = Field(
+        None, description="certificate chain (PEM): the SMTP listener offers STARTTLS")
+    smtp_tls_key_file: str | None = Field(None, description="its key (PEM)")
+    smtp_require_tls: bool = Field(
+        False, description="refuse MAIL, AUTH and DATA before STARTTLS (530)")
     email_max_message_mb: int = Field(25, ge=1)
     email_max_attachment_mb: int = Field(10, ge=1)
     email_max_total_attachments_mb: int = Field(18, ge=1)
@@ -83,6 +90,21 @@ class IntakeSettings(ServiceSettings):
 
     def quarantine_path(self) -> Path:
         return Path(self.quarantine_dir or Path(self.data_dir) / "quarantine")
+
+    @model_validator(mode="after")
+    def _smtp_tls_loads(self) -> IntakeSettings:
+        self.smtp_tls()  # both files or neither, and they load: at start
+        return self
+
+    def smtp_tls(self) -> ssl.SSLContext | None:
+        """The listener's STARTTLS context (None: no STARTTLS)."""
+        if bool(self.smtp_tls_cert_file) != bool(self.smtp_tls_key_file):
+            raise ValueError("SMTP TLS needs both HOTRO_SMTP_TLS_CERT_FILE and _KEY_FILE")
+        if self.smtp_require_tls and not self.smtp_tls_cert_file:
+            raise ValueError("HOTRO_SMTP_REQUIRE_TLS needs HOTRO_SMTP_TLS_CERT_FILE/_KEY_FILE")
+        if not (self.smtp_tls_cert_file and self.smtp_tls_key_file):
+            return None
+        return server_context(self.smtp_tls_cert_file, self.smtp_tls_key_file)
 
     def accept_recipients(self) -> list[str] | None:
         items = [a.strip() for a in self.smtp_accept_recipients.split(",") if a.strip()]

@@ -45,11 +45,12 @@ log = logging.getLogger(__name__)
 def build_channels(settings: NotifySettings, clock: Callable[[], datetime]) -> Channels:
     email: Mailer
     if settings.smtp_host:
-        email = SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_starttls,
-                           settings.smtp_username,
-                           settings.smtp_password.get_secret_value()
-                           if settings.smtp_password else None,
-                           settings.smtp_timeout_s, sender=settings.mail_from)
+        email = SmtpMailer(settings.smtp_host, settings.smtp_port,
+                           settings.smtp_starttls and not settings.smtp_implicit_tls,
+                           settings.smtp_username, settings.smtp_secret(),
+                           settings.smtp_timeout_s, sender=settings.mail_from,
+                           ssl_context=settings.smtp_tls(),
+                           implicit_tls=settings.smtp_implicit_tls)
     else:
         maildir = settings.maildir_path()
         email = MaildirMailer(maildir, sender=settings.mail_from)

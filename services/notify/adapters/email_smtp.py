@@ -206,6 +206,10 @@ def _reason(raw: bytes | str) -> str:
 class SmtpMailer:
     """Delivers through an SMTP relay.
 
+    TLS: STARTTLS after EHLO (``starttls``), or TLS from the first byte (``implicit_tls``,
+    SMTPS), the relay's certificate checked against ``ssl_context`` (default: the system's
+    CAs and the host name).
+
     Failures while connecting or setting up the session (refused connection, timeout, TLS,
     EHLO, AUTH) are transient: they are about the relay, not this message. During the mail
     transaction a 5xx reply is permanent and anything else transient.
@@ -222,6 +226,7 @@ class SmtpMailer:
         *,
         sender: Address | str,
         ssl_context: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
     ) -> None:
         self._host = host
         self._port = port
@@ -231,14 +236,15 @@ class SmtpMailer:
         self._timeout = timeout
         self._sender = _as_address(sender)
         self._ssl_context = ssl_context
+        self._implicit_tls = implicit_tls
 
     def send(self, email: OutgoingEmail) -> None:
         message = _build(email, self._sender)
         in_transaction = False
         try:
-            with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+            with self._connect() as smtp:
                 smtp.ehlo()
-                if self._starttls:
+                if self._starttls and not self._implicit_tls:
                     smtp.starttls(context=self._ssl_context or ssl.create_default_context())
                     smtp.ehlo()
                 if self._username is not None:
@@ -257,6 +263,13 @@ class SmtpMailer:
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:  # OSError: refused, timeout, DNS, TLS
             raise TransientFailure(f"SMTP {self._host}:{self._port}: {exc!r}") from exc
+
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._implicit_tls:  # SMTPS: the TLS handshake comes before any SMTP
+            return smtplib.SMTP_SSL(self._host, self._port, timeout=self._timeout,
+                                    context=self._ssl_context or ssl.create_default_context())
+        return smtplib.SMTP(self._host, self._port, timeout=self._timeout)
 
 
 class MaildirMailer:

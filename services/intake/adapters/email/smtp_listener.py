@@ -7,6 +7,11 @@ Limits, decided here:
   above 1001 by default. Real mailers (HTML generators, some phones) exceed it; losing a
   complaint to a formatting rule is worse than the memory cost, which `data_size_limit`
   bounds anyway. So lines up to `max_line_length` (default 64 KiB) are accepted.
+- TLS: with a `tls_context` the listener offers STARTTLS (EHLO advertises it); with
+  `require_tls` too, everything but EHLO/HELO/NOOP/QUIT/RSET/STARTTLS is refused with
+  "530 Must issue a STARTTLS command first" until the session is encrypted (aiosmtpd's
+  `require_starttls`), so no AUTH, MAIL or message travels in clear. AUTH, when offered,
+  is only ever accepted over TLS (`auth_require_tls`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -107,8 +113,12 @@ def start_smtp_listener(
     data_size_limit: int = DEFAULT_DATA_SIZE_LIMIT,
     max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
     ready_timeout: float = 5.0,
+    tls_context: ssl.SSLContext | None = None,
+    require_tls: bool = False,
 ) -> Controller:
     """Start serving in aiosmtpd's own thread and event loop; stop with `.stop()`."""
+    if require_tls and tls_context is None:
+        raise ValueError("requiring STARTTLS needs a TLS certificate and key")
     controller = _IntakeController(
         handler,
         hostname=host,
@@ -117,6 +127,9 @@ def start_smtp_listener(
         data_size_limit=data_size_limit,
         enable_SMTPUTF8=True,
         ready_timeout=ready_timeout,
+        tls_context=tls_context,
+        require_starttls=require_tls,
+        auth_require_tls=True,
     )
     controller.start()
     return controller
@@ -128,20 +141,27 @@ class SmtpListenerJob:
 
     def __init__(self, on_message: OnMessage, *, host: str, port: int,
                  accept_recipients: Iterable[str] | None,
-                 data_size_limit: int = DEFAULT_DATA_SIZE_LIMIT) -> None:
+                 data_size_limit: int = DEFAULT_DATA_SIZE_LIMIT,
+                 tls_context: ssl.SSLContext | None = None, require_tls: bool = False) -> None:
         self.on_message = on_message
         self.host = host
         self.port = port
         self.accept_recipients = accept_recipients
         self.data_size_limit = data_size_limit
+        self.tls_context = tls_context
+        self.require_tls = require_tls
         self.controller: Controller | None = None
 
     async def __call__(self, stop: asyncio.Event) -> None:
         handler = IntakeSmtpHandler(self.on_message, accept_recipients=self.accept_recipients)
-        controller = await asyncio.to_thread(start_smtp_listener, handler, self.host,
-                                             self.port, data_size_limit=self.data_size_limit)
+        controller = await asyncio.to_thread(
+            start_smtp_listener, handler, self.host, self.port,
+            data_size_limit=self.data_size_limit, tls_context=self.tls_context,
+            require_tls=self.require_tls)
         self.controller = controller
-        log.info("inbound SMTP listening on %s:%d", self.host, self.port)
+        log.info("inbound SMTP listening on %s:%d (STARTTLS %s)", self.host, self.port,
+                 "required" if self.require_tls else
+                 "offered" if self.tls_context is not None else "off")
         try:
             await stop.wait()
         finally:
