@@ -45,6 +45,19 @@ VI: dict[str, str] = {
     "signin.signed_out": "Bạn đã đăng xuất.",
     "signin.customer_hint": "Khách hàng: gửi khiếu nại hoặc yêu cầu tư vấn tại",
     "signin.public_form": "mẫu đơn trực tuyến",
+    "signin.or": "hoặc",
+    "signin.oidc": "Đăng nhập bằng {provider}",
+    "signin.oidc_off": "Đăng nhập qua nhà cung cấp danh tính chưa được cấu hình.",
+    "signin.oidc_throttled": "Quá nhiều lần thử. Vui lòng thử lại sau ít phút.",
+    "signin.oidc_unavailable": "Không kết nối được với {provider}. Vui lòng thử lại sau "
+                               "hoặc đăng nhập bằng mật khẩu.",
+    "signin.oidc_stale": "Lượt đăng nhập qua {provider} này đã hết hạn hoặc đã được dùng. "
+                         "Vui lòng bắt đầu lại.",
+    "signin.oidc_denied": "{provider} không xác nhận việc đăng nhập. Vui lòng thử lại.",
+    "signin.oidc_failed": "Không xác minh được thông tin đăng nhập từ {provider}. "
+                          "Vui lòng thử lại.",
+    "signin.oidc_unknown": "Tài khoản “{identity}” của {provider} không phải là nhân viên "
+                           "đang hoạt động trên Hotro. Hãy liên hệ quản trị viên.",
     # errors
     "error.title": "Có lỗi",
     "error.forbidden": "Bạn không có quyền xem trang này.",
@@ -410,6 +423,19 @@ EN: dict[str, str] = {
     "signin.customer_hint": "Customers: file a complaint or ask for advice with the",
     "signin.public_form": "online form",
     "error.title": "Error",
+    "signin.or": "or",
+    "signin.oidc": "Sign in with {provider}",
+    "signin.oidc_off": "Sign-in through an identity provider is not configured.",
+    "signin.oidc_throttled": "Too many attempts. Please try again in a few minutes.",
+    "signin.oidc_unavailable": "{provider} cannot be reached. Please try again later or "
+                               "sign in with your password.",
+    "signin.oidc_stale": "This sign-in through {provider} has expired or was already used. "
+                         "Please start again.",
+    "signin.oidc_denied": "{provider} did not confirm the sign-in. Please try again.",
+    "signin.oidc_failed": "The sign-in from {provider} could not be verified. "
+                          "Please try again.",
+    "signin.oidc_unknown": "The {provider} account “{identity}” is not an active Hotro "
+                           "staff member. Please ask an administrator.",
     "error.forbidden": "You may not see this page.",
     "error.not_found": "Not found.",
     "error.upstream": "The system is busy or down; please try again in a few minutes.",

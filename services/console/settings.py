@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hotro.shared.messaging.credentials import NatsCredentials
+from hotro.shared.staff.oidc import OidcConfig, check_algorithms, read_secret_file
+from hotro.shared.staff.oidc_login import IdentityMapping
 
 
 class ConsoleSettings(BaseSettings):
@@ -73,6 +75,31 @@ class ConsoleSettings(BaseSettings):
         if not self.nats_url and not self.allow_memory_sessions:
             raise ValueError("sessions need HOTRO_NATS_URL (KV bucket hotro_sessions); "
                              "HOTRO_ALLOW_MEMORY_SESSIONS is for tests only")
+    #: sign-in through an OpenID Connect provider (docs/operations.md, "Staff sign-in
+    #: through OIDC"); unset issuer: passwords only
+    oidc_issuer: str | None = Field(None, description="the provider's issuer URL (https)")
+    oidc_client_id: str | None = None
+    oidc_client_secret_file: str | None = Field(
+        None, description="file holding the client secret alone (0600)")
+    oidc_redirect_url: str | None = Field(
+        None, description="registered at the provider; default: <public base URL>"
+                          "/sign-in/oidc/callback")
+    oidc_provider_name: str = Field("OIDC", min_length=1, max_length=40,
+                                    description="shown on the sign-in button")
+    oidc_user_claim: str = Field("preferred_username", min_length=1,
+                                 description="claim holding the staff user id (email: "
+                                             "matched to the users' emails, verified only)")
+    oidc_roles_claim: str | None = Field(
+        None, description="optional claim (dotted path) whose values must confirm the "
+                          "directory's role")
+    oidc_role_values: dict[str, str] = Field(
+        default_factory=dict, description="provider role value -> Hotro role name")
+    oidc_scopes: str = "openid profile email"
+    oidc_algorithms: tuple[str, ...] = Field(
+        ("RS256", "ES256"), description="accepted ID-token algorithms (never none; HS* "
+                                        "only if listed: the client secret is the key)")
+    oidc_jwks_min_refresh_s: float = Field(10.0, ge=0, le=3600)
+
         if self.nats_password_file and not self.nats_user:
             raise ValueError("HOTRO_NATS_PASSWORD_FILE needs HOTRO_NATS_USER")
         return self
@@ -80,8 +107,33 @@ class ConsoleSettings(BaseSettings):
     def upstreams(self) -> dict[str, str]:
         return {"intake": self.intake_url.rstrip("/"), "routing": self.routing_url.rstrip("/"),
                 "sla": self.sla_url.rstrip("/"), "notify": self.notify_url.rstrip("/")}
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret_file):
+            raise ValueError("HOTRO_OIDC_ISSUER needs HOTRO_OIDC_CLIENT_ID and "
+                             "HOTRO_OIDC_CLIENT_SECRET_FILE")
+        if self.oidc_issuer:
+            check_algorithms(self.oidc_algorithms)
 
     def nats_servers(self) -> list[str]:
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    def oidc_config(self) -> OidcConfig:
+        """The provider and client (reads the secret file; only when ``oidc_enabled``)."""
+        assert self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret_file
+        redirect = self.oidc_redirect_url or \
+            f"{self.public_base_url.rstrip('/')}/sign-in/oidc/callback"
+        return OidcConfig(issuer=self.oidc_issuer, client_id=self.oidc_client_id,
+                          client_secret=read_secret_file(self.oidc_client_secret_file),
+                          redirect_url=redirect, scopes=self.oidc_scopes,
+                          algorithms=self.oidc_algorithms,
+                          jwks_min_refresh_s=self.oidc_jwks_min_refresh_s)
+
+    def oidc_mapping(self) -> IdentityMapping:
+        return IdentityMapping(user_claim=self.oidc_user_claim,
+                               roles_claim=self.oidc_roles_claim,
+                               role_values=dict(self.oidc_role_values))
+
         return [u.strip() for u in (self.nats_url or "").split(",") if u.strip()]
 
     def nats_credentials(self) -> NatsCredentials:
