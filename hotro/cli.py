@@ -62,10 +62,11 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     missing = {"intake", "routing", "sla", "notify"} - upstreams.keys()
     if missing:
         raise SystemExit(f"gateway: no upstream for {', '.join(sorted(missing))}")
-    gateway = build_gateway(upstreams, ToolSettings().gateway_limits())
+    tools = ToolSettings()
+    gateway = build_gateway(upstreams, tools.gateway_limits())
     # the gateway is the edge: it never trusts a client's X-Forwarded-For
     uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning",
-                proxy_headers=False)
+                proxy_headers=False, **tools.gateway_tls())
     return 0
 
 

@@ -96,6 +96,26 @@ class ExitedEarly(RuntimeError):
 _ExitedEarly = ExitedEarly  # the old private name
 
 
+@dataclass(frozen=True)
+class NatsServerTls:
+    """The ``tls { … }`` block of a nats-server: its certificate and key; with
+    ``client_ca_file`` every client must also present a certificate that CA signed."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
+
+    def block(self) -> str:
+        import json
+
+        entries = [f"cert_file: {json.dumps(str(Path(self.cert_file).resolve()))}",
+                   f"key_file: {json.dumps(str(Path(self.key_file).resolve()))}"]
+        if self.client_ca_file is not None:
+            entries += [f"ca_file: {json.dumps(str(Path(self.client_ca_file).resolve()))}",
+                        "verify: true"]
+        return f"tls {{ {', '.join(entries)} }}"
+
+
 @dataclass
 class NatsServerProcess:
     """A nats-server we own: started on a port of ours, stopped by us.
@@ -131,6 +151,8 @@ class NatsServerProcess:
     #: Ctrl-C reaches the supervisor alone (which stops everything in order), and killed
     #: if the supervisor dies
     supervised: bool = False
+    #: client connections over TLS (always from a config file)
+    tls: NatsServerTls | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -150,7 +172,7 @@ class NatsServerProcess:
 
     def _uses_config_file(self) -> bool:
         return (self.authorization is not None or self.cluster_name is not None
-                or self.sync_always or bool(self.max_file_store))
+                or self.sync_always or bool(self.max_file_store) or self.tls is not None)
 
     def write_config(self) -> Path:
         import json
@@ -174,6 +196,8 @@ class NatsServerProcess:
                 f"cluster {{ name: {json.dumps(self.cluster_name)}, "
                 f"listen: {json.dumps(f'{self.host}:{self.cluster_port}')}, "
                 f"routes: [{routes}] }}")
+        if self.tls is not None:
+            lines.append(self.tls.block())
         lines.append(self.authorization or "")
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hotro.shared.contracts.subjects import DEFAULT_PARTITIONS
+from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.messaging.credentials import NatsCredentials, inbox_prefix, url_user
 from hotro.shared.reference import CATALOGUE_FILE
+from hotro.shared.runtime.tls import http_tls_context
 
 
 def _default_replica_id() -> str:
@@ -29,6 +33,23 @@ class ServiceSettings(BaseSettings):
         None, description="file holding the NATS user's password (a secret file, never a "
                           "URL variable)")
     store_url: str = Field(description="sqlite:///path, postgresql://…?schema=… (memory: in tests)")
+    store_password_file: str | None = Field(
+        None, description="file holding the PostgreSQL password of the store URL's role (the "
+                          "URL then holds none)")
+    store_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca",
+                           "verify-full"] | None = Field(
+        None, description="libpq sslmode of the PostgreSQL store (production: verify-full)")
+    store_sslrootcert: str | None = Field(
+        None, description="CA certificate that signed the PostgreSQL server's")
+    nats_tls_ca_file: str | None = Field(
+        None, description="CA that signed nats-server's certificate; set (or a tls:// URL): "
+                          "the connection uses TLS and checks the server")
+    nats_tls_cert_file: str | None = Field(
+        None, description="client certificate for a nats-server that verifies clients")
+    nats_tls_key_file: str | None = Field(None, description="its key")
+    http_tls_cert_file: str | None = Field(
+        None, description="certificate chain (PEM) the HTTP API serves TLS with")
+    http_tls_key_file: str | None = Field(None, description="its key (PEM)")
     allow_memory_store: bool = Field(False, description="tests only")
     partitions: int = Field(DEFAULT_PARTITIONS, ge=1, le=64)
     replica_id: str = Field(default_factory=_default_replica_id)
@@ -56,7 +77,8 @@ class ServiceSettings(BaseSettings):
         1000, ge=1, description="concurrent connections and requests; more get 503 at once")
     lease_ttl_s: float = Field(6.0, gt=0.5, description="must equal the leases bucket TTL")
     relay_batch: int = Field(500, ge=1, le=10_000)
-    relay_idle_s: float = Field(0.05, gt=0)
+    relay_idle_s: float = Field(
+        2.0, gt=0, description="safety net only: the relay wakes on this process's commits")
     consumer_batch: int = Field(1, ge=1, le=1000, description="see max_ack_pending=1")
     max_deliver: int = Field(8, ge=2, description="used when the consumer has none")
     retry_backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
@@ -101,6 +123,26 @@ class ServiceSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _transport_security(self) -> ServiceSettings:
+        """TLS files load, and the store's TLS and password file become query parameters
+        of ``store_url`` (paths only) — what the store code reads (pg_security.py)."""
+        http_tls_context(self)
+        self.nats_credentials().tls(self.nats_servers())
+        extra = {"password_file": self.store_password_file, "sslmode": self.store_sslmode,
+                 "sslrootcert": self.store_sslrootcert}
+        given = {k: v for k, v in extra.items() if v}
+        if given:
+            if not self.store_url.startswith(("postgresql://", "postgres://")):
+                raise ValueError("HOTRO_STORE_PASSWORD_FILE / _SSLMODE / _SSLROOTCERT are for "
+                                 "a postgresql:// store URL")
+            parsed = urlparse(self.store_url)
+            query = [(k, v) for k, v in parse_qsl(parsed.query) if k not in given]
+            folded = urlunparse(parsed._replace(query=urlencode(query + list(given.items()))))
+            persistence_env(folded)  # the password file reads, the CA exists: at start
+            object.__setattr__(self, "store_url", folded)  # frozen: set once, here
+        return self
+
+    @model_validator(mode="after")
     def _memory_store_only_in_tests(self) -> ServiceSettings:
         if self.store_url.startswith("memory:") and not self.allow_memory_store:
             raise ValueError("store_url=memory: is for tests only (HOTRO_ALLOW_MEMORY_STORE)")
@@ -121,4 +163,5 @@ class ServiceSettings(BaseSettings):
         return [u.strip() for u in self.nats_url.split(",") if u.strip()]
 
     def nats_credentials(self) -> NatsCredentials:
-        return NatsCredentials(self.nats_user, self.nats_password_file)
+        return NatsCredentials(self.nats_user, self.nats_password_file, self.nats_tls_ca_file,
+                               self.nats_tls_cert_file, self.nats_tls_key_file)

@@ -32,6 +32,9 @@ class ConsoleSettings(BaseSettings):
         None, description="NATS server URL(s): sessions live in the KV bucket hotro_sessions")
     nats_user: str | None = None
     nats_password_file: str | None = None
+    nats_tls_ca_file: str | None = Field(None, description="NATS over TLS: the server's CA")
+    nats_tls_cert_file: str | None = Field(None, description="client certificate, if asked")
+    nats_tls_key_file: str | None = None
     allow_memory_sessions: bool = Field(
         False, description="tests / a single process only: sessions in memory")
 
@@ -46,6 +49,8 @@ class ConsoleSettings(BaseSettings):
     http_keep_alive_s: int = Field(5, ge=1, le=300)
     http_max_header_kb: int = Field(16, ge=4, le=256)
     http_max_connections: int = Field(1000, ge=1)
+    http_tls_cert_file: str | None = Field(None, description="serve HTTPS: certificate chain")
+    http_tls_key_file: str | None = Field(None, description="and its key (PEM)")
     log_level: str = "INFO"
     log_json: bool = True
     replica_id: str = "console"
@@ -137,4 +142,5 @@ class ConsoleSettings(BaseSettings):
         return [u.strip() for u in (self.nats_url or "").split(",") if u.strip()]
 
     def nats_credentials(self) -> NatsCredentials:
-        return NatsCredentials(self.nats_user, self.nats_password_file)
+        return NatsCredentials(self.nats_user, self.nats_password_file, self.nats_tls_ca_file,
+                               self.nats_tls_cert_file, self.nats_tls_key_file)

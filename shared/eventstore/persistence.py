@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from hotro.shared.eventstore.pg_security import security_env
+
 
 class StoreConfigError(ValueError):
     pass
@@ -67,5 +69,6 @@ def persistence_env(store_url: str, *, allow_memory: bool = False) -> dict[str, 
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
+        env.update(security_env(query, parsed.password))  # sslmode, password_file
         return env
     raise StoreConfigError(f"unsupported store URL {store_url!r} (sqlite:///, postgresql://)")

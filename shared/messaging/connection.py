@@ -3,7 +3,8 @@
 nats-py's pull loop spins once the client stops reconnecting and freezes the event loop
 (faststream issue 2632), so: reconnect forever, and treat an unexpected close as fatal.
 
-Every connection authenticates as its own NATS user (``credentials.py``).
+Every connection authenticates as its own NATS user (``credentials.py``), over TLS when
+the credentials name a CA or client certificate, or the URL is ``tls://``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 
 import nats
 from faststream.nats import NatsBroker
-from faststream.nats.security import NatsUserPassword
+from faststream.nats.security import NatsSecurity, NatsUserPassword
 from nats.aio.client import Client
 
 from hotro.shared.messaging.credentials import NatsCredentials
@@ -35,8 +36,11 @@ class NatsConnection:
         self._on_fatal = on_fatal or self._exit_process
         self.connected = asyncio.Event()
         options = (credentials or NatsCredentials()).connect_options(servers)
-        security = (NatsUserPassword(options.pop("user"), options.pop("password"))
-                    if "user" in options else None)
+        tls = options.pop("tls", None)
+        security: NatsSecurity | None = (
+            NatsUserPassword(options.pop("user"), options.pop("password"), ssl_context=tls)
+            if "user" in options
+            else NatsSecurity(ssl_context=tls) if tls is not None else None)
         self.broker = NatsBroker(
             servers,
             name=name,

@@ -9,11 +9,14 @@ replies. Kept free of faststream so settings can import it cheaply.
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
+
+from hotro.shared.runtime.tls import nats_tls_context
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -53,13 +56,23 @@ class NatsCredentials:
 
     user: str | None = None
     password_file: str | None = None
+    #: TLS (``shared/runtime/tls.py``): the CA that signed the server's certificate, and
+    #: a client certificate + key for a server that verifies clients
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.password_file and not self.user:
             raise ValueError("a NATS password file needs a NATS user")
 
+    def tls(self, servers: Sequence[str]) -> ssl.SSLContext | None:
+        """The connection's TLS context; None: plain, unless the server requires TLS."""
+        return nats_tls_context(servers, self.tls_ca_file, self.tls_cert_file,
+                                self.tls_key_file)
+
     def connect_options(self, servers: Sequence[str]) -> dict[str, Any]:
-        """``user``, ``password`` and ``inbox_prefix`` for ``nats.connect``."""
+        """``user``, ``password``, ``inbox_prefix`` and ``tls`` for ``nats.connect``."""
         options: dict[str, Any] = {}
         user = self.user
         if user and self.password_file:
@@ -72,6 +85,9 @@ class NatsCredentials:
             user = user or url_user(servers)
         if user:
             options["inbox_prefix"] = inbox_prefix(user)
+        tls = self.tls(servers)
+        if tls is not None:
+            options["tls"] = tls
         return options
 
 

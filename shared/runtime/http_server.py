@@ -15,7 +15,9 @@ what comes before it is bounded here:
   header byte at a time would hold its connection for ever);
 * **keep-alive**: an idle connection is closed after ``http_keep_alive_s``;
 * **concurrency**: above ``http_max_connections`` open connections and tasks, new requests
-  get 503 at once instead of queueing without bound.
+  get 503 at once instead of queueing without bound;
+* **TLS** when ``http_tls_cert_file`` + ``http_tls_key_file`` are set (checked at start by
+  the settings, ``shared/runtime/tls.py``): HTTPS only on that listener, TLS 1.2 at least.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Any, Protocol
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from hotro.shared.runtime.tls import HttpTlsFiles, http_tls_context
 
 _TOO_LARGE = b'{"detail":"the request line and headers are too large"}'
 _431 = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
@@ -102,7 +106,7 @@ def header_timeout_protocol(timeout_s: float, max_header_bytes: int = 16 * 1024
                 {"header_timeout_s": timeout_s, "max_header_bytes": max_header_bytes})
 
 
-class ServerLimits(Protocol):
+class ServerLimits(HttpTlsFiles, Protocol):
     """What the server limits are read from: a service's settings, or the console's."""
 
     @property
@@ -118,6 +122,7 @@ class ServerLimits(Protocol):
 def uvicorn_options(settings: ServerLimits) -> dict[str, Any]:
     """The server limits of a service process (keyword arguments of ``uvicorn.run``)."""
     return {
+        **tls_options(settings),
         "http": header_timeout_protocol(settings.http_header_timeout_s,
                                         settings.http_max_header_kb * 1024),
         "h11_max_incomplete_event_size": settings.http_max_header_kb * 1024,
@@ -125,3 +130,11 @@ def uvicorn_options(settings: ServerLimits) -> dict[str, Any]:
         "limit_concurrency": settings.http_max_connections,
         "timeout_graceful_shutdown": 10,
     }
+
+
+def tls_options(settings: HttpTlsFiles) -> dict[str, Any]:
+    """uvicorn's TLS arguments (none: plain HTTP), the files checked first."""
+    if http_tls_context(settings) is None:
+        return {}
+    return {"ssl_certfile": settings.http_tls_cert_file,
+            "ssl_keyfile": settings.http_tls_key_file}
