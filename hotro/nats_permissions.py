@@ -118,7 +118,9 @@ def service_permissions(service: str, partitions: int, consumes: bool) -> UserPe
     access = KEY_ACCESS.get(service, "none")
     if access in ("read", "create"):
         publish += [f"$JS.API.STREAM.INFO.{_kv(PII_KEYS_BUCKET)}",
-                    f"$JS.API.DIRECT.GET.{_kv(PII_KEYS_BUCKET)}.$KV.{PII_KEYS_BUCKET}.>"]
+                    f"$JS.API.DIRECT.GET.{_kv(PII_KEYS_BUCKET)}.$KV.{PII_KEYS_BUCKET}.>",
+                    # "not found" asked again of the stream leader (a replica may lag)
+                    f"$JS.API.STREAM.MSG.GET.{_kv(PII_KEYS_BUCKET)}"]
     if access == "create":
         publish.append(f"$KV.{PII_KEYS_BUCKET}.>")         # write-once: create only
     consumers = f"consumes {partitions} partitions" if consumes else "consumes nothing"

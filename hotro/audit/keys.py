@@ -20,7 +20,6 @@ says "erased" for a customer who was never erased is a lie, so the command refus
 
 from __future__ import annotations
 
-import base64
 import enum
 import uuid
 from collections.abc import Iterable, Mapping
@@ -111,24 +110,15 @@ class Lookup:
 
 async def fetch(js: Any, key_ids: Iterable[str]) -> dict[str, Lookup]:
     """Each key's state in the bucket: a key, a tombstone (or an old-style delete marker),
-    or nothing at all."""
-    from nats.js.errors import KeyNotFoundError
-
-    from hotro.shared.privacy.kv import TOMBSTONE, bucket
+    or nothing at all — "nothing" as the stream leader says, not a lagging replica."""
+    from hotro.shared.privacy.kv import bucket, lookup
 
     kv = await bucket(js)
+    states = {"open": KeyState.OPEN, "erased": KeyState.ERASED, "absent": KeyState.ABSENT}
     found: dict[str, Lookup] = {}
     for key_id in key_ids:
-        try:
-            entry = await kv.get(key_id)
-        except KeyNotFoundError as exc:
-            # nats-py turns a delete/purge marker into KeyNotFoundError with its operation
-            found[key_id] = Lookup(KeyState.ERASED if exc.op else KeyState.ABSENT)
-            continue
-        if not entry.value or entry.value == TOMBSTONE:
-            found[key_id] = Lookup(KeyState.ERASED)
-        else:
-            found[key_id] = Lookup(KeyState.OPEN, base64.b64decode(entry.value))
+        got = await lookup(kv, key_id)
+        found[key_id] = Lookup(states[got.state], got.key)
     return found
 
 

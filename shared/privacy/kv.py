@@ -9,14 +9,24 @@ can therefore never replace, delete or purge one (docs/security.md, "Bus permiss
 Erasure (``destroy_key``) erases each message of the key with the stream API's message
 delete, which by default *overwrites* the message in the file store (secure erase), and
 then writes the tombstone: the key can never be re-created, and no byte of it is left in
-any file of the NATS store (docs/security.md, "Data keys and erasure")."""
+any file of the NATS store (docs/security.md, "Data keys and erasure").
+
+Reading a key tells three answers apart (``lookup``): the key; erased (the tombstone, or a
+KV delete/purge marker of the old erasure); and *absent* — which is never read as erased.
+A direct get may be answered by a cluster replica that has not caught up with the leader,
+so "not found" is asked again of the stream leader (``STREAM.MSG.GET``); a key absent even
+there (not created yet: still pending in intake; or an erasure stopped midway) makes
+``get_key`` raise ``KeyMissing``, a ``KeyRingUnavailable``: callers retry later. NATS
+being away (no responders, no stream leader, a timeout) is ``KeyRingUnavailable`` too."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -149,30 +159,98 @@ async def revisions(js: Any, key_id: str, stream: str = KEYS_STREAM,
         seq = msg.seq + 1
 
 
-async def get_key(kv: Any, key_id: str) -> bytes | None:
-    from nats.js.errors import KeyNotFoundError
+class KeyRingUnavailable(RuntimeError):
+    """The key store cannot be reached now (not attached yet, NATS down, no responders,
+    no stream leader): retry later. Never confused with an erased key (``key()`` -> None)."""
+
+
+class KeyMissing(KeyRingUnavailable):
+    """Neither a key nor an erasure record, even on the stream leader: not created yet
+    (intake still holds it as a pending key) or an erasure that stopped midway. Not
+    "erased": retry later."""
+
+
+@dataclass(frozen=True)
+class KeyLookup:
+    state: str  # "open" | "erased" | "absent"
+    key: bytes | None = None
+
+
+#: how often a key absent on the stream leader is asked again (a leader election, a key
+#: being moved from intake's pending table right now)
+LEADER_ATTEMPTS = 2
+LEADER_RETRY_S = 0.25
+
+
+def unavailable_errors() -> tuple[type[BaseException], ...]:
+    """What nats-py raises when the key store cannot answer now (never "not found")."""
+    import nats.errors
+    from nats.js import errors as js_errors
+
+    return (nats.errors.TimeoutError, nats.errors.NoRespondersError,
+            nats.errors.ConnectionClosedError, nats.errors.StaleConnectionError,
+            nats.errors.OutboundBufferLimitError, nats.errors.ConnectionReconnectingError,
+            nats.errors.NoServersError, js_errors.ServiceUnavailableError,
+            js_errors.ServerError, TimeoutError)
+
+
+async def _latest(kv: Any, key_id: str, *, direct: bool) -> Any:
+    """The key's newest message, or None if the answering server has none."""
+    from nats.js.errors import NotFoundError
 
     try:
-        entry = await kv.get(key_id)
-    except KeyNotFoundError:
+        msg = await kv._js.get_msg(kv._stream, subject=f"{kv._pre}{key_id}", direct=direct)
+    except NotFoundError:
         return None
-    if not entry.value or entry.value == TOMBSTONE:
-        return None
-    return base64.b64decode(entry.value)
+    return msg if msg.subject == f"{kv._pre}{key_id}" else None
+
+
+async def lookup(kv: Any, key_id: str) -> KeyLookup:
+    """The key, its erasure, or its absence — absence confirmed by the stream leader.
+    nats-py's errors pass through (``unavailable_errors``: NATS cannot answer now)."""
+    msg = await _latest(kv, key_id, direct=bool(getattr(kv, "_direct", False)))
+    for attempt in range(LEADER_ATTEMPTS if msg is None else 0):
+        # a replica answering a direct get may lag the leader: the leader has every
+        # acknowledged write (raft), so ask it
+        if attempt:
+            await asyncio.sleep(LEADER_RETRY_S)
+        msg = await _latest(kv, key_id, direct=False)
+        if msg is not None:
+            break
+    if msg is None:
+        return KeyLookup("absent")
+    marker = (msg.headers or {}).get(_KV_OPERATION) in ("DEL", "PURGE")
+    if marker or not msg.data or msg.data == TOMBSTONE:
+        return KeyLookup("erased")
+    return KeyLookup("open", base64.b64decode(msg.data))
+
+
+async def get_key(kv: Any, key_id: str) -> bytes | None:
+    """The key, or None if it was erased. Raises ``KeyMissing`` if there is neither."""
+    found = await lookup(kv, key_id)
+    if found.state == "absent":
+        raise KeyMissing(f"no data key for {key_id} and no erasure of it (not created yet, "
+                         "or an erasure stopped midway)")
+    return found.key
 
 
 async def create_key(kv: Any, key_id: str) -> bytes:
-    from nats.js.errors import KeyWrongLastSequenceError
+    from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
     key = AESGCM.generate_key(bit_length=256)
     try:
         await kv.create(key_id, base64.b64encode(key))
         return key
-    except KeyWrongLastSequenceError:
-        existing = await kv.get(key_id)
-        if existing.value == TOMBSTONE:
+    except (KeyWrongLastSequenceError, KeyNotFoundError):
+        # refused: the key exists (nats-py's own read-back, a direct get, may reach a
+        # replica that lags and then says "not found")
+        existing = await lookup(kv, key_id)  # on the leader if a replica lags
+        if existing.state == "erased":
             raise KeyDestroyed(f"the key of {key_id} was destroyed (erasure)") from None
-        return base64.b64decode(existing.value or b"")
+        if existing.key is None:
+            raise KeyRingUnavailable(f"the key of {key_id} exists but cannot be read "
+                                     "now") from None
+        return existing.key
 
 
 async def destroy_key(kv: Any, key_id: str) -> bool:
@@ -182,7 +260,7 @@ async def destroy_key(kv: Any, key_id: str) -> bool:
     ``no_erase``: the server overwrites it in its files. Then the tombstone is written
     with ``create`` (the key's subject is empty now); should a service have created the
     key again in between, that key is erased too and the tombstone written after it."""
-    from nats.js.errors import KeyWrongLastSequenceError
+    from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
     js, stream, prefix = kv._js, kv._stream, kv._pre
     existed = False
@@ -199,7 +277,7 @@ async def destroy_key(kv: Any, key_id: str) -> bool:
         try:
             await kv.create(key_id, TOMBSTONE)
             return existed
-        except KeyWrongLastSequenceError:
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
             continue  # created again meanwhile: erase that one too
     raise RuntimeError(f"the key of {key_id} keeps being re-created; erasure not finished")
 
@@ -225,11 +303,6 @@ async def snapshot(js: Any, key_ids: Iterable[str]) -> SnapshotKeyRing:
     return SnapshotKeyRing({k: await get_key(kv, k) for k in key_ids})
 
 
-class KeyRingUnavailable(RuntimeError):
-    """The key store cannot be reached now (not attached yet, NATS down): retry later.
-    Never confused with an erased key (``key()`` -> None)."""
-
-
 class NatsKeyRing:
     """A synchronous ``KeyRing`` over the async KV bucket, for worker threads.
 
@@ -239,6 +312,10 @@ class NatsKeyRing:
     waited for with a timeout. ``attach`` (run on the loop, by ``keyring_job``) binds the
     ring to the loop and the bucket; a call made before that waits up to ``timeout_s`` for
     it. Calling from the loop's own thread would deadlock, so it is refused.
+
+    Every failure to reach the store (NATS away, no responders, no stream leader, no
+    answer in time) is ``KeyRingUnavailable`` and asks ``keyring_job`` to bind the bucket
+    again once NATS is back.
     """
 
     def __init__(self, timeout_s: float = 5.0) -> None:
@@ -249,15 +326,17 @@ class NatsKeyRing:
         self._kv: Any = None
         self._attached = threading.Event()
         self._is_connected: Any = None
+        self._rebind: asyncio.Event | None = None
 
     async def attach(self, js: Any, is_connected: Any = None) -> None:
         """``is_connected`` (optional): a cheap check; while it says no, calls fail at once
         instead of waiting ``timeout_s`` for a broker that is away."""
-        import asyncio
-
         self._is_connected = is_connected
         self._kv = await bucket(js)
         self._loop = asyncio.get_running_loop()
+        if self._rebind is None:
+            self._rebind = asyncio.Event()
+        self._rebind.clear()
         self._attached.set()
 
     def detach(self) -> None:
@@ -265,8 +344,23 @@ class NatsKeyRing:
         self._loop = None
         self._kv = None
 
+    async def rebind_wanted(self) -> None:
+        """Returns when a call found the store unreachable (``keyring_job`` waits on it)."""
+        if self._rebind is None:
+            self._rebind = asyncio.Event()
+        await self._rebind.wait()
+
+    def _unreachable(self, loop: Any, why: str, cause: BaseException | None = None
+                     ) -> KeyRingUnavailable:
+        rebind = self._rebind
+        if rebind is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(rebind.set)
+        error = KeyRingUnavailable(why)
+        error.__cause__ = cause
+        return error
+
     def _run(self, make: Any) -> Any:
-        import asyncio
         import concurrent.futures
 
         if not self._attached.wait(self.timeout_s):
@@ -288,7 +382,15 @@ class NatsKeyRing:
             return future.result(self.timeout_s)
         except (concurrent.futures.TimeoutError, TimeoutError):
             future.cancel()
-            raise KeyRingUnavailable("the data-key store (NATS KV) did not answer") from None
+            raise self._unreachable(loop, "the data-key store (NATS KV) did not answer"
+                                    ) from None
+        except KeyMissing:
+            raise
+        except KeyRingUnavailable as exc:
+            raise self._unreachable(loop, str(exc), exc) from exc
+        except unavailable_errors() as exc:
+            raise self._unreachable(loop, f"the data-key store (NATS KV) is unavailable: "
+                                          f"{type(exc).__name__} {exc}", exc) from exc
 
     def key(self, key_id: str) -> bytes | None:
         result: bytes | None = self._run(lambda kv: get_key(kv, key_id))
@@ -302,14 +404,53 @@ class NatsKeyRing:
         self._run(lambda kv: destroy_key(kv, key_id))
 
 
-def keyring_job(runtime: Any, ring: NatsKeyRing) -> Any:
-    """A runtime background job: attach ``ring`` to the runtime's NATS while it runs."""
+#: attach retries back off up to this (NATS away when the service starts, or the bucket's
+#: stream without a leader)
+ATTACH_RETRY_MAX_S = 5.0
 
-    async def job(stop: Any) -> None:
+
+def keyring_job(runtime: Any, ring: NatsKeyRing) -> Any:
+    """A runtime background job: attach ``ring`` to the runtime's NATS while it runs —
+    retried until it succeeds, and done again whenever a call found the store
+    unreachable (after a NATS outage), so the ring never stays bound to a dead handle."""
+    from hotro.shared.runtime.periodic import wait_or_stop
+
+    async def attach_until_done(stop: asyncio.Event) -> None:
         conn = getattr(runtime, "conn", None)
-        await ring.attach(runtime.js, conn.connected.is_set if conn is not None else None)
+        delay = 0.2
+        while not stop.is_set():
+            try:
+                await ring.attach(runtime.js, conn.connected.is_set if conn is not None
+                                  else None)
+                return
+            except Exception as exc:  # NATS away, no leader, no responders: try again
+                log.warning("data-key store not reachable (%s: %s); retrying",
+                            type(exc).__name__, exc)
+            if await wait_or_stop(stop, delay):
+                return
+            delay = min(delay * 2, ATTACH_RETRY_MAX_S)
+
+    async def job(stop: asyncio.Event) -> None:
         try:
-            await stop.wait()
+            await attach_until_done(stop)
+            while not stop.is_set():
+                rebind = asyncio.ensure_future(ring.rebind_wanted())
+                stopping = asyncio.ensure_future(stop.wait())
+                try:
+                    await asyncio.wait({rebind, stopping},
+                                       return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    rebind.cancel()
+                    stopping.cancel()
+                if stop.is_set():
+                    break
+                conn = getattr(runtime, "conn", None)
+                while conn is not None and not conn.connected.is_set() and \
+                        not await wait_or_stop(stop, 0.2):
+                    pass  # the client reconnects by itself; bind again once it has
+                await attach_until_done(stop)
+                if await wait_or_stop(stop, 1.0):  # failing calls rebind once a second
+                    break
         finally:
             ring.detach()
 

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from hotro.shared.privacy.kv import TOMBSTONE, KeyRingUnavailable
+from hotro.shared.privacy.kv import KeyRingUnavailable
 from hotro.shared.privacy.sealing import KeyRing
 
 log = logging.getLogger(__name__)
@@ -253,9 +253,9 @@ class FallbackKeyRing:
 async def flush_pending_keys(pending: PendingKeys, js: Any) -> int:
     """Move every pending key to the KV bucket. Raises (the relay retries) while NATS is
     unreachable. Returns how many keys were moved."""
-    from nats.js.errors import KeyWrongLastSequenceError
+    from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
-    from hotro.shared.privacy.kv import bucket
+    from hotro.shared.privacy.kv import bucket, lookup
 
     items = await asyncio.to_thread(pending.items)
     if not items:
@@ -265,11 +265,14 @@ async def flush_pending_keys(pending: PendingKeys, js: Any) -> int:
     for key_id, key in items:
         try:
             await kv.create(key_id, base64.b64encode(key))
-        except KeyWrongLastSequenceError:
-            existing = (await kv.get(key_id)).value
-            if existing == TOMBSTONE:
+        except (KeyWrongLastSequenceError, KeyNotFoundError):  # see kv.create_key
+            existing = await lookup(kv, key_id)  # the leader's answer if a replica lags
+            if existing.state == "absent":
+                raise KeyRingUnavailable(f"the key store refused {key_id} but shows no "
+                                         "key: kept pending, tried again later") from None
+            if existing.state == "erased":
                 log.info("pending key of %s dropped: erased meanwhile", key_id)
-            elif existing != base64.b64encode(key):
+            elif existing.key != key:
                 # Two replicas, one with NATS and one without, sealed the same request at
                 # once: the KV's key wins (docs/audit.md, "Erasure").
                 log.error("pending key of %s differs from the shared one; the shared one "

@@ -94,6 +94,7 @@ def test_data_keys_by_role_and_only_the_operator_administers() -> None:
     for service in ("intake", "notify"):
         grants = _key_grants(PERMISSIONS[service])
         assert "$JS.API.DIRECT.GET.KV_hotro_pii_keys.$KV.hotro_pii_keys.>" in grants
+        assert "$JS.API.STREAM.MSG.GET.KV_hotro_pii_keys" in grants  # the leader's answer
         assert "$KV.hotro_pii_keys.>" in grants  # create: the bucket is write-once per key
         assert not any("PURGE" in g or "DELETE" in g for g in grants)
     operator = PERMISSIONS[OPERATOR]
