@@ -6,7 +6,9 @@ again measured.
 Kinds (bounded run): ``kill-replica`` (SIGKILL of a random service replica), ``kill-nats``
 (SIGKILL of the single server, or of a random cluster node), ``stall-consumer`` (SIGSTOP of
 a consuming replica past the ack wait and the lease TTL, then SIGCONT), ``cut-db`` (every
-PostgreSQL connection of the run terminated). Long run also: ``restart-postgres`` (the
+PostgreSQL connection of the run terminated), ``net-delay`` (the network between the
+services and NATS or PostgreSQL slowed by a few hundred milliseconds each way, or stalled,
+for some seconds: ``netproxy.DelayProxy``). Long run also: ``restart-postgres`` (the
 server itself) and ``disk-full`` (the NATS store's small disk filled, then freed)."""
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ RESTART_AFTER_S = 1.0
 STALL_S = ACK_WAIT_S + LEASE_TTL_S + 1.0
 NATS_DOWN_S = 2.0
 DISK_FULL_S = 6.0
+#: net-delay: how long the link is slowed, the latency each way, how long it is stalled
+NET_DELAY_S = 6.0
+NET_LATENCY_S = (0.1, 0.5)
+NET_STALL_S = 4.0
 RECOVERY_TIMEOUT_S = 120.0
 
 
@@ -54,7 +60,7 @@ class FaultSchedule:
         self.rng = rng
         self.say = say
         self.faults: list[Fault] = []
-        self.kinds = ["kill-replica", "kill-nats", "stall-consumer"]
+        self.kinds = ["kill-replica", "kill-nats", "stall-consumer", "net-delay"]
         if system.config.store == "postgres":
             self.kinds.append("cut-db")
         if system.config.long:
@@ -106,7 +112,7 @@ class FaultSchedule:
         return await {"kill-replica": self.kill_replica, "kill-nats": self.kill_nats,
                       "stall-consumer": self.stall_consumer, "cut-db": self.cut_db,
                       "restart-postgres": self.restart_postgres,
-                      "disk-full": self.disk_full}[kind]()
+                      "disk-full": self.disk_full, "net-delay": self.net_delay}[kind]()
 
     async def kill_replica(self) -> Fault:
         victim: Replica = self.rng.choice([r for r in self.system.replicas if r.alive()])
@@ -161,6 +167,28 @@ class FaultSchedule:
         fault = Fault("restart-postgres", "postgresql", time.monotonic())
         away = await asyncio.to_thread(restart_postgres)
         fault.detail = f"(server back after {away:.1f}s)"
+        return fault
+
+    async def net_delay(self) -> Fault:
+        """Latency on every connection to NATS (each node) or PostgreSQL, or a stall."""
+        target = self.rng.choice(sorted(self.system.proxies))
+        proxies = self.system.proxies[target]
+        fault = Fault("net-delay", target, time.monotonic())
+        try:
+            if self.rng.random() < 0.5:
+                latency = self.rng.uniform(*NET_LATENCY_S)
+                for p in proxies:
+                    p.delay_s = latency
+                fault.detail = f"({latency * 1000:.0f} ms each way for {NET_DELAY_S:.0f}s)"
+                await asyncio.sleep(NET_DELAY_S)
+            else:
+                for p in proxies:
+                    await asyncio.to_thread(p.stall)
+                fault.detail = f"(stalled {NET_STALL_S:.0f}s)"
+                await asyncio.sleep(NET_STALL_S)
+        finally:
+            for p in proxies:
+                await asyncio.to_thread(p.clear)
         return fault
 
     async def disk_full(self) -> Fault:

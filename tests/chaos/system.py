@@ -24,6 +24,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from hotro.natsbin import NatsCluster, NatsServerProcess, free_port
+from tests.chaos.netproxy import DelayProxy
 from tests.support.postgres import PG_BASE
 from tests.support.processes import ServiceProcess
 from tests.support.stores import open_service_store
@@ -276,6 +277,9 @@ class ChaosSystem:
     replicas: list[Replica] = field(default_factory=list)
     disk: SmallDisk | None = None
     notes: list[str] = field(default_factory=list)
+    #: the services reach NATS (each node) and PostgreSQL through these, so the fault
+    #: schedule can slow or stall the network (``net-delay``)
+    proxies: dict[str, list[DelayProxy]] = field(default_factory=dict)
 
     # -- start / stop --------------------------------------------------------------------
 
@@ -308,6 +312,7 @@ class ChaosSystem:
         if self.config.store == "postgres":
             self.db = ChaosDatabase()
             self.db.create()
+        self._start_proxies()
         self.smtp_controller = Controller(self.sink, hostname="127.0.0.1", port=free_port())
         self.smtp_controller.start()
         self.smtp_in_port = free_port()
@@ -325,16 +330,51 @@ class ChaosSystem:
             for r in started:
                 r.process.wait_ready(timeout=120)
 
+    def _start_proxies(self) -> None:
+        from urllib.parse import urlsplit
+
+        nodes = [urlsplit(n.url) for n in self.nats_nodes()]
+        self.proxies["nats"] = [
+            DelayProxy(n.hostname or "127.0.0.1", n.port or 4222, name=f"nats:{n.port}").start()
+            for n in nodes]
+        if self.db is not None:
+            pg = urlsplit(self.db.base)
+            self.proxies["postgres"] = [DelayProxy(pg.hostname or "127.0.0.1", pg.port or 5432,
+                                                   name="postgres").start()]
+
     def store_url(self, service: str) -> str:
+        """Where the service's store is (the checks read it directly)."""
         if self.db is not None:
             return self.db.url(service)
         return f"sqlite:///{self.root / f'{service}.sqlite'}"
 
+    def service_store_url(self, service: str) -> str:
+        """The same store as the service reaches it: through the PostgreSQL proxy."""
+        url = self.store_url(service)
+        proxy = self.proxies.get("postgres")
+        if not proxy or self.db is None:
+            return url
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)
+        user = f"{netloc[0]}@" if len(netloc) == 2 else ""
+        return urlunsplit(parts._replace(netloc=f"{user}{proxy[0].host}:{proxy[0].port}"))
+
+    def service_nats_url(self) -> str:
+        """NATS as the services reach it: each node through its proxy. (A cluster's
+        clients also learn the nodes' own addresses from the servers and may reconnect
+        there directly: the delay then reaches only some of the connections.)"""
+        proxies = self.proxies.get("nats")
+        if not proxies:
+            return self.nats_url()
+        return ",".join(f"nats://{p.host}:{p.port}" for p in proxies)
+
     def env(self, service: str, index: int) -> dict[str, str]:
         assert self.nats is not None and self.smtp_controller is not None
         env = {
-            "HOTRO_NATS_URL": self.nats.url,
-            "HOTRO_STORE_URL": self.store_url(service),
+            "HOTRO_NATS_URL": self.service_nats_url(),
+            "HOTRO_STORE_URL": self.service_store_url(service),
             "HOTRO_PARTITIONS": str(PARTITIONS),
             "HOTRO_LEASE_TTL_S": str(LEASE_TTL_S),
             "HOTRO_DATA_DIR": str(self.root / "data"),
@@ -359,6 +399,9 @@ class ChaosSystem:
             r.process.stop()
         if self.nats is not None:
             self.nats.stop()
+        for group in self.proxies.values():
+            for proxy in group:
+                proxy.stop()
         if self.smtp_controller is not None:
             with contextlib.suppress(Exception):
                 self.smtp_controller.stop()
