@@ -360,9 +360,16 @@ class Acknowledgement(Aggregate):
 
     @property
     def is_due(self) -> bool:
-        """Both halves are known and the dispatch is not requested yet."""
-        return (self.receipt is not None and self.reply_last_day is not None
-                and self.dispatch_id is None)
+        """Both halves are known (a late filing has no reply date: it is acknowledged as
+        under review) and the dispatch is not requested yet."""
+        return (self.receipt is not None and self.dispatch_id is None
+                and (self.reply_last_day is not None or bool(self.receipt["filed_late"])))
+
+    @property
+    def sent_under_review(self) -> bool:
+        """Acknowledged as a late filing under review, with no reply date yet."""
+        return (self.dispatch_id is not None and self.receipt is not None
+                and bool(self.receipt["filed_late"]) and self.reply_last_day is None)
 
     @event(ReceiptNoted)
     def _receipt_noted(self, *, reference: str, kind: str, received_at: str,
@@ -405,9 +412,11 @@ class Acknowledgement(Aggregate):
 
     def context(self, *, customer_name: str | None) -> dict[str, Any]:
         """What the acknowledgement template is given."""
-        if self.receipt is None or self.reply_last_day is None:
+        if self.receipt is None or (self.reply_last_day is None
+                                    and not self.receipt["filed_late"]):
             raise DispatchError("the acknowledgement is not due")
         return {"reference": self.receipt["reference"], "kind": self.receipt["kind"],
+                "under_review": self.reply_last_day is None,
                 "customer_name": customer_name, "received_at": self.receipt["received_at"],
                 "reply_deadline": self.reply_last_day,
                 "filed_late": self.receipt["filed_late"],

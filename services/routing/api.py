@@ -128,6 +128,16 @@ class Refusal(_Body):
     explanation: str = Field(min_length=1, max_length=5000)
 
 
+class Waiver(_Body):
+    waiver_reason: str = Field(min_length=1, max_length=5000,
+                               description="why the late filing is accepted")
+
+
+class LateRefusal(_Body):
+    note: str = Field("", max_length=5000,
+                      description="added under the rule and the deadline the customer reads")
+
+
 class Note(_Body):
     text: str = Field(min_length=1, max_length=10_000)
 
@@ -150,6 +160,8 @@ class CaseSummary(BaseModel):
     sla_status: SlaStatus | None = Field(description="None once the case has ended")
     deadlines: dict[str, dict[str, Any]]
     updated_at: str
+    follow_up: bool = Field(False, description="the customer wrote after the case ended; "
+                                               "a supervisor may reopen it")
 
 
 class CaseDetail(BaseModel):
@@ -178,6 +190,10 @@ class CaseDetail(BaseModel):
     deadlines: dict[str, dict[str, Any]]
     notes: list[dict[str, Any]]
     timeline: list[dict[str, Any]]
+    filing_review: dict[str, Any] | None = Field(
+        None, description="a supervisor's decision on a late filing")
+    follow_ups: list[dict[str, Any]] = Field(default_factory=list)
+    follow_up_pending: bool = False
     allowed_actions: list[Action] = Field(description="what the caller may do now")
 
 
@@ -386,6 +402,21 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *,
                      ) -> dict[str, Any]:
         return await _act(complaint_id, Action.REFUSE, user, **body.model_dump())
 
+    @post(Action.ACCEPT_LATE_FILING, "Supervisor: accept a late filing (waive the deadline)")
+    async def accept_late_filing(
+            complaint_id: uuid.UUID, body: Waiver,
+            user: Annotated[Principal, Depends(ACTOR[Action.ACCEPT_LATE_FILING])]
+    ) -> dict[str, Any]:
+        return await _act(complaint_id, Action.ACCEPT_LATE_FILING, user, **body.model_dump())
+
+    @post(Action.REFUSE_LATE_FILING,
+          "Supervisor: refuse a late filing (the customer reads the rule and its last day)")
+    async def refuse_late_filing(
+            complaint_id: uuid.UUID, body: LateRefusal,
+            user: Annotated[Principal, Depends(ACTOR[Action.REFUSE_LATE_FILING])]
+    ) -> dict[str, Any]:
+        return await _act(complaint_id, Action.REFUSE_LATE_FILING, user, **body.model_dump())
+
     @post(Action.WITHDRAW, "The customer withdrew the request")
     async def withdraw(complaint_id: uuid.UUID, body: Reason,
                        user: Annotated[Principal, Depends(ACTOR[Action.WITHDRAW])]
@@ -460,6 +491,8 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *,
                                       description="cases this staff member acted on"),
             ids: str | None = Query(None, max_length=40_000,
                                     description="comma-separated complaint ids"),
+            follow_up: bool | None = Query(None, description="only cases the customer "
+                                                             "wrote to after they ended"),
             offset: int = Query(0, ge=0, le=10_000_000),
             limit: int = Query(25, ge=1, le=200)) -> dict[str, Any]:
         """One page of the queue, overdue first (then approaching), oldest first, with the
@@ -471,7 +504,7 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *,
         total, rows = await asyncio.to_thread(
             queues.page, offset=offset, limit=limit, state=state, channel=channel,
             product=product, department=department, sla=sla, referred_to=referred_to,
-            actor=actor, complaint_ids=wanted)
+            actor=actor, complaint_ids=wanted, follow_up=follow_up)
         return {"total": total, "offset": offset, "limit": limit, "rows": rows}
 
     @router.get("/api/case-stats", tags=["cases"])
@@ -495,6 +528,8 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *,
             "outcome": case.outcome,
             "sla_status": None if case.is_ended else case.sla_status,
             "deadlines": case.deadlines, "notes": case.notes, "timeline": case.timeline,
+            "filing_review": case.filing_review, "follow_ups": case.follow_ups,
+            "follow_up_pending": case.follow_up_pending,
             "allowed_actions": permitted_actions(user.role, case, user.department),
         }
 

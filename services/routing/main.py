@@ -18,6 +18,7 @@ from hotro.services.routing.application import RoutingApplication
 from hotro.services.routing.settings import RoutingSettings
 from hotro.services.routing.views import CaseQueues
 from hotro.services.routing.workers import follow_case_queues
+from hotro.shared.calendar import load_policy
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.schema import ensure_store
 from hotro.shared.observability.metrics import ServiceMetrics
@@ -35,7 +36,7 @@ def build_application(settings: RoutingSettings, *,
     return RoutingApplication(
         env=persistence_env(settings.store_url, allow_memory=settings.allow_memory_store),
         clock=clock, catalogue=catalogue, triage=triage,
-        auto_refuse_late=settings.auto_refuse_late,
+        deadline_policy=load_policy(settings.deadline_policy_file),
         auto_close_after_reply=settings.auto_close_after_reply,
         customer_info_timeout=settings.customer_info_timeout,
     )

@@ -13,8 +13,6 @@ class RoutingSettings(ServiceSettings):
     triage_file: str = Field(str(TRIAGE_RULES_PATH),
                              description="triage rules; reloadable by an operator (POST "
                                          "/ops/triage/reload on routing's own listener)")
-    auto_refuse_late: bool = Field(True, description="refuse complaints filed after the "
-                                                     "filing deadline on arrival")
     auto_close_after_reply: bool = Field(True, description="close a case when notify reports "
                                                            "the reply delivered")
     customer_info_timeout: Literal["resume_analysis", "withdraw"] = Field(

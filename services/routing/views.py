@@ -26,6 +26,7 @@ _STATE_AFTER = {
     "DepartmentResponded": "department_responded", "ReplyRequested": "reply_due",
     "ReplySent": "replied", "Closed": "closed", "Refused": "refused",
     "Withdrawn": "withdrawn", "Reopened": "analysing",
+    "FilingReviewOpened": "awaiting_filing_review", "LateFilingAccepted": "analysing",
 }
 _ENDED = frozenset({"closed", "refused", "withdrawn"})
 #: queue rows (an alias: inside CaseQueues, ``list`` names its method)
@@ -70,6 +71,7 @@ class CaseQueues:
                 "category": event.category, "received_at": event.received_at.isoformat(),
                 "state": "new", "department": None, "departments": [],
                 "triage_rule": None, "sla_status": "on_track", "deadlines": {},
+                "follow_up": False,
                 "updated_at": event.timestamp.isoformat()}
             self._deadlines[key] = {}
             return
@@ -83,6 +85,8 @@ class CaseQueues:
             row["department"] = event.department
             if event.department not in row["departments"]:
                 row["departments"].append(event.department)
+        elif name in ("FollowUpReceived", "Reopened"):
+            row["follow_up"] = name == "FollowUpReceived"
         elif name == "TriageApplied":
             row["triage_rule"] = event.rule_id
         elif name == "DeadlineRecorded":
@@ -117,7 +121,8 @@ class CaseQueues:
              channel: str | None = None, product: str | None = None,
              department: str | None = None, sla: str | None = None,
              referred_to: str | None = None, actor: str | None = None,
-             complaint_ids: frozenset[str] | None = None) -> tuple[int, Rows]:
+             complaint_ids: frozenset[str] | None = None,
+             follow_up: bool | None = None) -> tuple[int, Rows]:
         """(how many rows match, the rows ``offset``..``offset+limit``) in queue order
         (overdue first, then approaching, then oldest first)."""
         self.refresh()
@@ -138,7 +143,8 @@ class CaseQueues:
                         (sla is not None and row["sla_status"] != sla) or \
                         (referred_to is not None and referred_to not in row["departments"]) \
                         or (complaint_ids is not None
-                            and row["complaint_id"] not in complaint_ids):
+                            and row["complaint_id"] not in complaint_ids) \
+                        or (follow_up is not None and row.get("follow_up", False) != follow_up):
                     continue
                 if actor is not None and actor not in actors.get(
                         uuid.UUID(row["complaint_id"]), ()):

@@ -219,6 +219,31 @@ class ComplaintReopened(Payload):
     reason: str
 
 
+class LateFilingAccepted(Payload):
+    """A supervisor reviewed a complaint filed after the filing deadline and accepted it
+    (the waiver's reason); the reply clock counts from this decision."""
+
+    EVENT_TYPE: ClassVar[str] = "LateFilingAccepted"
+
+    reference: str
+    waiver_reason: str
+    filing_deadline: date | None = None
+    product: str | None = None
+    category: str | None = None
+
+
+class FollowUpReceived(Payload):
+    """The customer wrote again about a case that has ended (an email threading into it, a
+    message on their page): the case's owner is alerted and a supervisor may reopen it."""
+
+    EVENT_TYPE: ClassVar[str] = "FollowUpReceived"
+
+    reference: str
+    channel: Channel
+    excerpt: str = Field(max_length=500)
+    case_state: Literal["closed", "refused", "withdrawn"]
+
+
 class _Deadline(Payload):
     reference: str
     clock: ClockKind
@@ -275,6 +300,8 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     ComplaintRefused,
     ComplaintClosed,
     ComplaintReopened,
+    LateFilingAccepted,
+    FollowUpReceived,
     DeadlineSet,
     DeadlineApproaching,
     DeadlineBreached,

@@ -14,7 +14,7 @@ PRODUCES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
     "intake": ("ComplaintReceived", "InfoProvided", "DeliveryBounced", "CustomerLinkReissued"),
     "routing": ("InfoRequested", "InfoProvided", "ReferredToDepartment", "DepartmentResponded",
                 "ReplyRequested", "ReplySent", "ComplaintRefused", "ComplaintClosed",
-                "ComplaintReopened"),
+                "ComplaintReopened", "LateFilingAccepted", "FollowUpReceived"),
     "sla": ("DeadlineSet", "DeadlineApproaching", "DeadlineBreached", "DeadlineMet",
             "DeadlineReplanned"),
     "notify": ("AcknowledgementSent", "ReplySent", "NotificationFailed"),

@@ -24,8 +24,8 @@ _DATE_KEYS = {"reply_deadline", "new_reply_deadline", "due_date", "deadline", "i
               "filing_deadline"}
 _DATETIME_KEYS = {"received_at", "due_at"}
 _AUTOMATIC = {"acknowledgement", "reminder", "customer_link", "reopened",
-              "alert_deadline_approaching", "alert_deadline_breached", "alert_new_referral",
-              "alert_delivery_failed"}
+              "follow_up_received", "alert_deadline_approaching", "alert_deadline_breached",
+              "alert_new_referral", "alert_delivery_failed", "alert_follow_up"}
 #: SMS texts without diacritics (one GSM-7 segment, as Vietnamese SMS are usually written)
 _SMS_TEXT = {
     "vi": {
@@ -38,6 +38,10 @@ _SMS_TEXT = {
                     "{hotline}.",
         "reopened": "{company}: {noun} {reference} da duoc mo lai, han tra loi moi {due}. "
                     "Hotline {hotline}.",
+        "filing_accepted": "{company}: {noun} {reference} gui sau thoi han da duoc chap nhan "
+                           "giai quyet, han tra loi {due}. Hotline {hotline}.",
+        "follow_up_received": "{company}: da nhan thong tin gui them ve {noun} {reference}, "
+                              "nhan vien se xem xet. Hotline {hotline}.",
         "customer_link": "{company}: duong dan moi theo doi {noun} {reference} (link cu het "
                          "hieu luc). Hotline {hotline}.",
     },
@@ -51,6 +55,10 @@ _SMS_TEXT = {
                     "Hotline {hotline}.",
         "reopened": "{company}: your {noun} {reference} was reopened, new reply date {due}. "
                     "Hotline {hotline}.",
+        "filing_accepted": "{company}: your late {noun} {reference} was accepted, reply date "
+                           "{due}. Hotline {hotline}.",
+        "follow_up_received": "{company}: we received your message about {noun} "
+                              "{reference}; our staff will review it. Hotline {hotline}.",
         "customer_link": "{company}: a new link to follow your {noun} {reference} (old links "
                          "no longer work). Hotline {hotline}.",
     },
@@ -65,7 +73,7 @@ def sms_text(purpose: str, lang: str, context: dict[str, Any], company: CompanyI
     """The SMS a customer receives for ``purpose``: kind-aware, in their language."""
     lang = lang if lang in _SMS_TEXT else "vi"
     texts = _SMS_TEXT[lang]
-    due = context.get("new_reply_deadline")
+    due = context.get("new_reply_deadline") or context.get("reply_deadline")
     text = texts.get(purpose, texts["reply"]).format(
         company=company.name, reference=context["reference"], hotline=company.hotline,
         noun=_SMS_NOUN[lang][request_kind(context)],

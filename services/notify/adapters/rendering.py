@@ -34,6 +34,9 @@ Purpose = Literal[
     "alert_new_referral",
     "alert_delivery_failed",
     "reopened",
+    "filing_accepted",
+    "follow_up_received",
+    "alert_follow_up",
 ]
 LANGS: Final[tuple[Lang, ...]] = get_args(Lang)
 PURPOSES: Final[tuple[Purpose, ...]] = get_args(Purpose)

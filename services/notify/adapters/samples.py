@@ -56,11 +56,18 @@ def sample_context(purpose: str, kind: str, lang: str) -> dict[str, Any]:
                               "to arrange a time.")},
         "refusal": ({"reason": "late_filing", "incident_date": date(2026, 2, 2),
                      "filing_deadline": date(2026, 2, 11),
-                     "detail": ("Gửi sau thời hạn khiếu nại (hạn cuối: 11/02/2026)."
+                     "detail": ("Theo quy trình hỗ trợ khách hàng, khiếu nại phải được gửi "
+                                "trong vòng 7 ngày làm việc kể từ ngày xảy ra sự việc."
                                 if lang == "vi" else
-                                "Filed after the filing deadline (11/02/2026).")}
+                                "Under our customer-support rules a complaint must be made "
+                                "within 7 working days of the day of the incident.")}
                     if kind == "complaint" else {"reason": "not_eligible"}),
         "reopened": {**link, "new_reply_deadline": date(2026, 4, 2)},
+        "filing_accepted": {**link, "reply_deadline": date(2026, 3, 23)},
+        "follow_up_received": {"case_state": "closed"},
+        "alert_follow_up": {"handler": "le.van.binh", "channel": "email",
+                            "case_state": "closed",
+                            "excerpt": "Máy lọc nước lại rò rỉ sau khi sửa."},
         "customer_link": {**link},
         "alert_deadline_approaching": {"handler": "le.van.binh", "deadline": date(2026, 3, 19),
                                        "working_days_left": 2},
@@ -100,6 +107,14 @@ def rendered_samples(company: CompanyInfo | None = None) -> dict[str, str]:
             continue
         message = render(purpose, lang, context, company, method=method)
         out[name] = f"Subject: {message.subject}\n\n{message.text}"
+    # A late filing's acknowledgement: under a supervisor's review, no reply date yet.
+    for kind in KINDS:
+        for lang in LANGS:
+            context = {**sample_context("acknowledgement", kind, lang), "under_review": True,
+                       "reply_deadline": None}
+            message = render("acknowledgement", lang, context, company, method="email")
+            out[f"acknowledgement-under-review.{kind}.email.{lang}.txt"] = \
+                f"Subject: {message.subject}\n\n{message.text}"
     return out
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from eventsourcing.application import ProcessingEvent
 
 from hotro.services.notify.application.acknowledgements import Acknowledgements
+from hotro.services.notify.application.follow_ups import FollowUps
 from hotro.services.notify.application.information import InformationRequests
 from hotro.services.notify.application.intents import DispatchNotFound, Recipients
 from hotro.services.notify.application.links import CustomerLinkMessages, CustomerLinks
@@ -31,7 +32,7 @@ from hotro.shared.privacy.sealing import KeyRing, process_keyring
 
 
 class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationRequests, Replies,
-                        DispatchOutcomes):
+                        DispatchOutcomes, FollowUps):
     name = "notify"
 
     def __init__(self, env: dict[str, str] | None = None,
@@ -80,6 +81,10 @@ class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationReque
             self.remind_customer(env, p, pe)
         else:
             self.alert_deadline(env, p, pe)
+
+    @handles("routing.FollowUpReceived")
+    def _on_follow_up(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        self.follow_up(env, p, pe)
 
     @handles("intake.DeliveryBounced")
     def _on_bounced(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:

@@ -55,6 +55,17 @@ class Acknowledgements(Intents):
         """sla's DeadlineSet of the reply clock: the date the acknowledgement promises."""
         trace = self.reaction_trace(env, "notify")
         acknowledgement = self._acknowledgement(env.complaint_id, trace)
+        if acknowledgement.sent_under_review:
+            # A late filing acknowledged as under review, then accepted by a supervisor:
+            # sla's first reply clock counts from that decision; the customer is told
+            # it was accepted and by when they will have the answer.
+            acknowledgement.note_reply_deadline(last_day=p.last_day.isoformat(),
+                                                due_at=p.due_at.isoformat(),
+                                                calendar_version=p.calendar_version,
+                                                trace=trace)
+            pe.collect_events(acknowledgement)
+            self.tell_filing_accepted(env, p, pe)
+            return
         if acknowledgement.reply_last_day is not None:
             # The first reply deadline stands (it is the acknowledgement's). Another reply
             # clock is sla's new one for a reopened case (``reply/reopen-N``, a ``reply``
@@ -84,6 +95,19 @@ class Acknowledgements(Intents):
         pe.collect_events(self._dispatch(env, "reopened", method, recipient, contact.language,
                                          context, contact, trace,
                                          cause=f"reopen/{p.last_day.isoformat()}"))
+
+    def tell_filing_accepted(self, env: Envelope, p: Any,
+                             pe: ProcessingEvent[uuid.UUID]) -> None:
+        """The late filing was accepted: the customer hears it and the reply date."""
+        contact = self._require_contact(env)
+        trace = self.reaction_trace(env, "notify")
+        person = self.open_customer(contact)
+        method, recipient = customer_route(person)
+        context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
+                   "reply_deadline": p.last_day.isoformat()}
+        pe.collect_events(self._dispatch(env, "filing_accepted", method, recipient,
+                                         contact.language, context, contact, trace,
+                                         cause="filing-review/accepted"))
 
     def _request_if_due(self, acknowledgement: Acknowledgement, contact: Contact | None,
                         trace: dict[str, str | None]) -> list[Aggregate]:

@@ -32,6 +32,8 @@ from hotro.services.routing.domain.case import Case
 from hotro.services.routing.domain.catalogue import Catalogue
 from hotro.services.routing.domain.triage import TriageRules
 from hotro.services.routing.domain.workflow import Action, CaseError
+from hotro.shared.calendar import DeadlinePolicy
+from hotro.shared.calendar.rules import default_policy
 from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.eventstore.application import ServiceApplication, WireEvent, handles
 
@@ -55,12 +57,14 @@ class RoutingApplication(ServiceApplication):
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None, *,
                  catalogue: Catalogue, triage: TriageRules,
-                 auto_refuse_late: bool = True, auto_close_after_reply: bool = True,
-                 customer_info_timeout: InfoTimeoutOutcome = "resume_analysis") -> None:
+                 auto_close_after_reply: bool = True,
+                 customer_info_timeout: InfoTimeoutOutcome = "resume_analysis",
+                 deadline_policy: DeadlinePolicy | None = None) -> None:
         super().__init__(env, clock)
         self.catalogue = catalogue
         self.triage = triage
-        self.auto_refuse_late = auto_refuse_late
+        #: the filing window a supervisor's refusal of a late filing explains
+        self.deadline_policy = deadline_policy or default_policy()
         self.auto_close_after_reply = auto_close_after_reply
         self.customer_info_timeout = customer_info_timeout
 
@@ -75,7 +79,6 @@ class RoutingApplication(ServiceApplication):
         if self._find(env.complaint_id) is not None:
             return
         pe.collect_events(open_case(env.complaint_id, p, self.triage,
-                                    refuse_late=self.auto_refuse_late,
                                     trace=self.reaction_trace(env, "routing"),
                                     now=self.clock()))
 
@@ -145,7 +148,8 @@ class RoutingApplication(ServiceApplication):
         an error and no event (see ``staff.perform``)."""
         case = self._require(complaint_id)
         perform(case, action, role=role, actor_department=actor_department,
-                catalogue=self.catalogue, trace=trace, now=self.clock(), **arguments)
+                catalogue=self.catalogue, deadline_policy=self.deadline_policy,
+                trace=trace, now=self.clock(), **arguments)
         try:
             self.save(case)
         except IntegrityError:

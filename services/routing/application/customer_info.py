@@ -20,6 +20,13 @@ def record_information(case: Case, envelope: Envelope, provided: wire.InfoProvid
                        trace: TraceDict, now: datetime) -> None:
     # Only items the customer (or the staff member taking it) named are ticked: a free
     # text answer ticks nothing, support ticks what it finds (record_info_provided).
+    if case.is_ended:
+        # The customer wrote again about an ended case: a follow-up its owner is alerted
+        # to and a supervisor may reopen for — never just a note nobody reads.
+        case.record_follow_up(channel=provided.channel, text=provided.content or
+                              f"({len(provided.attachments)} attachment(s))",
+                              trace=trace, now=now)
+        return
     items = [i for i in provided.items if i in case.checklist]
     note = provided.content[:2000]
     stray = [i for i in provided.items if i not in case.checklist]

@@ -15,7 +15,8 @@ from hotro.shared.eventstore.application import WireEvent
 #: Stored events that other services hear about.
 PUBLISHED = frozenset({"InfoRequested", "InfoProvided", "ReferredToDepartment",
                        "DepartmentResponded", "ReplyRequested", "ReplySent", "Refused",
-                       "Closed", "Withdrawn", "Reopened"})
+                       "Closed", "Withdrawn", "Reopened", "LateFilingAccepted",
+                       "FollowUpReceived"})
 #: ...of which these only when staff recorded them in routing (information handed in at
 #: the counter, a reply given by phone): otherwise they came from intake or notify.
 PUBLISHED_WHEN_STAFF = frozenset({"InfoProvided", "ReplySent"})
@@ -73,4 +74,13 @@ def _payload(name: str, e: Any, ref: str) -> wire.Payload:
     if name == "Withdrawn":
         # No contract of its own: for sla and the audit trail the case is closed.
         return wire.ComplaintClosed(reference=ref, reason=f"withdrawn: {e.reason}".rstrip(": "))
+    if name == "LateFilingAccepted":
+        return wire.LateFilingAccepted(
+            reference=ref, waiver_reason=e.waiver_reason, product=e.product,
+            category=e.category,
+            filing_deadline=date.fromisoformat(e.filing_deadline)
+            if e.filing_deadline else None)
+    if name == "FollowUpReceived":
+        return wire.FollowUpReceived(reference=ref, channel=e.channel, excerpt=e.excerpt,
+                                     case_state=e.case_state)
     return wire.ComplaintReopened(reference=ref, reason=e.reason)

@@ -10,16 +10,21 @@ from hotro.services.routing.domain.case import Case, TraceDict
 from hotro.services.routing.domain.catalogue import Catalogue
 from hotro.services.routing.domain.permissions import authorize
 from hotro.services.routing.domain.workflow import Action, InvalidCommand
+from hotro.shared.calendar import DeadlinePolicy
 
 
 def perform(case: Case, action: Action, *, role: str, actor_department: str | None,
-            catalogue: Catalogue, trace: TraceDict, now: datetime, **arguments: Any) -> None:
+            catalogue: Catalogue, deadline_policy: DeadlinePolicy, trace: TraceDict,
+            now: datetime, **arguments: Any) -> None:
     """Trigger ``action``'s event on ``case``, or raise (Forbidden, a CaseError) with no
     event triggered. ``actor_department``: the department of a department member
     (``department`` in ``arguments`` is the action's own, e.g. where to refer)."""
     authorize(role, action, case, actor_department)
     if action is Action.REOPEN:
         arguments.setdefault("within_days", catalogue.policy.reopen_period_days)
+    elif action is Action.REFUSE_LATE_FILING:
+        days, _rule = deadline_policy.resolve_working_days("filing", case.product, case.category)
+        arguments.setdefault("filing_window_days", days)
     elif action is Action.REFER:
         _known_department(catalogue, arguments["department"])
     elif action is Action.REQUEST_INFO:

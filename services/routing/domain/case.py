@@ -167,6 +167,11 @@ class Case(Aggregate):
         #: the last day of the customer's reply clock, as sla set it (DeadlineSet): a
         #: department's due date may not pass it
         self.reply_last_day: str | None = None
+        #: the supervisor's decision on a late filing: decision, reason, by, at
+        self.filing_review: dict[str, Any] | None = None
+        #: what the customer sent after the case ended; a supervisor may reopen it
+        self.follow_ups: list[dict[str, Any]] = []
+        self.follow_up_pending = False
 
     # ---- queries -------------------------------------------------------------------
 
@@ -195,6 +200,58 @@ class Case(Aggregate):
     @property
     def sla_status(self) -> str:
         return sla_status(self.deadlines)
+
+    # ---- a late filing, reviewed by a supervisor ----------------------------------------
+
+    def await_filing_review(self, *, trace: TraceDict, now: datetime) -> None:
+        """Filed after the filing deadline: nobody analyses it (and no reply clock runs)
+        until a supervisor accepts it with a waiver or refuses it."""
+        _require_aware(now, "now")
+        if self.state is not State.NEW or not self.filed_late:
+            raise CaseError(f"case {self.reference} is {self.state.value}"
+                            f"{'' if self.filed_late else ', not filed late'}: no filing review")
+        self._filing_review_opened(filing_deadline=self.filing_deadline, trace=trace,
+                                   timestamp=now)
+
+    @event("FilingReviewOpened", topic="hotro.routing:Case.FilingReviewOpened")
+    def _filing_review_opened(self, *, filing_deadline: str | None, trace: TraceDict,
+                              timestamp: datetime) -> None:
+        self.state = State.AWAITING_FILING_REVIEW
+
+    def accept_late_filing(self, *, waiver_reason: str, trace: TraceDict,
+                           now: datetime) -> None:
+        """The supervisor waives the filing deadline (the reason is kept); analysis starts
+        and the reply clock counts from now."""
+        self._check(Action.ACCEPT_LATE_FILING, now)
+        _require_text(waiver_reason, "waiver_reason")
+        self._late_filing_accepted(waiver_reason=waiver_reason,
+                                   filing_deadline=self.filing_deadline,
+                                   product=self.product, category=self.category,
+                                   **self._names(), trace=trace, timestamp=now)
+
+    @event("LateFilingAccepted", topic="hotro.routing:Case.LateFilingAccepted")
+    def _late_filing_accepted(self, *, waiver_reason: str, filing_deadline: str | None,
+                              product: str | None, category: str | None,
+                              complaint_id: uuid.UUID | None = None,
+                              reference: str | None = None, trace: TraceDict,
+                              timestamp: datetime) -> None:
+        self.filing_review = {"decision": "accepted", "reason": waiver_reason,
+                              "by": trace.get("actor_id"), "at": timestamp}
+        self.state = State.ANALYSING
+
+    def refuse_late_filing(self, *, filing_window_days: int, note: str = "",
+                           trace: TraceDict, now: datetime) -> None:
+        """The supervisor refuses the late filing; the customer reads the rule (the
+        filing window in working days) and the last day it allowed, in their language."""
+        self._check(Action.REFUSE_LATE_FILING, now)
+        if filing_window_days < 1:
+            raise InvalidCommand(f"filing_window_days must be positive, got {filing_window_days}")
+        explanation = late_filing_explanation(self.language, self.kind, filing_window_days)
+        if note.strip():
+            explanation = f"{explanation}\n{note.strip()}"
+        self._refused(reason="late_filing", explanation=explanation,
+                      filing_deadline=self.filing_deadline, **self._names(), trace=trace,
+                      timestamp=now)
 
     # ---- triage and analysis ---------------------------------------------------------
 
@@ -466,6 +523,9 @@ class Case(Aggregate):
     def _refused(self, *, reason: str, explanation: str, filing_deadline: str | None,
                  complaint_id: uuid.UUID | None = None, reference: str | None = None,
                  trace: TraceDict, timestamp: datetime) -> None:
+        if self.state is State.AWAITING_FILING_REVIEW:
+            self.filing_review = {"decision": "refused", "reason": explanation,
+                                  "by": trace.get("actor_id"), "at": timestamp}
         self._end(State.REFUSED, {"reason": reason, "explanation": explanation,
                                   "filing_deadline": filing_deadline}, timestamp)
 
@@ -498,9 +558,30 @@ class Case(Aggregate):
                   complaint_id: uuid.UUID | None = None, reference: str | None = None,
                   trace: TraceDict, timestamp: datetime) -> None:
         self.reopen_count += 1
+        self.follow_up_pending = False
         self.ended_at = None
         self.outcome = None
         self.state = State.ANALYSING
+
+    def record_follow_up(self, *, channel: str, text: str, trace: TraceDict,
+                         now: datetime) -> None:
+        """The customer wrote again after the case ended: kept, and flagged for a
+        supervisor, who may reopen the case (which clears the flag)."""
+        _require_aware(now, "now")
+        _require_member(channel, CHANNELS, "channel")
+        if not self.is_ended:
+            raise CaseError(f"case {self.reference} is {self.state.value}: not a follow-up")
+        self._follow_up_received(channel=channel, excerpt=text.strip()[:500],
+                                 case_state=self.state.value, **self._names(), trace=trace,
+                                 timestamp=now)
+
+    @event("FollowUpReceived", topic="hotro.routing:Case.FollowUpReceived")
+    def _follow_up_received(self, *, channel: str, excerpt: str, case_state: str,
+                            complaint_id: uuid.UUID | None = None,
+                            reference: str | None = None, trace: TraceDict,
+                            timestamp: datetime) -> None:
+        self.follow_ups.append({"at": timestamp, "channel": channel, "excerpt": excerpt})
+        self.follow_up_pending = True
 
     # ---- deadlines reported by sla ------------------------------------------------------
 
@@ -551,6 +632,22 @@ class Case(Aggregate):
         self.state = state
         self.ended_at = timestamp
         self.outcome = {"state": state.value, **outcome}
+
+
+_NOUNS = {"vi": {"complaint": "khiếu nại", "advice": "yêu cầu tư vấn"},
+          "en": {"complaint": "complaint", "advice": "advice request"}}
+
+
+def late_filing_explanation(language: str, kind: str, window_days: int) -> str:
+    """The rule a late filing breaks, as the customer reads it under the refusal (one
+    language; the last day it allowed travels as the refusal's ``filing_deadline``)."""
+    lang = "en" if language == "en" else "vi"
+    noun = _NOUNS[lang].get(kind, _NOUNS[lang]["complaint"])
+    if lang == "en":
+        return (f"Under our customer-support rules a {noun} must be made within {window_days} "
+                "working days of the day of the incident.")
+    return (f"Theo quy trình hỗ trợ khách hàng, {noun} phải được gửi trong vòng {window_days} "
+            "ngày làm việc kể từ ngày xảy ra sự việc.")
 
 
 def _iso(value: date | None) -> str | None:

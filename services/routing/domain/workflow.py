@@ -10,6 +10,8 @@ from enum import StrEnum
 
 class State(StrEnum):
     NEW = "new"
+    #: filed after the filing deadline: a supervisor accepts (waiver) or refuses it
+    AWAITING_FILING_REVIEW = "awaiting_filing_review"
     ANALYSING = "analysing"
     AWAITING_CUSTOMER_INFO = "awaiting_customer_info"
     RESOLVED_BY_SUPPORT = "resolved_by_support"
@@ -28,6 +30,8 @@ OPEN_STATES = frozenset(State) - ENDED_STATES
 
 class Action(StrEnum):
     APPLY_TRIAGE = "apply_triage"
+    ACCEPT_LATE_FILING = "accept_late_filing"
+    REFUSE_LATE_FILING = "refuse_late_filing"
     START_ANALYSIS = "start_analysis"
     REQUEST_INFO = "request_info"
     RECORD_INFO_PROVIDED = "record_info_provided"
@@ -49,6 +53,8 @@ class Action(StrEnum):
 
 ALLOWED_FROM: dict[Action, frozenset[State]] = {
     Action.APPLY_TRIAGE: frozenset({State.NEW, State.ANALYSING}),
+    Action.ACCEPT_LATE_FILING: frozenset({State.AWAITING_FILING_REVIEW}),
+    Action.REFUSE_LATE_FILING: frozenset({State.AWAITING_FILING_REVIEW}),
     Action.START_ANALYSIS: frozenset({State.NEW}),
     Action.REQUEST_INFO: frozenset({State.ANALYSING}),
     # Information that arrives while support is already analysing is still recorded.

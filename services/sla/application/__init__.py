@@ -97,6 +97,11 @@ class SlaApplication(ServiceApplication):
                      pe: ProcessingEvent[uuid.UUID]) -> None:
         reactions.start_reply_again(self._case(env, pe), self.planner, p)
 
+    @handles("routing.LateFilingAccepted")
+    def _on_late_filing_accepted(self, env: Envelope, p: wire.LateFilingAccepted,
+                                 pe: ProcessingEvent[uuid.UUID]) -> None:
+        reactions.start_reply_on_acceptance(self._case(env, pe), self.planner, p)
+
     def _case(self, env: Envelope, pe: ProcessingEvent[uuid.UUID]) -> ClocksOfCase:
         return ClocksOfCase(self.repository, pe, env, self.reaction_trace(env, "sla"))
 

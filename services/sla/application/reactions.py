@@ -1,7 +1,8 @@
 """The case's events move its clocks: a complaint received starts the reply and
 first-contact clocks; a request for information starts the customer's clock (and pauses
 the clocks the pause policy names); a referral starts the department's; answers meet them;
-closing or refusing the case stops them; reopening it starts a new reply clock."""
+closing or refusing the case stops them; reopening it starts a new reply clock. A late
+filing's reply clock waits for the supervisor's acceptance."""
 
 from __future__ import annotations
 
@@ -99,9 +100,24 @@ class ClocksOfCase:
 
 def start_on_receipt(case: ClocksOfCase, planner: CalendarPlanner,
                      p: wire.ComplaintReceived, *, first_contact: bool) -> None:
-    for kind in ("reply", "first_contact") if first_contact else ("reply",):
+    """The reply clock counts from receipt — except for a late filing: that is not
+    accepted (thụ lý) until a supervisor waives the deadline, so its reply clock starts
+    from that decision (``start_reply_on_acceptance``); a refusal needs no reply clock.
+    The customer is still acknowledged, so the first-contact clock runs either way."""
+    kinds = ("first_contact",) if first_contact else ()
+    if not p.filed_late:
+        kinds = ("reply", *kinds)
+    for kind in kinds:
         plan = planner.plan(kind, p.received_at, product=p.product, category=p.category)
         case.start(kind, p.reference, plan, counted=True)
+
+
+def start_reply_on_acceptance(case: ClocksOfCase, planner: CalendarPlanner,
+                              p: wire.LateFilingAccepted) -> None:
+    """A late filing accepted by a supervisor: its reply clock counts from the decision,
+    with the working days the policy gives its product or category."""
+    plan = planner.plan("reply", case.occurred_at, product=p.product, category=p.category)
+    case.start("reply", p.reference, plan, counted=True)
 
 
 def await_customer(case: ClocksOfCase, planner: CalendarPlanner, pause_policy: PausePolicy,

@@ -177,9 +177,11 @@ async def test_timeline_time_travel_replay_and_tamper_evidence(
                     result="Lỗi nhà sản xuất.")
         await s.act(b, Action.REQUEST_REPLY, method="email", content="Đổi máy.")
         await s.state(b, "closed")
-        # C: filed late, refused on arrival
+        # C: filed late, reviewed and refused by a supervisor
         c = await s.submit(incident_date=(datetime.now(ICT).date()
                                           - timedelta(days=40)).isoformat())
+        await s.state(c, "awaiting_filing_review")
+        await s.act(c, Action.REFUSE_LATE_FILING, actor="demo.supervisor", role="supervisor")
         await s.state(c, "refused")
         await s.settled(c)
         ref_a = system.application("intake").get_request(a).reference

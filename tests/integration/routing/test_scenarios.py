@@ -250,19 +250,30 @@ async def test_c_resolved_at_once_and_replied_by_phone_recorded_by_staff(
                          message="reply clock no longer running")
 
 
-async def test_d_late_complaint_refused_with_a_refusal_reply(
+async def test_d_late_complaint_reviewed_and_refused_with_the_rule(
         provisioned: NatsServerProcess, tmp_path: Path, pg_schemas: PostgresSchemas,
         mailbox: tuple[Mailbox, int]) -> None:
     box, port = mailbox
     async with desk(provisioned, tmp_path, pg_schemas, port) as d:
         incident = datetime.now(VIETNAM_TZ).date() - timedelta(days=40)
         cid, ref = await d.submit(incident_date=incident.isoformat())
+        await d.reaches(cid, "awaiting_filing_review")
+        # support may not decide it; the supervisor refuses it with the rule
+        assert (await d.act("support", cid, "refuse_late_filing", {})).status_code == 403
+        await d.ok("supervisor", cid, "refuse_late_filing", {})
         case = await d.reaches(cid, "refused")
         assert case["outcome"]["reason"] == "late_filing"
+        assert "7 ngày làm việc" in case["outcome"]["explanation"]
+        assert case["filing_review"]["by"] == "demo.supervisor"
         assert case["allowed_actions"] == []  # the auditor only reads
-        await eventually(lambda: [m for m in box.to(CUSTOMER["email"], ref)
-                                  if "không thụ lý" in str(m["Subject"])],
-                         message="refusal emailed to the customer")
+        [refusal] = await eventually(lambda: [m for m in box.to(CUSTOMER["email"], ref)
+                                              if "không thụ lý" in str(m["Subject"])],
+                                     message="refusal emailed to the customer")
+        plain = refusal.get_body(("plain",))
+        assert plain is not None
+        text = plain.get_content()
+        assert f"đã kết thúc vào ngày {case['filing_deadline'][8:10]}/" in text
+        assert "trong vòng 7 ngày làm việc kể từ ngày xảy ra sự việc" in text
 
         async def refusal_noted() -> list[dict[str, Any]]:
             return [n for n in (await d.case(cid))["notes"]

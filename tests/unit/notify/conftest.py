@@ -72,6 +72,12 @@ CONTEXTS: Mapping[str, Mapping[str, Any]] = {
         "summary": "Máy lọc nước rò rỉ sau 3 ngày sử dụng.",
         "due_date": date(2026, 3, 13),
     },
+    "filing_accepted": {"customer_name": CUSTOMER, "reference": REFERENCE,
+                        "reply_deadline": date(2026, 3, 23)},
+    "follow_up_received": {"customer_name": CUSTOMER, "reference": REFERENCE,
+                           "case_state": "closed"},
+    "alert_follow_up": {"reference": REFERENCE, "handler": "Lê Văn Bình", "channel": "email",
+                        "case_state": "refused", "excerpt": "Tôi gửi thêm giấy ra viện."},
     "alert_delivery_failed": {
         "reference": REFERENCE,
         "purpose": "info_request",

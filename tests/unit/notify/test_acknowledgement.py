@@ -16,6 +16,7 @@ from hotro.services.notify.adapters.rendering import CompanyInfo
 from hotro.services.notify.adapters.sms import RecordingShortMessageGateway
 from hotro.services.notify.application import NotifyApplication
 from hotro.services.notify.domain import Acknowledgement, Dispatch, DispatchError
+from hotro.services.routing.domain.workflow import Action
 from hotro.services.sla.main import build_application as build_sla
 from hotro.services.sla.settings import SlaSettings
 from hotro.shared.calendar import load_calendar
@@ -111,20 +112,66 @@ def test_the_acknowledgement_promises_slas_reply_date_in_either_order(
     assert [e.event_type for e in wire_events(app)] == ["AcknowledgementSent"]
 
 
-def test_a_late_filing_is_acknowledged_with_slas_date_and_refused() -> None:
-    """Routing refuses a late filing on arrival; the customer hears both: the refusal, and
-    the acknowledgement with sla's reply date (as before notify waited for sla)."""
+def _sent(notify: NotifyApplication, complaint_id: uuid.UUID) -> dict[str, list[Dispatch]]:
+    out: dict[str, list[Dispatch]] = {}
+    for d in dispatches(notify):
+        if d.complaint_id == complaint_id:
+            out.setdefault(d.purpose, []).append(d)
+    return out
+
+
+def test_a_late_filing_is_acknowledged_as_under_review_then_accepted_with_a_reply_date(
+) -> None:
     w = world()
     complaint_id = w.submit(incident_date=date(2026, 1, 2))  # two months before T0
     notify, sla = w.apps["notify"], w.apps["sla"]
-    sent = {d.purpose: d for d in dispatches(notify) if d.complaint_id == complaint_id}
-    assert {p: d.status for p, d in sent.items()} == {"acknowledgement": "sent",
-                                                      "refusal": "sent"}
+    sent = _sent(notify, complaint_id)
+    assert set(sent) == {"acknowledgement"}  # no refusal without a supervisor
+    [ack] = sent["acknowledgement"]
+    assert ack.status == "sent" and ack.context["under_review"]
+    assert ack.context["reply_deadline"] is None
+    assert not [c for c in sla.clocks_of(complaint_id) if c.kind == "reply"]
+
+    w.advance(days=2)
+    w.act(complaint_id, Action.ACCEPT_LATE_FILING, "demo.supervisor", "supervisor",
+          waiver_reason="khách nằm viện, có giấy ra viện")
     [reply_clock] = [c for c in sla.clocks_of(complaint_id) if c.kind == "reply"]
-    assert sent["acknowledgement"].context["reply_deadline"] == reply_clock.last_day
-    published = {(e.event_type, e.payload.get("purpose")) for e in notify.envelopes()
-                 if e.complaint_id == complaint_id}
-    assert published == {("AcknowledgementSent", None), ("ReplySent", "refusal")}
+    assert reply_clock.start == "2026-03-04"  # from the decision, not the receipt
+    sent = _sent(notify, complaint_id)
+    [accepted] = sent["filing_accepted"]
+    assert accepted.status == "sent"
+    assert accepted.context["reply_deadline"] == reply_clock.last_day
+    assert "reopened" not in sent  # the first reply clock is not a reopen
+
+
+def test_a_late_filing_refused_by_a_supervisor_tells_the_rule_and_the_last_day() -> None:
+    w = world()
+    complaint_id = w.submit(incident_date=date(2026, 1, 2))
+    w.act(complaint_id, Action.REFUSE_LATE_FILING, "demo.supervisor", "supervisor")
+    [refusal] = _sent(w.apps["notify"], complaint_id)["refusal"]
+    assert refusal.status == "sent"
+    assert refusal.context["reason"] == "late_filing"
+    assert "7 ngày làm việc" in refusal.context["detail"]
+    assert refusal.context["filing_deadline"] == "2026-01-12"
+
+
+def test_a_follow_up_to_a_closed_case_alerts_its_owner_and_tells_the_customer() -> None:
+    w = world()
+    complaint_id = w.submit()
+    w.act(complaint_id, Action.RESOLVE, resolution="Đổi tủ lạnh mới")
+    w.act(complaint_id, Action.REQUEST_REPLY, method="email", content="Chúng tôi sẽ đổi máy.")
+    assert w.apps["routing"].get_case(complaint_id).state.value == "closed"  # on delivery
+    intake = w.apps["intake"]
+    intake.provide_info(complaint_id, channel="web", content="Tủ lạnh lại hỏng", items=[],
+                        trace=w.staff("web", "customer"))
+    w.pump.settle()
+    sent = _sent(w.apps["notify"], complaint_id)
+    [alert] = sent["alert_follow_up"]
+    assert alert.internal and alert.recipient == "demo.support@vhv.vn"  # who replied
+    assert alert.context["excerpt"] == "Tủ lạnh lại hỏng"
+    [told] = sent["follow_up_received"]
+    assert told.status == "sent" and not told.internal
+    assert w.apps["routing"].get_case(complaint_id).follow_up_pending
 
 
 def test_acknowledgement_guards() -> None:

@@ -8,7 +8,13 @@ from datetime import date
 
 import pytest
 
-from hotro.services.routing.domain.workflow import Action, InvalidCommand, State
+from hotro.services.routing.domain.permissions import Forbidden
+from hotro.services.routing.domain.workflow import (
+    Action,
+    IllegalTransition,
+    InvalidCommand,
+    State,
+)
 from hotro.services.routing.views import CaseQueues
 from hotro.shared.clock import SettableClock
 from hotro.shared.contracts import events as wire
@@ -21,6 +27,7 @@ from tests.unit.routing.app_builders import (
 from tests.unit.routing.builders import T0, at, day, trace
 
 SUPPORT = trace("nv.lan", role="support")
+BOSS = trace("gs.hoa", role="supervisor")
 
 
 def _timeline(app: object, complaint_id: uuid.UUID) -> list[str]:
@@ -45,13 +52,67 @@ def test_a_complaint_opens_a_case_with_the_rule_that_fired_and_starts_analysis()
     assert _timeline(app, cid) == ["Opened", "TriageApplied", "AnalysisStarted"]
 
 
-def test_a_late_complaint_is_refused_on_arrival_and_the_refusal_goes_on_the_wire() -> None:
+def test_a_late_complaint_awaits_a_supervisors_review_instead_of_being_refused() -> None:
     app = routing_app()
     cid = Feeder(app).received(filed_late=True, filing_deadline=day(-3))
-    assert app.get_case(cid).state is State.REFUSED
+    case = app.get_case(cid)
+    assert case.state is State.AWAITING_FILING_REVIEW
+    assert _timeline(app, cid) == ["Opened", "TriageApplied", "FilingReviewOpened"]
+    assert not [e for e in wire_events(app) if e.event_type == "ComplaintRefused"]
+    with pytest.raises(Forbidden):  # support may not decide it
+        app.act(cid, Action.ACCEPT_LATE_FILING, role="support", actor_department=None,
+                trace=SUPPORT, waiver_reason="x")
+    with pytest.raises(IllegalTransition):  # nobody analyses it before the decision
+        app.act(cid, Action.REQUEST_INFO, role="support", actor_department=None,
+                trace=SUPPORT, items=["hoa-don"], due_date=day(5))
+
+
+def test_a_supervisor_accepts_a_late_filing_with_a_waiver_reason_once() -> None:
+    app = routing_app()
+    cid = Feeder(app).received(filed_late=True, filing_deadline=day(-3))
+    with pytest.raises(InvalidCommand):
+        app.act(cid, Action.ACCEPT_LATE_FILING, role="supervisor", actor_department=None,
+                trace=BOSS, waiver_reason="  ")
+    app.act(cid, Action.ACCEPT_LATE_FILING, role="supervisor", actor_department=None,
+            trace=BOSS, waiver_reason="khách nằm viện, có giấy ra viện")
+    case = app.get_case(cid)
+    assert case.state is State.ANALYSING
+    assert case.filing_review is not None
+    assert case.filing_review["decision"] == "accepted"
+    assert case.filing_review["by"] == "gs.hoa"
+    [accepted] = [e for e in wire_events(app) if e.event_type == "LateFilingAccepted"]
+    assert accepted.payload["waiver_reason"] == "khách nằm viện, có giấy ra viện"
+    assert accepted.payload["filing_deadline"] == day(-3).isoformat()
+    with pytest.raises(IllegalTransition):
+        app.act(cid, Action.REFUSE_LATE_FILING, role="supervisor", actor_department=None,
+                trace=BOSS)
+
+
+def test_a_supervisor_refuses_a_late_filing_with_the_rule_and_its_last_day() -> None:
+    app = routing_app()
+    cid = Feeder(app).received(filed_late=True, filing_deadline=date(2025, 2, 26))
+    app.act(cid, Action.REFUSE_LATE_FILING, role="supervisor", actor_department=None,
+            trace=BOSS, note="Quý khách có thể gửi yêu cầu tư vấn.")
+    case = app.get_case(cid)
+    assert case.state is State.REFUSED
+    assert case.filing_review is not None and case.filing_review["decision"] == "refused"
     [refused] = [e for e in wire_events(app) if e.event_type == "ComplaintRefused"]
     assert refused.payload["reason"] == "late_filing"
-    assert refused.payload["filing_deadline"] == day(-3).isoformat()
+    assert refused.payload["filing_deadline"] == "2025-02-26"
+    explanation = refused.payload["explanation"]
+    assert "trong vòng 7 ngày làm việc kể từ ngày xảy ra sự việc" in explanation
+    assert explanation.endswith("Quý khách có thể gửi yêu cầu tư vấn.")
+    assert "working days" not in explanation  # one language
+
+
+def test_a_timely_case_has_no_filing_review_to_decide() -> None:
+    app = routing_app()
+    cid = Feeder(app).received()
+    for action, args in ((Action.ACCEPT_LATE_FILING, {"waiver_reason": "x"}),
+                         (Action.REFUSE_LATE_FILING, {})):
+        with pytest.raises(IllegalTransition):
+            app.act(cid, action, role="supervisor", actor_department=None, trace=BOSS,
+                    **args)
 
 
 def test_information_from_intake_ticks_only_the_items_named() -> None:
@@ -72,17 +133,28 @@ def test_information_from_intake_ticks_only_the_items_named() -> None:
     assert not [e for e in wire_events(app) if e.event_type == "InfoProvided"]
 
 
-def test_information_for_a_closed_case_becomes_a_note_not_a_lost_message() -> None:
+def test_information_for_an_ended_case_is_a_follow_up_a_reopen_clears() -> None:
     app = routing_app()
     feed = Feeder(app)
     cid = feed.received()
-    app.act(cid, Action.WITHDRAW, role="support", actor_department=None, trace=SUPPORT,
-            reason="khách rút")
-    assert feed.send("intake", wire.InfoProvided(reference="r", channel="web",
-                                                 content="x"), cid)
+    app.act(cid, Action.FORCE_CLOSE, role="supervisor", actor_department=None, trace=BOSS,
+            reason="đã gọi điện trả lời")
+    assert feed.send("intake", wire.InfoProvided(reference="r", channel="email",
+                                                 content="  Máy vẫn hỏng  "), cid)
     case = app.get_case(cid)
-    assert case.state is State.WITHDRAWN
-    assert "InfoProvided from intake not applied" in case.notes[-1]["text"]
+    assert case.state is State.CLOSED
+    assert case.follow_up_pending
+    assert case.follow_ups[-1]["excerpt"] == "Máy vẫn hỏng"
+    [follow_up] = [e for e in wire_events(app) if e.event_type == "FollowUpReceived"]
+    assert follow_up.payload == {"reference": case.reference, "channel": "email",
+                                 "excerpt": "Máy vẫn hỏng", "case_state": "closed"}
+    queues = CaseQueues(app)
+    assert [r["complaint_id"] for r in queues.page(offset=0, limit=5, follow_up=True)[1]] \
+        == [str(cid)]
+    app.act(cid, Action.REOPEN, role="supervisor", actor_department=None, trace=BOSS,
+            reason="khách báo lỗi tái diễn")
+    assert not app.get_case(cid).follow_up_pending
+    assert queues.page(offset=0, limit=5, follow_up=True)[0] == 0
 
 
 def test_deadline_reports_are_recorded_while_they_apply_and_settled_by_progress() -> None:

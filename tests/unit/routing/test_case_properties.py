@@ -41,6 +41,8 @@ EVENT_OF = {
     Action.WITHDRAW: "Withdrawn",
     Action.REOPEN: "Reopened",
     Action.ADD_NOTE: "NoteAdded",
+    Action.ACCEPT_LATE_FILING: "LateFilingAccepted",
+    Action.REFUSE_LATE_FILING: "Refused",
 }
 
 #: The state each accepted action leads to (None: unchanged), written out independently of
@@ -62,6 +64,8 @@ TARGET: dict[Action, State | None] = {
     Action.WITHDRAW: State.WITHDRAWN,
     Action.REOPEN: State.ANALYSING,
     Action.ADD_NOTE: None,
+    Action.ACCEPT_LATE_FILING: State.ANALYSING,
+    Action.REFUSE_LATE_FILING: State.REFUSED,
 }
 
 #: The states an event may legally follow, as the process describes them.
@@ -73,7 +77,8 @@ FOLLOWS: dict[str, set[str]] = {
     "DepartmentResponded": {"referred_to_department", "department_responded"},
     "ReplyRequested": {"resolved_by_support", "department_responded"},
     "ReplySent": {"resolved_by_support", "department_responded", "reply_due"},
-    "Refused": {"new", "analysing", "awaiting_customer_info"},
+    "Refused": {"new", "analysing", "awaiting_customer_info", "awaiting_filing_review"},
+    "LateFilingAccepted": {"awaiting_filing_review"},
     "Reopened": {"closed", "refused"},
 }
 
@@ -122,6 +127,10 @@ def command_for(action: Action, case: Case, draw: Draw, now: datetime) -> Callab
         Action.WITHDRAW: lambda: case.withdraw(**common),
         Action.REOPEN: lambda: case.reopen(reason=text, within_days=REOPEN_DAYS, **common),
         Action.ADD_NOTE: lambda: case.add_note(text=text, **common),
+        Action.ACCEPT_LATE_FILING: lambda: case.accept_late_filing(waiver_reason=text,
+                                                                   **common),
+        Action.REFUSE_LATE_FILING: lambda: case.refuse_late_filing(filing_window_days=7,
+                                                                   **common),
     }
     return calls[action]
 

@@ -20,15 +20,20 @@ from tests.unit.routing.builders import at, day, trace
 SUPPORT = trace("nv.lan", role="support")
 #: A routing store written by an earlier version (tests/fixtures/legacy_layout).
 LEGACY_STORE = Path(__file__).parents[2] / "fixtures" / "legacy_layout" / "routing.sqlite"
-PUBLISHED = ["ComplaintRefused", "InfoRequested", "InfoProvided", "ReferredToDepartment",
-             "DepartmentResponded", "ReplyRequested", "ReplySent", "ComplaintClosed",
-             "ComplaintReopened", "ComplaintClosed"]
+PUBLISHED = ["ComplaintRefused", "LateFilingAccepted", "InfoRequested", "InfoProvided",
+             "ReferredToDepartment", "DepartmentResponded", "ReplyRequested", "ReplySent",
+             "ComplaintClosed", "ComplaintReopened", "ComplaintClosed"]
 
 
 def busy_log(app: RoutingApplication) -> uuid.UUID:
-    """A case refused on arrival, and one through every published kind of event."""
+    """A late filing refused and one accepted after review, and one case through every
+    published kind of event."""
     feed = Feeder(app)
-    feed.received(filed_late=True, filing_deadline=day(-3))
+    for decision in (Action.REFUSE_LATE_FILING, Action.ACCEPT_LATE_FILING):
+        late = feed.received(filed_late=True, filing_deadline=day(-3))
+        app.act(late, decision, role="supervisor", actor_department=None,
+                trace=trace("gs.1", "supervisor"),
+                **({"waiver_reason": "ốm"} if decision is Action.ACCEPT_LATE_FILING else {}))
     cid = feed.received()
 
     def act(action: Action, role: str = "support", member_of: str | None = None,

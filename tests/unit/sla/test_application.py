@@ -396,3 +396,26 @@ def test_refusing_the_case_stops_its_clocks() -> None:
     assert app.check_clock(Clock.create_id(cid, "reply"), at(2026, 4, 1)) is None
     assert not app.handle(refused)
     assert [t for t, _, _ in wire_types(app)] == ["DeadlineSet", "DeadlineSet"]
+
+
+def test_a_late_filing_has_no_reply_clock_until_a_supervisor_accepts_it() -> None:
+    clock = SettableClock(at(2026, 3, 2, 9))
+    app = make_app(clock)
+    cid = uuid.uuid4()
+    late = received(clock()).model_copy(update={"filed_late": True,
+                                                "filing_deadline": date(2026, 2, 20)})
+    app.handle(envelope(cid, late, clock()))
+    assert {c.kind for c in app.clocks_of(cid)} == {"first_contact"}
+    assert [p["clock"] for t, _, p in wire_types(app) if t == "DeadlineSet"] == \
+        ["first_contact"]
+    # Three working days under review count for nothing: the clock starts on the decision.
+    decided = at(2026, 3, 5, 15)
+    accepted = wire.LateFilingAccepted(reference="KN-1", waiver_reason="khách nằm viện",
+                                       filing_deadline=date(2026, 2, 20))
+    app.handle(envelope(cid, accepted, decided))
+    reply = _clock(app, cid, "reply")
+    assert reply.start == "2026-03-05" and reply.working_days == 10
+    assert reply.last_day == "2026-03-19"
+    [reply_set] = [p for t, _, p in wire_types(app)
+                   if t == "DeadlineSet" and p["clock"] == "reply"]
+    assert reply_set["last_day"] == "2026-03-19"
