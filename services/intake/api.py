@@ -439,8 +439,10 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
     async def provide_info(id_or_reference: str, body: InfoIn, caller: InfoCaller
                            ) -> dict[str, str]:
         """Information for the case: from its customer (their link; channel web) or entered
-        by staff for the customer (at the counter, from a call, from a letter). 409 when
-        the case is closed (nothing is stored)."""
+        by staff for the customer (at the counter, from a call, from a letter). On a closed
+        case the customer's message is kept as a follow-up (routing alerts its owner and
+        offers a supervisor the reopen; notify tells the customer it arrived); staff get
+        409 (nothing is stored: a supervisor reopens the case first)."""
         request = await _find(app, id_or_reference)
         if caller.customer is not None:
             if body.channel not in (None, "web"):
@@ -454,12 +456,14 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
         else:
             channel = body.channel
         try:
-            await asyncio.to_thread(app.provide_info, request.id, channel=channel,
-                                    content=body.content, items=list(body.items),
-                                    trace=caller.trace(), refuse_closed=True)
+            stored = await asyncio.to_thread(
+                app.provide_info, request.id, channel=channel, content=body.content,
+                items=list(body.items), trace=caller.trace(),
+                refuse_closed=caller.customer is None)
         except RequestClosed as exc:
             raise HTTPException(409, str(exc)) from None
-        return {"id": str(request.id), "reference": request.reference}
+        return {"id": str(request.id), "reference": request.reference,
+                "received_as": "follow_up" if stored.closed else "information"}
 
     @router.post("/{id_or_reference}/capabilities/revoke", response_model=RevokeOut)
     async def revoke_links(id_or_reference: str, body: RevokeIn, member: ContactStaff
@@ -572,8 +576,9 @@ def build_customer_router(app: IntakeApplication, customers: CustomerCases, *,
             files: Annotated[list[UploadFile] | None, File(
                 description="documents (intake's attachment limits and types)")] = None,
     ) -> dict[str, Any]:
-        """The information asked for, with documents (multipart). 409 when the case is
-        closed; 413 above the size limits; 422 for a type not accepted or a bad field."""
+        """The information asked for, with documents (multipart); on a closed case, kept
+        as a follow-up (``received_as``); 413 above the size limits; 422 for a type not
+        accepted or a bad field."""
         text, named = _customer_fields(content, items or [])
         uploads = list(files or [])
         if not text and not uploads:
@@ -582,20 +587,14 @@ def build_customer_router(app: IntakeApplication, customers: CustomerCases, *,
         seen = await asyncio.to_thread(customers.case, claims.cid)
         if seen is None:
             raise HTTPException(404, "no such case")
-        if seen.state == "closed":
-            raise HTTPException(409, f"case {seen.reference} is closed: information can no "
-                                     "longer be added to it (ask for it to be reopened by "
-                                     "calling the hotline)")
         stored = await _store_uploads(uploads, attachments, limits)
         trace = Caller(customer=claims).trace()
-        try:
-            await asyncio.to_thread(
-                app.provide_info, seen.request_id, channel="web",
-                content=text or "(tài liệu đính kèm / documents attached)", items=named,
-                attachments=stored, trace=trace, refuse_closed=True)
-        except RequestClosed as exc:
-            raise HTTPException(409, str(exc)) from None
+        request = await asyncio.to_thread(
+            app.provide_info, seen.request_id, channel="web",
+            content=text or "(tài liệu đính kèm / documents attached)", items=named,
+            attachments=stored, trace=trace)
         return {"reference": seen.reference,
+                "received_as": "follow_up" if request.closed else "information",
                 "attachments": [{k: a[k] for k in ("filename", "content_type", "size")}
                                 for a in stored]}
 

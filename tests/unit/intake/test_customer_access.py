@@ -82,25 +82,32 @@ async def test_information_needs_the_case_link_or_a_staff_token(
         ("customer", "web-link"), ("customer", "web-link"), ("staff", staff_id("agent"))]
 
 
-async def test_information_for_a_closed_case_is_refused_with_the_reason(
+async def test_a_customers_message_on_a_closed_case_is_kept_as_a_follow_up(
         client: httpx.AsyncClient, capability_keys: KeyRing, clock: SettableClock,
         application: IntakeApplication) -> None:
     case = await _case(client)
     deliver(application, clock, "routing", case["id"],
             wire.ComplaintClosed(reference=case["reference"], reason="resolved"))
     stored = application.max_notification_id()
-    for headers in (link_for(capability_keys, clock, case["id"], case["reference"]),
-                    auth("support")):
-        r = await client.post(f"/api/complaints/{case['reference']}/info",
-                              json=_info(channel="counter" if "cap1" not in str(headers)
-                                         else "web"), headers=headers)
-        assert r.status_code == 409, r.text
-        assert "closed" in r.json()["detail"] and case["reference"] in r.json()["detail"]
+    # staff entering information for a closed case: refused, nothing stored (reopen first)
+    r = await client.post(f"/api/complaints/{case['reference']}/info",
+                          json=_info(channel="counter"), headers=auth("support"))
+    assert r.status_code == 409, r.text
+    assert "closed" in r.json()["detail"] and case["reference"] in r.json()["detail"]
+    assert application.max_notification_id() == stored
+    # the customer's own message (their link, or their page's form): kept, published
+    link = link_for(capability_keys, clock, case["id"], case["reference"])
+    r = await client.post(f"/api/complaints/{case['reference']}/info", json=_info(),
+                          headers=link)
+    assert r.status_code == 202, r.text
+    assert r.json()["received_as"] == "follow_up"
     upload = await client.post("/api/customer/case/info", data={"content": "còn đây"},
-                               headers=link_for(capability_keys, clock, case["id"],
-                                                case["reference"]))
-    assert upload.status_code == 409
-    assert application.max_notification_id() == stored  # nothing stored, silently or not
+                               headers=link)
+    assert upload.status_code == 202, upload.text
+    assert upload.json()["received_as"] == "follow_up"
+    published = [e for e in application.envelopes()
+                 if e.event_type == "InfoProvided" and str(e.complaint_id) == case["id"]]
+    assert [e.payload["content"] for e in published][-1] == "còn đây"
 
     deliver(application, clock, "routing", case["id"],
             wire.ComplaintReopened(reference=case["reference"], reason="khách khiếu nại lại"))
@@ -108,6 +115,7 @@ async def test_information_for_a_closed_case_is_refused_with_the_reason(
                               headers=link_for(capability_keys, clock, case["id"],
                                                case["reference"]))
     assert again.status_code == 202, again.text
+    assert again.json()["received_as"] == "information"
 
 
 async def test_revoking_the_links_of_a_case_is_staff_work_recorded_with_who_and_why(
