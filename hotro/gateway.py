@@ -5,6 +5,13 @@ metrics and health checks are not (operators reach a service's own listener). It
 what it cannot forward faithfully (400), bodies over its limit (413, before reading them)
 and bodies that do not arrive in time (408); an upstream that is down is 503, one that
 fails or times out is 502/504 — never a 500 of the gateway's own.
+
+Behind `hotro up` a dead service does not refuse connections — the supervisor holds its
+listening socket, so they queue in the backlog until the restarted process accepts them.
+The supervisor therefore tells the gateway which services are down (``unavailable``): a
+request to one is answered 503 with Retry-After at once, and one already waiting when its
+service dies is answered 503 as soon as the supervisor sees it — not a 504 after the
+upstream timeout.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -44,6 +51,10 @@ SERVICE_DOCS = ("/docs", "/openapi.json", "/docs/oauth2-redirect")
 INTERNAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 #: added to every forwarded request, so a service can tell proxied calls from direct ones
 VIA = (b"via", b"1.1 hotro-gateway")
+#: what a client is told to wait when its service is down (a restart takes seconds)
+RETRY_AFTER_S = 5
+#: how often a forwarded request checks whether its service died meanwhile
+DOWN_CHECK_S = 0.2
 _HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive",
         "upgrade", "proxy-connection", "te", "trailer"}
 
@@ -133,10 +144,36 @@ async def _body(request: Request, limits: GatewayLimits) -> bytes:
     return b"".join(chunks)
 
 
+def _unavailable_response() -> Response:
+    return JSONResponse({"detail": "the service is unavailable; try again shortly"},
+                        503, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+async def _unless_down(call: asyncio.Future[httpx.Response], down: Callable[[], bool]
+                       ) -> httpx.Response | None:
+    """The upstream's response, or None as soon as ``down()`` says its service died."""
+    try:
+        while True:
+            done, _ = await asyncio.wait({call}, timeout=DOWN_CHECK_S)
+            if done:
+                return call.result()
+            if down():
+                return None
+    finally:
+        if not call.done():  # its service died, or our client went away
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                await call
+
+
 def build_gateway(upstreams: Mapping[str, str], limits: GatewayLimits | None = None,
-                  transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
+                  transport: httpx.AsyncBaseTransport | None = None, *,
+                  unavailable: Callable[[str], bool] | None = None) -> Starlette:
+    """``unavailable(service)``: True while the service is known to be down (``hotro up``'s
+    supervisor knows); such requests get 503 at once instead of waiting in a backlog."""
     limits = limits or GatewayLimits()
     client = httpx.AsyncClient(timeout=limits.upstream_timeout_s, transport=transport)
+    service_of = {base: service for service, base in upstreams.items()}
 
     async def forward(request: Request) -> Response:
         try:
@@ -151,11 +188,21 @@ def build_gateway(upstreams: Mapping[str, str], limits: GatewayLimits | None = N
             return JSONResponse({"detail": refused.detail}, refused.status)
         query = request.scope.get("query_string", b"").decode("latin-1")
         url = base + raw_path + (f"?{query}" if query else "")
+        service = service_of.get(base, "")
+        if unavailable is not None and unavailable(service):
+            return _unavailable_response()
         try:
-            upstream = await client.request(request.method, url, headers=headers, content=body)
+            call = asyncio.ensure_future(
+                client.request(request.method, url, headers=headers, content=body))
+            if unavailable is None:
+                upstream = await call
+            else:
+                answered = await _unless_down(call, lambda: unavailable(service))
+                if answered is None:
+                    return _unavailable_response()
+                upstream = answered
         except httpx.ConnectError:
-            return JSONResponse({"detail": "the service is unavailable; try again shortly"},
-                                503, headers={"Retry-After": "5"})
+            return _unavailable_response()
         except httpx.TimeoutException:
             return JSONResponse({"detail": "the service did not answer in time"}, 504)
         except (httpx.HTTPError, httpx.InvalidURL) as error:

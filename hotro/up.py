@@ -41,6 +41,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
 
 from hotro import local_nats, system_record
 from hotro.natsbin import (
@@ -238,12 +239,21 @@ class Child:
     restarts: int = 0
     failures: int = 0
     started_at: float = 0.0
+    #: this process answered ready (``wait_ready``); False again from each (re)start
+    ready: bool = False
 
     @property
     def port(self) -> int:
         return int(self.sock.getsockname()[1])
 
+    @property
+    def down(self) -> bool:
+        """Exited, or restarted and not ready yet: its socket only queues connections."""
+        proc = self.proc
+        return proc is None or proc.poll() is not None or not self.ready
+
     def start(self) -> None:
+        self.ready = False
         self.instance = secrets.token_hex(8)
         fd = self.sock.fileno()
         env = {**self.env, INSTANCE_VAR: self.instance}
@@ -287,6 +297,11 @@ class System:
     @property
     def nats(self) -> NatsServerProcess | None:
         return self.nats_nodes[0] if self.nats_nodes else None
+
+    def unavailable(self, service: str) -> bool:
+        """For the gateway: is this service's process known to be down right now?"""
+        child = self.children.get(service)
+        return child is not None and child.down
 
     def state(self) -> dict[str, object]:
         return {
@@ -390,6 +405,7 @@ async def wait_ready(child: Child, timeout: float = 90.0) -> float:
             body = await readyz(client, child.port)
             if body is not None:
                 if body.get("instance") == child.instance:
+                    child.ready = True
                     return time.monotonic() - started
                 foreign = body.get("instance")
             await asyncio.sleep(0.2)
@@ -696,6 +712,13 @@ class _GatewayServer(uvicorn.Server):
         yield
 
 
+def gateway_server(app: ASGIApp) -> uvicorn.Server:
+    """The in-process gateway's server. The gateway is the edge: like `hotro gateway`, it
+    never takes a client's X-Forwarded-For as the client's address (proxy_headers off)."""
+    return _GatewayServer(uvicorn.Config(app, log_level="warning", access_log=False,
+                                         proxy_headers=False))
+
+
 async def run_up(data_dir: Path, *, cluster: bool = False) -> int:
     from hotro.gateway import build_gateway
 
@@ -723,9 +746,9 @@ async def run_up(data_dir: Path, *, cluster: bool = False) -> int:
         try:
             tools = ToolSettings()
             upstreams = {s: f"http://127.0.0.1:{c.port}" for s, c in system.children.items()}
-            gateway_app = build_gateway(upstreams, tools.gateway_limits())
-            server = _GatewayServer(uvicorn.Config(gateway_app, log_level="warning",
-                                                   access_log=False))
+            gateway_app = build_gateway(upstreams, tools.gateway_limits(),
+                                        unavailable=system.unavailable)
+            server = gateway_server(gateway_app)
             assert system.gateway_sock is not None
             gateway = asyncio.create_task(server.serve(sockets=[system.gateway_sock]))
 
