@@ -75,11 +75,6 @@ class ConsoleSettings(BaseSettings):
     #: how often the case page's live feed asks the services whether the case moved on
     live_poll_s: float = Field(2.0, gt=0)
 
-    @model_validator(mode="after")
-    def _sessions_somewhere(self) -> ConsoleSettings:
-        if not self.nats_url and not self.allow_memory_sessions:
-            raise ValueError("sessions need HOTRO_NATS_URL (KV bucket hotro_sessions); "
-                             "HOTRO_ALLOW_MEMORY_SESSIONS is for tests only")
     #: sign-in through an OpenID Connect provider (docs/operations.md, "Staff sign-in
     #: through OIDC"); unset issuer: passwords only
     oidc_issuer: str | None = Field(None, description="the provider's issuer URL (https)")
@@ -105,20 +100,20 @@ class ConsoleSettings(BaseSettings):
                                         "only if listed: the client secret is the key)")
     oidc_jwks_min_refresh_s: float = Field(10.0, ge=0, le=3600)
 
+    @model_validator(mode="after")
+    def _sessions_somewhere(self) -> ConsoleSettings:
+        if not self.nats_url and not self.allow_memory_sessions:
+            raise ValueError("sessions need HOTRO_NATS_URL (KV bucket hotro_sessions); "
+                             "HOTRO_ALLOW_MEMORY_SESSIONS is for tests only")
         if self.nats_password_file and not self.nats_user:
             raise ValueError("HOTRO_NATS_PASSWORD_FILE needs HOTRO_NATS_USER")
-        return self
-
-    def upstreams(self) -> dict[str, str]:
-        return {"intake": self.intake_url.rstrip("/"), "routing": self.routing_url.rstrip("/"),
-                "sla": self.sla_url.rstrip("/"), "notify": self.notify_url.rstrip("/")}
         if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret_file):
             raise ValueError("HOTRO_OIDC_ISSUER needs HOTRO_OIDC_CLIENT_ID and "
                              "HOTRO_OIDC_CLIENT_SECRET_FILE")
         if self.oidc_issuer:
             check_algorithms(self.oidc_algorithms)
+        return self
 
-    def nats_servers(self) -> list[str]:
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer)
@@ -139,6 +134,11 @@ class ConsoleSettings(BaseSettings):
                                roles_claim=self.oidc_roles_claim,
                                role_values=dict(self.oidc_role_values))
 
+    def upstreams(self) -> dict[str, str]:
+        return {"intake": self.intake_url.rstrip("/"), "routing": self.routing_url.rstrip("/"),
+                "sla": self.sla_url.rstrip("/"), "notify": self.notify_url.rstrip("/")}
+
+    def nats_servers(self) -> list[str]:
         return [u.strip() for u in (self.nats_url or "").split(",") if u.strip()]
 
     def nats_credentials(self) -> NatsCredentials:
