@@ -69,6 +69,7 @@ from hotro.services.intake.application import (
 )
 from hotro.services.intake.domain import HotlineCall, ScopedKey, anonymous_scope, staff_scope
 from hotro.services.intake.domain import Request as IntakeRequest
+from hotro.services.intake.duplicates_api import possible_duplicates
 from hotro.services.intake.errors import FieldErrors
 from hotro.services.intake.hygiene import (
     LINE,
@@ -234,6 +235,13 @@ class ComplaintView(BaseModel):
                                           "this one from a sender that did not match")
     customer_state: str | None = None
     capability_generation: int = 0
+    possible_duplicates: list[dict[str, Any]] = Field(
+        default_factory=list, description="earlier requests of the same customer about the "
+                                          "same product or order (status possible, merged, "
+                                          "dismissed)")
+    merged_into: str | None = Field(None, description="confirmed a duplicate of this one")
+    merged_from: list[str] = Field(default_factory=list,
+                                   description="later requests merged into this one")
 
 
 # ---- the customer's page ---------------------------------------------------------------------
@@ -433,7 +441,10 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
                              flags=list(request.details.get("flags") or ()),
                              claimed=request.details.get("claimed"), claimed_by=claimed_by,
                              customer_state=seen.state if seen else None,
-                             capability_generation=request.capability_generation)
+                             capability_generation=request.capability_generation,
+                             possible_duplicates=possible_duplicates(request),
+                             merged_into=request.merged_into,
+                             merged_from=list(request.merged_from))
 
     @router.post("/{id_or_reference}/info", status_code=202)
     async def provide_info(id_or_reference: str, body: InfoIn, caller: InfoCaller

@@ -24,6 +24,7 @@ from hotro.services.intake.adapters.reference_data import load_catalogue, load_c
 from hotro.services.intake.api import build_customer_router, build_intake_router, build_router
 from hotro.services.intake.application import IntakeApplication
 from hotro.services.intake.domain import FilingCheck, filing_window_check
+from hotro.services.intake.duplicates_api import build_duplicates_router
 from hotro.services.intake.errors import (
     FieldErrors,
     InvalidInput,
@@ -74,6 +75,7 @@ def build_application(settings: IntakeSettings, *,
         clock=clock, filing_check=filing_check,
         channel_rules=load_channel_rules(settings.channel_rules_path),
         link_window=timedelta(days=settings.hotline_link_window_days),
+        duplicate_window=timedelta(days=settings.duplicate_window_days),
         keyring=keyring,
         hash_secret=pii_hash_secret or (settings.pii_hash_secret.get_secret_value().encode()
                                         if settings.pii_hash_secret else None),
@@ -152,6 +154,7 @@ def create_app(settings: IntakeSettings | None = None, *,
     secret = settings.hotline_webhook_secret
     http = build_http_app(runtime, [
         build_router(application, catalogue, customers=customers),
+        build_duplicates_router(application),
         build_customer_router(application, customers, attachments=attachments, limits=limits),
         build_intake_router(application, calls, mail_log,
                             hotline_secret=secret.get_secret_value() if secret else None,

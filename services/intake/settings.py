@@ -67,6 +67,10 @@ class IntakeSettings(ServiceSettings):
         30, ge=1, le=300, description="a signed notice is accepted only while its timestamp "
                                       "is within this many seconds of our clock, either way "
                                       "(and each signature only once)")
+    duplicate_window_days: int = Field(
+        7, ge=0, le=365, description="an earlier request of the same customer (email or phone) "
+                                     "about the same product or order received within this "
+                                     "many days is linked as a possible duplicate; 0 = off")
     hotline_link_window_days: int = Field(
         60, ge=1, description="a call links to a request of the same number received "
                               "within this many days (and not closed)")

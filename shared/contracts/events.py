@@ -82,6 +82,11 @@ class ComplaintReceived(Payload):
     #: Set when this type of request must come through another channel (channel rules).
     required_channel: Channel | None = None
     channel_requirement: str | None = None
+    #: Where ``incident_date`` came from: stated in a form field ("form") or found in the
+    #: customer's own text ("extracted_from_text", an email: ``incident_date_phrase`` is
+    #: the words it was read from). None: no incident date, or an event from before.
+    incident_date_source: Literal["form", "extracted_from_text"] | None = None
+    incident_date_phrase: str | None = None
 
 
 class ComplaintReceivedV2(ComplaintReceived):

@@ -13,6 +13,10 @@ from eventsourcing.application import ProcessingEvent
 from hotro.services.intake.application.base import RequestNotFound
 from hotro.services.intake.application.closing import Closing
 from hotro.services.intake.application.customer_status import CustomerStatus
+from hotro.services.intake.application.duplicates import (
+    DuplicateAlreadyDecided,
+    DuplicateLinkNotFound,
+)
 from hotro.services.intake.application.erasure import Erasure
 from hotro.services.intake.application.hotline import Delivery, Hotline, ReplayedDelivery
 from hotro.services.intake.application.info import ProvidingInfo, RequestClosed
@@ -30,7 +34,8 @@ from hotro.services.intake.domain import FilingCheck, ReferenceCounter
 from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.eventstore.application import WireEvent, handles
 
-__all__ = ["Accepted", "CallNotDraft", "Delivery", "FilingCheck", "IdempotencyConflict",
+__all__ = ["Accepted", "CallNotDraft", "Delivery", "DuplicateAlreadyDecided",
+           "DuplicateLinkNotFound", "FilingCheck", "IdempotencyConflict",
            "IntakeApplication", "NewRequest", "ReplayedDelivery", "RequestClosed",
            "RequestNotFound", "ThreadClaim", "UnknownCall"]
 

@@ -42,7 +42,8 @@ class IntakeBase(ServiceApplication):
                  filing_check: FilingCheck | None = None,
                  channel_rules: ChannelRules | None = None,
                  link_window: timedelta = timedelta(days=60),
-                 keyring: KeyRing | None = None, hash_secret: bytes | None = None) -> None:
+                 keyring: KeyRing | None = None, hash_secret: bytes | None = None,
+                 duplicate_window: timedelta = timedelta(days=7)) -> None:
         super().__init__(env, clock)
         #: data keys (one per complaint): the customer's contact is stored sealed
         #: keys made while the shared key store is unreachable (shared.privacy.pending)
@@ -57,6 +58,8 @@ class IntakeBase(ServiceApplication):
         self.filing_check = filing_check or filing_window_check(load_calendar(), load_policy())
         self.channel_rules = channel_rules or ChannelRules()
         self.link_window = link_window
+        #: the same customer about the same product or order within this: possible duplicate
+        self.duplicate_window = duplicate_window
 
     def construct_repository(self) -> Repository[uuid.UUID]:
         # Only the reference counter has snapshots: every other load would ask the

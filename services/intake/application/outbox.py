@@ -34,6 +34,7 @@ def to_wire(domain_event: Any) -> WireEvent | None:
             filing_deadline=domain_event.filing_deadline,
             language=d.get("language") or "vi",
             inbound_message_id=d.get("inbound_message_id"),
+            **_incident_date_source(d),
         ))
     if isinstance(domain_event, Request.DeliveryBounced):
         return WireEvent(domain_event.originator_id, wire.DeliveryBounced(
@@ -51,3 +52,14 @@ def to_wire(domain_event: Any) -> WireEvent | None:
             inbound_message_id=domain_event.inbound_message_id,
         ))
     return None
+
+
+def _incident_date_source(details: dict[str, Any]) -> dict[str, Any]:
+    """Where the incident date came from, for requests that record it (absent before)."""
+    source = details.get("incident_date_source") or {}
+    if source.get("source") == "extracted_from_text":
+        return {"incident_date_source": "extracted_from_text",
+                "incident_date_phrase": source.get("phrase")}
+    if source.get("source") == "form":
+        return {"incident_date_source": "form"}
+    return {}

@@ -15,7 +15,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from hotro.services.intake.application.base import backoff
-from hotro.services.intake.application.personal_data import PersonalData
+from hotro.services.intake.application.duplicates import Duplicates
+from hotro.services.intake.application.incident_dates import incident_date_of
 from hotro.services.intake.domain import (
     REFERENCE_PREFIX,
     HotlineCall,
@@ -27,6 +28,7 @@ from hotro.services.intake.domain import (
     fingerprint,
     request_id_for_idempotency_key,
 )
+from hotro.services.intake.domain.duplicates import find_order_ref
 from hotro.services.intake.domain.references import format_reference
 from hotro.shared.privacy.sealing import reveal, seal_with
 
@@ -86,7 +88,7 @@ class NewRequest:
                 "call_id": self.hotline_call_id}
 
 
-class Receiving(PersonalData):
+class Receiving(Duplicates):
     def receive(self, new: NewRequest, trace: dict[str, str | None],
                 idempotency_key: str | None = None, *, scoped_key: ScopedKey | None = None,
                 request_id: uuid.UUID | None = None, retries: int = 20) -> Accepted:
@@ -179,9 +181,13 @@ class Receiving(PersonalData):
                                      self.reference_blocks.take(prefix, now.year))
         deadline: date | None = None
         late = False
-        if new.kind == "complaint" and new.incident_date is not None:
-            deadline, late = self.filing_check(new.product, new.category, new.incident_date,
-                                               now)
+        # an email states its incident date, if at all, in its text
+        incident, incident_source = incident_date_of(new.kind, new.channel, new.incident_date,
+                                                     new.description, now)
+        if new.kind == "complaint" and incident is not None:
+            deadline, late = self.filing_check(new.product, new.category, incident, now)
+        order_in_text = (find_order_ref(new.description)
+                         if new.channel == "email" and not new.order_ref else None)
         channel_rule = self.channel_rule_for(new)
         call = self._draft_call(new.hotline_call_id)
         request = Request(
@@ -189,7 +195,9 @@ class Receiving(PersonalData):
             customer=sealed_customer, contact_hashes=self.contact_hashes(new.customer),
             details={
                 "product": new.product, "category": new.category,
-                "incident_date": new.incident_date.isoformat() if new.incident_date else None,
+                "incident_date": incident.isoformat() if incident else None,
+                **({"incident_date_source": incident_source} if incident_source else {}),
+                **({"order_ref_in_text": order_in_text} if order_in_text else {}),
                 "description": new.description, "order_ref": new.order_ref,
                 "taken_by": new.taken_by, "language": new.language,
                 "attachments": list(new.attachments),
@@ -205,8 +213,16 @@ class Receiving(PersonalData):
             received_at=now.isoformat(), filed_late=late,
             filing_deadline=deadline.isoformat() if deadline else None, trace=trace,
         )
+        customers, duplicates = self.customer_links(
+            request_id=request_id, reference=reference, contact_hashes=request.contact_hashes,
+            product=new.product, order_ref=new.order_ref or order_in_text, now=now,
+            trace=trace)
+        if duplicates:
+            request.flag_possible_duplicates(candidates=duplicates,
+                                             window_days=self.duplicate_window.days,
+                                             trace=trace)
         index = ReferenceIndex(reference=reference, request_id=request_id, trace=trace)
-        aggregates: list[Any] = [request, index]
+        aggregates: list[Any] = [request, index, *customers]
         if new.inbound_message_id:
             aggregates.append(MessageIndex(message_id=new.inbound_message_id,
                                            request_id=request_id, direction="in", trace=trace))

@@ -5,6 +5,7 @@ channel rules).
 Pure: no I/O, no clock (times are passed in)."""
 
 from hotro.services.intake.domain.channel_rules import ChannelName, ChannelRule, ChannelRules
+from hotro.services.intake.domain.duplicates import CustomerIndex
 from hotro.services.intake.domain.filing import FilingCheck, filing_window_check
 from hotro.services.intake.domain.hotline import HotlineCall
 from hotro.services.intake.domain.idempotency import (
@@ -32,6 +33,7 @@ __all__ = [
     "ChannelName",
     "ChannelRule",
     "ChannelRules",
+    "CustomerIndex",
     "FilingCheck",
     "HotlineCall",
     "MailRecord",
@@ -52,4 +54,4 @@ __all__ = [
 
 register_topics(Request, ReferenceCounter, ReferenceIndex, MessageIndex, PhoneIndex, HotlineCall,
                 MailRecord, legacy_module="services.intake.domain")
-register_topics(WebhookDelivery)  # new since pinning: no legacy topic
+register_topics(WebhookDelivery, CustomerIndex)  # new since pinning: no legacy topic

@@ -104,6 +104,13 @@ class Request(Aggregate):
         #: the customer link's generation: a link of another generation is refused
         #: (0 for every case until its links are first revoked, old cases included)
         self.capability_generation = 0
+        #: possible duplicates (``domain/duplicates.py``): the earlier request's id ->
+        #: its reference, what matched and the staff decision (possible, merged, dismissed)
+        self.duplicates: dict[str, dict[str, Any]] = {}
+        #: this request was confirmed a duplicate of, and merged into, that reference
+        self.merged_into: str | None = None
+        #: the later requests confirmed duplicates of this one and merged into it
+        self.merged_from: list[str] = []
 
     @event("InfoProvided", topic="hotro.intake:Request.InfoProvided")
     def provide_info(self, *, reference: str, channel: str, content: str, items: list[str],
@@ -197,6 +204,63 @@ class Request(Aggregate):
         """The customer's personal data was erased (its data key destroyed): who and why
         stay in the history; the sealed data itself becomes unreadable everywhere."""
         self.erased = True
+
+    # ---- possible duplicates (``domain/duplicates.py``) --------------------------------
+
+    @event("PossibleDuplicatesFound", topic="hotro.intake:Request.PossibleDuplicatesFound")
+    def flag_possible_duplicates(self, *, candidates: list[dict[str, Any]], window_days: int,
+                                 trace: dict[str, str | None]) -> None:
+        """Earlier requests of the same customer about the same product or order, received
+        within ``window_days``: staff confirm (merge) or dismiss each."""
+        for candidate in candidates:
+            self.duplicates[str(candidate["request_id"])] = {**candidate,
+                                                              "status": "possible"}
+
+    def confirm_duplicate(self, other: Request, *, reason: str,
+                          trace: dict[str, str | None]) -> None:
+        """Staff confirm: this request is merged into ``other`` (the earlier one), which
+        records the merge too (``absorb_duplicate``)."""
+        self._check_open_link(other)
+        self._merged_into(other_request_id=str(other.id), other_reference=other.reference,
+                          reason=reason, trace=trace)
+
+    def absorb_duplicate(self, later: Request, *, reason: str,
+                         trace: dict[str, str | None]) -> None:
+        self._absorbed(other_request_id=str(later.id), other_reference=later.reference,
+                       reason=reason, trace=trace)
+
+    def dismiss_duplicate(self, other: Request, *, reason: str,
+                          trace: dict[str, str | None]) -> None:
+        """Staff dismiss: not the same matter; the link stays, marked dismissed."""
+        self._check_open_link(other)
+        self._duplicate_dismissed(other_request_id=str(other.id),
+                                  other_reference=other.reference, reason=reason,
+                                  trace=trace)
+
+    def _check_open_link(self, other: Request) -> None:
+        link = self.duplicates.get(str(other.id))
+        if link is None:
+            raise LookupError(f"{other.reference} is not a possible duplicate of "
+                              f"{self.reference}")
+        if link["status"] != "possible" or self.merged_into is not None:
+            raise ValueError(f"the link {self.reference} -> {other.reference} was already "
+                             f"decided ({link['status']})")
+
+    @event("DuplicateMerged", topic="hotro.intake:Request.DuplicateMerged")
+    def _merged_into(self, *, other_request_id: str, other_reference: str, reason: str,
+                     trace: dict[str, str | None]) -> None:
+        self.duplicates[other_request_id]["status"] = "merged"
+        self.merged_into = other_reference
+
+    @event("DuplicateAbsorbed", topic="hotro.intake:Request.DuplicateAbsorbed")
+    def _absorbed(self, *, other_request_id: str, other_reference: str, reason: str,
+                  trace: dict[str, str | None]) -> None:
+        self.merged_from.append(other_reference)
+
+    @event("DuplicateDismissed", topic="hotro.intake:Request.DuplicateDismissed")
+    def _duplicate_dismissed(self, *, other_request_id: str, other_reference: str,
+                             reason: str, trace: dict[str, str | None]) -> None:
+        self.duplicates[other_request_id]["status"] = "dismissed"
 
 
 #: Progress of a case seen from the customer's side, noted from other services' events:

@@ -15,6 +15,7 @@ HOST_ROUTES = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
                ("POST", "/ops/relay/replay")}
 READERS = frozenset({Role.AGENT, Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR})
 CONTACT_STAFF = frozenset({Role.AGENT, Role.SUPPORT, Role.SUPERVISOR})
+DECIDERS = frozenset({Role.SUPPORT, Role.SUPERVISOR})
 
 
 def test_every_route_of_intake_declares_a_policy(intake_http: FastAPI) -> None:
@@ -40,6 +41,10 @@ def test_the_sensitive_routes_declare_the_expected_policy(intake_http: FastAPI) 
         PolicyKind.STAFF, roles=READERS)
     assert policy("POST", "/api/complaints/{id_or_reference}/capabilities/revoke") == Policy(
         PolicyKind.STAFF, roles=CONTACT_STAFF)
+    # deciding whether two requests are one matter: support and supervisors
+    for what in ("confirm", "dismiss"):
+        assert policy("POST", f"/api/complaints/{{id_or_reference}}/duplicates/{{other}}/{what}"
+                      ) == Policy(PolicyKind.STAFF, roles=DECIDERS), what
     for path in ("/api/intake/hotline/drafts", "/api/intake/quarantine",
                  "/api/intake/mail-log"):
         assert policy("GET", path) == Policy(PolicyKind.STAFF, roles=READERS), path

@@ -1,0 +1,100 @@
+"""Possible duplicates across channels: found when a request is received (in the same save,
+``receiving.py``), then confirmed as a merge or dismissed by staff.
+
+A confirmed merge is an event on both requests: the later one is marked merged into the
+earlier (``DuplicateMerged``), the earlier records it (``DuplicateAbsorbed``). Intake does
+not close anything: closing is routing's, and staff close the merged case there (the
+console says so)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+
+from hotro.services.intake.application.personal_data import PersonalData
+from hotro.services.intake.domain import CustomerIndex, Request
+from hotro.services.intake.domain.duplicates import normalise_order_ref, possible_duplicates
+from hotro.shared.privacy.sealing import keyed_hash
+
+#: the contact hashes a customer is recognised by across channels
+CONTACTS = ("email", "phone")
+
+
+class DuplicateLinkNotFound(LookupError):
+    pass
+
+
+class DuplicateAlreadyDecided(ValueError):
+    pass
+
+
+class Duplicates(PersonalData):
+    def order_key(self, order_ref: str | None) -> str | None:
+        """The keyed hash of an order number as written any way (``normalise_order_ref``)."""
+        normal = normalise_order_ref(order_ref or "")
+        return keyed_hash(self.hash_secret, f"order:{normal}") if normal else None
+
+    def customer_links(self, *, request_id: uuid.UUID, reference: str,
+                       contact_hashes: dict[str, str], product: str | None,
+                       order_ref: str | None, now: datetime, trace: dict[str, str | None]
+                       ) -> tuple[list[CustomerIndex], list[dict[str, Any]]]:
+        """The customer's indexes with this request added (to save with it), and the
+        earlier requests it possibly duplicates."""
+        order_key = self.order_key(order_ref)
+        indexes: list[CustomerIndex] = []
+        entries: dict[str, list[dict[str, Any]]] = {}
+        for contact in CONTACTS:
+            contact_hash = contact_hashes.get(contact)
+            if not contact_hash:
+                continue
+            index = self._customer_index(contact_hash, trace)
+            entries[contact] = list(index.requests)
+            index.link(request_id=str(request_id), reference=reference,
+                       received_at=now.isoformat(), product=product, order_key=order_key,
+                       trace=trace)
+            indexes.append(index)
+        candidates = possible_duplicates(entries, request_id=str(request_id),
+                                         product=product, order_key=order_key,
+                                         received_at=now, window=self.duplicate_window)
+        return indexes, candidates
+
+    def confirm_duplicate(self, request_id: uuid.UUID, other_id: uuid.UUID, *, reason: str,
+                          trace: dict[str, str | None]) -> Request:
+        """Merge the request into the earlier one it possibly duplicates: an event on
+        both, in one save."""
+        request, other = self._link(request_id, other_id)
+        try:
+            request.confirm_duplicate(other, reason=reason, trace=trace)
+        except ValueError as exc:
+            raise DuplicateAlreadyDecided(str(exc)) from None
+        other.absorb_duplicate(request, reason=reason, trace=trace)
+        self.save(request, other)
+        return request
+
+    def dismiss_duplicate(self, request_id: uuid.UUID, other_id: uuid.UUID, *, reason: str,
+                          trace: dict[str, str | None]) -> Request:
+        request, other = self._link(request_id, other_id)
+        try:
+            request.dismiss_duplicate(other, reason=reason, trace=trace)
+        except ValueError as exc:
+            raise DuplicateAlreadyDecided(str(exc)) from None
+        self.save(request)
+        return request
+
+    def _link(self, request_id: uuid.UUID, other_id: uuid.UUID) -> tuple[Request, Request]:
+        request = self.get_request(request_id)
+        if str(other_id) not in request.duplicates:
+            raise DuplicateLinkNotFound(f"{other_id} is not a possible duplicate of "
+                                        f"{request.reference}")
+        return request, self.get_request(other_id)
+
+    def _customer_index(self, contact_hash: str,
+                        trace: dict[str, str | None]) -> CustomerIndex:
+        try:
+            index: CustomerIndex = self.repository.get(CustomerIndex.create_id(contact_hash))
+        except AggregateNotFoundError:
+            index = CustomerIndex(contact_hash=contact_hash, trace=trace)
+        return index
