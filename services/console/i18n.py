@@ -422,7 +422,6 @@ EN: dict[str, str] = {
     "signin.signed_out": "You are signed out.",
     "signin.customer_hint": "Customers: file a complaint or ask for advice with the",
     "signin.public_form": "online form",
-    "error.title": "Error",
     "signin.or": "or",
     "signin.oidc": "Sign in with {provider}",
     "signin.oidc_off": "Sign-in through an identity provider is not configured.",
@@ -436,6 +435,7 @@ EN: dict[str, str] = {
                           "Please try again.",
     "signin.oidc_unknown": "The {provider} account “{identity}” is not an active Hotro "
                            "staff member. Please ask an administrator.",
+    "error.title": "Error",
     "error.forbidden": "You may not see this page.",
     "error.not_found": "Not found.",
     "error.upstream": "The system is busy or down; please try again in a few minutes.",
