@@ -98,6 +98,27 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
             raise TypeError(f"{type(self).__name__} must set a fixed name")
         super().__init__(env)
         self.clock = clock or (lambda: datetime.now(UTC))
+        #: called after every commit that stored events, in the committing (worker) thread
+        self._commit_listeners: list[Callable[[], None]] = []
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` after each commit that stored events (in the saving thread:
+        hand over to a loop with ``call_soon_threadsafe``). Returns the remover."""
+        self._commit_listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._commit_listeners:
+                self._commit_listeners.remove(listener)
+        return remove
+
+    def _notify(self, recordings: list[Any]) -> None:
+        super()._notify(recordings)
+        if recordings:
+            for listener in list(self._commit_listeners):
+                try:
+                    listener()
+                except Exception:  # a listener only speeds things up: never fail a save
+                    log.warning("commit listener failed", exc_info=True)
 
     # ---- inbound: exactly-once processing of upstream events -------------------------
 

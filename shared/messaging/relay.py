@@ -9,7 +9,13 @@
   inside the stream's duplicate window is dropped by the server; outside it, consumers'
   tracking rows drop it.
 * Publishes are sequential and each awaits its PubAck: a timeout has an unknown outcome,
-  so the same message (same id) is retried until acknowledged — never skipped.
+  so the same message (same id) is retried until acknowledged — never skipped. They are
+  not pipelined: nats-py writes concurrent publishes in call order, but when the
+  connection drops, what was already on the socket is lost while the rest of its buffer
+  goes out after the reconnect — a later event would land before an earlier one, and a
+  relay restarted then would resume after the later one and never publish the earlier.
+* The relay wakes when this process commits events (``add_commit_listener``); ``idle_s``
+  is only the safety net for events another process stored (a replica, a tool).
 * Only the holder of the ``<service>.relay`` lease runs it.
 """
 
@@ -26,6 +32,7 @@ from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.contracts.subjects import EVENTS_STREAM, event_subject, producer_filter
 from hotro.shared.eventstore.application import OutboxItem, ServiceApplication
 from hotro.shared.observability.metrics import ServiceMetrics
+from hotro.shared.runtime.periodic import wait_for_either, wait_or_stop, waker
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +58,7 @@ class StreamAheadOfStore(RuntimeError):
 
 class OutboxRelay:
     def __init__(self, app: ServiceApplication, js: JetStreamContext, partitions: int,
-                 metrics: ServiceMetrics, *, batch: int = 500, idle_s: float = 0.05,
+                 metrics: ServiceMetrics, *, batch: int = 500, idle_s: float = 2.0,
                  publish_timeout_s: float = 2.0, is_leader: Callable[[], bool] = lambda: True,
                  before_publish: Callable[[], Awaitable[None]] | None = None) -> None:
         self.app = app
@@ -93,10 +100,19 @@ class OutboxRelay:
         self.wakeup.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        remove = self.app.add_commit_listener(waker(self.wakeup))
+        try:
+            await self._run(stop)
+        finally:
+            remove()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # Cleared before reading the log: a commit during the step wakes the next one.
+            self.wakeup.clear()
             if not self.is_leader():
                 self.position = None
-                await self._pause(stop, 0.5)
+                await wait_or_stop(stop, 0.5)
                 continue
             try:
                 published = await self.step()
@@ -105,12 +121,12 @@ class OutboxRelay:
                     log.critical("%s", exc)
                 self.error = str(exc)
                 self.position = None
-                await self._pause(stop, 5.0)
+                await wait_or_stop(stop, 5.0)
                 continue
             except Exception:  # broker or store down: retry, resuming from the stream
                 log.warning("relay step failed; will resume from the stream", exc_info=True)
                 self.position = None
-                await self._pause(stop, 0.5)
+                await wait_or_stop(stop, 0.5)
                 continue
             self.error = None
             if not published:
@@ -159,12 +175,4 @@ class OutboxRelay:
                 delay = min(delay * 2, 2.0)
 
     async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
-        self.wakeup.clear()
-        stop_wait = asyncio.create_task(stop.wait())
-        wake_wait = asyncio.create_task(self.wakeup.wait())
-        try:
-            await asyncio.wait({stop_wait, wake_wait}, timeout=seconds,
-                               return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop_wait.cancel()
-            wake_wait.cancel()
+        await wait_for_either(stop, self.wakeup, seconds)

@@ -1,5 +1,9 @@
-"""The periodic loop every background job runs on: one step, then wait for the period or
-for the stop signal, whichever comes first. A failed step is logged and tried again."""
+"""The periodic loop every background job runs on: one step, then wait for the period, a
+wake-up or the stop signal, whichever comes first. A failed step is logged and tried again.
+
+Jobs with work that arrives from a known place (a commit in this process, a clock that
+was moved) are woken by it (``waker``) and keep a long period as a safety net: idle, they
+cost nothing."""
 
 from __future__ import annotations
 
@@ -18,15 +22,46 @@ async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     return stop.is_set()
 
 
+async def wait_for_either(stop: asyncio.Event, wakeup: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds`` unless ``stop`` or ``wakeup`` is set first (neither is cleared)."""
+    if stop.is_set() or wakeup.is_set():
+        return
+    waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wakeup.wait())}
+    try:
+        await asyncio.wait(waits, timeout=max(seconds, 0.0),
+                           return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
+def waker(event: asyncio.Event) -> Callable[[], None]:
+    """A function any thread may call to set ``event`` on the running loop (e.g. a commit
+    listener: saves run in worker threads)."""
+    loop = asyncio.get_running_loop()
+
+    def wake() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to wake
+            loop.call_soon_threadsafe(event.set)
+    return wake
+
+
 async def run_every(period_s: float | Callable[[], float], step: Callable[[], Awaitable[object]],
-                    stop: asyncio.Event, *, what: str) -> None:
+                    stop: asyncio.Event, *, what: str,
+                    wakeup: asyncio.Event | None = None) -> None:
     """Run ``step`` every ``period_s`` seconds (a number, or a function giving the next
-    period) until ``stop`` is set."""
+    period) until ``stop`` is set; with ``wakeup``, also as soon as it is set (it is
+    cleared before each step, so a wake-up during a step runs one more)."""
     while not stop.is_set():
+        if wakeup is not None:
+            wakeup.clear()
         try:
             await step()
         except Exception:
             log.warning("%s failed; trying again", what, exc_info=True)
         period = period_s() if callable(period_s) else period_s
-        if await wait_or_stop(stop, period):
-            return
+        if wakeup is None:
+            if await wait_or_stop(stop, period):
+                return
+        else:
+            await wait_for_either(stop, wakeup, period)
