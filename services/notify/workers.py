@@ -1,5 +1,9 @@
 """The sender: every pending dispatch of the partitions this replica holds is handed to
-its channel, on ``run_every``.
+its channel, several at once (``parallel``, a bound), never one dispatch twice at once.
+
+It wakes when this process records something (a new intent: ``add_commit_listener``), when
+an attempt ends, and when the next retry is due; ``period_s`` is only the safety net (a
+partition acquired, an intent another replica stored).
 
 Intent is recorded once (Dispatch.Requested, keyed by complaint, purpose and cause);
 sending is at-least-once. The crash window: if the process dies after the SMTP server
@@ -20,6 +24,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from hotro.services.notify.application import (
@@ -31,7 +36,7 @@ from hotro.services.notify.application.channel import Channel
 from hotro.services.notify.domain import STAFF_TASK, Dispatch
 from hotro.shared.contracts.subjects import partition_of
 from hotro.shared.eventstore.follower import LogFollower
-from hotro.shared.runtime.periodic import run_every
+from hotro.shared.runtime.periodic import wait_for_either, waker
 
 log = logging.getLogger(__name__)
 
@@ -45,45 +50,90 @@ class _Pending:
 class DispatchSender:
     def __init__(self, app: NotifyApplication, channel: Channel,
                  held_partitions: Callable[[], list[int]], partitions: int, *,
-                 period_s: float = 0.1, backoff_s: tuple[float, ...] = (1, 2, 5, 15, 60)
-                 ) -> None:
+                 period_s: float = 2.0, backoff_s: tuple[float, ...] = (1, 2, 5, 15, 60),
+                 parallel: int = 8) -> None:
         if not backoff_s:
             raise ValueError("backoff_s needs at least one delay")
+        if parallel < 1:
+            raise ValueError("parallel must be at least 1")
         self.app = app
         self.channel = channel
         self.held_partitions = held_partitions
         self.partitions = partitions
         self.period_s = period_s
         self.backoff_s = backoff_s
+        self.parallel = parallel
         self.pending: dict[uuid.UUID, _Pending] = {}
         #: sent, but storing that failed: store it later, never send it again
         self.unrecorded: dict[uuid.UUID, str] = {}
         self.follower = LogFollower(app, self._apply)
+        #: attempts under way, by dispatch: a dispatch is never attempted twice at once
+        self.in_flight: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self.wakeup = asyncio.Event()
+        # Its own threads: slow SMTP servers must not take the default pool's threads
+        # from the consumers and the HTTP handlers.
+        self._threads = ThreadPoolExecutor(parallel, thread_name_prefix="notify-send")
 
     async def run(self, stop: asyncio.Event) -> None:
-        await run_every(self.period_s, lambda: self.run_once(stop), stop, what="sending round")
+        remove = self.app.add_commit_listener(waker(self.wakeup))
+        try:
+            while not stop.is_set():
+                self.wakeup.clear()  # before reading the log: a commit meanwhile wakes us
+                try:
+                    await self._launch_due(stop)
+                except Exception:
+                    log.warning("sending round failed; trying again", exc_info=True)
+                await wait_for_either(stop, self.wakeup, self._next_wait())
+        finally:
+            remove()
+            if self.in_flight:  # let attempts under way record their outcome
+                await asyncio.wait(list(self.in_flight.values()))
+            self._threads.shutdown(wait=False)
 
     async def run_once(self, stop: asyncio.Event | None = None) -> int:
-        """Catch up with the log and attempt every due dispatch once. Returns attempts made."""
+        """Catch up with the log and attempt every due dispatch once, waiting for the
+        attempts to end. Returns attempts made."""
+        started = await self._launch_due(stop)
+        if started:
+            await asyncio.wait(started)
+        return len(started)
+
+    async def _launch_due(self, stop: asyncio.Event | None) -> list[asyncio.Task[None]]:
         loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.follower.catch_up)
         held = set(self.held_partitions())
-        made = 0
+        started: list[asyncio.Task[None]] = []
         for dispatch_id, p in list(self.pending.items()):
-            if stop is not None and stop.is_set():
-                break
-            if p.not_before > loop.time():
+            if (stop is not None and stop.is_set()) or len(self.in_flight) >= self.parallel:
+                break  # at the bound: an attempt that ends wakes the loop again
+            if dispatch_id in self.in_flight or p.not_before > loop.time() or \
+                    partition_of(p.complaint_id, self.partitions) not in held:
                 continue
-            if partition_of(p.complaint_id, self.partitions) not in held:
-                continue
-            made += 1
-            status, attempts = await asyncio.to_thread(self._attempt, dispatch_id)
+            task = asyncio.ensure_future(self._attempt_once(dispatch_id, p))
+            self.in_flight[dispatch_id] = task
+            started.append(task)
+        return started
+
+    async def _attempt_once(self, dispatch_id: uuid.UUID, p: _Pending) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            status, attempts = await loop.run_in_executor(self._threads, self._attempt,
+                                                          dispatch_id)
             if status == "pending":
                 delay = self.backoff_s[min(max(attempts, 1) - 1, len(self.backoff_s) - 1)]
                 p.not_before = loop.time() + delay
             else:
                 self.pending.pop(dispatch_id, None)
-        return made
+        finally:
+            self.in_flight.pop(dispatch_id, None)
+            self.wakeup.set()
+
+    def _next_wait(self) -> float:
+        """Seconds until the next retry is due (at most the safety-net period). Dispatches
+        already due wait for an attempt to end (at the bound) or for their partition."""
+        now = asyncio.get_running_loop().time()
+        later = [p.not_before - now for p in list(self.pending.values()) if p.not_before > now]
+        return min([self.period_s, *later])
 
     def _attempt(self, dispatch_id: uuid.UUID) -> tuple[str, int]:
         try:
