@@ -23,7 +23,10 @@ class SlaSettings(ServiceSettings):
         (), description=f"clock kinds that stop counting while the customer is asked for "
                         f"information (of {sorted(PAUSABLE_KINDS)}); default none: the "
                         f"process says nothing of pausing")
-    timer_period_s: float = Field(1.0, gt=0)
+    timer_period_s: float = Field(
+        30.0, gt=0, description="longest sleep of the SLA timer (it wakes at the next due "
+                                "instant and on this replica's commits): the safety net "
+                                "for clocks another replica stored")
     #: Demo/test clock: start at this instant and run `clock_speed` times faster.
     clock_start: str | None = None
     clock_speed: float = Field(1.0, gt=0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -43,7 +44,21 @@ class ClockBoard:
         #: clocks, closed ones included): what a department member may see
         self._departments: dict[uuid.UUID, set[str]] = {}
         self._lock = threading.Lock()
+        #: told the id of every clock whose row changed (or left), under the board's lock
+        self._watchers: list[Callable[[uuid.UUID], None]] = []
         self._follower = LogFollower(app, self._apply)
+
+    def watch(self, watcher: Callable[[uuid.UUID], None]) -> list[uuid.UUID]:
+        """Tell ``watcher`` the id of every clock whose row changes from now on (it must
+        be quick: it runs under the board's lock). Returns the clocks on the board now,
+        so nothing falls between the two."""
+        with self._lock:
+            self._watchers.append(watcher)
+            return list(self._rows)
+
+    def row(self, clock_id: uuid.UUID) -> ClockRow | None:
+        with self._lock:
+            return self._rows.get(clock_id)
 
     def refresh(self) -> int:
         """Read what was stored since the last refresh. Returns how many events were read."""
@@ -67,6 +82,15 @@ class ClockBoard:
             return department in self._departments.get(complaint_id, ())
 
     def _apply(self, event: object) -> None:
+        clock_id = getattr(event, "originator_id", None)
+        was_open = clock_id in self._rows
+        self._apply_row(event)
+        if self._watchers and isinstance(clock_id, uuid.UUID) and \
+                (was_open or clock_id in self._rows):
+            for watcher in self._watchers:
+                watcher(clock_id)
+
+    def _apply_row(self, event: object) -> None:
         if isinstance(event, Clock.Set):
             if event.kind.startswith("department/"):
                 self._departments.setdefault(event.complaint_id, set()).add(
