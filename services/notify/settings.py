@@ -55,8 +55,7 @@ class NotifySettings(ServiceSettings):
                 self.model_fields_set:
             raise ValueError("HOTRO_SMTP_IMPLICIT_TLS and HOTRO_SMTP_STARTTLS: choose one")
         self.smtp_tls()
-        if self.smtp_password_file:
-            read_secret_file(self.smtp_password_file, "SMTP password")
+        self.smtp_secret()  # the file reads (when a user will log in with it): at start
         return self
 
     def smtp_tls(self) -> ssl.SSLContext:
@@ -64,7 +63,10 @@ class NotifySettings(ServiceSettings):
         return client_context(self.smtp_tls_ca_file)
 
     def smtp_secret(self) -> str | None:
-        """The relay password: from its file, else the variable, else none."""
+        """The relay password: from its file, else the variable, else none (and none
+        without a user name: the file may then be empty)."""
+        if self.smtp_username is None:
+            return None
         if self.smtp_password_file:
             return read_secret_file(self.smtp_password_file, "SMTP password")
         return self.smtp_password.get_secret_value() if self.smtp_password else None
