@@ -36,10 +36,12 @@ from hotro.shared.staff.roles import Role
 
 REFERENCE = re.compile(r"^[A-Za-z]{2}-\d{4}-\d{6,}$")
 PAGE_SIZE = 25
-STATES = ("new", "analysing", "awaiting_customer_info", "resolved_by_support",
+STATES = ("new", "awaiting_filing_review", "analysing", "awaiting_customer_info",
+          "resolved_by_support",
           "referred_to_department", "department_responded", "reply_due", "replied", "closed",
           "refused", "withdrawn")
-ACTION_ORDER = ("start_analysis", "request_info", "record_info_provided", "resolve", "refer",
+ACTION_ORDER = ("accept_late_filing", "refuse_late_filing", "start_analysis", "request_info",
+                "record_info_provided", "resolve", "refer",
                 "record_department_response", "request_reply", "record_reply_sent",
                 "close", "refuse", "withdraw", "reopen", "force_close", "add_note")
 
@@ -97,6 +99,10 @@ def action_body(action: str, form: Any) -> dict[str, Any]:
         return {"reason": _text(form, "reason"), "explanation": _text(form, "explanation")}
     if action == "add_note":
         return {"text": _text(form, "text")}
+    if action == "accept_late_filing":
+        return {"waiver_reason": _text(form, "waiver_reason")}
+    if action == "refuse_late_filing":
+        return {"note": _text(form, "note")}
     return {}
 
 
@@ -385,6 +391,12 @@ def build_staff_router() -> APIRouter:
                 "routing", "/api/case-queue", caller, params={**params, "limit": 50})
             return result
 
+        # Decisions waiting for the supervisor: late filings to review, and ended cases
+        # the customer wrote to again (a reopen is offered on the case page).
+        reviews, follow_ups = await asyncio.gather(page(state="awaiting_filing_review"),
+                                                   page(follow_up="true"))
+        for group in (reviews, follow_ups):
+            group["rows"] = await enrich_rows(request, viewer, group["rows"], names=True)
         breached, approaching, refused, stats, failed = await asyncio.gather(
             page(sla="breached"), page(sla="approaching"), page(state="refused"),
             state.upstreams.maybe("routing", "/api/case-stats", caller, default={}),
@@ -396,7 +408,8 @@ def build_staff_router() -> APIRouter:
                                                  default=None)
         return render(request, viewer, "supervisor.html", breached=breached,
                       approaching=approaching, refused=refused, stats=stats or {},
-                      failed=failed or [], compliance=compliance, active="supervisor")
+                      failed=failed or [], compliance=compliance, active="supervisor",
+                      reviews=reviews, follow_ups=follow_ups)
 
     # ---- auditor -----------------------------------------------------------------------
 

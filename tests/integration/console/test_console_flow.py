@@ -235,3 +235,24 @@ async def test_english_switch(console_system: ConsoleSystem) -> None:
     assert "Case queue" in page.text and '<html lang="en">' in page.text
     r = await support.get("/lang/vi", params={"next": "https://evil.example/"})
     assert r.headers["location"] == "/"
+
+
+async def test_supervisor_reviews_a_late_filing_from_the_dashboard(
+        console_system: ConsoleSystem) -> None:
+    agent = await signed_in(console_system.console, "agent")
+    reference = await _intake(agent, incident_date="2020-01-02")
+    url = await _case_url(agent, reference)
+    page = await _wait_for(agent, url, "Gửi quá hạn, chờ giám sát xem xét")
+    assert "Chấp nhận ngoại lệ (gửi quá hạn)" not in page  # not the agent's decision
+    supervisor = await signed_in(console_system.console, "supervisor")
+    dashboard = await _wait_for(supervisor, "/supervisor", reference)
+    reviews = dashboard.split('id="h-reviews"')[1].split("</section>")[0]
+    assert reference in reviews
+    page = (await supervisor.get(url)).text
+    assert "Chấp nhận ngoại lệ (gửi quá hạn)" in page and "Từ chối vì gửi quá hạn" in page
+    await _act(supervisor, url, "accept_late_filing",
+               waiver_reason="Khách nằm viện, có giấy ra viện")
+    page = await _wait_for(supervisor, url, "Đang phân tích")
+    assert "Khách nằm viện, có giấy ra viện" in page  # the decision, on the case page
+    dashboard = (await supervisor.get("/supervisor")).text
+    assert reference not in dashboard.split('id="h-reviews"')[1].split("</section>")[0]
