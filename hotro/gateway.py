@@ -55,6 +55,9 @@ VIA = (b"via", b"1.1 hotro-gateway")
 RETRY_AFTER_S = 5
 #: how often a forwarded request checks whether its service died meanwhile
 DOWN_CHECK_S = 0.2
+#: after a broken upstream connection: how long the supervisor is given to see a death
+DIED_CHECKS = 10
+DIED_CHECK_S = 0.05
 _HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive",
         "upgrade", "proxy-connection", "te", "trailer"}
 
@@ -166,6 +169,16 @@ async def _unless_down(call: asyncio.Future[httpx.Response], down: Callable[[], 
                 await call
 
 
+async def _died(down: Callable[[], bool]) -> bool:
+    """Did the upstream die? A process being killed closes its sockets a moment before
+    its supervisor can see it exited, so the answer is waited for briefly."""
+    for _ in range(DIED_CHECKS):
+        if down():
+            return True
+        await asyncio.sleep(DIED_CHECK_S)
+    return down()
+
+
 def build_gateway(upstreams: Mapping[str, str], limits: GatewayLimits | None = None,
                   transport: httpx.AsyncBaseTransport | None = None, *,
                   unavailable: Callable[[str], bool] | None = None) -> Starlette:
@@ -206,6 +219,8 @@ def build_gateway(upstreams: Mapping[str, str], limits: GatewayLimits | None = N
         except httpx.TimeoutException:
             return JSONResponse({"detail": "the service did not answer in time"}, 504)
         except (httpx.HTTPError, httpx.InvalidURL) as error:
+            if unavailable is not None and await _died(lambda: unavailable(service)):
+                return _unavailable_response()  # it broke our kept-alive connection dying
             log.warning("gateway could not forward %s %s: %s", request.method, base, error)
             return JSONResponse({"detail": "the service could not be reached"}, 502)
         out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP

@@ -103,6 +103,12 @@ async def test_killed_nats_server_and_service_come_back_by_themselves(tmp_path: 
             routing = up.state()["services"]["routing"]
             killed = time.monotonic()
             os.kill(routing["pid"], signal.SIGKILL)
+            # the gateway knows from the supervisor: 503 at once, not a 504 after 30 s
+            # of waiting in the socket's backlog
+            r = await client.get("/api/cases", headers={"Authorization": f"Bearer {token}"})
+            answered = time.monotonic() - killed
+            assert r.status_code == 503 and r.headers["retry-after"], r.text
+            assert answered < 2.0, f"503 only after {answered:.1f}s"
 
             async def routing_replaced() -> bool:
                 now = await _all_ready(up)

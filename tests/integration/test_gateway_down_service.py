@@ -96,6 +96,31 @@ async def test_a_request_waiting_in_the_backlog_when_its_service_dies_is_503_qui
         assert time.monotonic() - died < 2.0  # not a 504 after the 30 s upstream timeout
 
 
+async def test_a_service_dying_on_a_kept_alive_connection_is_503_not_502() -> None:
+    """The process is killed: the kernel closes its connections a moment before the
+    supervisor can see it exited."""
+    supervisor = _Supervisor()
+    loop = asyncio.get_running_loop()
+
+    async def dies(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()  # no answer: the connection breaks ...
+        loop.call_later(0.1, supervisor.down.add, "routing")  # ... then it is seen dead
+
+    dying = await asyncio.start_server(dies, "127.0.0.1", 0)
+    port = dying.sockets[0].getsockname()[1]
+    gateway = build_gateway({"routing": f"http://127.0.0.1:{port}"}, LIMITS,
+                            unavailable=supervisor.unavailable)
+    try:
+        async with _serve(_server(gateway)) as gw, httpx.AsyncClient(timeout=60) as client:
+            began = time.monotonic()
+            r = await client.get(f"http://127.0.0.1:{gw}/api/cases")
+            assert r.status_code == 503 and r.headers["retry-after"] == "5"
+            assert time.monotonic() - began < 2.0
+    finally:
+        dying.close()
+
+
 async def test_hotro_ups_gateway_does_not_trust_a_clients_x_forwarded_for() -> None:
     async def echo(request: Request) -> Response:
         return JSONResponse({"forwarded_for": request.headers.getlist("x-forwarded-for")})
