@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+from hotro.services.console import i18n_duplicates as duplicates
+
 Language = Literal["vi", "en"]
 LANGUAGES: tuple[Language, ...] = ("vi", "en")
 LANGUAGE_COOKIE = "hotro_lang"
@@ -778,6 +780,9 @@ EN: dict[str, str] = {
     "docs.intro": "One merged OpenAPI document of every service:",
     "docs.service": "Service",
 }
+
+VI.update(duplicates.VI)
+EN.update(duplicates.EN)
 
 CATALOGUES: dict[str, dict[str, str]] = {"vi": VI, "en": EN}
 

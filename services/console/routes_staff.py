@@ -53,6 +53,7 @@ CaseActor = Annotated[Viewer, Depends(staff_action(*CASE_ROLES))]
 DepartmentReader = Annotated[Viewer, Depends(staff_page(Role.DEPARTMENT, Role.SUPPORT,
                                                         Role.SUPERVISOR))]
 Supervisor = Annotated[Viewer, Depends(staff_page(Role.SUPERVISOR))]
+DuplicateDecider = Annotated[Viewer, Depends(staff_action(Role.SUPPORT, Role.SUPERVISOR))]
 Auditor = Annotated[Viewer, Depends(staff_page(Role.AUDITOR, Role.SUPERVISOR))]
 
 
@@ -319,6 +320,24 @@ def build_staff_router() -> APIRouter:
             return await show_case(request, viewer, complaint_id, status=exc.status,
                                    action_error={f"delivery-{dispatch_id}": exc.message()})
         return RedirectResponse(f"/cases/{complaint_id}?done={what}", 303)
+
+    @router.post("/cases/{complaint_id}/duplicates/{other_id}/{what}")
+    async def duplicate(request: Request, complaint_id: uuid.UUID, other_id: uuid.UUID,
+                        what: str, viewer: DuplicateDecider) -> Response:
+        """Support or a supervisor decides a possible duplicate (intake owns the link)."""
+        if what not in ("confirm", "dismiss"):
+            return await show_case(request, viewer, complaint_id, status=404)
+        reason = _text(await request.form(), "reason")
+        try:
+            await state_of(request).upstreams.post_json(
+                "intake", f"/api/complaints/{complaint_id}/duplicates/{other_id}/{what}",
+                viewer.caller, {"reason": reason} if reason else {})
+        except UpstreamError as exc:
+            if exc.status not in (403, 404, 409, 422):
+                raise
+            return await show_case(request, viewer, complaint_id, status=exc.status,
+                                   action_error={f"duplicate-{other_id}": exc.message()})
+        return RedirectResponse(f"/cases/{complaint_id}?done=duplicate_{what}", 303)
 
     @router.get("/cases/{complaint_id}/letters/{dispatch_id}.pdf")
     async def letter(request: Request, complaint_id: uuid.UUID, dispatch_id: uuid.UUID,

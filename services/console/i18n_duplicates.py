@@ -1,0 +1,45 @@
+"""The console's words for possible duplicates (intake links a request to earlier ones of
+the same customer about the same product or order; support or a supervisor decides)."""
+
+VI: dict[str, str] = {
+    "dup.title": "Có thể trùng lặp",
+    "dup.intro": "Cùng khách hàng, cùng sản phẩm hoặc mã đơn hàng, gửi gần đây qua kênh khác.",
+    "dup.row": "trùng {matched} · nhận ra qua {contact}",
+    "dup.matched.product": "sản phẩm",
+    "dup.matched.order": "mã đơn hàng",
+    "dup.contact.email": "email",
+    "dup.contact.phone": "số điện thoại",
+    "dup.status.possible": "Chưa xử lý",
+    "dup.status.merged": "Đã gộp",
+    "dup.status.dismissed": "Không trùng",
+    "dup.reason": "Lý do (không bắt buộc)",
+    "dup.confirm": "Xác nhận trùng, gộp vào {reference}",
+    "dup.dismiss": "Không trùng",
+    "dup.merged_into": "Yêu cầu này đã được gộp vào {reference}. Hãy đóng hồ sơ này "
+                       "(lý do: đã gộp vào {reference}).",
+    "dup.merged_from": "Đã gộp vào hồ sơ này: {references}",
+    "action.duplicate_confirm": "Đã xác nhận trùng lặp.",
+    "action.duplicate_dismiss": "Đã ghi nhận: không trùng lặp.",
+}
+
+EN: dict[str, str] = {
+    "dup.title": "Possible duplicates",
+    "dup.intro": "The same customer, about the same product or order number, recently and "
+                 "through another channel.",
+    "dup.row": "same {matched} · recognised by {contact}",
+    "dup.matched.product": "product",
+    "dup.matched.order": "order number",
+    "dup.contact.email": "email",
+    "dup.contact.phone": "phone number",
+    "dup.status.possible": "Not decided",
+    "dup.status.merged": "Merged",
+    "dup.status.dismissed": "Not a duplicate",
+    "dup.reason": "Reason (optional)",
+    "dup.confirm": "Confirm: merge into {reference}",
+    "dup.dismiss": "Not a duplicate",
+    "dup.merged_into": "This request was merged into {reference}. Close this case (reason: "
+                       "merged into {reference}).",
+    "dup.merged_from": "Merged into this case: {references}",
+    "action.duplicate_confirm": "Duplicate confirmed.",
+    "action.duplicate_dismiss": "Recorded: not a duplicate.",
+}

@@ -1,0 +1,81 @@
+"""The case page shows a request's possible duplicates (intake's link) and lets support or
+a supervisor merge or dismiss each; agents see the link without the buttons."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.integration.console.conftest import ConsoleSystem
+from tests.support.console import csrf_of, signed_in
+from tests.support.waiting import eventually
+
+
+async def _intake(client: httpx.AsyncClient, **fields: str) -> str:
+    token = await csrf_of(client, "/intake")
+    form = {"csrf_token": token, "kind": "complaint", "channel": "counter",
+            "name": "Nguyễn Văn Bình", "phone": "0912345678", "product": "dien-lanh",
+            "address": "12 Lê Lợi, Quận 1, TP Hồ Chí Minh",
+            "description": "Tủ lạnh không lạnh sau 3 ngày sử dụng", **fields}
+    response = await client.post("/intake", data=form)
+    assert response.status_code == 200, response.text[:3000]
+    found = re.search(r"(KN|TV)-\d{4}-\d{6}", response.text)
+    assert found, response.text[:3000]
+    return found.group(0)
+
+
+async def _case_page(client: httpx.AsyncClient, reference: str, text: str) -> tuple[str, str]:
+    page = await client.get(f"/queue?q={reference}")
+    assert page.status_code == 303, page.text[:2000]
+    url = str(page.headers["location"])
+
+    async def shown() -> str | None:
+        r = await client.get(url)
+        return r.text if r.status_code == 200 and text in r.text else None
+
+    return url, await eventually(shown, timeout=30, message=f"{text!r} on {url}")
+
+
+async def test_support_merges_and_dismisses_possible_duplicates(
+        console_system: ConsoleSystem) -> None:
+    agent = await signed_in(console_system.console, "agent")
+    support = await signed_in(console_system.console, "support")
+    first = await _intake(agent)
+    second = await _intake(agent, channel="hotline")  # same phone, same product
+    third = await _intake(agent, description="Gọi lại lần nữa về tủ lạnh")
+
+    # the agent sees the link but may not decide
+    _, page = await _case_page(agent, second, "Có thể trùng lặp")
+    assert first in page and "Chưa xử lý" in page
+    assert "/duplicates/" not in page
+
+    url, page = await _case_page(support, second, "Có thể trùng lặp")
+    action = re.search(r'action="(/cases/[0-9a-f-]{36}/duplicates/[0-9a-f-]{36})/confirm"',
+                       page)
+    assert action, page[-4000:]
+    token = await csrf_of(support, url)
+    r = await support.post(f"{action.group(1)}/confirm",
+                           data={"csrf_token": token, "reason": "khách gọi lại"})
+    assert r.status_code == 303, r.text[:3000]
+    page = (await support.get(str(r.headers["location"]))).text
+    assert f"Yêu cầu này đã được gộp vào {first}" in page and "Đã gộp" in page
+    # the earlier case records what was merged into it
+    _, page = await _case_page(support, first, f"Đã gộp vào hồ sơ này: {second}")
+
+    # the third links to both; support dismisses the link to the first
+    url, page = await _case_page(support, third, "Có thể trùng lặp")
+    assert first in page and second in page
+    links = re.findall(r'action="(/cases/[0-9a-f-]{36}/duplicates/[0-9a-f-]{36})/confirm"',
+                       page)
+    assert len(links) == 2, page[-4000:]
+    token = await csrf_of(support, url)
+    r = await support.post(f"{links[0]}/dismiss", data={"csrf_token": token})
+    assert r.status_code == 303, r.text[:3000]
+    page = (await support.get(str(r.headers["location"]))).text
+    assert "Không trùng" in page and "Đã ghi nhận: không trùng lặp." in page
+    assert len(re.findall(r"/duplicates/[0-9a-f-]{36}/confirm", page)) == 1
+    # deciding it again is refused with intake's reason, beside the link
+    token = await csrf_of(support, url)
+    r = await support.post(f"{links[0]}/confirm", data={"csrf_token": token})
+    assert r.status_code == 409 and "already decided" in r.text
