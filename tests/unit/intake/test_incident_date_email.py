@@ -1,0 +1,58 @@
+"""An email complaint's incident date read from its text: recorded with where it came from
+and published with the complaint (optional ComplaintReceived fields); a form's date is
+marked as the form's; an advice request is never read for one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from hotro.services.intake.application import IntakeApplication, NewRequest
+from hotro.services.intake.application.outbox import to_wire
+from hotro.services.intake.domain import Request
+from hotro.shared.clock import SettableClock
+from hotro.shared.contracts import events as wire
+from hotro.shared.eventstore.trace import Trace
+
+CUSTOMER = {"name": "Nguyễn Văn An", "email": "an@example.vn", "phone": None,
+            "address": None}
+
+
+def _published(app: IntakeApplication, new: NewRequest) -> tuple[Request, Any]:
+    trace = Trace(actor_kind="customer", actor_id="email",
+                  correlation_id=str(uuid.uuid4())).as_dict()
+    accepted = app.receive(new, trace)
+    [received] = [e for e in app.events.get(accepted.request_id)
+                  if isinstance(e, Request.Received)]
+    published = to_wire(received)
+    assert published is not None
+    return app.get_request(accepted.request_id), published.payload
+
+
+def test_a_date_in_the_text_is_applied_and_published_with_its_phrase(
+        application: IntakeApplication, clock: SettableClock) -> None:
+    clock.set(datetime(2026, 11, 20, 2, 0, tzinfo=UTC))
+    request, payload = _published(application, NewRequest(
+        kind="complaint", channel="email", customer=CUSTOMER,
+        description="Khiếu nại\n\nngày 12 tháng 11 năm 2026 tivi không lên hình."))
+    assert request.details["incident_date"] == "2026-11-12"
+    assert request.filed_late is False and request.filing_deadline == "2026-11-23"
+    assert isinstance(payload, wire.ComplaintReceivedV2)
+    assert (payload.incident_date, payload.incident_date_source,
+            payload.incident_date_phrase) == (date(2026, 11, 12), "extracted_from_text",
+                                              "ngày 12 tháng 11 năm 2026")
+
+
+def test_a_forms_date_is_the_forms_and_advice_is_not_read(
+        application: IntakeApplication) -> None:
+    _, payload = _published(application, NewRequest(
+        kind="complaint", channel="web", customer=CUSTOMER, description="hôm qua hỏng",
+        incident_date=date(2026, 3, 9)))
+    assert (payload.incident_date_source, payload.incident_date_phrase) == ("form", None)
+    request, payload = _published(application, NewRequest(
+        kind="advice", channel="email", customer=CUSTOMER,
+        description="Hỏi về bảo hành, mua ngày 01/03/2026"))
+    assert request.details["incident_date"] is None
+    assert "incident_date_source" not in request.details
+    assert payload.incident_date_source is None
