@@ -18,4 +18,6 @@ class RoutingSettings(ServiceSettings):
     customer_info_timeout: Literal["resume_analysis", "withdraw"] = Field(
         "resume_analysis", description="when the customer never answers an information "
                                        "request: back to analysis (with a note), or withdraw")
-    queue_refresh_s: float = Field(0.2, gt=0, description="read model polling period")
+    queue_refresh_s: float = Field(
+        5.0, gt=0, description="keeps the case queues warm between reads (each read "
+                               "catches up with the log itself)")
