@@ -345,6 +345,15 @@ class Acknowledgement(Aggregate):
         dispatch_id: uuid.UUID
         trace: TraceDict
 
+    class ReopenNoted(Aggregate.Event):
+        """Routing reopened the case: its next reply deadline is the reopen's."""
+        TOPIC = "hotro.notify:Acknowledgement.ReopenNoted"
+        trace: TraceDict
+
+    class ReopenTold(Aggregate.Event):
+        TOPIC = "hotro.notify:Acknowledgement.ReopenTold"
+        trace: TraceDict
+
     @staticmethod
     def create_id(complaint_id: uuid.UUID) -> uuid.UUID:
         return uuid.uuid5(HOTRO_NAMESPACE, f"notify/acknowledgement/{complaint_id}")
@@ -357,6 +366,10 @@ class Acknowledgement(Aggregate):
         self.receipt: dict[str, Any] | None = None
         self.reply_last_day: str | None = None
         self.dispatch_id: uuid.UUID | None = None
+        #: reopens routing announced, and those the customer was told of (with the
+        #: reopen's reply date): a reopen is told even when its date equals the last one
+        self.reopens = 0
+        self.reopens_told = 0
 
     @property
     def is_due(self) -> bool:
@@ -409,6 +422,23 @@ class Acknowledgement(Aggregate):
         if not self.is_due:
             raise DispatchError("the acknowledgement is not due")
         self._dispatch_requested(dispatch_id=dispatch_id, trace=trace)
+
+    @event(ReopenNoted)
+    def note_reopen(self, *, trace: TraceDict) -> None:
+        self.reopens += 1
+
+    @property
+    def reopen_untold(self) -> bool:
+        return self.reopens > self.reopens_told
+
+    @event(ReopenTold)
+    def _reopen_told(self, *, trace: TraceDict) -> None:
+        self.reopens_told = self.reopens
+
+    def reopen_told(self, *, trace: TraceDict) -> None:
+        if not self.reopen_untold:
+            raise DispatchError("no reopen waits to be told")
+        self._reopen_told(trace=trace)
 
     def context(self, *, customer_name: str | None) -> dict[str, Any]:
         """What the acknowledgement template is given."""

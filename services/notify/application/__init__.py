@@ -82,6 +82,10 @@ class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationReque
         else:
             self.alert_deadline(env, p, pe)
 
+    @handles("routing.ComplaintReopened")
+    def _on_reopened(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        self.note_reopen(env, pe)
+
     @handles("routing.FollowUpReceived")
     def _on_follow_up(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         self.follow_up(env, p, pe)

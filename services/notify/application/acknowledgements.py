@@ -56,25 +56,29 @@ class Acknowledgements(Intents):
         trace = self.reaction_trace(env, "notify")
         acknowledgement = self._acknowledgement(env.complaint_id, trace)
         if acknowledgement.sent_under_review:
-            # A late filing acknowledged as under review, then accepted by a supervisor:
-            # sla's first reply clock counts from that decision; the customer is told
-            # it was accepted and by when they will have the answer.
+            # A late filing acknowledged as under review, then accepted by a supervisor
+            # (or reopened after a refusal): sla's first reply clock counts from that
+            # decision; the customer is told it was accepted and by when they will have
+            # the answer.
             acknowledgement.note_reply_deadline(last_day=p.last_day.isoformat(),
                                                 due_at=p.due_at.isoformat(),
                                                 calendar_version=p.calendar_version,
                                                 trace=trace)
+            if acknowledgement.reopen_untold:
+                acknowledgement.reopen_told(trace=trace)
             pe.collect_events(acknowledgement)
             self.tell_filing_accepted(env, p, pe)
             return
         if acknowledgement.reply_last_day is not None:
-            # The first reply deadline stands (it is the acknowledgement's). Another reply
-            # clock is sla's new one for a reopened case (``reply/reopen-N``, a ``reply``
-            # clock on the wire): the customer is told, with that date.
-            # A reopen's clock counts from the reopen, so it ends after the first one; the
-            # same date announced again (a re-announcement) tells nobody anything new.
-            if (acknowledgement.dispatch_id is not None
-                    and p.last_day.isoformat() > acknowledgement.reply_last_day):
-                self.tell_reopened(env, p, pe)
+            # The first reply deadline stands (it is the acknowledgement's). A reply clock
+            # after routing reopened the case is sla's new one (``reply/reopen-N``, a
+            # ``reply`` clock on the wire): the customer is told, with its date — even
+            # when that is the same day as before (reopened the day it was answered). A
+            # re-announced deadline, with no reopen waiting, tells nobody anything new.
+            if acknowledgement.dispatch_id is not None and acknowledgement.reopen_untold:
+                acknowledgement.reopen_told(trace=trace)
+                pe.collect_events(acknowledgement)
+                self.tell_reopened(env, p, pe, round_=acknowledgement.reopens_told)
             return
         acknowledgement.note_reply_deadline(last_day=p.last_day.isoformat(),
                                             due_at=p.due_at.isoformat(),
@@ -82,7 +86,15 @@ class Acknowledgements(Intents):
         contact = self._contact(env.complaint_id) if acknowledgement.receipt else None
         pe.collect_events(*self._request_if_due(acknowledgement, contact, trace))
 
-    def tell_reopened(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+    def note_reopen(self, env: Envelope, pe: ProcessingEvent[uuid.UUID]) -> None:
+        """Routing reopened the case: the next reply DeadlineSet is the reopen's."""
+        trace = self.reaction_trace(env, "notify")
+        acknowledgement = self._acknowledgement(env.complaint_id, trace)
+        acknowledgement.note_reopen(trace=trace)
+        pe.collect_events(acknowledgement)
+
+    def tell_reopened(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID], *,
+                      round_: int) -> None:
         """The case was reopened and sla set its new reply clock: the customer hears it
         was reopened and the new reply date, in their language, by their way (email, else
         SMS, else a letter). One message per new clock (the cause is sla's event)."""
@@ -94,7 +106,7 @@ class Acknowledgements(Intents):
                    "new_reply_deadline": p.last_day.isoformat()}
         pe.collect_events(self._dispatch(env, "reopened", method, recipient, contact.language,
                                          context, contact, trace,
-                                         cause=f"reopen/{p.last_day.isoformat()}"))
+                                         cause=f"reopen/{round_}"))
 
     def tell_filing_accepted(self, env: Envelope, p: Any,
                              pe: ProcessingEvent[uuid.UUID]) -> None:

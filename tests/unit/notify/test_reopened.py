@@ -58,3 +58,23 @@ def test_an_advice_request_reopened_is_called_one_in_vietnamese() -> None:
     [notice] = _reopened(w, cid)
     assert notice.language == "vi"
     assert notice.reference.startswith("TV-")
+
+
+def test_a_reopen_the_day_it_was_answered_is_told_though_its_date_is_the_same() -> None:
+    w = world()
+    cid = w.submit()
+    w.act(cid, Action.RESOLVE, resolution="Đổi sản phẩm mới.")
+    w.act(cid, Action.RECORD_REPLY_SENT, method="phone", proof="call-1", sent_at=w.clock(),
+          summary="Đã gọi báo khách")
+    w.act(cid, Action.CLOSE, reason="Đã trả lời")
+    w.act(cid, Action.REOPEN, "demo.supervisor", "supervisor", reason="Khách gọi lại ngay")
+    [notice] = _reopened(w, cid)
+    reply_days = {c.kind: c.last_day for c in w.apps["sla"].clocks_of(cid)
+                  if c.kind.startswith("reply")}
+    assert reply_days["reply/reopen-1"] == notice.context["new_reply_deadline"]
+    w.act(cid, Action.RESOLVE, resolution="Sửa tại nhà.")
+    w.act(cid, Action.RECORD_REPLY_SENT, method="phone", proof="call-2", sent_at=w.clock(),
+          summary="Đã gọi")
+    w.act(cid, Action.CLOSE, reason="Xong")
+    w.act(cid, Action.REOPEN, "demo.supervisor", "supervisor", reason="Lần nữa")
+    assert len(_reopened(w, cid)) == 2  # each reopen told once
