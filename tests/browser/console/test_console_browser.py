@@ -316,12 +316,12 @@ def test_supervisor_waives_a_late_filing(live: LiveSystem, chromium: Any) -> Non
 
     supervisor = Person.open(chromium, live.url)
     supervisor.sign_in("supervisor")
-    supervisor.wait_text(reference, path="/supervisor")  # refused on arrival: listed
+    supervisor.wait_text(reference, path="/supervisor")  # awaiting review: listed
     with supervisor.page.expect_navigation():
-        supervisor.page.click(f"a:has-text('{reference}')")
-    assert "Từ chối tiếp nhận" in supervisor.page.content()
-    supervisor.act("Mở lại hồ sơ", {"textarea[name=reason]":
-                                     "Chấp nhận ngoại lệ: khách nằm viện, có giấy ra viện"})
+        supervisor.page.click(f"#h-reviews ~ table a:has-text('{reference}')")
+    assert "Gửi quá hạn, chờ giám sát xem xét" in supervisor.page.content()
+    supervisor.act("Chấp nhận ngoại lệ (gửi quá hạn)",
+                   {"textarea[name=waiver_reason]": "Khách nằm viện, có giấy ra viện"})
     supervisor.wait_text("Đang phân tích")
     supervisor.check("25-case-late-filing-waived")
     supervisor.close()
