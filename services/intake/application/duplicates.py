@@ -9,14 +9,19 @@ console says so)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
 from hotro.services.intake.application.personal_data import PersonalData
 from hotro.services.intake.domain import CustomerIndex, Request
-from hotro.services.intake.domain.duplicates import normalise_order_ref, possible_duplicates
+from hotro.services.intake.domain.duplicates import (
+    normalise_order_ref,
+    possible_duplicates,
+    week_of,
+    weeks_covering,
+)
 from hotro.shared.privacy.sealing import keyed_hash
 
 #: the contact hashes a customer is recognised by across channels
@@ -46,12 +51,20 @@ class Duplicates(PersonalData):
         order_key = self.order_key(order_ref)
         indexes: list[CustomerIndex] = []
         entries: dict[str, list[dict[str, Any]]] = {}
+        this_week = week_of(now)
+        earlier_weeks = ([w for w in weeks_covering(now, self.duplicate_window) if w != this_week]
+                         if self.duplicate_window > timedelta(0) else [])
         for contact in CONTACTS:
             contact_hash = contact_hashes.get(contact)
             if not contact_hash:
                 continue
-            index = self._customer_index(contact_hash, trace)
-            entries[contact] = list(index.requests)
+            entries[contact] = []
+            for week in earlier_weeks:
+                earlier = self._customer_index(contact_hash, week)
+                entries[contact] += earlier.requests if earlier is not None else []
+            index = (self._customer_index(contact_hash, this_week)
+                     or CustomerIndex(contact_hash=contact_hash, week=this_week, trace=trace))
+            entries[contact] += index.requests
             index.link(request_id=str(request_id), reference=reference,
                        received_at=now.isoformat(), product=product, order_key=order_key,
                        trace=trace)
@@ -91,10 +104,10 @@ class Duplicates(PersonalData):
                                         f"{request.reference}")
         return request, self.get_request(other_id)
 
-    def _customer_index(self, contact_hash: str,
-                        trace: dict[str, str | None]) -> CustomerIndex:
+    def _customer_index(self, contact_hash: str, week: str) -> CustomerIndex | None:
         try:
-            index: CustomerIndex = self.repository.get(CustomerIndex.create_id(contact_hash))
+            index: CustomerIndex = self.repository.get(
+                CustomerIndex.create_id(contact_hash, week))
         except AggregateNotFoundError:
-            index = CustomerIndex(contact_hash=contact_hash, trace=trace)
+            return None
         return index

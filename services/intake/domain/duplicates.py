@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -26,7 +26,10 @@ _ORDER = re.compile(
 
 
 class CustomerIndex(Aggregate):
-    """A customer's contact hash -> the requests received with it."""
+    """A customer's contact hash -> the requests received with it in one ISO week (UTC).
+
+    One per week, so that a request loads only the weeks its window covers and no index
+    grows without bound (a customer writing for years, a load test with one address)."""
 
     TOPIC = "hotro.intake:CustomerIndex"
 
@@ -35,12 +38,13 @@ class CustomerIndex(Aggregate):
         TOPIC = "hotro.intake:CustomerIndex.Created"
 
     @staticmethod
-    def create_id(contact_hash: str) -> uuid.UUID:
-        return uuid.uuid5(HOTRO_NAMESPACE, f"intake/customer/{contact_hash}")
+    def create_id(contact_hash: str, week: str) -> uuid.UUID:
+        return uuid.uuid5(HOTRO_NAMESPACE, f"intake/customer/{contact_hash}/{week}")
 
     @event("Started", topic="hotro.intake:CustomerIndex.Started")
-    def __init__(self, *, contact_hash: str, trace: dict[str, str | None]) -> None:
+    def __init__(self, *, contact_hash: str, week: str, trace: dict[str, str | None]) -> None:
         self.contact_hash = contact_hash
+        self.week = week
         self.requests: list[dict[str, str | None]] = []
 
     @event("Linked", topic="hotro.intake:CustomerIndex.Linked")
@@ -50,6 +54,25 @@ class CustomerIndex(Aggregate):
         self.requests.append({"request_id": request_id, "reference": reference,
                               "received_at": received_at, "product": product,
                               "order_key": order_key})
+
+
+def week_of(at: datetime) -> str:
+    """The ISO week (UTC) an instant falls in: ``2026-W47``."""
+    year, week, _ = at.astimezone(UTC).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def weeks_covering(received_at: datetime, window: timedelta) -> list[str]:
+    """The weeks an index look-up reads: those of every day of the window, oldest first."""
+    weeks: list[str] = []
+    day = received_at - window
+    while True:
+        week = week_of(min(day, received_at))
+        if week not in weeks:
+            weeks.append(week)
+        if day >= received_at:
+            return weeks
+        day += timedelta(days=1)
 
 
 def normalise_order_ref(value: str) -> str:

@@ -15,6 +15,7 @@ from hotro.services.intake.domain.duplicates import (
     find_order_ref,
     normalise_order_ref,
     possible_duplicates,
+    weeks_covering,
 )
 from hotro.shared.clock import SettableClock
 from tests.support.staff import auth, staff_id
@@ -64,6 +65,13 @@ def test_nothing_matches_without_a_product_or_order_or_with_the_window_off() -> 
 ])
 def test_order_numbers_are_found_in_text(text: str, expected: str | None) -> None:
     assert find_order_ref(text) == expected
+
+
+def test_a_look_up_reads_only_the_weeks_its_window_covers() -> None:
+    monday = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)
+    assert weeks_covering(monday, timedelta(days=7)) == ["2026-W46", "2026-W47"]
+    assert weeks_covering(monday + timedelta(days=6), timedelta(days=0)) == ["2026-W47"]
+    assert len(weeks_covering(monday, timedelta(days=365))) == 54  # Sun 16/11/2025 on
 
 
 def test_order_numbers_compare_whatever_their_spelling() -> None:
@@ -156,3 +164,13 @@ async def test_another_customer_or_another_week_is_not_linked(
     clock.advance(days=8)  # the default window is 7 days
     late = await _file(client)
     assert (await _view(client, late["reference"]))["possible_duplicates"] == []
+
+
+async def test_a_link_crosses_the_week_boundary_within_the_window(
+        client: httpx.AsyncClient, clock: SettableClock) -> None:
+    first = await _file(client)  # Tuesday 10/03/2026
+    clock.advance(days=6)  # Monday of the next week
+    second = await _file(client)
+    [link] = (await _view(client, second["reference"]))["possible_duplicates"]
+    assert (link["reference"], sorted(link["contact"])) == (first["reference"],
+                                                            ["email", "phone"])
