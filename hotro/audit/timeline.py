@@ -226,6 +226,7 @@ _FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Case", "FilingReviewOpened"): ("filing_deadline",),
     ("Case", "LateFilingAccepted"): ("waiver_reason", "filing_deadline"),
     ("Case", "FollowUpReceived"): ("channel", "case_state"),
+    ("Case", "FollowUpDismissed"): ("reason",),
     ("Case", "DeadlineRecorded"): ("clock", "status", "last_day"),
     ("Case", "NoteAdded"): ("text",),
     ("CaseClocks", "ClockAdded"): ("kind",),

@@ -180,6 +180,8 @@ VI: dict[str, str] = {
     "state.refused": "Từ chối tiếp nhận",
     "state.awaiting_filing_review": "Gửi quá hạn, chờ giám sát xem xét",
     "action.accept_late_filing": "Chấp nhận ngoại lệ (gửi quá hạn)",
+    "action.dismiss_follow_up": "Không cần mở lại (đã xem thông tin khách gửi thêm)",
+    "event.FollowUpDismissed": "Giám sát xác nhận không cần mở lại",
     "action.refuse_late_filing": "Từ chối vì gửi quá hạn",
     "field.waiver_reason": "Lý do chấp nhận ngoại lệ",
     "field.refusal_note": "Ghi thêm cho khách hàng (không bắt buộc)",
@@ -390,7 +392,9 @@ VI: dict[str, str] = {
     "customer.sent": "Cảm ơn quý khách, chúng tôi đã nhận được thông tin.",
     "customer.link_invalid": "Đường dẫn không còn hiệu lực. Vui lòng liên hệ hotline "
                              "0422111997 hoặc email contact@vhv.vn để được gửi đường dẫn mới.",
-    "customer.closed": "Hồ sơ đã kết thúc; nếu cần, vui lòng liên hệ hotline 0422111997.",
+    "customer.closed": ("Hồ sơ đã kết thúc. Nếu cần, Quý khách vẫn có thể gửi thêm thông "
+                        "tin bên dưới: nhân viên phụ trách sẽ xem xét và mở lại hồ sơ khi "
+                        "cần, hoặc liên hệ hotline 0422111997."),
     "customer.waiting.received": "nhân viên hỗ trợ xem xét yêu cầu",
     "customer.waiting.being_analysed": "nhân viên hỗ trợ hoàn tất xem xét và trả lời",
     "customer.waiting.awaiting_information": "thông tin, giấy tờ quý khách bổ sung",
@@ -564,6 +568,8 @@ EN: dict[str, str] = {
     "state.refused": "Refused",
     "state.awaiting_filing_review": "Filed late, awaiting the supervisor's review",
     "action.accept_late_filing": "Accept the late filing (waiver)",
+    "action.dismiss_follow_up": "No reopen needed (the customer's message was read)",
+    "event.FollowUpDismissed": "Supervisor: no reopen needed",
     "action.refuse_late_filing": "Refuse: filed late",
     "field.waiver_reason": "Why the deadline is waived",
     "field.refusal_note": "A note for the customer (optional)",
@@ -768,7 +774,9 @@ EN: dict[str, str] = {
     "customer.sent": "Thank you, we have received your information.",
     "customer.link_invalid": "This link is no longer valid. Please call 0422111997 or write "
                              "to contact@vhv.vn for a new one.",
-    "customer.closed": "Your case has ended; call 0422111997 if you need us.",
+    "customer.closed": ("Your case has ended. You can still send us more information "
+                        "below: the member of staff in charge will review it and reopen the "
+                        "case if needed, or call 0422111997."),
     "customer.waiting.received": "our support staff to review your request",
     "customer.waiting.being_analysed": "our support staff to finish reviewing and answer",
     "customer.waiting.awaiting_information": "the information and documents from you",

@@ -43,7 +43,8 @@ STATES = ("new", "awaiting_filing_review", "analysing", "awaiting_customer_info"
 ACTION_ORDER = ("accept_late_filing", "refuse_late_filing", "start_analysis", "request_info",
                 "record_info_provided", "resolve", "refer",
                 "record_department_response", "request_reply", "record_reply_sent",
-                "close", "refuse", "withdraw", "reopen", "force_close", "add_note")
+                "close", "refuse", "withdraw", "reopen", "dismiss_follow_up", "force_close",
+                "add_note")
 
 IntakeStaff = Annotated[Viewer, Depends(staff_page(*INTAKE_ROLES))]
 IntakeActor = Annotated[Viewer, Depends(staff_action(*INTAKE_ROLES))]
@@ -94,7 +95,7 @@ def action_body(action: str, form: Any) -> dict[str, Any]:
         if _text(form, "proof"):
             body["proof"] = _text(form, "proof")
         return body
-    if action in ("close", "force_close", "withdraw", "reopen"):
+    if action in ("close", "force_close", "withdraw", "reopen", "dismiss_follow_up"):
         return {"reason": _text(form, "reason")}
     if action == "refuse":
         return {"reason": _text(form, "reason"), "explanation": _text(form, "explanation")}

@@ -429,6 +429,14 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *,
                      ) -> dict[str, Any]:
         return await _act(complaint_id, Action.REOPEN, user, **body.model_dump())
 
+    @post(Action.DISMISS_FOLLOW_UP,
+          "Supervisor: a follow-up to an ended case needs no reopen (with the reason)")
+    async def dismiss_follow_up(
+            complaint_id: uuid.UUID, body: Reason,
+            user: Annotated[Principal, Depends(ACTOR[Action.DISMISS_FOLLOW_UP])]
+    ) -> dict[str, Any]:
+        return await _act(complaint_id, Action.DISMISS_FOLLOW_UP, user, **body.model_dump())
+
     @post(Action.ADD_NOTE, "Add an internal note (never shown to the customer)")
     async def add_note(complaint_id: uuid.UUID, body: Note,
                        user: Annotated[Principal, Depends(ACTOR[Action.ADD_NOTE])]

@@ -85,7 +85,7 @@ class CaseQueues:
             row["department"] = event.department
             if event.department not in row["departments"]:
                 row["departments"].append(event.department)
-        elif name in ("FollowUpReceived", "Reopened"):
+        elif name in ("FollowUpReceived", "Reopened", "FollowUpDismissed"):
             row["follow_up"] = name == "FollowUpReceived"
         elif name == "TriageApplied":
             row["triage_rule"] = event.rule_id

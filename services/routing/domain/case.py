@@ -176,6 +176,8 @@ class Case(Aggregate):
     # ---- queries -------------------------------------------------------------------
 
     def can(self, action: Action) -> bool:
+        if action is Action.DISMISS_FOLLOW_UP and not self.follow_up_pending:
+            return False
         if (action is Action.RECORD_DEPARTMENT_RESPONSE
                 and self.state is State.DEPARTMENT_RESPONDED):
             return self._answered_on_behalf()
@@ -582,6 +584,18 @@ class Case(Aggregate):
                             timestamp: datetime) -> None:
         self.follow_ups.append({"at": timestamp, "channel": channel, "excerpt": excerpt})
         self.follow_up_pending = True
+
+    def dismiss_follow_up(self, *, reason: str, trace: TraceDict, now: datetime) -> None:
+        """A supervisor read the follow-up and the case stays ended (the reason is kept);
+        it leaves the dashboard's list."""
+        self._check(Action.DISMISS_FOLLOW_UP, now)
+        _require_text(reason, "reason")
+        self._follow_up_dismissed(reason=reason, trace=trace, timestamp=now)
+
+    @event("FollowUpDismissed", topic="hotro.routing:Case.FollowUpDismissed")
+    def _follow_up_dismissed(self, *, reason: str, trace: TraceDict,
+                             timestamp: datetime) -> None:
+        self.follow_up_pending = False
 
     # ---- deadlines reported by sla ------------------------------------------------------
 

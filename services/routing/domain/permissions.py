@@ -32,11 +32,12 @@ AGENT_ACTIONS = frozenset({
 # A department's answer is its own: only its members record it. An answer received by
 # phone or on paper is recorded on its behalf by a supervisor, as an action of its own.
 # Reviewing a late filing (waiving the deadline or refusing with the legal explanation) is a
-# supervisor's decision, like reopening.
+# supervisor's decision, like reopening (or not) after a customer's follow-up.
 SUPPORT_ACTIONS = frozenset(Action) - {Action.REOPEN, Action.FORCE_CLOSE,
                                        Action.RECORD_DEPARTMENT_RESPONSE,
                                        Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF,
-                                       Action.ACCEPT_LATE_FILING, Action.REFUSE_LATE_FILING}
+                                       Action.ACCEPT_LATE_FILING, Action.REFUSE_LATE_FILING,
+                                       Action.DISMISS_FOLLOW_UP}
 SUPERVISOR_ACTIONS = frozenset(Action) - {Action.RECORD_DEPARTMENT_RESPONSE}
 DEPARTMENT_ACTIONS = frozenset({Action.RECORD_DEPARTMENT_RESPONSE, Action.ADD_NOTE})
 

@@ -48,6 +48,8 @@ class Action(StrEnum):
     REFUSE = "refuse"
     WITHDRAW = "withdraw"
     REOPEN = "reopen"
+    #: a supervisor read the customer's follow-up to an ended case: no reopen needed
+    DISMISS_FOLLOW_UP = "dismiss_follow_up"
     ADD_NOTE = "add_note"
 
 
@@ -77,6 +79,8 @@ ALLOWED_FROM: dict[Action, frozenset[State]] = {
     Action.REFUSE: frozenset({State.NEW, State.ANALYSING, State.AWAITING_CUSTOMER_INFO}),
     Action.WITHDRAW: OPEN_STATES,
     Action.REOPEN: frozenset({State.CLOSED, State.REFUSED}),
+    # only while a follow-up waits (the case checks that)
+    Action.DISMISS_FOLLOW_UP: ENDED_STATES,
     Action.ADD_NOTE: frozenset(State),
 }
 

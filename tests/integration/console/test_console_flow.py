@@ -256,3 +256,45 @@ async def test_supervisor_reviews_a_late_filing_from_the_dashboard(
     assert "Khách nằm viện, có giấy ra viện" in page  # the decision, on the case page
     dashboard = (await supervisor.get("/supervisor")).text
     assert reference not in dashboard.split('id="h-reviews"')[1].split("</section>")[0]
+
+
+async def test_a_follow_up_on_a_closed_case_reaches_the_supervisor(
+        console_system: ConsoleSystem) -> None:
+    support = await signed_in(console_system.console, "support")
+    reference = await _intake(support, email="binh@example.com")
+    url = await _case_url(support, reference)
+    await _wait_for(support, url, "(b) Hỗ trợ giải quyết ngay")
+    await _act(support, url, "resolve", resolution="Đổi tủ lạnh mới")
+    await _act(support, url, "record_reply_sent", method="phone", summary="Đã gọi khách")
+    await _wait_for(support, url, "Đóng hồ sơ")
+    await _act(support, url, "close", reason="Khách đồng ý")
+    await _wait_for(support, url, "Đã đóng")
+    complaint_id = url.rsplit("/", 1)[1]
+    token = customer_link_token(console_system.capability_keys, complaint_id, reference)
+    customer = httpx.AsyncClient(transport=httpx.ASGITransport(app=console_system.console),
+                                 base_url="http://console")
+
+    async def closed_page() -> str | None:
+        page = await customer.get(f"/c/{token}")
+        return page.text if "Hồ sơ đã kết thúc" in page.text else None
+
+    page = await eventually(closed_page, timeout=30, message="the closed case's page")
+    form_token = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert form_token, "a closed case still takes the customer's message"
+    r = await customer.post(f"/c/{token}", data={"form_token": form_token.group(1),
+                                                 "content": "Tủ lạnh mới cũng không lạnh"})
+    assert r.status_code == 303, r.text[:3000]
+
+    supervisor = await signed_in(console_system.console, "supervisor")
+
+    async def listed() -> str | None:
+        page = (await supervisor.get("/supervisor")).text
+        section = page.split('id="h-follow-ups"')[1].split("</section>")[0]
+        return section if reference in section else None
+
+    await eventually(listed, timeout=30, message="the follow-up on the dashboard")
+    page = await _wait_for(supervisor, url, "Tủ lạnh mới cũng không lạnh")
+    assert "Mở lại hồ sơ" in page and "Không cần mở lại" in page
+    await _act(supervisor, url, "dismiss_follow_up", reason="Đã gọi lại, khách đồng ý")
+    await _wait_for(supervisor, url, "Giám sát xác nhận không cần mở lại")
+    assert await listed() is None

@@ -20,6 +20,7 @@ from hotro.services.routing.domain.catalogue import ConfigError
 from hotro.services.routing.main import create_app
 from hotro.services.routing.settings import CONFIG_DIR, RoutingSettings
 from hotro.services.routing.views import CaseQueues
+from hotro.shared.contracts import events as wire
 from hotro.shared.runtime.operator_actions import operator_actions
 from hotro.shared.staff.http import Authenticator, install_authenticator
 from hotro.shared.staff.roles import Role
@@ -298,3 +299,49 @@ def test_demo_users_one_per_role_with_working_tokens(tmp_path: Path) -> None:
         assert user is not None and user.role.value == role
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert write_demo_users(path) != tokens  # fresh tokens every time
+
+
+async def test_a_late_filing_is_decided_by_a_supervisor_over_http(api: Api) -> None:
+    cid = api.feed.received(filed_late=True, filing_deadline=day(-3))
+    shown = await api.client.get(f"/api/cases/{cid}", headers=auth("supervisor"))
+    assert shown.json()["state"] == "awaiting_filing_review"
+    assert set(shown.json()["allowed_actions"]) >= {"accept_late_filing",
+                                                    "refuse_late_filing"}
+    queue = await api.client.get("/api/case-queue", params={"state": "awaiting_filing_review"},
+                                 headers=auth("supervisor"))
+    assert [r["complaint_id"] for r in queue.json()["rows"]] == [str(cid)]
+    before = stored_event_names(api.app)
+    support = await api.act("support", cid, "accept_late_filing", {"waiver_reason": "ốm"})
+    assert support.status_code == 403
+    blank = await api.act("supervisor", cid, "accept_late_filing", {"waiver_reason": "  "})
+    assert blank.status_code == 422
+    assert stored_event_names(api.app) == before  # refused requests store nothing
+    accepted = await api.act("supervisor", cid, "accept_late_filing",
+                             {"waiver_reason": "khách nằm viện"})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["state"] == "analysing"
+    assert accepted.json()["filing_review"]["reason"] == "khách nằm viện"
+    again = await api.act("supervisor", cid, "refuse_late_filing", {})
+    assert again.status_code == 409
+
+
+async def test_follow_ups_are_listed_until_reopened_or_dismissed(api: Api) -> None:
+    cids = [api.feed.received() for _ in range(2)]
+    for cid in cids:
+        closed = await api.act("supervisor", cid, "force_close", {"reason": "đã gọi"})
+        assert closed.status_code == 200
+        api.feed.send("intake", wire.InfoProvided(reference="r", channel="email",
+                                                  content="Máy lại hỏng"), cid)
+
+    async def listed() -> set[str]:
+        r = await api.client.get("/api/case-queue", params={"follow_up": "true"},
+                                 headers=auth("supervisor"))
+        return {row["complaint_id"] for row in r.json()["rows"]}
+
+    assert await listed() == {str(c) for c in cids}
+    assert (await api.act("supervisor", cids[0], "reopen", {"reason": "lỗi tái diễn"})
+            ).status_code == 200
+    dismissed = await api.act("supervisor", cids[1], "dismiss_follow_up",
+                              {"reason": "khách chỉ cảm ơn"})
+    assert dismissed.status_code == 200 and not dismissed.json()["follow_up_pending"]
+    assert await listed() == set()

@@ -151,10 +151,32 @@ def test_information_for_an_ended_case_is_a_follow_up_a_reopen_clears() -> None:
     queues = CaseQueues(app)
     assert [r["complaint_id"] for r in queues.page(offset=0, limit=5, follow_up=True)[1]] \
         == [str(cid)]
+    with pytest.raises(Forbidden):  # the supervisor decides
+        app.act(cid, Action.DISMISS_FOLLOW_UP, role="support", actor_department=None,
+                trace=SUPPORT, reason="x")
     app.act(cid, Action.REOPEN, role="supervisor", actor_department=None, trace=BOSS,
             reason="khách báo lỗi tái diễn")
     assert not app.get_case(cid).follow_up_pending
     assert queues.page(offset=0, limit=5, follow_up=True)[0] == 0
+
+
+def test_a_supervisor_dismisses_a_follow_up_that_needs_no_reopen() -> None:
+    app = routing_app()
+    feed = Feeder(app)
+    cid = feed.received()
+    app.act(cid, Action.FORCE_CLOSE, role="supervisor", actor_department=None, trace=BOSS,
+            reason="đã trả lời")
+    with pytest.raises(IllegalTransition):  # nothing to dismiss yet
+        app.act(cid, Action.DISMISS_FOLLOW_UP, role="supervisor", actor_department=None,
+                trace=BOSS, reason="x")
+    feed.send("intake", wire.InfoProvided(reference="r", channel="web",
+                                          content="Cảm ơn, tôi đã nhận máy"), cid)
+    app.act(cid, Action.DISMISS_FOLLOW_UP, role="supervisor", actor_department=None,
+            trace=BOSS, reason="khách chỉ cảm ơn")
+    case = app.get_case(cid)
+    assert case.state is State.CLOSED and not case.follow_up_pending
+    assert CaseQueues(app).page(offset=0, limit=5, follow_up=True)[0] == 0
+    assert "FollowUpDismissed" not in {e.event_type for e in wire_events(app)}
 
 
 def test_deadline_reports_are_recorded_while_they_apply_and_settled_by_progress() -> None:

@@ -43,6 +43,7 @@ EVENT_OF = {
     Action.ADD_NOTE: "NoteAdded",
     Action.ACCEPT_LATE_FILING: "LateFilingAccepted",
     Action.REFUSE_LATE_FILING: "Refused",
+    Action.DISMISS_FOLLOW_UP: "FollowUpDismissed",
 }
 
 #: The state each accepted action leads to (None: unchanged), written out independently of
@@ -66,6 +67,7 @@ TARGET: dict[Action, State | None] = {
     Action.ADD_NOTE: None,
     Action.ACCEPT_LATE_FILING: State.ANALYSING,
     Action.REFUSE_LATE_FILING: State.REFUSED,
+    Action.DISMISS_FOLLOW_UP: None,
 }
 
 #: The states an event may legally follow, as the process describes them.
@@ -131,6 +133,7 @@ def command_for(action: Action, case: Case, draw: Draw, now: datetime) -> Callab
                                                                    **common),
         Action.REFUSE_LATE_FILING: lambda: case.refuse_late_filing(filing_window_days=7,
                                                                    **common),
+        Action.DISMISS_FOLLOW_UP: lambda: case.dismiss_follow_up(reason=text, **common),
     }
     return calls[action]
 
