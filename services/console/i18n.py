@@ -123,6 +123,8 @@ VI: dict[str, str] = {
     "receipt.reply_by": "Hạn trả lời",
     "receipt.reply_rule": "Chúng tôi trả lời trong vòng 10 ngày làm việc kể từ ngày tiếp "
                           "nhận; xác nhận kèm hạn trả lời chính xác được gửi tới quý khách.",
+    "receipt.review_rule": ("Yêu cầu được gửi sau thời hạn nên sẽ được giám sát viên xem xét; "
+                            "chúng tôi sẽ thông báo kết quả và hạn trả lời cho quý khách."),
     "receipt.keep": "Vui lòng giữ phiếu này và báo mã hồ sơ khi liên hệ hotline "
                     "0422111997 hoặc email contact@vhv.vn.",
     "receipt.print": "In phiếu",
@@ -514,6 +516,9 @@ EN: dict[str, str] = {
     "receipt.reply_by": "Reply due",
     "receipt.reply_rule": "We reply within 10 working days of receipt; the acknowledgement "
                           "with the exact reply date is sent to you.",
+    "receipt.review_rule": ("Your request reached us after the filing deadline, so a "
+                            "supervisor will review it; we will let you know the outcome and "
+                            "the reply date."),
     "receipt.keep": "Please keep this slip and quote the reference when you call 0422111997 "
                     "or write to contact@vhv.vn.",
     "receipt.print": "Print",

@@ -405,9 +405,9 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
             notices.append(Notice(
                 code="filed_late",
                 message_vi=f"Khiếu nại đã quá thời hạn (hạn cuối {d:%d/%m/%Y}); yêu cầu vẫn "
-                           "được ghi nhận.",
-                message_en=f"The complaint is past the filing deadline ({d.isoformat()}); "
-                           "it is recorded nonetheless."))
+                           "được ghi nhận và sẽ được giám sát viên xem xét.",
+                message_en=f"The complaint is past the filing deadline ({d:%d/%m/%Y}); it is "
+                           "recorded and a supervisor will review it."))
         rule = accepted.channel_rule
         if rule:
             notices.append(Notice(code="wrong_channel", message_vi=rule["requirement_vi"],

@@ -240,7 +240,18 @@ async def test_english_switch(console_system: ConsoleSystem) -> None:
 async def test_supervisor_reviews_a_late_filing_from_the_dashboard(
         console_system: ConsoleSystem) -> None:
     agent = await signed_in(console_system.console, "agent")
-    reference = await _intake(agent, incident_date="2020-01-02")
+    token = await csrf_of(agent, "/intake")
+    slip = await agent.post("/intake", data={
+        "csrf_token": token, "kind": "complaint", "channel": "counter",
+        "name": "Vũ Thị Hạnh", "phone": "0903111222", "product": "gia-dung",
+        "incident_date": "2020-01-02", "description": "Nồi cơm điện hỏng"})
+    assert "PHIẾU TIẾP NHẬN" in slip.text, slip.text[:3000]
+    # the slip promises a review, not a reply within 10 working days
+    assert "sẽ được giám sát viên xem xét" in slip.text
+    assert "trả lời trong vòng 10 ngày" not in slip.text
+    found = re.search(r"KN-\d{4}-\d{6}", slip.text)
+    assert found
+    reference = found.group(0)
     url = await _case_url(agent, reference)
     page = await _wait_for(agent, url, "Gửi quá hạn, chờ giám sát xem xét")
     assert "Chấp nhận ngoại lệ (gửi quá hạn)" not in page  # not the agent's decision
