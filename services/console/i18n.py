@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from hotro.services.console import i18n_duplicates as duplicates
+from hotro.services.console import i18n_records as records
 
 Language = Literal["vi", "en"]
 LANGUAGES: tuple[Language, ...] = ("vi", "en")
@@ -255,6 +256,7 @@ VI: dict[str, str] = {
     "action.resolve": "(b) Hỗ trợ giải quyết ngay",
     "action.refer": "(c) Chuyển bộ phận liên quan",
     "action.record_department_response": "Ghi kết quả của bộ phận",
+    "action.record_department_response_on_behalf": "Ghi kết quả thay mặt bộ phận",
     "action.request_reply": "Gửi trả lời khách hàng",
     "action.record_reply_sent": "Ghi nhận đã trả lời (điện thoại / trực tiếp)",
     "action.close": "Đóng hồ sơ",
@@ -644,6 +646,7 @@ EN: dict[str, str] = {
     "action.resolve": "(b) Resolve it now",
     "action.refer": "(c) Refer to a department",
     "action.record_department_response": "Record the department's result",
+    "action.record_department_response_on_behalf": "Record the department's result on its behalf",
     "action.request_reply": "Reply to the customer",
     "action.record_reply_sent": "Record a reply given (phone / in person)",
     "action.close": "Close the case",
@@ -794,6 +797,8 @@ EN: dict[str, str] = {
     "docs.service": "Service",
 }
 
+VI.update(records.VI)
+EN.update(records.EN)
 VI.update(duplicates.VI)
 EN.update(duplicates.EN)
 

@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from hotro.services.console.reference import load_reference
 from hotro.services.console.routes_oidc import build_oidc_router
 from hotro.services.console.routes_public import build_public_router
+from hotro.services.console.routes_records import build_records_router
 from hotro.services.console.routes_staff import build_staff_router
 from hotro.services.console.security import (
     BadForm,
@@ -111,6 +112,7 @@ def create_app(settings: ConsoleSettings | None = None, *,
     app.mount("/static", static, name="static")
     app.include_router(build_public_router())
     app.include_router(build_staff_router())
+    app.include_router(build_records_router())
     app.include_router(build_oidc_router(settings, now))
 
     @app.middleware("http")

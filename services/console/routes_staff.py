@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.responses import Response
 
+from hotro.services.console.compliance import compliance_report
 from hotro.services.console.forms import ComplaintForm, filing_preview
 from hotro.services.console.routes_public import submit_complaint
 from hotro.services.console.security import Viewer, staff_action, staff_page
@@ -42,7 +43,8 @@ STATES = ("new", "awaiting_filing_review", "analysing", "awaiting_customer_info"
           "refused", "withdrawn")
 ACTION_ORDER = ("accept_late_filing", "refuse_late_filing", "start_analysis", "request_info",
                 "record_info_provided", "resolve", "refer",
-                "record_department_response", "request_reply", "record_reply_sent",
+                "record_department_response", "record_department_response_on_behalf",
+                "request_reply", "record_reply_sent",
                 "close", "refuse", "withdraw", "reopen", "dismiss_follow_up", "force_close",
                 "add_note")
 
@@ -80,7 +82,7 @@ def action_body(action: str, form: Any) -> dict[str, Any]:
         if _text(form, "internal_due"):
             body["internal_due"] = _text(form, "internal_due")
         return body
-    if action == "record_department_response":
+    if action in ("record_department_response", "record_department_response_on_behalf"):
         body = {"result": _text(form, "result")}
         if _text(form, "department"):
             body["department"] = _text(form, "department")
@@ -342,14 +344,16 @@ def build_staff_router() -> APIRouter:
 
     @router.get("/cases/{complaint_id}/letters/{dispatch_id}.pdf")
     async def letter(request: Request, complaint_id: uuid.UUID, dispatch_id: uuid.UUID,
-                     viewer: Annotated[Viewer, Depends(staff_page(*PII_ROLES))]) -> Response:
+                     viewer: Annotated[Viewer, Depends(staff_page(*PII_ROLES))],
+                     download: int = 0) -> Response:
         state = state_of(request)
         upstream = await state.upstreams.request("notify", "GET",
                                                  f"/api/letters/{dispatch_id}.pdf",
                                                  viewer.caller)
+        how = "attachment" if download else "inline"  # view in the browser, or save
         return Response(upstream.content, media_type="application/pdf",
                         headers={"Content-Disposition":
-                                 f'inline; filename="{dispatch_id}.pdf"'})
+                                 f'{how}; filename="{dispatch_id}.pdf"'})
 
     @router.get("/cases/{complaint_id}/attachments/{sha256}")
     async def attachment(request: Request, complaint_id: uuid.UUID, sha256: str,
@@ -424,8 +428,7 @@ def build_staff_router() -> APIRouter:
                                   params={"status": "failed", "limit": 50}))
         for group in (breached, approaching, refused):
             group["rows"] = await enrich_rows(request, viewer, group["rows"], names=True)
-        compliance = await state.upstreams.maybe("sla", "/api/reports/compliance", caller,
-                                                 default=None)
+        compliance = await compliance_report(request, viewer)
         return render(request, viewer, "supervisor.html", breached=breached,
                       approaching=approaching, refused=refused, stats=stats or {},
                       failed=failed or [], compliance=compliance, active="supervisor",

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from hotro.services.notify.adapters.sent_mail import SentMail
 from hotro.services.notify.application import DispatchNotFound, NotifyApplication
 from hotro.services.notify.domain import DispatchError
 from hotro.services.notify.settings import NotifySettings
@@ -88,6 +89,23 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
         if entry is None:
             raise HTTPException(404, f"no delivery {dispatch_id}")
         return await asyncio.to_thread(app.open_row, entry)
+
+    # the local run's Maildir holds every email as sent; a relay keeps its own archive
+    sent_mail = None if settings.smtp_host else SentMail(settings.maildir_path())
+
+    @router.get("/api/deliveries/{dispatch_id}/message",
+                responses=error_responses(404, _404="no such email, or not kept here"))
+    async def sent_message(dispatch_id: uuid.UUID, _: Reader) -> dict[str, Any]:
+        """An email dispatch as it was sent (headers and text), read back from the local
+        Maildir; 404 when it went through an SMTP relay, is not sent yet, or was erased."""
+        entry = await asyncio.to_thread(dispatch_log.get, dispatch_id)
+        if entry is None or entry["method"] != "email" or not entry.get("message_id"):
+            raise HTTPException(404, f"no email delivery {dispatch_id}")
+        found = None if sent_mail is None else \
+            await asyncio.to_thread(sent_mail.find, str(entry["message_id"]))
+        if found is None:
+            raise HTTPException(404, f"the email of delivery {dispatch_id} is not kept here")
+        return {"dispatch_id": str(dispatch_id), **found}
 
     async def _command(dispatch_id: uuid.UUID, call: Any, **kwargs: Any) -> dict[str, Any]:
         try:

@@ -521,6 +521,15 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *,
         """Cases by state; open cases by channel and by age (days since receipt)."""
         return await asyncio.to_thread(queues.stats, app.clock())
 
+    @router.get("/api/case-stats/attributes", tags=["cases"])
+    async def case_attributes(_: Annotated[Principal, Depends(staff(Role.SUPERVISOR,
+                                                                   Role.AUDITOR))]
+                              ) -> dict[str, Any]:
+        """Every case's [id, kind, channel, product, department] (the last department it
+        was referred to, else ``support``): the dashboard's compliance groups."""
+        return {"columns": ["complaint_id", "kind", "channel", "product", "department"],
+                "cases": await asyncio.to_thread(queues.attributes)}
+
     def _view(case: Case, user: Principal) -> dict[str, Any]:
         return {
             "complaint_id": case.complaint_id, "reference": case.reference,

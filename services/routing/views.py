@@ -31,6 +31,7 @@ _STATE_AFTER = {
 _ENDED = frozenset({"closed", "refused", "withdrawn"})
 #: queue rows (an alias: inside CaseQueues, ``list`` names its method)
 Rows = list[dict[str, Any]]
+Attributes = list[list[str | None]]
 
 
 class CaseQueues:
@@ -153,6 +154,16 @@ class CaseQueues:
                     found.append(_copy(row))
                 total += 1
         return total, found
+
+    def attributes(self) -> Attributes:
+        """[complaint id, kind, channel, product, department] of every case, compactly:
+        the department is the last one it was referred to, else ``support`` (as in
+        ``hotro report compliance``)."""
+        self.refresh()
+        with self._lock:
+            return [[r["complaint_id"], r["kind"], r["channel"], r["product"],
+                     r["departments"][-1] if r["departments"] else "support"]
+                    for r in self._rows.values()]
 
     def stats(self, now: datetime) -> dict[str, Any]:
         """Open cases by state, channel and age (calendar days since receipt)."""

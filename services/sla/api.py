@@ -203,4 +203,11 @@ def build_router(app: SlaApplication, board: ClockBoard) -> APIRouter:
         with the rate among the decided ones."""
         return {"month": await asyncio.to_thread(compliance.by_month)}
 
+    @router.get("/api/reports/compliance/outcomes",
+                dependencies=[Depends(staff(Role.SUPERVISOR, Role.AUDITOR))])
+    async def reply_outcomes() -> dict[str, Any]:
+        """Each case's first reply clock (complaint id → on_time, late or open; stopped
+        clocks left out): the console groups them by routing's case attributes."""
+        return {"outcomes": await asyncio.to_thread(compliance.outcomes)}
+
     return router

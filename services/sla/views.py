@@ -132,6 +132,7 @@ class ReplyCompliance:
     def __init__(self, app: ServiceApplication) -> None:
         self._months: dict[uuid.UUID, str] = {}
         self._status: dict[uuid.UUID, str] = {}
+        self._first_reply: dict[uuid.UUID, str] = {}  # clock id → complaint id
         self._lock = threading.Lock()
         self._follower = LogFollower(app, self._apply)
 
@@ -150,10 +151,25 @@ class ReplyCompliance:
             row["rate"] = round(100.0 * row["on_time"] / decided, 1) if decided else 0.0
         return dict(sorted(counts.items()))
 
+    def outcomes(self) -> dict[str, str]:
+        """Each case's first reply clock: on_time, late or open (stopped ones left out) —
+        what ``hotro report compliance`` counts, for the dashboard to group by routing's
+        channel, product and department."""
+        with self._lock:
+            self._follower.catch_up()
+            found = {}
+            for clock_id, complaint_id in self._first_reply.items():
+                status = self._status.get(clock_id, "open")
+                if status != "stopped":
+                    found[complaint_id] = status
+            return found
+
     def _apply(self, event: object) -> None:
         if isinstance(event, Clock.Set):
             if event.kind == "reply" or event.kind.startswith("reply/"):
                 self._months[event.originator_id] = str(event.start)[:7]
+            if event.kind == "reply":
+                self._first_reply[event.originator_id] = str(event.complaint_id)
             return
         if not isinstance(event, Aggregate.Event) or event.originator_id not in self._months:
             return

@@ -23,6 +23,7 @@ from hotro.shared.messaging.leases import LeaseKeeper
 from hotro.shared.messaging.provision import check_provisioned
 from hotro.shared.messaging.relay import OutboxRelay
 from hotro.shared.observability.metrics import ServiceMetrics
+from hotro.shared.runtime.integrity import build_integrity_router
 from hotro.shared.runtime.limits import RequestLimits
 from hotro.shared.runtime.openapi import document_errors, error_responses, invalid
 from hotro.shared.runtime.operator_actions import record_operator_action
@@ -277,6 +278,8 @@ def build_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
 
     for router in routers:
         http.include_router(router)
+    # the auditor's per-case check of this service's log against its newest seal
+    http.include_router(build_integrity_router(runtime.app, lambda: runtime.js))
     settings = runtime.settings
     http.add_middleware(RequestLimits, max_body_bytes=settings.http_max_body_bytes(),
                         body_timeout_s=settings.http_body_timeout_s)
