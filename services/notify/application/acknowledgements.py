@@ -97,7 +97,7 @@ class Acknowledgements(Intents):
                       round_: int) -> None:
         """The case was reopened and sla set its new reply clock: the customer hears it
         was reopened and the new reply date, in their language, by their way (email, else
-        SMS, else a letter). One message per new clock (the cause is sla's event)."""
+        SMS, else a letter). One message per reopen (the cause is the reopen's round)."""
         contact = self._require_contact(env)
         trace = self.reaction_trace(env, "notify")
         person = self.open_customer(contact)
