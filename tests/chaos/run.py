@@ -40,7 +40,9 @@ async def run_chaos(config: ChaosConfig, root: Path, say: object = print
         began = time.monotonic()
         drive = asyncio.create_task(driver.run())
         await schedule.run(until=driver.submitting_done.is_set)
-        echo(f"  {len(schedule.faults)} faults injected; draining")
+        skipped = f" ({len(schedule.skipped)} not injected: {', '.join(schedule.skipped)})" \
+            if schedule.skipped else ""
+        echo(f"  {len(schedule.faults)} faults injected{skipped}; draining")
         try:
             tracked = await asyncio.wait_for(drive, timeout=config.drain_timeout_s +
                                              240.0)

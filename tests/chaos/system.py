@@ -143,7 +143,9 @@ class ChaosDatabase:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
 
     def url(self, service: str) -> str:
-        return f"{self.base}?schema={service}"
+        # small pools: 8 processes on a PostgreSQL others share (max_connections 100
+        # here) — a long run once took every slot with the default 5 + 5 per process
+        return f"{self.base}?schema={service}&pool_size=3&max_overflow=2"
 
     def cut_connections(self) -> int:
         """Terminate every server process of this database (what a crash or restart of
