@@ -9,6 +9,10 @@ from typing import Any
 from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.eventstore.persistence import persistence_env
 
+# Defines (and so registers the pinned topics of) every service's OperatorAction: a store
+# read in a process that never served it holds them (e.g. a relay replay's record).
+from hotro.shared.runtime import operator_actions  # noqa: F401
+
 
 def open_store(app_class: type[ServiceApplication], store_url: str,
                **kwargs: Any) -> ServiceApplication:
