@@ -66,7 +66,7 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     gateway = build_gateway(upstreams, tools.gateway_limits())
     # the gateway is the edge: it never trusts a client's X-Forwarded-For
     uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning",
-                proxy_headers=False, **tools.gateway_tls())
+                proxy_headers=False, **tools.gateway_server_options())
     return 0
 
 

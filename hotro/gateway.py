@@ -218,7 +218,10 @@ def build_gateway(upstreams: Mapping[str, str], limits: GatewayLimits | None = N
             return _unavailable_response()
         except httpx.TimeoutException:
             return JSONResponse({"detail": "the service did not answer in time"}, 504)
-        except (httpx.HTTPError, httpx.InvalidURL) as error:
+        except httpx.InvalidURL as error:  # e.g. longer than httpx forwards: the client's
+            return JSONResponse({"detail": f"the request URL cannot be forwarded: {error}"},
+                                400)
+        except httpx.HTTPError as error:
             if unavailable is not None and await _died(lambda: unavailable(service)):
                 return _unavailable_response()  # it broke our kept-alive connection dying
             log.warning("gateway could not forward %s %s: %s", request.method, base, error)
@@ -238,7 +241,12 @@ def build_gateway(upstreams: Mapping[str, str], limits: GatewayLimits | None = N
         yield
         await client.aclose()
 
+    async def unrouted(request: Request, _: Exception) -> Response:
+        # a path no route pattern matches (one with a line break: the patterns' "." does
+        # not match it) is still ours to answer: forward refuses it with 400, in JSON
+        return await forward(request)
+
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     return Starlette(routes=[Route("/", index),
                              Route("/{path:path}", forward, methods=methods)],
-                     lifespan=lifespan)
+                     exception_handlers={404: unrouted}, lifespan=lifespan)

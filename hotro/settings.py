@@ -62,6 +62,17 @@ class ToolSettings(BaseSettings):
             return found
         return replace(found, **tls) if found is not None else NatsCredentials(**tls)
 
+    def gateway_server_options(self) -> dict[str, Any]:
+        """uvicorn's arguments for the gateway: the services' header limits and timers
+        (shared/runtime/http_server.py: 431 above 16 KiB of request line and headers,
+        headers within 10 s, idle keep-alive 5 s) and its TLS."""
+        from hotro.shared.runtime.http_server import header_timeout_protocol
+
+        head = 16 * 1024
+        return {"http": header_timeout_protocol(10.0, head),
+                "h11_max_incomplete_event_size": head, "timeout_keep_alive": 5,
+                **self.gateway_tls()}
+
     def gateway_tls(self) -> dict[str, Any]:
         """uvicorn's TLS arguments for the gateway (none: plain HTTP), files checked."""
         from hotro.shared.runtime.http_server import tls_options

@@ -61,13 +61,49 @@ def merge(documents: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
                     operation["tags"] = [service, *[t for t in operation.get("tags", [])
                                                     if t != service]]
                     operation["operationId"] = f"{service}.{operation.get('operationId', '')}"
+                    _gateway_answers(operation)
             merged["paths"].setdefault(path, {}).update(renamed)
         components = document.get("components") or {}
         for name, schema in (components.get("schemas") or {}).items():
             merged["components"]["schemas"][f"{service}.{name}"] = _renamed(schema, service)
         for name, scheme in (components.get("securitySchemes") or {}).items():
             merged["components"]["securitySchemes"].setdefault(name, scheme)
+    merged["components"]["schemas"][GATEWAY_ERROR] = {
+        "type": "object", "required": ["detail"], "title": "GatewayError",
+        "description": "an answer of the gateway itself (the request never reached the "
+                       "service, or the service did not answer)",
+        "properties": {"detail": {"type": "string"}}}
     return merged
+
+
+GATEWAY_ERROR = "gateway.GatewayError"
+#: what the gateway answers itself (hotro/gateway.py), on every operation it forwards
+GATEWAY_STATUSES = {
+    "400": "bad path or header (control characters, not ASCII, not forwardable)",
+    "408": "the request body did not arrive in time", "413": "the request body is too large",
+    "431": "the request line and headers are too large",
+    "502": "the service could not be reached", "503": "the service is unavailable",
+    "504": "the service did not answer in time"}
+#: the gateway refuses control characters in the path and in header values
+NO_CONTROL = "^[^\\x00-\\x1f\\x7f]*$"
+#: a path parameter is one path segment: no "/", and not "." or ".." (clients resolve
+#: those, so the request would reach another path)
+PATH_SEGMENT = "^(?!\\.\\.?$)[^/\\x00-\\x1f\\x7f]*$"
+
+
+def _gateway_answers(operation: dict[str, Any]) -> None:
+    """Document the gateway's own answers, and that it takes no control character in a
+    path or header parameter (it refuses them with 400), a path parameter being one
+    segment."""
+    responses = operation.setdefault("responses", {})
+    for status, why in GATEWAY_STATUSES.items():
+        responses.setdefault(status, {"description": f"gateway: {why}", "content": {
+            "application/json": {"schema": {"$ref": REF_PREFIX + GATEWAY_ERROR}}}})
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema") if isinstance(parameter, dict) else None
+        if parameter.get("in") in ("path", "header") and isinstance(schema, dict) \
+                and schema.get("type") == "string" and "pattern" not in schema:
+            schema["pattern"] = PATH_SEGMENT if parameter.get("in") == "path" else NO_CONTROL
 
 
 def operations(document: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -36,6 +36,9 @@ def test_openapi_merge_renames_schemas_and_keeps_public_paths() -> None:
         "components": {"schemas": {"A": {"type": "object"}}}}
     merged = merge({"intake": doc, "routing": doc})
     assert set(merged["paths"]) == {"/api/x"}
-    assert set(merged["components"]["schemas"]) == {"intake.A", "routing.A"}
+    assert set(merged["components"]["schemas"]) == {"intake.A", "routing.A",
+                                                    "gateway.GatewayError"}
+    answers = merged["paths"]["/api/x"]["get"]["responses"]
+    assert {"200", "400", "413", "431", "502", "503", "504"} <= set(answers)  # the gateway's
     rows = operations(merged)
     assert rows and rows[0]["method"] == "GET"

@@ -19,8 +19,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import pytest
+import requests
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
@@ -60,11 +62,20 @@ class Figures:
     statuses: Counter[int] = field(default_factory=Counter)
     server_errors: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    #: over real HTTP: request heads above this many bytes may be cut off by the server
+    #: (431 and the connection closed, before the client has finished sending)
+    head_limit: int | None = None
+    refused_head_too_large: int = 0
+    #: invalid path parameters with dot segments ("../..") the HTTP client resolved: the
+    #: request went to another path than the operation's, so it is not this operation's
+    resolved_elsewhere: int = 0
 
     def __str__(self) -> str:
         return (f"{self.operations} operations, {self.requests} requests, statuses "
                 f"{dict(sorted(self.statuses.items()))}, {len(self.server_errors)} server "
-                f"errors, {len(self.violations)} schema violations; schema-valid but "
+                f"errors, {len(self.violations)} schema violations, "
+                f"{self.refused_head_too_large} cut off (head too large), "
+                f"{self.resolved_elsewhere} sent elsewhere (dot segments); schema-valid but "
                 f"refused by a route's own rule (422): {dict(self.refused_by_rule)}")
 
 
@@ -112,7 +123,17 @@ def _examples(operation: Any, mode: GenerationMode, path_parameters: dict[str, s
     @given(case=operation.as_strategy(generation_mode=mode,
                                       path_parameters=path_parameters or None))
     def run(case: Any) -> None:
-        response = case.call(headers=headers)
+        try:
+            response = case.call(headers=headers)
+        except requests.ConnectionError:
+            if figures.head_limit is None or _head_size(case) <= figures.head_limit:
+                raise
+            figures.refused_head_too_large += 1
+            return
+        sent = unquote(urlsplit(str(response.request.url)).path)
+        if not sent.startswith(operation.path.split("{", 1)[0]):
+            figures.resolved_elsewhere += 1
+            return
         figures.requests += 1
         figures.statuses[response.status_code] += 1
         figures.by_operation[label][response.status_code] += 1
@@ -129,9 +150,17 @@ def _examples(operation: Any, mode: GenerationMode, path_parameters: dict[str, s
                     figures.refused_by_rule[label] += 1
                     continue
                 figures.violations.append(f"{label}: {response.status_code} "
-                                          f"{str(failure)[:600]}")
+                                          f"{str(failure)[:600]} (sent: "
+                                          f"{str(response.request.url)[:200]})")
 
     return run
+
+
+def _head_size(case: Any) -> int:
+    """At least the bytes of the request line and headers the case sends."""
+    query = urlencode(case.query or {}, doseq=True)
+    return len(quote(case.formatted_path)) + len(query) + sum(
+        len(str(k)) + len(str(v)) for k, v in (case.headers or {}).items())
 
 
 @pytest.mark.slow
