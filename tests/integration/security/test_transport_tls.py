@@ -1,10 +1,13 @@
 """NATS and HTTP over TLS, against the real pieces: a nats-server from the wheel that
 requires TLS and client certificates (the config hotro/natsbin.py writes), provisioned
 over TLS, and a service (`hotro serve sla`) that connects to it with the settings'
-CA and client certificate and serves its own HTTP API over HTTPS."""
+CA and client certificate and serves its own HTTP API over HTTPS; `hotro gateway` over
+HTTPS."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,13 +16,14 @@ import nats
 import pytest
 from nats.errors import NoServersError
 
-from hotro.natsbin import NatsServerProcess, NatsServerTls
+from hotro.natsbin import NatsServerProcess, NatsServerTls, free_port, terminate
 from hotro.provisioning import provision_all
 from hotro.services.sla.settings import SlaSettings
 from hotro.shared.messaging.connection import NatsConnection
 from hotro.shared.messaging.credentials import NatsCredentials
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.integration.security.pki import Pki, make_pki
+from tests.support.hotro_up import clean_env
 from tests.support.processes import ServiceProcess
 from tests.support.waiting import eventually
 
@@ -138,3 +142,32 @@ def test_http_tls_settings_are_checked_at_start(pki: Pki) -> None:
                     http_tls_key_file=str(pki.client_key))
     with pytest.raises(ValueError, match="no such file"):
         SlaSettings(**base, nats_tls_ca_file="/nonexistent/ca.crt")  # type: ignore[arg-type]
+
+
+async def test_the_gateway_serves_https(pki: Pki, tmp_path: Path) -> None:
+    port = free_port()
+    dead = "http://127.0.0.1:9"  # never reached: the index answers without upstreams
+    env = {**clean_env(), "HOTRO_GATEWAY_TLS_CERT_FILE": str(pki.server_cert),
+           "HOTRO_GATEWAY_TLS_KEY_FILE": str(pki.server_key)}
+    log = (tmp_path / "gateway.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotro.cli", "gateway", "--port", str(port), "--upstreams",
+         ",".join(f"{s}={dead}" for s in ("intake", "routing", "sla", "notify"))],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        async with httpx.AsyncClient(verify=pki.client_context(), timeout=2) as client:
+            async def index() -> httpx.Response | None:
+                assert proc.poll() is None, (tmp_path / "gateway.log").read_text()[-2000:]
+                try:
+                    return await client.get(f"https://127.0.0.1:{port}/")
+                except httpx.TransportError:
+                    return None
+
+            answer = await eventually(index, timeout=30, interval=0.1,
+                                      message="the gateway answering over HTTPS")
+        assert answer.status_code == 200 and answer.json()["service"] == "hotro"
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+    finally:
+        terminate(proc)
+        log.close()
