@@ -1,5 +1,6 @@
-"""The console's words for possible duplicates (intake links a request to earlier ones of
-the same customer about the same product or order; support or a supervisor decides)."""
+"""The console's words for what intake found after receipt: possible duplicates (earlier
+requests of the same customer about the same product or order; support or a supervisor
+decides) and an incident date the customer gave later."""
 
 VI: dict[str, str] = {
     "dup.title": "Có thể trùng lặp",
@@ -20,6 +21,7 @@ VI: dict[str, str] = {
     "dup.merged_from": "Đã gộp vào hồ sơ này: {references}",
     "action.duplicate_confirm": "Đã xác nhận trùng lặp.",
     "action.duplicate_dismiss": "Đã ghi nhận: không trùng lặp.",
+    "dup.date_given": "khách cho biết sau: «{phrase}»",
 }
 
 EN: dict[str, str] = {
@@ -42,4 +44,5 @@ EN: dict[str, str] = {
     "dup.merged_from": "Merged into this case: {references}",
     "action.duplicate_confirm": "Duplicate confirmed.",
     "action.duplicate_dismiss": "Recorded: not a duplicate.",
+    "dup.date_given": "given later by the customer: “{phrase}”",
 }

@@ -242,6 +242,11 @@ class ComplaintView(BaseModel):
     merged_into: str | None = Field(None, description="confirmed a duplicate of this one")
     merged_from: list[str] = Field(default_factory=list,
                                    description="later requests merged into this one")
+    incident_date_given: dict[str, Any] | None = Field(
+        None, description="an email complaint received without its incident date: the date "
+                          "the customer's later information states, with the filing "
+                          "window's verdict as of receipt (incident_date, phrase, "
+                          "filing_deadline, filed_late)")
 
 
 # ---- the customer's page ---------------------------------------------------------------------
@@ -444,7 +449,8 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
                              capability_generation=request.capability_generation,
                              possible_duplicates=possible_duplicates(request),
                              merged_into=request.merged_into,
-                             merged_from=list(request.merged_from))
+                             merged_from=list(request.merged_from),
+                             incident_date_given=request.incident_date_given)
 
     @router.post("/{id_or_reference}/info", status_code=202)
     async def provide_info(id_or_reference: str, body: InfoIn, caller: InfoCaller

@@ -9,11 +9,14 @@ console says so)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
+from hotro.services.intake.application.base import backoff
 from hotro.services.intake.application.personal_data import PersonalData
 from hotro.services.intake.domain import CustomerIndex, Request
 from hotro.services.intake.domain.duplicates import (
@@ -78,24 +81,41 @@ class Duplicates(PersonalData):
                           trace: dict[str, str | None]) -> Request:
         """Merge the request into the earlier one it possibly duplicates: an event on
         both, in one save."""
-        request, other = self._link(request_id, other_id)
-        try:
+
+        def merge(request: Request, other: Request) -> list[Request]:
             request.confirm_duplicate(other, reason=reason, trace=trace)
-        except ValueError as exc:
-            raise DuplicateAlreadyDecided(str(exc)) from None
-        other.absorb_duplicate(request, reason=reason, trace=trace)
-        self.save(request, other)
-        return request
+            other.absorb_duplicate(request, reason=reason, trace=trace)
+            return [request, other]
+
+        return self._decide(request_id, other_id, merge)
 
     def dismiss_duplicate(self, request_id: uuid.UUID, other_id: uuid.UUID, *, reason: str,
                           trace: dict[str, str | None]) -> Request:
-        request, other = self._link(request_id, other_id)
-        try:
+        def dismiss(request: Request, other: Request) -> list[Request]:
             request.dismiss_duplicate(other, reason=reason, trace=trace)
-        except ValueError as exc:
-            raise DuplicateAlreadyDecided(str(exc)) from None
-        self.save(request)
-        return request
+            return [request]
+
+        return self._decide(request_id, other_id, dismiss)
+
+    def _decide(self, request_id: uuid.UUID, other_id: uuid.UUID,
+                decide: Callable[[Request, Request], list[Request]], retries: int = 10
+                ) -> Request:
+        """Load both, decide, save; again from fresh copies when either request changed
+        meanwhile (intake's own handlers note progress on them)."""
+        for attempt in range(retries):
+            request, other = self._link(request_id, other_id)
+            try:
+                changed = decide(request, other)
+            except ValueError as exc:
+                raise DuplicateAlreadyDecided(str(exc)) from None
+            try:
+                self.save(*changed)
+                return request
+            except IntegrityError:
+                if attempt == retries - 1:
+                    raise
+                backoff(attempt)
+        raise AssertionError("unreachable")
 
     def _link(self, request_id: uuid.UUID, other_id: uuid.UUID) -> tuple[Request, Request]:
         request = self.get_request(request_id)

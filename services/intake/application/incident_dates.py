@@ -1,12 +1,14 @@
 """Where a new request's incident date comes from: the form's field, or — for an email
 complaint, which has no such field — the customer's own words (``domain/incident_date``),
-read against the day intake received the message (Vietnam time)."""
+read against the day intake received the message (Vietnam time). When none was found, the
+customer's later information is read the same way (``note_incident_date_given``)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
+from hotro.services.intake.domain import FilingCheck, Request
 from hotro.services.intake.domain.incident_date import find_incident_date
 from hotro.shared.clock import VIETNAM_TZ
 
@@ -29,3 +31,21 @@ def incident_date_of(kind: str, channel: str, stated: date | None, description: 
                            "rule": found.rule}
     return None, {"source": "not_found", "why": found.outcome,
                   "phrases": [c.phrase for c in found.candidates][:10]}
+
+
+def note_incident_date_given(request: Request, content: str, now: datetime,
+                             filing_check: FilingCheck, trace: dict[str, str | None]) -> None:
+    """An email complaint that lacked its incident date: when the customer's information
+    states one (read as an email's text is, relative to the day it arrived), record it with
+    the filing window's verdict as of the complaint's receipt (``IncidentDateGiven``)."""
+    if not request.awaits_incident_date:
+        return
+    found = find_incident_date(content, now.astimezone(VIETNAM_TZ).date())
+    if found.outcome != "found" or found.day is None:
+        return
+    product, category = request.details.get("product"), request.details.get("category")
+    deadline, late = filing_check(product, category, found.day,
+                                  datetime.fromisoformat(request.received_at))
+    request.record_incident_date(incident_date=found.day.isoformat(), phrase=found.phrase,
+                                 rule=found.rule, filing_deadline=deadline.isoformat(),
+                                 filed_late=late, trace=trace)

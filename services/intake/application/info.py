@@ -9,6 +9,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from hotro.services.intake.application.base import IntakeBase, backoff
+from hotro.services.intake.application.incident_dates import note_incident_date_given
 from hotro.services.intake.domain import MessageIndex, Request
 
 
@@ -37,6 +38,8 @@ class ProvidingInfo(IntakeBase):
                                  content=content, items=items, attachments=attachments or [],
                                  inbound_message_id=inbound_message_id, trace=trace,
                                  mail_auth=mail_auth, mail=mail)
+            note_incident_date_given(request, content, self.clock(), self.filing_check,
+                                     trace)
             aggregates: list[Any] = [request]
             if inbound_message_id:
                 aggregates.append(MessageIndex(message_id=inbound_message_id,

@@ -111,6 +111,9 @@ class Request(Aggregate):
         self.merged_into: str | None = None
         #: the later requests confirmed duplicates of this one and merged into it
         self.merged_from: list[str] = []
+        #: an email complaint without an incident date: the date the customer gave later
+        #: (read from their information) and the filing verdict it gives
+        self.incident_date_given: dict[str, Any] | None = None
 
     @event("InfoProvided", topic="hotro.intake:Request.InfoProvided")
     def provide_info(self, *, reference: str, channel: str, content: str, items: list[str],
@@ -204,6 +207,23 @@ class Request(Aggregate):
         """The customer's personal data was erased (its data key destroyed): who and why
         stay in the history; the sealed data itself becomes unreadable everywhere."""
         self.erased = True
+
+    @property
+    def awaits_incident_date(self) -> bool:
+        """An email complaint received without a usable incident date, none given since."""
+        source = self.details.get("incident_date_source") or {}
+        return (self.kind == "complaint" and self.details.get("incident_date") is None
+                and source.get("source") == "not_found" and self.incident_date_given is None)
+
+    @event("IncidentDateGiven", topic="hotro.intake:Request.IncidentDateGiven")
+    def record_incident_date(self, *, incident_date: str, phrase: str | None, rule: str | None,
+                             filing_deadline: str, filed_late: bool,
+                             trace: dict[str, str | None]) -> None:
+        """The customer's information states the incident date the complaint lacked: the
+        filing window applied to it, judged at the complaint's receipt."""
+        self.incident_date_given = {"incident_date": incident_date, "phrase": phrase,
+                                    "rule": rule, "filing_deadline": filing_deadline,
+                                    "filed_late": filed_late}
 
     # ---- possible duplicates (``domain/duplicates.py``) --------------------------------
 

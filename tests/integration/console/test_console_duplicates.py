@@ -1,5 +1,6 @@
 """The case page shows a request's possible duplicates (intake's link) and lets support or
-a supervisor merge or dismiss each; agents see the link without the buttons."""
+a supervisor merge or dismiss each; agents see the link without the buttons. An incident
+date the customer gave after an undated email complaint is shown with its verdict."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import httpx
 
 from tests.integration.console.conftest import ConsoleSystem
 from tests.support.console import csrf_of, signed_in
+from tests.support.staff import auth
 from tests.support.waiting import eventually
 
 
@@ -79,3 +81,23 @@ async def test_support_merges_and_dismisses_possible_duplicates(
     token = await csrf_of(support, url)
     r = await support.post(f"{links[0]}/confirm", data={"csrf_token": token})
     assert r.status_code == 409 and "already decided" in r.text
+
+
+async def test_an_incident_date_given_later_is_shown_with_its_verdict(
+        console_system: ConsoleSystem) -> None:
+    support = await signed_in(console_system.console, "support")
+    async with console_system.system.client("intake") as intake:
+        r = await intake.post("/api/complaints", headers=auth("agent"), json={
+            "kind": "complaint", "channel": "email",
+            "customer": {"name": "Nguyễn Văn An", "email": "an.nguyen@example.vn"},
+            "description": "Tủ lạnh không lạnh, mong công ty kiểm tra."})
+        assert r.status_code == 201, r.text
+        reference = r.json()["reference"]
+        # as staff would: from the case page, once routing opened the case
+        await _case_page(support, reference, reference)
+        r = await intake.post(f"/api/complaints/{reference}/info", headers=auth(), json={
+            "channel": "hotline", "content": "Khách nói: hôm qua tủ ngừng chạy.",
+            "items": []})
+        assert r.status_code == 202, r.text
+    _, page = await _case_page(support, reference, "khách cho biết sau: «hôm qua»")
+    assert "Trong hạn (hạn cuối" in page

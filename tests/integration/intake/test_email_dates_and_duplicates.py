@@ -1,7 +1,8 @@
 """Over real SMTP conversations (smtplib against intake's own listener), real NATS and
 PostgreSQL: an email complaint's incident date read from its Vietnamese text applies the
 filing window (routing opens the case with it); one without a date has routing's first
-information request ask for it; the same customer by HTTP and email about the same order
+information request ask for it, and the date the customer then sends gets the filing
+verdict; the same customer by HTTP and email about the same order
 is linked as a possible duplicate, which staff merge or dismiss over HTTP (events), and
 another customer is not linked."""
 
@@ -108,6 +109,16 @@ async def test_the_incident_date_in_an_emails_text_applies_the_filing_window(
         async with system.client("routing") as client:
             view = (await client.get(f"/api/cases/{undated.id}", headers=auth())).json()
         assert view["triage"]["checklist"][0] == "ngay-su-co"
+
+        # the customer answers by email (the reference in the subject threads it): the date
+        # they give gets the filing verdict as of the complaint's receipt (20/11: late)
+        code, text = await deliver(port, mail(
+            "<answer.1@example.vn>", "Dạ, sự việc xảy ra ngày 10/11/2026 ạ.",
+            subject=f"Re: {undated.reference} bổ sung thông tin"), mail_from=CUSTOMER)
+        assert code == 250 and f"Added to {undated.reference}" in text, text
+        assert intake.get_request(undated.id).incident_date_given == {
+            "incident_date": "2026-11-10", "phrase": "ngày 10/11/2026", "rule": "dd/mm/yyyy",
+            "filing_deadline": "2026-11-19", "filed_late": True}
 
 
 async def test_the_same_customer_by_http_and_email_is_linked_and_staff_decide(
