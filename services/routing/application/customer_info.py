@@ -8,6 +8,7 @@ from typing import Literal
 
 from hotro.services.routing.application.refusals import apply_or_note
 from hotro.services.routing.domain.case import Case, TraceDict
+from hotro.services.routing.domain.workflow import State
 from hotro.shared.contracts import events as wire
 from hotro.shared.contracts.envelope import Envelope
 
@@ -26,6 +27,13 @@ def record_information(case: Case, envelope: Envelope, provided: wire.InfoProvid
         case.record_follow_up(channel=provided.channel, text=provided.content or
                               f"({len(provided.attachments)} attachment(s))",
                               trace=trace, now=now)
+        return
+    if case.state is State.AWAITING_FILING_REVIEW:
+        # Often the reason to waive the deadline (a hospital stay, a trip): kept where the
+        # supervisor deciding reads it; the case stays under review.
+        case.add_note(text=f"customer information during the filing review "
+                           f"({provided.channel}, {len(provided.attachments)} attachment(s)):"
+                           f" {provided.content[:2000]}", trace=trace, now=now)
         return
     items = [i for i in provided.items if i in case.checklist]
     note = provided.content[:2000]

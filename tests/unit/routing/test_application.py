@@ -105,6 +105,18 @@ def test_a_supervisor_refuses_a_late_filing_with_the_rule_and_its_last_day() -> 
     assert "working days" not in explanation  # one language
 
 
+def test_what_the_customer_sends_during_the_review_is_kept_for_the_supervisor() -> None:
+    app = routing_app()
+    feed = Feeder(app)
+    cid = feed.received(filed_late=True, filing_deadline=day(-3))
+    feed.send("intake", wire.InfoProvided(reference="r", channel="email",
+                                          content="Tôi nằm viện từ 02/02 đến 20/02"), cid)
+    case = app.get_case(cid)
+    assert case.state is State.AWAITING_FILING_REVIEW
+    assert "Tôi nằm viện từ 02/02 đến 20/02" in case.notes[-1]["text"]
+    assert not case.follow_up_pending
+
+
 def test_a_timely_case_has_no_filing_review_to_decide() -> None:
     app = routing_app()
     cid = Feeder(app).received()
