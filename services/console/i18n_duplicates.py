@@ -22,6 +22,9 @@ VI: dict[str, str] = {
     "action.duplicate_confirm": "Đã xác nhận trùng lặp.",
     "action.duplicate_dismiss": "Đã ghi nhận: không trùng lặp.",
     "dup.date_given": "khách cho biết sau: «{phrase}»",
+    "dup.date_from_text": "Ngày xảy ra sự việc lấy từ nội dung email: «{phrase}».",
+    "dup.date_not_found": "Email không nêu rõ ngày xảy ra sự việc: đề xuất hỏi khách "
+                          "(mục «Ngày xảy ra sự việc»).",
 }
 
 EN: dict[str, str] = {
@@ -45,4 +48,7 @@ EN: dict[str, str] = {
     "action.duplicate_confirm": "Duplicate confirmed.",
     "action.duplicate_dismiss": "Recorded: not a duplicate.",
     "dup.date_given": "given later by the customer: “{phrase}”",
+    "dup.date_from_text": "The incident date was read from the email: “{phrase}”.",
+    "dup.date_not_found": "The email states no clear incident date: ask the customer for it "
+                          "(item “The date it happened”).",
 }

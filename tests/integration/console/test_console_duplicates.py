@@ -94,7 +94,7 @@ async def test_an_incident_date_given_later_is_shown_with_its_verdict(
         assert r.status_code == 201, r.text
         reference = r.json()["reference"]
         # as staff would: from the case page, once routing opened the case
-        await _case_page(support, reference, reference)
+        await _case_page(support, reference, "Email không nêu rõ ngày xảy ra sự việc")
         r = await intake.post(f"/api/complaints/{reference}/info", headers=auth(), json={
             "channel": "hotline", "content": "Khách nói: hôm qua tủ ngừng chạy.",
             "items": []})
