@@ -21,6 +21,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from starlette.applications import Starlette
@@ -185,7 +186,10 @@ def build_gateway(upstreams: Mapping[str, str], limits: GatewayLimits | None = N
     """``unavailable(service)``: True while the service is known to be down (``hotro up``'s
     supervisor knows); such requests get 503 at once instead of waiting in a backlog."""
     limits = limits or GatewayLimits()
-    client = httpx.AsyncClient(timeout=limits.upstream_timeout_s, transport=transport)
+    # No cookie jar: httpx keeps the cookies of responses and sends them with every later
+    # request, so one person's session cookie would sign in everyone after them.
+    client = httpx.AsyncClient(timeout=limits.upstream_timeout_s, transport=transport,
+                               cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
     service_of = {base: service for service, base in upstreams.items()}
 
     async def forward(request: Request) -> Response:
