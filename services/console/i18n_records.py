@@ -38,6 +38,7 @@ VI: dict[str, str] = {
     "chart.on_time_of": "{on_time} đúng hạn / {decided} đã trả lời",
     "chart.no_decided": "chưa có hồ sơ đã trả lời",
     "supervisor.open": "Chưa trả lời",
+    "supervisor.no_department": "Hỗ trợ (không chuyển bộ phận)",
 }
 
 EN: dict[str, str] = {
@@ -76,4 +77,5 @@ EN: dict[str, str] = {
     "chart.on_time_of": "{on_time} on time of {decided} replied",
     "chart.no_decided": "no replied case yet",
     "supervisor.open": "Not replied yet",
+    "supervisor.no_department": "Support (not referred)",
 }
