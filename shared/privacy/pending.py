@@ -158,6 +158,7 @@ def compact_store(store_url: str) -> str:
       recycled). WAL archives and base backups keep what they held: see
       docs/security.md, "Data keys and erasure"."""
     from hotro.shared.eventstore.persistence import persistence_env
+    from hotro.shared.eventstore.pg_security import FACTORY_TOPIC, libpq_options
 
     env = persistence_env(store_url)
     module = env["PERSISTENCE_MODULE"]
@@ -178,15 +179,17 @@ def compact_store(store_url: str) -> str:
             raise RuntimeError(f"{path}: the WAL could not be truncated (a reader is open); "
                                "stop the service and run it again")
         return f"{path}: vacuumed, WAL truncated"
-    if module == "eventsourcing.postgres":
+    if module in ("eventsourcing.postgres", FACTORY_TOPIC):  # the latter: with TLS options
         import psycopg
         from psycopg import sql
+        from psycopg.conninfo import make_conninfo
 
         schema = env.get("POSTGRES_SCHEMA", "public")
-        with psycopg.connect(
-                host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]),
-                dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
-                password=env["POSTGRES_PASSWORD"] or None, autocommit=True) as conn:
+        conninfo = make_conninfo(
+            host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]),
+            dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None, **libpq_options(env))
+        with psycopg.connect(conninfo, autocommit=True) as conn:
             exists = conn.execute("SELECT to_regclass(%s)",
                                   (f'"{schema}".{TABLE}',)).fetchone()
             if exists is None or exists[0] is None:

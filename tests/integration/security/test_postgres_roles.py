@@ -20,6 +20,7 @@ from psycopg import errors, sql
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.pg_factory import Factory
 from hotro.shared.eventstore.schema import ensure_store
+from hotro.shared.privacy.pending import compact_store
 from tests.support.postgres import PG_BASE, check_postgres
 
 pytestmark = pytest.mark.postgres
@@ -117,6 +118,11 @@ def test_a_service_role_keeps_its_store_in_its_schema_and_cannot_read_anothers(
         assert own is not None and int(str(own[0])) > 0
         conn.execute(sql.SQL("CREATE TABLE {}.scratch (x int)").format(
             sql.Identifier(intake.schema)))
+
+    # the compaction after an erasure reaches a store configured with TLS options too
+    done = compact_store(intake.url(password_file=str(intake.password_file),
+                                    sslmode="disable"))
+    assert done == f"{intake.schema}: no pii_pending_keys table"
 
 
 def test_the_store_sslmode_reaches_every_connection(roles: dict[str, ServiceRole]) -> None:
