@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from hotro.services.intake.adapters.reference_data import DEFAULT_CHANNEL_RULES
-from hotro.shared.runtime.tls import server_context
+from hotro.shared.runtime.tls import read_secret_file, server_context
 from hotro.shared.settings import ServiceSettings
 
 
@@ -51,6 +51,8 @@ class IntakeSettings(ServiceSettings):
         "tls", description="tls = implicit TLS (993); none only for a local relay")
     imap_user: str = ""
     imap_password: SecretStr | None = None
+    imap_password_file: str | None = Field(
+        None, description="file holding the IMAP password (instead of HOTRO_IMAP_PASSWORD)")
     imap_mailbox: str = "INBOX"
     imap_processed_mailbox: str = Field(
         "", description="move handled mail there too; empty = mark it \\Seen only")
@@ -98,7 +100,17 @@ class IntakeSettings(ServiceSettings):
     @model_validator(mode="after")
     def _smtp_tls_loads(self) -> IntakeSettings:
         self.smtp_tls()  # both files or neither, and they load: at start
+        if self.imap_password and self.imap_password_file:
+            raise ValueError("IMAP password given twice: keep HOTRO_IMAP_PASSWORD_FILE")
+        if self.imap_host:
+            self.imap_secret()  # the file reads: at start
         return self
+
+    def imap_secret(self) -> str:
+        """The IMAP password: from its file, else the variable, else empty."""
+        if self.imap_password_file:
+            return read_secret_file(self.imap_password_file, "IMAP password")
+        return self.imap_password.get_secret_value() if self.imap_password else ""
 
     def smtp_tls(self) -> ssl.SSLContext | None:
         """The listener's STARTTLS context (None: no STARTTLS)."""

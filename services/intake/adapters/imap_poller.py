@@ -79,7 +79,7 @@ class ImapConfig:
     def from_settings(cls, settings: IntakeSettings) -> ImapConfig:
         s = settings
         return cls(host=s.imap_host, port=s.imap_port, user=s.imap_user,
-                   password=s.imap_password.get_secret_value() if s.imap_password else "",
+                   password=s.imap_secret(),
                    mailbox=s.imap_mailbox, tls=s.imap_tls, poll_s=s.imap_poll_s,
                    idle=s.imap_idle, processed_mailbox=s.imap_processed_mailbox or None)
 
