@@ -11,6 +11,9 @@ Recognised (case-insensitive, with or without Vietnamese diacritics):
   day before), ``hôm kia`` (two days before), ``<thứ Hai…Chủ nhật> tuần trước`` (that
   weekday of the previous Monday-to-Sunday week; ``thứ 2`` … ``thứ 7`` too).
 
+Quoted mail is not read (``own_words``): lines starting with ">", a reply's "On … wrote:"
+line and everything from a forwarded or original message's header on.
+
 Deliberately not recognised: two-digit years and dates without a year (``12/11``): which
 year is meant is a guess. A date is *used* only when the text states exactly one distinct
 valid date that is neither in the future nor more than ten years back; several different
@@ -58,6 +61,11 @@ _LAST_WEEK = re.compile(
     r"\b(?:thu (hai|ba|tu|nam|sau|bay|[2-7])|(chu nhat|cn)) tuan (?:truoc|roi)\b")
 
 
+#: where quoted earlier mail begins (folded): nothing after it is the customer's own words
+_QUOTE_STARTS = ("-----original message-----", "---------- forwarded message",
+                 "-------- thu chuyen tiep", "---------- thu da chuyen tiep")
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A date stated in the text: the phrase as the customer wrote it, and which rule."""
@@ -92,7 +100,7 @@ def fold(text: str) -> str:
 def find_incident_date(text: str, received_on: date) -> IncidentDate:
     """The incident date ``text`` states, judged against ``received_on`` (the day, Vietnam
     time, the message was received); see the module docstring for what counts."""
-    original = unicodedata.normalize("NFC", text[:MAX_SCAN])
+    original = unicodedata.normalize("NFC", own_words(text[:MAX_SCAN]))
     # whitespace runs become one space (a linear pass) so phrases may wrap across lines
     original = re.sub(r"\s+", " ", original)
     folded = fold(original)
@@ -112,6 +120,22 @@ def find_incident_date(text: str, received_on: date) -> IncidentDate:
     if received_on - first.day > MAX_AGE:
         return IncidentDate("too_old", candidates=tuple(found))
     return IncidentDate("found", first.day, first.phrase, first.rule, tuple(found))
+
+
+def own_words(text: str) -> str:
+    """The text without what it quotes: lines starting with ">", a reply's attribution line
+    ("On … wrote:", "Vào … đã viết:") and everything from a forwarded or original message's
+    header on — their dates are when earlier mail was sent, not the incident."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        folded = fold(line.strip())
+        if any(marker in folded for marker in _QUOTE_STARTS):
+            break
+        if folded.startswith(">") or (folded.endswith(("wrote:", "da viet:"))
+                                      and len(folded) < 300):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def _candidates(folded: str, original: str, received_on: date) -> list[Candidate]:

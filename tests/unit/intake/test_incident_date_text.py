@@ -66,6 +66,19 @@ def test_what_is_not_used(text: str, outcome: str) -> None:
     assert found.day is None
 
 
+def test_quoted_mail_is_not_read_for_the_date() -> None:
+    reply = ("Tủ lạnh vẫn hỏng từ hôm qua.\n\n"
+             "On Thu, Nov 12, 2026 at 10:00 AM Hỗ trợ <contact@vhv.vn> wrote:\n"
+             "> Ngày 10/11/2026 chúng tôi đã nhận yêu cầu.\n")
+    found = find_incident_date(reply, RECEIVED)
+    assert (found.outcome, found.day) == ("found", date(2026, 11, 19))
+    forwarded = ("Nhờ công ty xem giúp.\n---------- Forwarded message ---------\n"
+                 "Date: 12 November 2026\nNgày 01/11/2026 đơn hàng giao thiếu.")
+    assert find_incident_date(forwarded, RECEIVED).outcome == "none"
+    vietnamese = "Máy hỏng ngày 18/11/2026.\nVào Th 5, 12/11/2026 lúc 10:00 An đã viết:\n"
+    assert find_incident_date(vietnamese, RECEIVED).day == date(2026, 11, 18)
+
+
 def test_an_ambiguous_text_keeps_every_date_for_staff() -> None:
     found = find_incident_date("mua ngày 01/11/2026, hỏng ngày 12/11/2026", RECEIVED)
     assert [(c.day, c.phrase) for c in found.candidates] == [
