@@ -54,6 +54,8 @@ class Duplicates(PersonalData):
         order_key = self.order_key(order_ref)
         indexes: list[CustomerIndex] = []
         entries: dict[str, list[dict[str, Any]]] = {}
+        if product is None and order_key is None:
+            return [], []  # about nothing it could share with another request: no index
         this_week = week_of(now)
         earlier_weeks = ([w for w in weeks_covering(now, self.duplicate_window) if w != this_week]
                          if self.duplicate_window > timedelta(0) else [])
