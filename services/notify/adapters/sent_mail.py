@@ -4,11 +4,13 @@ relay configured nothing is kept here (the relay's own archive is the record), s
 is nothing to read back.
 
 An erasure deletes the customer's messages from the Maildir (shared/privacy/erasure.py);
-a message gone from disk is simply not found.
+a message gone from disk is simply not found. The token of the customer's case link is
+replaced in what staff read (it is the customer's credential to their page).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from email import policy
 from email.message import EmailMessage
@@ -18,6 +20,9 @@ from typing import Any
 
 #: an email body larger than this is cut (a reply is a few kilobytes)
 MAX_TEXT_CHARS = 200_000
+#: the customer's case link is their credential: staff see that it was sent, not the token
+_CAPABILITY = re.compile(r"\bcap1\.[A-Za-z0-9_.~-]+")
+LINK_HIDDEN = "[đường dẫn riêng của khách hàng / the customer's own link]"
 
 
 def _normalised(message_id: str) -> str:
@@ -78,5 +83,5 @@ def _view(message: EmailMessage) -> dict[str, Any]:
             "date": str(message.get("Date") or ""),
             "subject": str(message.get("Subject") or ""),
             "in_reply_to": str(message.get("In-Reply-To") or "") or None,
-            "text": str(text)[:MAX_TEXT_CHARS],
+            "text": _CAPABILITY.sub(LINK_HIDDEN, str(text)[:MAX_TEXT_CHARS]),
             "has_html": message.get_body(preferencelist=("html",)) is not None}

@@ -43,6 +43,9 @@ async def test_email_as_sent_and_letter_view_or_download(console_system: Console
     message = await notify.get(f"/api/deliveries/{dispatch}/message", headers=auth("agent"))
     assert message.status_code == 200
     assert message.json()["message_id"].startswith("<") and message.json()["text"]
+    # the customer's link is their credential: staff see that it went out, not the token
+    assert "/c/[đường dẫn riêng của khách hàng" in message.json()["text"]
+    assert "cap1." not in message.json()["text"] and "cap1." not in shown.text
     assert (await notify.get(f"/api/deliveries/{dispatch}/message",
                              headers=auth("department"))).status_code == 403
     assert (await notify.get(f"/api/deliveries/{uuid.uuid4()}/message",
