@@ -21,6 +21,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -70,17 +71,17 @@ def shape_findings(rows: list[Row]) -> list[dict[str, Any]]:
         if seen is not row:
             findings.append(_finding("duplicated", row, f"same stored state as "
                                                         f"notification {seen.id}"))
-    for aggregate_rows in by_aggregate.values():
+    for aggregate_rows in by_aggregate.values():  # each in log order
         expected = 1
-        for row in aggregate_rows:  # in log order
-            if row.version < expected:
-                findings.append(_finding("reordered", row, f"v{row.version} stored after "
-                                                           f"v{expected - 1}"))
-                continue
+        for row in sorted(aggregate_rows, key=lambda r: r.version):
             if row.version > expected:
                 findings.append(_finding("deleted", row, f"v{expected}–v{row.version - 1} "
                                                          "of this aggregate is missing"))
             expected = row.version + 1
+        for before, row in pairwise(aggregate_rows):
+            if row.version < before.version:
+                findings.append(_finding("reordered", row, f"v{row.version} stored after "
+                                                           f"v{before.version}"))
     return findings
 
 
