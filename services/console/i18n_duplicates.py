@@ -4,7 +4,8 @@ decides) and an incident date the customer gave later."""
 
 VI: dict[str, str] = {
     "dup.title": "Có thể trùng lặp",
-    "dup.intro": "Cùng khách hàng, cùng sản phẩm hoặc mã đơn hàng, gửi gần đây qua kênh khác.",
+    "dup.intro": "Yêu cầu trước đó của cùng khách hàng, về cùng sản phẩm hoặc mã đơn hàng, "
+                 "gửi trong thời gian gần đây (qua bất kỳ kênh nào).",
     "dup.row": "trùng {matched} · nhận ra qua {contact}",
     "dup.matched.product": "sản phẩm",
     "dup.matched.order": "mã đơn hàng",
@@ -29,8 +30,8 @@ VI: dict[str, str] = {
 
 EN: dict[str, str] = {
     "dup.title": "Possible duplicates",
-    "dup.intro": "The same customer, about the same product or order number, recently and "
-                 "through another channel.",
+    "dup.intro": "Earlier requests of the same customer about the same product or order "
+                 "number, received recently (through any channel).",
     "dup.row": "same {matched} · recognised by {contact}",
     "dup.matched.product": "product",
     "dup.matched.order": "order number",
