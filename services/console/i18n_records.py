@@ -6,6 +6,7 @@ from __future__ import annotations
 VI: dict[str, str] = {
     "records.email_as_sent": "Xem thư điện tử đã gửi",
     "records.letter_download": "Tải thư (PDF)",
+    "records.on_behalf": "giám sát ghi thay mặt bộ phận",
     "message.title": "Thư điện tử đã gửi",
     "message.back": "Quay lại hồ sơ",
     "message.from": "Người gửi",
@@ -44,6 +45,7 @@ VI: dict[str, str] = {
 EN: dict[str, str] = {
     "records.email_as_sent": "View the email as sent",
     "records.letter_download": "Download the letter (PDF)",
+    "records.on_behalf": "recorded by a supervisor on the department's behalf",
     "message.title": "Email as sent",
     "message.back": "Back to the case",
     "message.from": "From",

@@ -28,10 +28,14 @@ def _web_complaint(live: LiveSystem, email: str) -> str:
 
 
 def test_email_as_sent_on_behalf_and_letter(live: LiveSystem, chromium: Any) -> None:
+    other = _web_complaint(live, "someone.else@example.vn")
     reference = _web_complaint(live, "thuha.pham@example.vn")
     support = Person.open(chromium, live.url)
     support.sign_in("support")
-    support.wait_text(reference, path="/queue?q=THUHA.PHAM%40example.vn")  # by email
+    support.goto("/queue?q=THUHA.PHAM%40example.vn")  # by email, in any case
+    support.wait_text(reference, path="/queue?q=THUHA.PHAM%40example.vn")
+    assert other not in support.page.content()
+    assert support.page.input_value("#q") == "THUHA.PHAM@example.vn"
     support.check("30-queue-search-by-email")
     with support.page.expect_navigation():
         support.page.click(f"a:has-text('{reference}')")
@@ -58,6 +62,7 @@ def test_email_as_sent_on_behalf_and_letter(live: LiveSystem, chromium: Any) -> 
     supervisor.act("Ghi kết quả thay mặt bộ phận",
                    {"textarea[name=result]": "Bộ phận báo qua điện thoại: thay giảm chấn"})
     supervisor.wait_text("Bộ phận đã có kết quả", path=url)
+    assert "giám sát ghi thay mặt bộ phận" in supervisor.page.content()
     supervisor.check("32-case-answered-on-behalf")
     supervisor.close()
 

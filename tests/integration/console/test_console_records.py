@@ -84,6 +84,7 @@ async def test_supervisor_records_a_department_answer_on_its_behalf(
                department="ky-thuat-bao-hanh", result="Bộ phận báo qua điện thoại: thay máy")
     page = await _wait_for(support, url, "Bộ phận đã có kết quả")
     assert "Bộ phận báo qua điện thoại" in page
+    assert "giám sát ghi thay mặt bộ phận" in page  # told apart from the department's own
 
 
 async def test_auditor_integrity_evidence_and_exports(console_system: ConsoleSystem,
