@@ -68,7 +68,7 @@ def build_channels(settings: NotifySettings, clock: Callable[[], datetime]) -> C
     company = CompanyInfo(name=settings.company_name, hotline=settings.company_hotline,
                           email=settings.company_email, address=settings.company_address)
     return Channels(email=email, sms=sms, letters=LetterStore(settings.letters_path()),
-                    company=company, clock=clock)
+                    company=company, clock=clock, catalogue=settings.catalogue_file)
 
 
 def sms_outbox(settings: NotifySettings) -> SmsOutbox | None:
@@ -104,7 +104,7 @@ def build_application(settings: NotifySettings, *,
         recipients=Recipients(supervisor=settings.supervisor_email,
                               support=settings.support_email, mail_domain=settings.mail_domain,
                               staff_email_template=settings.staff_email_template,
-                              departments=department_addresses()),
+                              departments=department_addresses(settings.catalogue_file)),
         keyring=keyring, customer_links=links,
     )
 

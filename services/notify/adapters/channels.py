@@ -19,6 +19,7 @@ from hotro.services.notify.adapters.sms import ShortMessage, ShortMessageGateway
 from hotro.services.notify.application.channel import PermanentFailure
 from hotro.services.notify.domain import Contact, Dispatch
 from hotro.shared.clock import VIETNAM_TZ
+from hotro.shared.reference import CATALOGUE_FILE
 
 _DATE_KEYS = {"reply_deadline", "new_reply_deadline", "due_date", "deadline", "incident_date",
               "filing_deadline"}
@@ -105,7 +106,8 @@ class Channels:
     def __init__(self, *, email: Mailer, sms: ShortMessageGateway, letters: LetterStore,
                  company: CompanyInfo, clock: Callable[[], datetime],
                  signer_name: str = "Bộ phận Hỗ trợ khách hàng",
-                 signer_title: str = "Trung tâm hỗ trợ khách hàng") -> None:
+                 signer_title: str = "Trung tâm hỗ trợ khách hàng",
+                 catalogue: str = str(CATALOGUE_FILE)) -> None:
         self.email = email
         self.sms = sms
         self.letters = letters
@@ -113,6 +115,7 @@ class Channels:
         self.clock = clock
         self.signer_name = signer_name
         self.signer_title = signer_title
+        self.catalogue = catalogue
 
     def deliver(self, dispatch: Dispatch, contact: Contact | None) -> str:
         if dispatch.method == "email":
@@ -126,7 +129,7 @@ class Channels:
     def _rendered(self, dispatch: Dispatch) -> Any:
         try:
             return render(dispatch.purpose, dispatch.language, template_context(dispatch.context),
-                          self.company, method=dispatch.method)
+                          self.company, method=dispatch.method, catalogue=self.catalogue)
         except Exception as exc:  # a template that cannot render never will
             raise PermanentFailure(f"cannot render {dispatch.purpose}: {exc}") from exc
 

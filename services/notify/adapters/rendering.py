@@ -171,9 +171,9 @@ def department_addresses(path: str = str(CATALOGUE_FILE)) -> tuple[tuple[str, st
     return tuple((code, d["email"]) for code, d in departments(path).items() if d["email"])
 
 
-def checklist_item(code: str, lang: str) -> str:
+def checklist_item(code: str, lang: str, catalogue: str = str(CATALOGUE_FILE)) -> str:
     """An item's name as the customer reads it; free text that is no code stays as is."""
-    return checklist_names().get(code, {}).get(lang, code)
+    return checklist_names(catalogue).get(code, {}).get(lang, code)
 
 
 def _autoescape(name: str | None) -> bool:
@@ -214,12 +214,14 @@ def render(
     context: Mapping[str, Any],
     company: CompanyInfo,
     method: str = "email",
+    catalogue: str = str(CATALOGUE_FILE),
 ) -> RenderedMessage:
     """Render the three variants of one message.
 
     ``method`` is how it goes (email, letter, receipt_slip, sms): what the customer is told
     to do next depends on it (a letter never says "reply to this email"). The request's
-    kind (complaint or advice request) comes from its reference.
+    kind (complaint or advice request) comes from its reference. Department and checklist
+    names come from ``catalogue``, the file the service is configured with.
 
     Raises ``ValueError`` for an unknown purpose or language and ``jinja2.UndefinedError``
     when the context lacks a variable the template uses.
@@ -235,10 +237,12 @@ def render(
     variables = {**context, "company": company, "lang": lang, "method": method,
                  "request_kind": kind, "noun": REQUEST_NOUNS[lang][kind],
                  "channel_labels": CHANNEL_LABELS[lang]}
-    if isinstance(context.get("department"), str) and context["department"] in departments():
-        variables["department"] = departments()[context["department"]]["name"]
+    named_departments = departments(catalogue)
+    if isinstance(context.get("department"), str) and context["department"] in named_departments:
+        variables["department"] = named_departments[context["department"]]["name"]
     if "items" in context:
-        variables["items"] = [checklist_item(str(item), lang) for item in context["items"]]
+        variables["items"] = [checklist_item(str(item), lang, catalogue)
+                              for item in context["items"]]
 
     def variant(part: str) -> str:
         return env.get_template(f"{lang}/{purpose}.{part}.j2").render(variables)
