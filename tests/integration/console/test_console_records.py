@@ -91,7 +91,9 @@ async def test_auditor_integrity_evidence_and_exports(console_system: ConsoleSys
                                                       tmp_path: Path) -> None:
     support = await signed_in(console_system.console, "support")
     reference = await _intake(support)
-    case_id = (await _case_url(support, reference)).rsplit("/", 1)[-1]
+    url = await _case_url(support, reference)
+    case_id = url.rsplit("/", 1)[-1]
+    await _wait_for(support, url, "(b) Hỗ trợ giải quyết ngay")  # routing has opened it
     auditor = await signed_in(console_system.console, "auditor")
     page = await auditor.get("/audit", params={"reference": reference})
     assert "Kiểm tra toàn vẹn" in page.text and "/audit/evidence.pdf" in page.text
