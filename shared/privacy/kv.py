@@ -191,7 +191,7 @@ def unavailable_errors() -> tuple[type[BaseException], ...]:
             nats.errors.ConnectionClosedError, nats.errors.StaleConnectionError,
             nats.errors.OutboundBufferLimitError, nats.errors.ConnectionReconnectingError,
             nats.errors.NoServersError, js_errors.ServiceUnavailableError,
-            js_errors.ServerError, TimeoutError)
+            js_errors.ServerError, js_errors.NoStreamResponseError, TimeoutError)
 
 
 async def _latest(kv: Any, key_id: str, *, direct: bool) -> Any:

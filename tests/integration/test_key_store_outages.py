@@ -103,6 +103,8 @@ async def test_no_responders_for_the_bucket_is_unavailable_not_erased(
         with pytest.raises(KeyRingUnavailable) as raised:
             await asyncio.to_thread(ring.key, "c-1")
         assert not isinstance(raised.value, KeyMissing)
+        with pytest.raises(KeyRingUnavailable):  # a create: no stream answers the publish
+            await asyncio.to_thread(ring.create, "c-1")  # (intake then keeps it pending)
     finally:
         ring.detach()
         await nc.close()
