@@ -108,10 +108,19 @@ class FaultSchedule:
     async def _recovered(self, client: httpx.AsyncClient, fault: Fault) -> float | None:
         deadline = fault.at + RECOVERY_TIMEOUT_S
         while time.monotonic() < deadline:
+            self._restart_exited(fault)
             if await self.system.all_ready(client) and self._nats_up():
                 return time.monotonic() - fault.at
             await asyncio.sleep(0.1)
         return None
+
+    def _restart_exited(self, fault: Fault) -> None:
+        """As a supervisor would: a replica that exited by itself (e.g. its start timed
+        out while NATS had no leader) is started again, and the fault says so."""
+        for r in self.system.replicas:
+            if r.process.proc is not None and not r.alive() and not r.stopped:
+                r.process.start()
+                fault.detail += f" ({r.name} exited by itself: restarted)"
 
     def _nats_up(self) -> bool:
         return all(n.running() for n in self.system.nats_nodes())
