@@ -293,7 +293,8 @@ class ChaosSystem:
         cluster = self.config.nats == "cluster"
         store_root = self.root / "nats"
         if self.config.long:
-            self.disk = SmallDisk(self.root / "nats-disk", size_mb=96)
+            # a cluster keeps three copies (R3) on the one disk
+            self.disk = SmallDisk(self.root / "nats-disk", size_mb=96 * (3 if cluster else 1))
             why = self.disk.mount()
             if why is None:
                 store_root = self.disk.path
