@@ -230,9 +230,13 @@ def build_gateway(upstreams: Mapping[str, str], limits: GatewayLimits | None = N
                 return _unavailable_response()  # it broke our kept-alive connection dying
             log.warning("gateway could not forward %s %s: %s", request.method, base, error)
             return JSONResponse({"detail": "the service could not be reached"}, 502)
-        out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP
-                       and k.lower() != "content-encoding"}
-        return Response(upstream.content, upstream.status_code, out_headers)
+        response = Response(upstream.content, upstream.status_code)
+        # multi_items: each Set-Cookie stays its own header (items() joins them with ", ",
+        # which a browser reads as one broken cookie).
+        for name, value in upstream.headers.multi_items():
+            if name.lower() not in _HOP and name.lower() != "content-encoding":
+                response.headers.append(name, value)
+        return response
 
     async def index(request: Request) -> Response:
         if "console" in upstreams:

@@ -28,6 +28,11 @@ LIMITS = GatewayLimits(max_body_bytes=1024 * 1024, body_timeout_s=1.0, upstream_
 def _upstream(name: str) -> Starlette:
     async def echo(request: Request) -> Response:
         body = await request.body()
+        if request.url.path == "/two-cookies":
+            response = Response("ok")
+            response.set_cookie("first", "1", httponly=True)
+            response.set_cookie("second", "2", httponly=True)
+            return response
         return JSONResponse({"service": name, "path": request.url.path,
                              "raw_path": request.scope["raw_path"].decode(),
                              "query": request.url.query, "size": len(body),
@@ -180,3 +185,13 @@ async def test_a_trickled_body_is_cut_off_at_the_body_timeout(gateway: str) -> N
     answer, waited = await asyncio.to_thread(trickle)
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert waited < LIMITS.body_timeout_s + 2
+
+
+async def test_each_cookie_an_upstream_sets_reaches_the_browser_as_its_own_header(
+        gateway: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway) as client:
+        r = await client.get("/two-cookies")
+    assert r.status_code == 200
+    cookies = r.headers.get_list("set-cookie")
+    assert len(cookies) == 2, cookies
+    assert {c.split("=", 1)[0] for c in cookies} == {"first", "second"}
