@@ -234,10 +234,11 @@ async def get_key(kv: Any, key_id: str) -> bytes | None:
     return found.key
 
 
-async def create_key(kv: Any, key_id: str) -> bytes:
+async def create_key(kv: Any, key_id: str, key: bytes | None = None) -> bytes:
+    """The key of ``key_id``: ``key`` (default: a fresh one) stored, or the one stored."""
     from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
-    key = AESGCM.generate_key(bit_length=256)
+    key = key or AESGCM.generate_key(bit_length=256)
     try:
         await kv.create(key_id, base64.b64encode(key))
         return key
@@ -398,6 +399,11 @@ class NatsKeyRing:
 
     def create(self, key_id: str) -> bytes:
         result: bytes = self._run(lambda kv: create_key(kv, key_id))
+        return result
+
+    def create_with(self, key_id: str, key: bytes) -> bytes:
+        """``create`` offering this key (``pending.FallbackKeyRing``)."""
+        result: bytes = self._run(lambda kv: create_key(kv, key_id, key))
         return result
 
     def destroy(self, key_id: str) -> None:

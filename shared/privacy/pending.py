@@ -43,8 +43,9 @@ TABLE = "pii_pending_keys"
 class PendingKeys(Protocol):
     def get(self, key_id: str) -> bytes | None: ...
 
-    def put_new(self, key_id: str) -> bytes:
-        """Store a fresh key for ``key_id`` unless one is stored; return the stored one."""
+    def put_new(self, key_id: str, key: bytes | None = None) -> bytes:
+        """Store ``key`` (default: a fresh one) for ``key_id`` unless one is stored; return
+        the stored one."""
 
     def items(self) -> list[tuple[str, bytes]]: ...
 
@@ -62,9 +63,9 @@ class MemoryPendingKeys:
         with self._lock:
             return self._keys.get(key_id)
 
-    def put_new(self, key_id: str) -> bytes:
+    def put_new(self, key_id: str, key: bytes | None = None) -> bytes:
         with self._lock:
-            return self._keys.setdefault(key_id, AESGCM.generate_key(bit_length=256))
+            return self._keys.setdefault(key_id, key or AESGCM.generate_key(bit_length=256))
 
     def items(self) -> list[tuple[str, bytes]]:
         with self._lock:
@@ -116,8 +117,8 @@ class SqlPendingKeys:
         if not self.postgres:
             cursor.execute("PRAGMA secure_delete = ON")
 
-    def put_new(self, key_id: str) -> bytes:
-        key = AESGCM.generate_key(bit_length=256)
+    def put_new(self, key_id: str, key: bytes | None = None) -> bytes:
+        key = key or AESGCM.generate_key(bit_length=256)
         with self.datastore.transaction(commit=True) as cursor:
             self._secure(cursor)
             cursor.execute(self._sql(
@@ -241,12 +242,17 @@ class FallbackKeyRing:
         local = self.pending.get(key_id)
         if local is not None:
             return local
+        # The key is made here and offered to the store: a create that timed out may still
+        # have landed there, so the key kept locally must be that same key — else data
+        # sealed with a second key would be lost when the store's copy wins at the flush.
+        key = AESGCM.generate_key(bit_length=256)
+        offer = getattr(self.shared, "create_with", None)
         try:
-            return self.shared.create(key_id)
+            return offer(key_id, key) if offer is not None else self.shared.create(key_id)
         except KeyRingUnavailable:
             log.warning("data-key store unreachable: key of %s kept locally until the relay "
                         "moves it there", key_id, extra={"complaint_id": key_id})
-            return self.pending.put_new(key_id)
+            return self.pending.put_new(key_id, key if offer is not None else None)
 
     def destroy(self, key_id: str) -> None:
         self.shared.destroy(key_id)

@@ -142,6 +142,14 @@ class CachedKeyRing:
             self._cache[key_id] = (self._now(), value)
         return value
 
+    def create_with(self, key_id: str, key: bytes) -> bytes:
+        """``create`` offering this key, when the inner ring can (``kv.NatsKeyRing``)."""
+        offer = getattr(self.inner, "create_with", None)
+        value: bytes = offer(key_id, key) if offer is not None else self.inner.create(key_id)
+        with self._lock:
+            self._cache[key_id] = (self._now(), value)
+        return value
+
     def destroy(self, key_id: str) -> None:
         self.inner.destroy(key_id)
         with self._lock:

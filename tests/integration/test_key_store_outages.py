@@ -197,3 +197,53 @@ def _key_or_none(ring: NatsKeyRing, key_id: str) -> bytes | None:
         return ring.key(key_id)
     except KeyRingUnavailable:
         return None
+
+
+class _AnswerLost:
+    """The key bucket as seen when a create lands but its acknowledgement is lost (a
+    publish timing out during a leader election): the outcome is unknown to the caller."""
+
+    def __init__(self, kv: Any) -> None:
+        self._kv = kv
+
+    async def create(self, key: str, value: bytes) -> int:
+        await self._kv.create(key, value)
+        raise nats.errors.TimeoutError
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._kv, name)
+
+
+async def test_a_create_whose_answer_is_lost_keeps_the_same_key_pending(
+        provisioned: NatsServerProcess, tmp_path: Path) -> None:
+    """Intake seals with the key kept pending; the store got that same key: the flush
+    finds them equal, and the sealed contact opens with the store's key alone."""
+    from eventsourcing.application import Application
+
+    from hotro.shared.eventstore.persistence import persistence_env
+    from hotro.shared.eventstore.schema import ensure_store
+    from hotro.shared.privacy.pending import FallbackKeyRing, flush_pending_keys, pending_keys_for
+    from hotro.shared.privacy.sealing import reveal, seal_with
+
+    url = f"sqlite:///{tmp_path / 'intake.sqlite'}"
+    ensure_store(url)
+    app: Application[Any] = Application(env=persistence_env(url))
+    pending = pending_keys_for(app.recorder)
+    nc = await nats.connect(provisioned.url)
+    shared = NatsKeyRing(timeout_s=5)
+    try:
+        js = nc.jetstream(timeout=5)
+        await shared.attach(js)
+        real = shared._kv
+        shared._kv = _AnswerLost(real)
+        ring = FallbackKeyRing(CachedKeyRing(shared), pending)
+        sealed = await asyncio.to_thread(seal_with, ring, "c-lost", {"name": "Phạm Thị Dung"})
+        [(kept_id, kept)] = pending.items()
+        assert kept_id == "c-lost" and await get_key(real, "c-lost") == kept
+        shared._kv = real
+        assert await flush_pending_keys(pending, js) == 1
+        assert await asyncio.to_thread(reveal, sealed, shared) == {"name": "Phạm Thị Dung"}
+    finally:
+        shared.detach()
+        await nc.close()
+        app.close()
