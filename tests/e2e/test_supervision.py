@@ -142,7 +142,7 @@ async def test_a_second_hotro_up_on_the_same_data_dir_refuses_at_once(tmp_path: 
             assert "another `hotro up`" in out and str((tmp_path / "var").resolve()) in out
             assert f"pid {first.proc.pid if first.proc else '?'}" in out
         finally:
-            second.kill()
+            second.kill_own()  # kill() would find and kill the first run's children
         async with httpx.AsyncClient(base_url=first.base_url, timeout=30) as client:
             await _submit(client)  # the first run is untouched
     finally:

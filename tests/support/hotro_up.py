@@ -121,11 +121,17 @@ class HotroUp:
         finally:
             self.kill()
 
-    def kill(self) -> None:
-        """SIGKILL hotro up and whatever it started that is still alive."""
+    def kill_own(self) -> None:
+        """SIGKILL this `hotro up` process only: for a run that shares its data directory
+        with another (``kill`` would take the other run's children too)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL hotro up and whatever it started that is still alive — found by its
+        state file and by every process naming its data directory."""
+        self.kill_own()
         with contextlib.suppress(OSError, ValueError, KeyError):
             self._remember_pids()
         for pid in self._pids | set(child_pids(self.data_dir)):
