@@ -80,25 +80,26 @@ class TriageRule(RuleOutcome):
 
     def match(self, kind: str, product: str | None, category: str | None,
               text: str) -> list[str] | None:
-        """Why this rule matches (one reason per criterion it sets), or None."""
+        """Why this rule matches (one reason per criterion it sets), or None. Reasons are
+        Vietnamese, like the rules' own explanations: staff read them on the case page."""
         reasons: list[str] = []
         if self.kinds:
             if kind not in self.kinds:
                 return None
-            reasons.append(f"kind={kind}")
+            reasons.append(f"loại={kind}")
         if self.products:
             if product not in self.products:
                 return None
-            reasons.append(f"product={product}")
+            reasons.append(f"sản phẩm={product}")
         if self.categories:
             if category not in self.categories:
                 return None
-            reasons.append(f"category={category}")
+            reasons.append(f"danh mục={category}")
         if self.keywords:
             found = next((k for k in self.keywords if find_keyword(k, text)), None)
             if found is None:
                 return None
-            reasons.append(f"keyword '{found}'")
+            reasons.append(f"từ khóa '{found}'")
         return reasons
 
 
@@ -120,12 +121,13 @@ class TriageRules(BaseModel):
         for rule in self.rules:
             reasons = rule.match(kind, product, category, text)
             if reasons is not None:
-                matched = ", ".join(reasons) or "no criteria"
+                matched = ", ".join(reasons) or "mọi yêu cầu"
                 return rule.decide(_explain(
-                    f"rule '{rule.id}' (priority {rule.priority}) matched on {matched}",
+                    f"quy tắc '{rule.id}' (ưu tiên {rule.priority}) khớp theo {matched}",
                     rule.explanation))
         return self.default.decide(_explain(
-            f"no rule matched; default rule '{self.default.id}'", self.default.explanation))
+            f"không quy tắc nào khớp; quy tắc mặc định '{self.default.id}'",
+            self.default.explanation))
 
 
 def _explain(what: str, why: str) -> str:

@@ -48,7 +48,7 @@ def test_a_complaint_opens_a_case_with_the_rule_that_fired_and_starts_analysis()
     case = app.get_case(cid)
     assert case.state is State.ANALYSING
     assert case.triage is not None and case.triage["rule_id"] == "bao-hanh-dien-tu"
-    assert "rule 'bao-hanh-dien-tu'" in case.triage["explanation"]
+    assert "quy tắc 'bao-hanh-dien-tu'" in case.triage["explanation"]
     assert _timeline(app, cid) == ["Opened", "TriageApplied", "AnalysisStarted"]
 
 

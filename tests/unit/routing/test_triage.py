@@ -39,7 +39,7 @@ def test_faulty_appliance_goes_to_warranty_with_documents(rules: TriageRules) ->
     assert decision.outcome == "refer"
     assert decision.department == "ky-thuat-bao-hanh"
     assert decision.checklist == ("hoa-don", "phieu-bao-hanh", "anh-san-pham")
-    assert "product=dien-lanh" in decision.explanation
+    assert "sản phẩm=dien-lanh" in decision.explanation
 
 
 def test_loyalty_points_ask_for_the_card_number(rules: TriageRules) -> None:
@@ -55,7 +55,7 @@ def test_advice_is_for_support_whatever_the_words(rules: TriageRules) -> None:
 def test_keywords_match_text_typed_without_accents(rules: TriageRules) -> None:
     decision = rules.evaluate("complaint", None, None, "Toi dat hang 5 ngay CHUA NHAN DUOC HANG")
     assert (decision.rule_id, decision.department) == ("tu-khoa-giao-hang", "giao-van")
-    assert "keyword 'chưa nhận được hàng'" in decision.explanation
+    assert "từ khóa 'chưa nhận được hàng'" in decision.explanation
 
 
 def test_first_matching_rule_by_priority_wins(rules: TriageRules) -> None:
@@ -67,7 +67,7 @@ def test_first_matching_rule_by_priority_wins(rules: TriageRules) -> None:
 def test_default_rule_when_nothing_matches(rules: TriageRules) -> None:
     decision = rules.evaluate("complaint", None, "khac", "Cửa hàng đóng cửa sớm")
     assert (decision.rule_id, decision.outcome) == ("mac-dinh", "support_can_resolve")
-    assert decision.explanation.startswith("no rule matched")
+    assert decision.explanation.startswith("không quy tắc nào khớp")
 
 
 def test_priority_not_file_order_decides(catalogue: Catalogue) -> None:
