@@ -11,24 +11,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from hotro.services.intake.application.base import backoff
+from hotro.services.intake.application.duplicate_index import DuplicateIndex
 from hotro.services.intake.application.personal_data import PersonalData
-from hotro.services.intake.domain import CustomerIndex, Request
-from hotro.services.intake.domain.duplicates import (
-    normalise_order_ref,
-    possible_duplicates,
-    week_of,
-    weeks_covering,
-)
+from hotro.services.intake.domain import Request
+from hotro.services.intake.domain.duplicates import normalise_order_ref, possible_duplicates
 from hotro.shared.privacy.sealing import keyed_hash
-
-#: the contact hashes a customer is recognised by across channels
-CONTACTS = ("email", "phone")
 
 
 class DuplicateLinkNotFound(LookupError):
@@ -45,39 +38,28 @@ class Duplicates(PersonalData):
         normal = normalise_order_ref(order_ref or "")
         return keyed_hash(self.hash_secret, f"order:{normal}") if normal else None
 
+    @cached_property
+    def duplicate_index(self) -> DuplicateIndex:
+        """Built on first use: a process that receives nothing never reads the log for it."""
+        return DuplicateIndex(self, self.duplicate_window, self.order_key)
+
     def customer_links(self, *, request_id: uuid.UUID, reference: str,
                        contact_hashes: dict[str, str], product: str | None,
                        order_ref: str | None, now: datetime, trace: dict[str, str | None]
-                       ) -> tuple[list[CustomerIndex], list[dict[str, Any]]]:
-        """The customer's indexes with this request added (to save with it), and the
-        earlier requests it possibly duplicates."""
+                       ) -> tuple[list[Any], list[dict[str, Any]]]:
+        """The earlier requests this one possibly duplicates (second item), found in the
+        in-memory index (``duplicate_index.py``). The first item, aggregates to save with
+        the request, is always empty now: the index follows the log instead."""
         order_key = self.order_key(order_ref)
-        indexes: list[CustomerIndex] = []
-        entries: dict[str, list[dict[str, Any]]] = {}
         if product is None and order_key is None:
-            return [], []  # about nothing it could share with another request: no index
-        this_week = week_of(now)
-        earlier_weeks = ([w for w in weeks_covering(now, self.duplicate_window) if w != this_week]
-                         if self.duplicate_window > timedelta(0) else [])
-        for contact in CONTACTS:
-            contact_hash = contact_hashes.get(contact)
-            if not contact_hash:
-                continue
-            entries[contact] = []
-            for week in earlier_weeks:
-                earlier = self._customer_index(contact_hash, week)
-                entries[contact] += earlier.requests if earlier is not None else []
-            index = (self._customer_index(contact_hash, this_week)
-                     or CustomerIndex(contact_hash=contact_hash, week=this_week, trace=trace))
-            entries[contact] += index.requests
-            index.link(request_id=str(request_id), reference=reference,
-                       received_at=now.isoformat(), product=product, order_key=order_key,
-                       trace=trace)
-            indexes.append(index)
+            return [], []  # about nothing it could share with another request
+        if self.duplicate_window <= timedelta(0):
+            return [], []  # switched off
+        entries = self.duplicate_index.entries(contact_hashes)
         candidates = possible_duplicates(entries, request_id=str(request_id),
                                          product=product, order_key=order_key,
                                          received_at=now, window=self.duplicate_window)
-        return indexes, candidates
+        return [], candidates
 
     def confirm_duplicate(self, request_id: uuid.UUID, other_id: uuid.UUID, *, reason: str,
                           trace: dict[str, str | None]) -> Request:
@@ -125,11 +107,3 @@ class Duplicates(PersonalData):
             raise DuplicateLinkNotFound(f"{other_id} is not a possible duplicate of "
                                         f"{request.reference}")
         return request, self.get_request(other_id)
-
-    def _customer_index(self, contact_hash: str, week: str) -> CustomerIndex | None:
-        try:
-            index: CustomerIndex = self.repository.get(
-                CustomerIndex.create_id(contact_hash, week))
-        except AggregateNotFoundError:
-            return None
-        return index

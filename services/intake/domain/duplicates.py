@@ -1,8 +1,9 @@
 """Possible duplicates across channels: the same customer (a keyed hash of their email or
 phone, never the value) about the same product or order within a window.
 
-``CustomerIndex`` lists, per contact hash, the requests received with it and what they
-are about (product code; the order number as a keyed hash). ``possible_duplicates`` is the
+The index of a customer's requests and what they are about (product code; the order
+number as a keyed hash) is in memory (``application/duplicate_index.py``; the stored
+``CustomerIndex`` of earlier versions is no longer written). ``possible_duplicates`` is the
 pure rule; the link itself is an event on the new request (``Request``)."""
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _ORDER = re.compile(
 
 class CustomerIndex(Aggregate):
     """A customer's contact hash -> the requests received with it in one ISO week (UTC).
+    No longer written (the look-up is ``application/duplicate_index.py``, in memory); kept
+    so that stores holding its events still load.
 
     One per week, so that a request loads only the weeks its window covers and no index
     grows without bound (a customer writing for years, a load test with one address)."""
