@@ -17,12 +17,13 @@ from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.projection import EventSourcedProjection
 from eventsourcing.utils import EnvType
 
 from hotro.shared.contracts.envelope import Actor, Envelope, event_id_for
 from hotro.shared.contracts.events import Payload, parse_payload
+from hotro.shared.eventstore.checked_envelopes import CheckedEnvelopes
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.eventstore.tracking import has_exact_tracking
 
@@ -48,6 +49,14 @@ def handles(*events: str) -> Callable[[HandlerT], HandlerT]:
         method.__dict__.setdefault("_hotro_handles", []).extend(pairs)
         return method
     return mark
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """An upstream envelope on its way to the policy, with its payload if already decoded."""
+
+    envelope: Envelope
+    payload: Payload | None
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,8 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
         self.clock = clock or (lambda: datetime.now(UTC))
         #: called after every commit that stored events, in the committing (worker) thread
         self._commit_listeners: list[Callable[[], None]] = []
+        #: envelopes built at save time (``wire_from_event_alone``), for this process's relay
+        self._checked_envelopes = CheckedEnvelopes()
 
     def add_commit_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener()`` after each commit that stored events (in the saving thread:
@@ -122,15 +133,17 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
 
     # ---- inbound: exactly-once processing of upstream events -------------------------
 
-    def handle(self, envelope: Envelope) -> bool:
+    def handle(self, envelope: Envelope, payload: Payload | None = None) -> bool:
         """Apply one upstream event once. Returns False if it was already processed.
+        ``payload``: the envelope's payload already validated (the consumer decodes it
+        once); without it, the policy validates it.
 
         No look-up first: a redelivery is rare, and its tracking row's primary key refuses
         it in the same transaction (or the policy, meeting its own earlier effects, refuses
         it before). Only a failure asks whether this position was already processed."""
         try:
             # The policy takes our wire envelope as its "domain event" (a singledispatch input).
-            self.process_event(envelope,  # type: ignore[arg-type]
+            self.process_event(Inbound(envelope, payload),  # type: ignore[arg-type]
                                Tracking(envelope.producer, envelope.notification_id))
         except Exception:
             if has_exact_tracking(self.recorder, envelope.producer, envelope.notification_id):
@@ -139,11 +152,16 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
         return True
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[uuid.UUID]) -> None:
-        envelope: Envelope = domain_event
+        inbound = (domain_event if isinstance(domain_event, Inbound)
+                   else Inbound(domain_event, None))
+        envelope = inbound.envelope
         name = self._handler_names.get((envelope.producer, envelope.event_type))
         if name is None:
             return  # not ours: tracked anyway, so it is never looked at again
-        payload = parse_payload(envelope.event_type, envelope.schema_version, envelope.payload)
+        payload = inbound.payload
+        if payload is None:
+            payload = parse_payload(envelope.event_type, envelope.schema_version,
+                                    envelope.payload)
         getattr(self, name)(envelope, payload, processing_event)
 
     @staticmethod
@@ -163,10 +181,13 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
         # Whatever is stored will be published by the relay, in order: an event that cannot
         # become a valid envelope would stop the relay for every later event. Refuse it here,
         # before anything is written (the caller gets the validation error).
-        if self.wire_from_event_alone:
-            for event in processing_event.events:
-                self.envelope_of(1, event)
-        return super()._record(processing_event)
+        if not self.wire_from_event_alone:
+            return super()._record(processing_event)
+        built = {(str(event.originator_id), event.originator_version): self.envelope_of(1, event)
+                 for event in processing_event.events}
+        recordings = super()._record(processing_event)
+        self._checked_envelopes.keep(built)  # committed: the relay may take them as they are
+        return recordings
 
     def to_wire(self, domain_event: Any) -> WireEvent | None:
         return None
@@ -178,10 +199,14 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
         notifications = self.recorder.select_notifications(
             start=after, limit=limit, inclusive_of_start=False
         )
-        return [
-            OutboxItem(n.id, self.envelope_of(n.id, self.mapper.to_domain_event(n)))
-            for n in notifications
-        ]
+        return [OutboxItem(n.id, self._outbox_envelope(n)) for n in notifications]
+
+    def _outbox_envelope(self, notification: Notification) -> Envelope | None:
+        found, envelope = self._checked_envelopes.take(
+            (str(notification.originator_id), notification.originator_version), notification.id)
+        if found:
+            return envelope
+        return self.envelope_of(notification.id, self.mapper.to_domain_event(notification))
 
     def envelopes(self, after: int = 0, page: int = 1000) -> Iterable[Envelope]:
         """Every published event of this service, in log order (for audit and replay)."""

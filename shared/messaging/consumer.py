@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from pydantic import ValidationError
 
 from hotro.shared.contracts.envelope import Envelope
-from hotro.shared.contracts.events import UnknownEventType, parse_payload
+from hotro.shared.contracts.events import Payload, UnknownEventType, parse_payload
 from hotro.shared.contracts.subjects import EVENTS_STREAM, dlq_subject, durable_name
 from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.observability.metrics import ServiceMetrics
@@ -42,6 +42,7 @@ class PartitionConsumer:
                  backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0),
                  fetch_timeout_s: float = 1.0,
                  handle: Callable[[Envelope], bool] | None = None) -> None:
+        """``handle``: instead of ``app.handle`` (tests); it gets the envelope alone."""
         self.app = app
         self.js = js
         self.partition = partition
@@ -50,7 +51,8 @@ class PartitionConsumer:
         self.max_deliver = max_deliver
         self.backoff_s = backoff_s
         self.fetch_timeout_s = fetch_timeout_s
-        self._handle = handle or app.handle
+        self._handle: Callable[[Envelope, Payload], bool] = (
+            app.handle if handle is None else lambda envelope, _payload: handle(envelope))
         self.durable = durable_name(app.name, partition)
         self.processed = 0
 
@@ -112,7 +114,7 @@ class PartitionConsumer:
         if deliveries > 1:
             self.metrics.redeliveries.labels(self.app.name).inc()
         try:
-            envelope = decode(msg.data)
+            envelope, payload = decode(msg.data)
         except PoisonMessage as exc:
             await self._dead_letter(msg, "undecodable", str(exc))
             return None
@@ -120,7 +122,8 @@ class PartitionConsumer:
                  "event_type": envelope.event_type, "msg_id": envelope.msg_id(),
                  "partition": self.partition}
         try:
-            applied = await asyncio.to_thread(self._handle, envelope)
+            # decoded once: the policy takes the validated payload as it is
+            applied = await asyncio.to_thread(self._handle, envelope, payload)
         except Exception as exc:
             if deliveries >= self.max_deliver:
                 log.error("giving up on %s after %d deliveries", envelope.msg_id(), deliveries,
@@ -159,13 +162,14 @@ class PartitionConsumer:
         await msg.term()
 
 
-def decode(data: bytes) -> Envelope:
+def decode(data: bytes) -> tuple[Envelope, Payload]:
+    """The envelope and its validated payload; PoisonMessage if either is invalid."""
     try:
         envelope = Envelope.model_validate_json(data)
-        parse_payload(envelope.event_type, envelope.schema_version, envelope.payload)
+        payload = parse_payload(envelope.event_type, envelope.schema_version, envelope.payload)
     except (ValidationError, UnknownEventType, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PoisonMessage(str(exc)[:1000]) from None
-    return envelope
+    return envelope, payload
 
 
 def _subject_parts(subject: str) -> tuple[str, str]:
