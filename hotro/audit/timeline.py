@@ -229,6 +229,8 @@ _FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Case", "Withdrawn"): ("reason",),
     ("Case", "Reopened"): ("reason",),
     ("Case", "FilingReviewOpened"): ("filing_deadline",),
+    ("Case", "LateFilingFound"): ("incident_date", "filing_deadline"),
+    ("Case", "IncidentDateRecorded"): ("incident_date", "filing_deadline", "filed_late"),
     ("Case", "LateFilingAccepted"): ("waiver_reason", "filing_deadline"),
     ("Case", "FollowUpReceived"): ("channel", "case_state"),
     ("Case", "FollowUpDismissed"): ("reason",),

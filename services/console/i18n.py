@@ -299,6 +299,9 @@ VI: dict[str, str] = {
     "purpose.info_request": "Yêu cầu bổ sung thông tin",
     "event.Opened": "Mở hồ sơ",
     "event.FilingReviewOpened": "Gửi quá hạn: chờ giám sát xem xét",
+    "event.LateFilingFound": "Ngày sự việc khách báo sau cho thấy gửi quá hạn: chờ giám sát "
+                             "xem xét",
+    "event.IncidentDateRecorded": "Ghi nhận ngày xảy ra sự việc khách báo sau",
     "event.LateFilingAccepted": "Giám sát chấp nhận ngoại lệ gửi quá hạn",
     "event.FollowUpReceived": "Khách hàng gửi thêm sau khi kết thúc",
     "event.TriageApplied": "Đề xuất phân loại",
@@ -689,6 +692,9 @@ EN: dict[str, str] = {
     "purpose.info_request": "Request for information",
     "event.Opened": "Case opened",
     "event.FilingReviewOpened": "Filed late: awaiting the supervisor's review",
+    "event.LateFilingFound": "The incident date given later shows a late filing: awaiting "
+                             "the supervisor's review",
+    "event.IncidentDateRecorded": "Incident date given later recorded",
     "event.LateFilingAccepted": "Late filing accepted by the supervisor",
     "event.FollowUpReceived": "Customer wrote after the case ended",
     "event.TriageApplied": "Triage proposal",

@@ -354,6 +354,16 @@ class Acknowledgement(Aggregate):
         TOPIC = "hotro.notify:Acknowledgement.ReopenTold"
         trace: TraceDict
 
+    class FilingReviewNoted(Aggregate.Event):
+        """Routing found the filing late after receipt: the customer was told it is under
+        review; sla's next reply deadline is the supervisor's acceptance."""
+        TOPIC = "hotro.notify:Acknowledgement.FilingReviewNoted"
+        trace: TraceDict
+
+    class FilingAcceptanceTold(Aggregate.Event):
+        TOPIC = "hotro.notify:Acknowledgement.FilingAcceptanceTold"
+        trace: TraceDict
+
     @staticmethod
     def create_id(complaint_id: uuid.UUID) -> uuid.UUID:
         return uuid.uuid5(HOTRO_NAMESPACE, f"notify/acknowledgement/{complaint_id}")
@@ -370,6 +380,8 @@ class Acknowledgement(Aggregate):
         #: reopen's reply date): a reopen is told even when its date equals the last one
         self.reopens = 0
         self.reopens_told = 0
+        #: a late filing found after receipt, under review: its acceptance is still untold
+        self.found_late_untold = False
 
     @property
     def is_due(self) -> bool:
@@ -439,6 +451,21 @@ class Acknowledgement(Aggregate):
         if not self.reopen_untold:
             raise DispatchError("no reopen waits to be told")
         self._reopen_told(trace=trace)
+
+    @event(FilingReviewNoted)
+    def _filing_review_noted(self, *, trace: TraceDict) -> None:
+        self.found_late_untold = True
+
+    def note_filing_review(self, *, trace: TraceDict) -> bool:
+        """False if already noted (the same finding announced twice tells nothing new)."""
+        if self.found_late_untold:
+            return False
+        self._filing_review_noted(trace=trace)
+        return True
+
+    @event(FilingAcceptanceTold)
+    def filing_acceptance_told(self, *, trace: TraceDict) -> None:
+        self.found_late_untold = False
 
     def context(self, *, customer_name: str | None) -> dict[str, Any]:
         """What the acknowledgement template is given."""

@@ -27,6 +27,7 @@ _STATE_AFTER = {
     "ReplySent": "replied", "Closed": "closed", "Refused": "refused",
     "Withdrawn": "withdrawn", "Reopened": "analysing",
     "FilingReviewOpened": "awaiting_filing_review", "LateFilingAccepted": "analysing",
+    "LateFilingFound": "awaiting_filing_review",
 }
 _ENDED = frozenset({"closed", "refused", "withdrawn"})
 #: queue rows (an alias: inside CaseQueues, ``list`` names its method)

@@ -237,6 +237,31 @@ class LateFilingAccepted(Payload):
     category: str | None = None
 
 
+class IncidentDateGiven(Payload):
+    """An email complaint received without its incident date: the customer's later
+    information states it. The filing window's verdict is as of the complaint's receipt."""
+
+    EVENT_TYPE: ClassVar[str] = "IncidentDateGiven"
+
+    reference: str
+    incident_date: date
+    filed_late: bool
+    filing_deadline: date
+    source: Literal["extracted_from_text"] = "extracted_from_text"
+    phrase: str | None = None
+
+
+class LateFilingFound(Payload):
+    """The incident date given after receipt shows the complaint was filed late: routing
+    put the case under a supervisor's filing review (no reply clock runs meanwhile)."""
+
+    EVENT_TYPE: ClassVar[str] = "LateFilingFound"
+
+    reference: str
+    incident_date: date
+    filing_deadline: date
+
+
 class FollowUpReceived(Payload):
     """The customer wrote again about a case that has ended (an email threading into it, a
     message on their page): the case's owner is alerted and a supervisor may reopen it."""
@@ -306,6 +331,8 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     ComplaintClosed,
     ComplaintReopened,
     LateFilingAccepted,
+    IncidentDateGiven,
+    LateFilingFound,
     FollowUpReceived,
     DeadlineSet,
     DeadlineApproaching,

@@ -11,10 +11,12 @@ from types import MappingProxyType
 
 #: What each service publishes (its outbox mapping must not emit anything else).
 PRODUCES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
-    "intake": ("ComplaintReceived", "InfoProvided", "DeliveryBounced", "CustomerLinkReissued"),
+    "intake": ("ComplaintReceived", "InfoProvided", "DeliveryBounced", "CustomerLinkReissued",
+               "IncidentDateGiven"),
     "routing": ("InfoRequested", "InfoProvided", "ReferredToDepartment", "DepartmentResponded",
                 "ReplyRequested", "ReplySent", "ComplaintRefused", "ComplaintClosed",
-                "ComplaintReopened", "LateFilingAccepted", "FollowUpReceived"),
+                "ComplaintReopened", "LateFilingAccepted", "FollowUpReceived",
+                "LateFilingFound"),
     "sla": ("DeadlineSet", "DeadlineApproaching", "DeadlineBreached", "DeadlineMet",
             "DeadlineReplanned"),
     "notify": ("AcknowledgementSent", "ReplySent", "NotificationFailed"),

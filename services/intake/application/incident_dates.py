@@ -48,4 +48,5 @@ def note_incident_date_given(request: Request, content: str, now: datetime,
                                   datetime.fromisoformat(request.received_at))
     request.record_incident_date(incident_date=found.day.isoformat(), phrase=found.phrase,
                                  rule=found.rule, filing_deadline=deadline.isoformat(),
-                                 filed_late=late, trace=trace)
+                                 filed_late=late, trace=trace,
+                                 reference=request.reference)

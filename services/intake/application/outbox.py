@@ -51,6 +51,14 @@ def to_wire(domain_event: Any) -> WireEvent | None:
             items=tuple(domain_event.items), attachments=tuple(domain_event.attachments),
             inbound_message_id=domain_event.inbound_message_id,
         ))
+    if isinstance(domain_event, Request.IncidentDateGiven):
+        reference = getattr(domain_event, "reference", None)
+        if reference is None:
+            return None  # stored before it was published: nobody downstream waits for it
+        return WireEvent(domain_event.originator_id, wire.IncidentDateGiven(
+            reference=reference, incident_date=domain_event.incident_date,
+            filed_late=domain_event.filed_late,
+            filing_deadline=domain_event.filing_deadline, phrase=domain_event.phrase))
     return None
 
 

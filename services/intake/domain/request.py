@@ -69,6 +69,13 @@ class Request(Aggregate):
         class Closed(Aggregate.Event):
             reason: str
 
+        class IncidentDateGiven(Aggregate.Event):
+            incident_date: str
+            phrase: str | None
+            filing_deadline: str
+            filed_late: bool
+            reference: str | None  # absent in events stored before it was published
+
         class Reopened(Aggregate.Event):
             reason: str
 
@@ -218,9 +225,11 @@ class Request(Aggregate):
     @event("IncidentDateGiven", topic="hotro.intake:Request.IncidentDateGiven")
     def record_incident_date(self, *, incident_date: str, phrase: str | None, rule: str | None,
                              filing_deadline: str, filed_late: bool,
-                             trace: dict[str, str | None]) -> None:
+                             trace: dict[str, str | None], reference: str | None = None
+                             ) -> None:
         """The customer's information states the incident date the complaint lacked: the
-        filing window applied to it, judged at the complaint's receipt."""
+        filing window applied to it, judged at the complaint's receipt. ``reference``
+        names the case on the wire (None: stored before it was published)."""
         self.incident_date_given = {"incident_date": incident_date, "phrase": phrase,
                                     "rule": rule, "filing_deadline": filing_deadline,
                                     "filed_late": filed_late}

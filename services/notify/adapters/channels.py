@@ -24,7 +24,7 @@ from hotro.shared.reference import CATALOGUE_FILE
 _DATE_KEYS = {"reply_deadline", "new_reply_deadline", "due_date", "deadline", "incident_date",
               "filing_deadline"}
 _DATETIME_KEYS = {"received_at", "due_at"}
-_AUTOMATIC = {"acknowledgement", "reminder", "customer_link", "reopened",
+_AUTOMATIC = {"acknowledgement", "reminder", "customer_link", "reopened", "filing_review",
               "follow_up_received", "alert_deadline_approaching", "alert_deadline_breached",
               "alert_new_referral", "alert_delivery_failed", "alert_follow_up"}
 #: SMS texts without diacritics (one GSM-7 segment, as Vietnamese SMS are usually written)
@@ -41,6 +41,8 @@ _SMS_TEXT = {
                     "Hotline {hotline}.",
         "filing_accepted": "{company}: {noun} {reference} gui sau thoi han da duoc chap nhan "
                            "giai quyet, han tra loi {due}. Hotline {hotline}.",
+        "filing_review": "{company}: {noun} {reference} gui sau thoi han, dang duoc xem xet; "
+                         "han tra loi cu tam khong ap dung. Hotline {hotline}.",
         "follow_up_received": "{company}: da nhan thong tin gui them ve {noun} {reference}, "
                               "nhan vien se xem xet. Hotline {hotline}.",
         "customer_link": "{company}: duong dan moi theo doi {noun} {reference} (link cu het "
@@ -58,6 +60,8 @@ _SMS_TEXT = {
                     "Hotline {hotline}.",
         "filing_accepted": "{company}: your late {noun} {reference} was accepted, reply date "
                            "{due}. Hotline {hotline}.",
+        "filing_review": "{company}: your {noun} {reference} was filed late and is under "
+                         "review; the earlier reply date is on hold. Hotline {hotline}.",
         "follow_up_received": "{company}: we received your message about {noun} "
                               "{reference}; our staff will review it. Hotline {hotline}.",
         "customer_link": "{company}: a new link to follow your {noun} {reference} (old links "

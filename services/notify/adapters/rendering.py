@@ -35,6 +35,7 @@ Purpose = Literal[
     "alert_delivery_failed",
     "reopened",
     "filing_accepted",
+    "filing_review",
     "follow_up_received",
     "alert_follow_up",
 ]

@@ -64,6 +64,8 @@ def sample_context(purpose: str, kind: str, lang: str) -> dict[str, Any]:
                     if kind == "complaint" else {"reason": "not_eligible"}),
         "reopened": {**link, "new_reply_deadline": date(2026, 4, 2)},
         "filing_accepted": {**link, "reply_deadline": date(2026, 3, 23)},
+        "filing_review": {"incident_date": date(2026, 2, 2),
+                          "filing_deadline": date(2026, 2, 11)},
         "follow_up_received": {"case_state": "closed"},
         "alert_follow_up": {"handler": "le.van.binh", "channel": "email",
                             "case_state": "closed",

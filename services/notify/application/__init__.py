@@ -82,6 +82,11 @@ class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationReque
         else:
             self.alert_deadline(env, p, pe)
 
+    @handles("routing.LateFilingFound")
+    def _on_late_filing_found(self, env: Envelope, p: Any,
+                              pe: ProcessingEvent[uuid.UUID]) -> None:
+        self.tell_filing_review(env, p, pe)
+
     @handles("routing.ComplaintReopened")
     def _on_reopened(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         self.note_reopen(env, pe)

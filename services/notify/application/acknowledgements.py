@@ -69,6 +69,13 @@ class Acknowledgements(Intents):
             pe.collect_events(acknowledgement)
             self.tell_filing_accepted(env, p, pe)
             return
+        if acknowledgement.found_late_untold:
+            # A late filing found after receipt (its first reply date was told and no
+            # longer applies), accepted by a supervisor: this is the decision's clock.
+            acknowledgement.filing_acceptance_told(trace=trace)
+            pe.collect_events(acknowledgement)
+            self.tell_filing_accepted(env, p, pe)
+            return
         if acknowledgement.reply_last_day is not None:
             # The first reply deadline stands (it is the acknowledgement's). A reply clock
             # after routing reopened the case is sla's new one (``reply/reopen-N``, a
@@ -120,6 +127,26 @@ class Acknowledgements(Intents):
         pe.collect_events(self._dispatch(env, "filing_accepted", method, recipient,
                                          contact.language, context, contact, trace,
                                          cause="filing-review/accepted"))
+
+    def tell_filing_review(self, env: Envelope, p: Any,
+                           pe: ProcessingEvent[uuid.UUID]) -> None:
+        """Routing found the filing late from the incident date the customer gave later:
+        the customer hears the case is under review (the reply date told before is on
+        hold). Once per case; the acceptance is told with sla's new reply date."""
+        trace = self.reaction_trace(env, "notify")
+        acknowledgement = self._acknowledgement(env.complaint_id, trace)
+        if not acknowledgement.note_filing_review(trace=trace):
+            return
+        pe.collect_events(acknowledgement)
+        contact = self._require_contact(env)
+        person = self.open_customer(contact)
+        method, recipient = customer_route(person)
+        context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
+                   "incident_date": p.incident_date.isoformat(),
+                   "filing_deadline": p.filing_deadline.isoformat()}
+        pe.collect_events(self._dispatch(env, "filing_review", method, recipient,
+                                         contact.language, context, contact, trace,
+                                         cause="filing-review/found-late"))
 
     def _request_if_due(self, acknowledgement: Acknowledgement, contact: Contact | None,
                         trace: dict[str, str | None]) -> list[Aggregate]:

@@ -89,6 +89,19 @@ class RoutingApplication(ServiceApplication):
                            now=self.clock())
         pe.collect_events(case)
 
+    @handles("intake.IncidentDateGiven")
+    def _on_incident_date_given(self, env: Envelope, p: Any,
+                                pe: ProcessingEvent[uuid.UUID]) -> None:
+        case = self._find(env.complaint_id)
+        if case is None:
+            return
+        if case.record_incident_date(incident_date=p.incident_date,
+                                     filing_deadline=p.filing_deadline,
+                                     filed_late=p.filed_late,
+                                     trace=self.reaction_trace(env, "routing"),
+                                     now=self.clock()):
+            pe.collect_events(case)
+
     @handles("notify.ReplySent")
     def _on_reply_sent(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         case = self._find(env.complaint_id)

@@ -16,7 +16,7 @@ from hotro.shared.eventstore.application import WireEvent
 PUBLISHED = frozenset({"InfoRequested", "InfoProvided", "ReferredToDepartment",
                        "DepartmentResponded", "ReplyRequested", "ReplySent", "Refused",
                        "Closed", "Withdrawn", "Reopened", "LateFilingAccepted",
-                       "FollowUpReceived"})
+                       "FollowUpReceived", "LateFilingFound"})
 #: ...of which these only when staff recorded them in routing (information handed in at
 #: the counter, a reply given by phone): otherwise they came from intake or notify.
 PUBLISHED_WHEN_STAFF = frozenset({"InfoProvided", "ReplySent"})
@@ -80,6 +80,10 @@ def _payload(name: str, e: Any, ref: str) -> wire.Payload:
             category=e.category,
             filing_deadline=date.fromisoformat(e.filing_deadline)
             if e.filing_deadline else None)
+    if name == "LateFilingFound":
+        return wire.LateFilingFound(reference=ref,
+                                    incident_date=date.fromisoformat(e.incident_date),
+                                    filing_deadline=date.fromisoformat(e.filing_deadline))
     if name == "FollowUpReceived":
         return wire.FollowUpReceived(reference=ref, channel=e.channel, excerpt=e.excerpt,
                                      case_state=e.case_state)

@@ -26,6 +26,7 @@ from hotro.services.routing.domain.triage import TriageDecision
 from hotro.services.routing.domain.workflow import (
     ALLOWED_FROM,
     ENDED_STATES,
+    LATE_FILING_REVIEW_FROM,
     Action,
     CaseError,
     IllegalTransition,
@@ -218,6 +219,44 @@ class Case(Aggregate):
     @event("FilingReviewOpened", topic="hotro.routing:Case.FilingReviewOpened")
     def _filing_review_opened(self, *, filing_deadline: str | None, trace: TraceDict,
                               timestamp: datetime) -> None:
+        self.state = State.AWAITING_FILING_REVIEW
+
+    def record_incident_date(self, *, incident_date: date, filing_deadline: date,
+                             filed_late: bool, trace: TraceDict, now: datetime) -> bool:
+        """The incident date the complaint lacked, given later (intake judged the filing
+        window as of receipt). Filed late and no way forward chosen yet: the case goes
+        under filing review, an open information request included (the supervisor decides
+        first). Otherwise only the date is recorded. False if the case already has a date
+        (a redelivered or repeated event changes nothing)."""
+        _require_aware(now, "now")
+        if self.incident_date is not None:
+            return False
+        if filed_late and self.state in LATE_FILING_REVIEW_FROM:
+            self._late_filing_found(incident_date=incident_date.isoformat(),
+                                    filing_deadline=filing_deadline.isoformat(),
+                                    previous_state=self.state.value, **self._names(),
+                                    trace=trace, timestamp=now)
+        else:
+            self._incident_date_recorded(incident_date=incident_date.isoformat(),
+                                         filing_deadline=filing_deadline.isoformat(),
+                                         filed_late=filed_late, trace=trace, timestamp=now)
+        return True
+
+    @event("IncidentDateRecorded", topic="hotro.routing:Case.IncidentDateRecorded")
+    def _incident_date_recorded(self, *, incident_date: str, filing_deadline: str,
+                                filed_late: bool, trace: TraceDict,
+                                timestamp: datetime) -> None:
+        self.incident_date = incident_date
+        self.filing_deadline = filing_deadline
+        self.filed_late = filed_late
+
+    @event("LateFilingFound", topic="hotro.routing:Case.LateFilingFound")
+    def _late_filing_found(self, *, incident_date: str, filing_deadline: str,
+                           previous_state: str, complaint_id: uuid.UUID,
+                           reference: str, trace: TraceDict, timestamp: datetime) -> None:
+        self.incident_date = incident_date
+        self.filing_deadline = filing_deadline
+        self.filed_late = True
         self.state = State.AWAITING_FILING_REVIEW
 
     def accept_late_filing(self, *, waiver_reason: str, trace: TraceDict,

@@ -85,6 +85,13 @@ ALLOWED_FROM: dict[Action, frozenset[State]] = {
 }
 
 
+#: A late filing found after receipt (the incident date given later) puts the case under
+#: review only while no way forward was chosen: a decided, replied or ended case keeps its
+#: course (the date is still recorded).
+LATE_FILING_REVIEW_FROM = frozenset({State.NEW, State.ANALYSING,
+                                     State.AWAITING_CUSTOMER_INFO})
+
+
 class CaseError(Exception):
     """Base of the errors a case command raises; no event was triggered."""
 

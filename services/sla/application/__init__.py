@@ -102,6 +102,11 @@ class SlaApplication(ServiceApplication):
                                  pe: ProcessingEvent[uuid.UUID]) -> None:
         reactions.start_reply_on_acceptance(self._case(env, pe), self.planner, p)
 
+    @handles("routing.LateFilingFound")
+    def _on_late_filing_found(self, env: Envelope, p: wire.LateFilingFound,
+                              pe: ProcessingEvent[uuid.UUID]) -> None:
+        reactions.stop_for_filing_review(self._case(env, pe), p)
+
     def _case(self, env: Envelope, pe: ProcessingEvent[uuid.UUID]) -> ClocksOfCase:
         return ClocksOfCase(self.repository, pe, env, self.reaction_trace(env, "sla"))
 

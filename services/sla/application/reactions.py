@@ -117,7 +117,25 @@ def start_reply_on_acceptance(case: ClocksOfCase, planner: CalendarPlanner,
     """A late filing accepted by a supervisor: its reply clock counts from the decision,
     with the working days the policy gives its product or category."""
     plan = planner.plan("reply", case.occurred_at, product=p.product, category=p.category)
-    case.start("reply", p.reference, plan, counted=True)
+    # a late filing found after receipt had a reply clock from receipt (stopped when the
+    # review opened): the decision's clock is a new one
+    kind = "reply" if case.clock("reply") is None else FOUND_LATE_REPLY
+    case.start(kind, p.reference, plan, counted=True)
+
+
+#: the reply clock of a late filing found after receipt, accepted by a supervisor
+FOUND_LATE_REPLY = "reply/filing-review"
+
+
+def stop_for_filing_review(case: ClocksOfCase, p: wire.LateFilingFound) -> None:
+    """The incident date given later shows a late filing: under review no reply clock runs
+    and nothing is awaited from the customer (the policy, as for a late filing at
+    receipt); the first-contact clock, met by the acknowledgement, is left alone."""
+    for clock in case.open_clocks():
+        if base_kind(clock.kind) in ("reply", "customer_info"):
+            clock.stop(reason=f"late filing found (deadline {p.filing_deadline.isoformat()}):"
+                              " awaiting the supervisor's filing review", trace=case.trace)
+            case.changed(clock)
 
 
 def await_customer(case: ClocksOfCase, planner: CalendarPlanner, pause_policy: PausePolicy,

@@ -74,6 +74,8 @@ CONTEXTS: Mapping[str, Mapping[str, Any]] = {
     },
     "filing_accepted": {"customer_name": CUSTOMER, "reference": REFERENCE,
                         "reply_deadline": date(2026, 3, 23)},
+    "filing_review": {"customer_name": CUSTOMER, "reference": REFERENCE,
+                      "incident_date": date(2026, 2, 2), "filing_deadline": date(2026, 2, 11)},
     "follow_up_received": {"customer_name": CUSTOMER, "reference": REFERENCE,
                            "case_state": "closed"},
     "alert_follow_up": {"reference": REFERENCE, "handler": "Lê Văn Bình", "channel": "email",
