@@ -23,11 +23,14 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, UploadFile
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from hotro.services.routing.adapters.attachments import DepartmentFiles, Upload, UploadRefused
 from hotro.services.routing.adapters.config_files import load_triage_rules
 from hotro.services.routing.application import CaseNotFound, ConcurrentChange, RoutingApplication
 from hotro.services.routing.domain.case import Case
@@ -46,6 +49,7 @@ from hotro.services.routing.domain.workflow import (
     State,
 )
 from hotro.services.routing.views import CaseQueues
+from hotro.shared.attachments import upload_name
 from hotro.shared.contracts.events import AttachmentRef
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.runtime.host import OWN_LISTENER, Operator
@@ -100,7 +104,10 @@ class Referral(_Body):
 class DepartmentResponse(_Body):
     department: str | None = Field(None, description="default: the responder's department")
     result: str = Field(min_length=1, max_length=20_000)
-    attachments: list[AttachmentRef] = Field(default_factory=list)
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list, description="files uploaded first (POST /api/cases/{id}/"
+                                          "attachments); a sha256 routing holds no file "
+                                          "for is refused (422)")
 
 
 class ReplyRequest(_Body):
@@ -224,7 +231,13 @@ def roles_for(action: Action) -> tuple[Role, ...]:
 ACTOR = {action: staff(*roles_for(action)) for action in Action if roles_for(action)}
 
 
-def build_router(app: RoutingApplication, queues: CaseQueues, *,
+#: who may upload a department's files: whoever may record its answer
+UPLOADER = staff(*dict.fromkeys(
+    roles_for(Action.RECORD_DEPARTMENT_RESPONSE)
+    + roles_for(Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF)))
+
+
+def build_router(app: RoutingApplication, queues: CaseQueues, *, files: DepartmentFiles,
                  triage_file: Path | None = None) -> APIRouter:
     """The staff routes and routing's ops route. Who is calling: the Authenticator the
     service installed (``install_authenticator``)."""
@@ -350,7 +363,7 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *,
                                          ) -> dict[str, Any]:
         return await _act(complaint_id, Action.RECORD_DEPARTMENT_RESPONSE, user,
                           department=body.department, result=body.result,
-                          attachments=[a.model_dump() for a in body.attachments])
+                          attachments=await _held(body.attachments))
 
     @post(Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF,
           "Supervisor: record the department's answer on its behalf (it may add its own)")
@@ -360,7 +373,94 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *,
                 ACTOR[Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF])]) -> dict[str, Any]:
         return await _act(complaint_id, Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF, user,
                           department=body.department, result=body.result,
-                          attachments=[a.model_dump() for a in body.attachments])
+                          attachments=await _held(body.attachments))
+
+    # ---- a department's files ----------------------------------------------------------
+
+    async def _held(refs: list[AttachmentRef]) -> list[dict[str, Any]]:
+        """The refs of files routing holds, as uploaded; a made-up one is refused."""
+        def check() -> list[dict[str, Any]]:
+            errors: list[dict[str, Any]] = []
+            for i, ref in enumerate(refs):
+                if not files.holds(ref.sha256):
+                    errors.append({"type": "value_error", "input": ref.sha256,
+                                   "loc": ("body", "attachments", i, "sha256"),
+                                   "msg": "routing holds no file with this sha256: upload "
+                                          "it first (POST /api/cases/{id}/attachments)"})
+                elif files.size(ref.sha256) != ref.size:
+                    errors.append({"type": "value_error", "input": ref.size,
+                                   "loc": ("body", "attachments", i, "size"),
+                                   "msg": f"the file is {files.size(ref.sha256)} bytes"})
+            if errors:
+                raise RequestValidationError(errors)
+            return [ref.model_dump() for ref in refs]
+
+        return await asyncio.to_thread(check)
+
+    @router.post("/api/cases/{complaint_id}/attachments", tags=["departments"],
+                 status_code=201, response_model=list[AttachmentRef],
+                 responses=error_responses(
+                     404, 413, _404="no such case",
+                     _413="too many files, or too large (each file's reason)"))
+    async def upload_attachments(complaint_id: uuid.UUID,
+                                 user: Annotated[Principal, Depends(UPLOADER)],
+                                 upload: Annotated[list[UploadFile], File(alias="files")]
+                                 ) -> list[dict[str, Any]]:
+        """Files for a department's answer (multipart, field ``files``), judged as intake
+        judges customers' files (count, size each and together, type from the content)
+        and stored by sha256; the answer then names the refs returned. A department
+        member uploads only to cases referred to its department. Refused: 413 (size,
+        count) or 422 (type), with each file's reason; nothing is stored then."""
+        case = await _case(complaint_id)
+        try:
+            authorize_read(user.role, case, user.department)
+        except Forbidden as exc:
+            raise HTTPException(403, exc.reason) from None
+        limit = files.limits.max_attachment_bytes
+        uploads = []
+        for i, item in enumerate(upload[:files.limits.max_attachments + 1]):
+            data = await item.read(limit + 1)
+            uploads.append(Upload(upload_name(item.filename, i),
+                                  (item.content_type or "application/octet-stream")
+                                  .split(";")[0].strip().lower(),
+                                  data[:limit], too_large=len(data) > limit))
+        if len(upload) > len(uploads):
+            uploads.append(uploads[-1])  # the count alone refuses it; the rest is unread
+        try:
+            refs = await asyncio.to_thread(files.accept, uploads)
+        except UploadRefused as refused:
+            if refused.status == 422:
+                raise RequestValidationError([
+                    {"type": r.reason, "loc": ("body", "files", r.index), "msg": r.message,
+                     "input": r.filename} for r in refused.refused]) from None
+            raise HTTPException(refused.status, str(refused)) from None
+        log.info("case %s: %d department file(s) stored by %s", case.reference, len(refs),
+                 user.id)
+        return refs
+
+    @router.get("/api/cases/{complaint_id}/attachments/{sha256}", tags=["departments"],
+                response_class=Response,
+                responses=error_responses(404, _404="no such case, or no such file in "
+                                                    "its departments' answers"))
+    async def download_attachment(complaint_id: uuid.UUID,
+                                  sha256: Annotated[str, PathParam(pattern="^[0-9a-f]{64}$")],
+                                  user: User) -> Response:
+        """A file of a department's answer on this case, as uploaded (who may read the
+        case may read its departments' files)."""
+        case = await _case(complaint_id)
+        try:
+            authorize_read(user.role, case, user.department)
+        except Forbidden as exc:
+            raise HTTPException(403, exc.reason) from None
+        ref = _attachment_of(case, sha256)
+        if ref is None or not files.holds(sha256):
+            raise HTTPException(404, f"case {case.reference} has no department file {sha256}")
+        data = await asyncio.to_thread(files.read, sha256)
+        name = quote(str(ref.get("filename") or sha256))
+        return Response(data, media_type=str(ref.get("content_type") or
+                                             "application/octet-stream"),
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+                                 "X-Content-Type-Options": "nosniff"})
 
     @post(Action.REQUEST_REPLY, "Have notify deliver the reply (method and content)")
     async def request_reply(complaint_id: uuid.UUID, body: ReplyRequest,
@@ -479,6 +579,16 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *,
         return {"file": str(triage_file),
                 "rules": [r.model_dump(mode="json") for r in rules.rules],
                 "default": rules.default.model_dump(mode="json")}
+
+    def _attachment_of(case: Case, sha256: str) -> dict[str, Any] | None:
+        for referral in case.referrals:
+            response = referral.get("response") or {}
+            while response:
+                for ref in response.get("attachments", ()):
+                    if ref.get("sha256") == sha256:
+                        return dict(ref)
+                response = response.get("recorded_on_behalf") or {}
+        return None
 
     async def _case(complaint_id: uuid.UUID) -> Case:
         try:

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from hotro.services.routing.adapters.attachments import DepartmentFiles
 from hotro.services.routing.adapters.config_files import load_catalogue, load_triage_rules
 from hotro.services.routing.api import build_router
 from hotro.services.routing.application import RoutingApplication
@@ -57,7 +58,9 @@ def create_app(settings: RoutingSettings | None = None, *,
     runtime = ServiceRuntime(settings, application, ServiceMetrics("routing"),
                              background=[follow_case_queues(queues, settings.queue_refresh_s)],
                              **overrides)
-    http = build_http_app(runtime, [build_router(application, queues,
+    files = DepartmentFiles(settings.department_files_path(),
+                            settings.department_upload_limits())
+    http = build_http_app(runtime, [build_router(application, queues, files=files,
                                                  triage_file=triage_file)],
                           title="Hotro routing")
     install_authenticator(http, authenticator)

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from hotro.services.routing.adapters.attachments import DepartmentFiles
 from hotro.services.routing.api import build_router
 from hotro.services.routing.application import RoutingApplication
 from hotro.services.routing.domain.catalogue import ConfigError
@@ -71,10 +72,11 @@ def triage_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def api(triage_file: Path) -> AsyncIterator[Api]:
+async def api(triage_file: Path, tmp_path: Path) -> AsyncIterator[Api]:
     app = routing_app(triage_file=triage_file)
     http = FastAPI()
-    http.include_router(build_router(app, CaseQueues(app), triage_file=triage_file))
+    http.include_router(build_router(app, CaseQueues(app), triage_file=triage_file,
+                                     files=DepartmentFiles(tmp_path / "department-files")))
     install_authenticator(http, Authenticator(Directory(USERS.values())))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=http),
                                  base_url="http://routing") as client:

@@ -4,39 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MIB = 1024 * 1024
-
-DEFAULT_ALLOWED_CONTENT_TYPES: frozenset[str] = frozenset(
-    {
-        "image/*",
-        "application/pdf",
-        "text/plain",
-        "text/csv",
-        "application/msword",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.ms-excel",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "video/mp4",
-        "video/quicktime",
-        "audio/mpeg",
-        "audio/mp4",
-        "message/rfc822",
-    }
+from hotro.shared.attachments import (
+    DEFAULT_ALLOWED_CONTENT_TYPES,
+    DEFAULT_REFUSED_EXTENSIONS,
+    MIB,
+    allows_type,
+    refused_extension,
 )
 
-
-#: File name extensions refused whatever type the message declares: programs and scripts,
-#: and archives (their content cannot be checked). Compared with the *last* extension, so
-#: "hoa-don.pdf.exe" is refused.
-DEFAULT_REFUSED_EXTENSIONS: frozenset[str] = frozenset(
-    {
-        "exe", "com", "scr", "pif", "bat", "cmd", "msi", "msp", "dll", "cpl", "sys", "jar",
-        "js", "jse", "mjs", "vbs", "vbe", "wsf", "wsh", "hta", "ps1", "psm1", "lnk", "reg",
-        "py", "pyc", "pyw", "sh", "bash", "php", "pl", "rb", "apk", "app", "dmg", "deb",
-        "rpm", "iso", "img", "vhd", "zip", "rar", "7z", "gz", "tgz", "tar", "bz2", "xz", "cab",
-        "docm", "xlsm", "pptm", "dotm", "xltm",
-    }
-)
+__all__ = ["DEFAULT_ALLOWED_CONTENT_TYPES", "DEFAULT_REFUSED_EXTENSIONS", "MIB", "EmailLimits"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +36,11 @@ class EmailLimits:
     own_domains: frozenset[str] = field(default_factory=lambda: frozenset({"vhv.vn"}))
 
     def allows(self, content_type: str) -> bool:
-        content_type = content_type.lower()
-        major = content_type.split("/", 1)[0]
-        return (
-            content_type in self.allowed_content_types or f"{major}/*" in self.allowed_content_types
-        )
+        return allows_type(self.allowed_content_types, content_type)
 
     def refuses_extension(self, filename: str | None) -> str | None:
         """The refused extension of ``filename`` (its last one), or None."""
-        if not filename or "." not in filename:
-            return None
-        extension = filename.rsplit(".", 1)[1].strip().lower()
-        return extension if extension in self.refused_extensions else None
+        return refused_extension(self.refused_extensions, filename)
 
     def is_own_domain(self, domain: str) -> bool:
         domain = domain.lower().rstrip(".")
