@@ -95,6 +95,12 @@ class Contact(Aggregate):
         self._link_reissued(generation=generation, trace=trace)
         return True
 
+    @event("IncidentDateNoted", topic="hotro.notify:Contact.IncidentDateNoted")
+    def note_incident_date(self, *, incident_date: str, trace: TraceDict) -> None:
+        """The incident date the customer gave after receipt (a late filing found then):
+        a refusal states it."""
+        self.incident_date = incident_date
+
     @event("OwnerNoted", topic="hotro.notify:Contact.OwnerNoted")
     def note_owner(self, *, staff_id: str, trace: TraceDict) -> None:
         """The staff member who last acted on the case in routing: deadline alerts go to

@@ -139,6 +139,9 @@ class Acknowledgements(Intents):
             return
         pe.collect_events(acknowledgement)
         contact = self._require_contact(env)
+        if contact.incident_date is None:
+            contact.note_incident_date(incident_date=p.incident_date.isoformat(), trace=trace)
+            pe.collect_events(contact)
         person = self.open_customer(contact)
         method, recipient = customer_route(person)
         context = {"reference": p.reference, "customer_name": (person or {}).get("name"),

@@ -145,6 +145,7 @@ async def test_a_date_given_later_puts_a_late_filing_under_review_and_one_in_tim
             await eventually(lambda: can_connect(smtp_in), message="intake's SMTP listener")
             desk = Desk(system, tokens, box, routing, smtp_in)
             await _late_date_reviewed_and_accepted(desk)
+            await _late_date_refused(desk)
             await _date_in_time_changes_nothing_else(desk)
 
 
@@ -177,6 +178,21 @@ async def _late_date_reviewed_and_accepted(d: Desk) -> None:
     assert f"Hạn trả lời: chậm nhất ngày {_dmy(clock['last_day'])}" in told
     # the redelivery-proof part: one under-review message, one acceptance
     assert len([m for m in d.box.to(EMAIL, ref) if "xem xét" in str(m["Subject"])]) == 2
+
+
+async def _late_date_refused(d: Desk) -> None:
+    cid, ref = await d.complaint_by_email("refused", "Lò vi sóng không chạy, đề nghị đổi.")
+    await d.asked_for_the_date(cid, ref)
+    incident = datetime.now(VIETNAM_TZ).date() - timedelta(days=30)
+    await d.customer_answers(ref, f"Ngày {_dmy(incident)} lò bắt đầu hỏng.")
+    await d.case_in(cid, "awaiting_filing_review")
+    await d.mail(ref, "đang được xem xét vì gửi sau thời hạn")
+    refused = await d.act("supervisor", cid, "refuse_late_filing", {})
+    assert refused["state"] == "refused"
+    # the refusal states the date the customer gave later (the complaint had none)
+    letter = _text(await d.mail(ref, "Thông báo không thụ lý"))
+    assert f"sự việc xảy ra ngày {_dmy(incident)}" in letter
+    assert f"kết thúc vào ngày {_dmy(d.routing_case(cid).filing_deadline)}" in letter
 
 
 async def _date_in_time_changes_nothing_else(d: Desk) -> None:
