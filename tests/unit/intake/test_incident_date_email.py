@@ -88,6 +88,14 @@ async def test_a_date_given_later_gets_the_filing_verdict_as_of_receipt(
     assert r.status_code == 202, r.text
     assert [type(e).__name__ for e in application.events.get(undated.id)].count(
         "IncidentDateGiven") == 1
+    # published for routing, with the case's reference (IncidentDateGiven v1)
+    [stored] = [e for e in application.events.get(undated.id)
+                if isinstance(e, Request.IncidentDateGiven)]
+    published = to_wire(stored)
+    assert published is not None and published.complaint_id == undated.id
+    assert published.payload == wire.IncidentDateGiven(
+        reference=undated.reference, incident_date=date(2026, 11, 10), filed_late=True,
+        filing_deadline=date(2026, 11, 19), phrase="ngày 10/11/2026")
 
 
 async def test_a_dated_or_web_complaint_is_not_read_again(
