@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from nats.js import JetStreamContext
 from pydantic import BaseModel, Field
@@ -20,12 +20,18 @@ from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.messaging.connection import NatsConnection
 from hotro.shared.messaging.consumer import PartitionConsumer
 from hotro.shared.messaging.leases import LeaseKeeper
-from hotro.shared.messaging.provision import check_provisioned
+from hotro.shared.messaging.provision import wait_provisioned
 from hotro.shared.messaging.relay import OutboxRelay
 from hotro.shared.observability.metrics import ServiceMetrics
+from hotro.shared.privacy.kv import KeyRingUnavailable
 from hotro.shared.runtime.integrity import build_integrity_router
 from hotro.shared.runtime.limits import RequestLimits
-from hotro.shared.runtime.openapi import document_errors, error_responses, invalid
+from hotro.shared.runtime.openapi import (
+    KEY_RING_RETRY_AFTER_S,
+    document_errors,
+    error_responses,
+    invalid,
+)
 from hotro.shared.runtime.operator_actions import record_operator_action
 from hotro.shared.runtime.periodic import run_every
 from hotro.shared.seals import SealKeeper
@@ -83,10 +89,11 @@ class ServiceRuntime:
         s = self.settings
         self.conn = NatsConnection(s.nats_servers(), f"{self.name}:{s.replica_id}",
                                    on_fatal=self.on_fatal, credentials=s.nats_credentials())
-        nc = await self.conn.connect()
+        nc = await self.conn.connect(attempts_timeout_s=s.start_timeout_s)
         self.js = nc.jetstream(timeout=5)
         subs = self.app.subscriptions()
-        await check_provisioned(self.js, self.name, s.partitions, needs_consumers=bool(subs))
+        await wait_provisioned(self.js, self.name, s.partitions, needs_consumers=bool(subs),
+                               timeout_s=s.start_timeout_s)
         kv = await self.js.key_value(LEASES_BUCKET)
         self.leases = LeaseKeeper(
             self.js, kv, self.name, s.replica_id, s.partitions, s.lease_ttl_s,
@@ -198,6 +205,16 @@ class ServiceRuntime:
         }
 
 
+async def key_ring_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """The customers' data keys cannot be reached (NATS down, no stream leader): a
+    temporary state, so 503 with Retry-After rather than a 500."""
+    log.warning("request refused, the data-key store is unavailable: %s", exc)
+    return JSONResponse(
+        {"detail": "the customers' data keys cannot be reached right now (the key store "
+                   f"is unavailable: {exc}); try again in {KEY_RING_RETRY_AFTER_S} seconds"},
+        status_code=503, headers={"Retry-After": str(KEY_RING_RETRY_AFTER_S)})
+
+
 class ReplayStarted(BaseModel):
     replaying_from: int = Field(description="the relay publishes every event after this")
     until: int = Field(description="the end of the log when the replay was asked for")
@@ -283,5 +300,6 @@ def build_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
     settings = runtime.settings
     http.add_middleware(RequestLimits, max_body_bytes=settings.http_max_body_bytes(),
                         body_timeout_s=settings.http_body_timeout_s)
-    document_errors(http, validation_error=validation_error)
+    http.add_exception_handler(KeyRingUnavailable, key_ring_unavailable)
+    document_errors(http, validation_error=validation_error, unavailable=True)
     return http

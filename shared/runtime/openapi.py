@@ -11,7 +11,9 @@ Routes declare the errors of their own logic (``error_responses(404, 409)``);
 the route's policy needs a credential, 404 for a path with parameters and for internal
 routes, 413 (``RequestLimits``: any request may declare a body too large), 400 and 408
 where a route reads a body (one FastAPI cannot decode; one that arrives too slowly) — and
-gives every 4xx its schema. A schema-checking fuzzer
+gives every 4xx its schema. With ``unavailable``, every route also documents 503 with
+``Retry-After`` (the runtime answers it when the customers' data keys cannot be reached,
+``KeyRingUnavailable``). A schema-checking fuzzer
 (schemathesis) then finds no status that is not documented.
 """
 
@@ -44,6 +46,15 @@ DESCRIPTIONS: dict[int, str] = {
     413: "the request body is too large",
     422: "invalid arguments",
 }
+#: what a client is told to wait when the data-key store is unavailable (503)
+KEY_RING_RETRY_AFTER_S = 5
+UNAVAILABLE: dict[str, Any] = {
+    "description": "temporarily unavailable: the customers' data keys cannot be reached "
+                   "(the body says why); retry after Retry-After seconds",
+    "headers": {"Retry-After": {"description": "seconds to wait before retrying",
+                                "schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": {"$ref": REF + ERROR_DETAIL}}},
+}
 _NEEDS_CREDENTIAL = frozenset({PolicyKind.STAFF, PolicyKind.OPERATOR, PolicyKind.CUSTOMER})
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -74,19 +85,19 @@ def invalid(location: Iterable[str | int], message: str, value: Any = None
                                     "msg": message, "input": value}])
 
 
-def document_errors(app: FastAPI, *, validation_error: type[BaseModel] | None = None
-                    ) -> None:
+def document_errors(app: FastAPI, *, validation_error: type[BaseModel] | None = None,
+                    unavailable: bool = False) -> None:
     """Make ``app``'s OpenAPI document every error a route can answer (see above).
     ``validation_error``: the body of every 422 of a service that answers validation
     errors in its own shape (its ``RequestValidationError`` handler), instead of FastAPI's
-    ``HTTPValidationError``."""
+    ``HTTPValidationError``. ``unavailable``: every route documents the runtime's 503."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         schema = generate()
         if validation_error is not None:
             _own_validation_errors(schema, validation_error)
-        _complete(schema, route_policies(app))
+        _complete(schema, route_policies(app), unavailable=unavailable)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -114,7 +125,8 @@ def _kinds(policy: Policy | None) -> set[PolicyKind]:
     return {policy.kind}
 
 
-def _complete(schema: dict[str, Any], policies: dict[tuple[str, str], Policy | None]) -> None:
+def _complete(schema: dict[str, Any], policies: dict[tuple[str, str], Policy | None], *,
+              unavailable: bool = False) -> None:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     used: set[str] = set()
     for path, operations in schema.get("paths", {}).items():
@@ -134,6 +146,9 @@ def _complete(schema: dict[str, Any], policies: dict[tuple[str, str], Policy | N
                 wanted.add(422)
             for code in sorted(wanted):
                 responses.setdefault(str(code), {"description": DESCRIPTIONS[code]})
+            if unavailable and "503" not in responses:  # a route's own 503 stays as it is
+                responses["503"] = UNAVAILABLE
+                used.add(ERROR_DETAIL)
             for status, response in responses.items():
                 if not status.startswith("4"):
                     continue
