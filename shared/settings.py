@@ -76,6 +76,9 @@ class ServiceSettings(BaseSettings):
     http_max_connections: int = Field(
         1000, ge=1, description="concurrent connections and requests; more get 503 at once")
     lease_ttl_s: float = Field(6.0, gt=0.5, description="must equal the leases bucket TTL")
+    start_timeout_s: float = Field(
+        60.0, gt=0, description="at start, how long NATS and the provisioned streams may stay "
+                                "out of reach (a cluster electing a leader) before giving up")
     relay_batch: int = Field(500, ge=1, le=10_000)
     relay_idle_s: float = Field(
         2.0, gt=0, description="safety net only: the relay wakes on this process's commits")

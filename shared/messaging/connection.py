@@ -59,18 +59,22 @@ class NatsConnection:
         self.client: Client | None = None
 
     async def connect(self, attempts_timeout_s: float = 60.0) -> Client:
-        """First connection: retried until it succeeds or the timeout passes."""
+        """First connection: retried until it succeeds or the timeout passes (nats-py
+        itself retries a refused connection for ever, hence the overall bound)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + attempts_timeout_s
         delay = 0.2
         while True:
             try:
-                self.client = await self.broker.connect()
+                self.client = await asyncio.wait_for(
+                    self.broker.connect(), timeout=max(deadline - loop.time(), 0.1))
                 self.connected.set()
                 return self.client
             except (TimeoutError, OSError, nats.errors.NoServersError) as exc:
                 if loop.time() > deadline:
-                    raise
+                    raise TimeoutError(
+                        f"NATS ({', '.join(self.servers)}) not reachable within "
+                        f"{attempts_timeout_s:g}s (HOTRO_START_TIMEOUT_S): {exc!r}") from exc
                 log.warning("NATS not reachable yet (%s); retrying", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
@@ -101,6 +105,9 @@ class NatsConnection:
             # the server refused a publish or subscription this user is not allowed:
             # a bug or a missing grant in deploy/nats/permissions.conf — never silent
             log.error("NATS refused: %s", exc)
+            return
+        if self.client is None:  # the first connection, retried by nats-py: say why
+            log.warning("NATS not reachable yet (%s); retrying", exc)
             return
         log.debug("NATS client error: %s", exc)
 

@@ -6,7 +6,9 @@ configuration can never rewrite the stream for everybody.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -139,7 +141,8 @@ async def _upsert_stream(js: JetStreamContext, config: js_api.StreamConfig) -> s
 
 async def check_provisioned(js: JetStreamContext, service: str, partitions: int,
                             needs_consumers: bool) -> None:
-    """Fail fast at start if provisioning has not run (services never declare).
+    """Raise if provisioning has not run (services never declare); at start a service
+    calls it through ``wait_provisioned``, which retries for a bounded time.
 
     A service with consumers checks the stream through them: its NATS user has no stream
     info of ``HOTRO_EVENTS`` (which, with a subject filter, would list every complaint's
@@ -150,3 +153,32 @@ async def check_provisioned(js: JetStreamContext, service: str, partitions: int,
     else:
         await js.stream_info(EVENTS_STREAM)
     await js.key_value(LEASES_BUCKET)
+
+
+class NotProvisioned(RuntimeError):
+    """The service's streams, consumers or leases bucket could not be found in time."""
+
+
+async def wait_provisioned(js: JetStreamContext, service: str, partitions: int,
+                           needs_consumers: bool, *, timeout_s: float = 60.0) -> None:
+    """``check_provisioned``, retried with backoff for up to ``timeout_s``: a service that
+    starts while the cluster has no stream leader (or NATS is restarting, or provisioning
+    is still running) must wait for it rather than exit at the first timeout."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.2
+    while True:
+        try:
+            await check_provisioned(js, service, partitions, needs_consumers)
+            return
+        except Exception as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NotProvisioned(
+                    f"{service}: could not check its streams, consumers and leases bucket "
+                    f"within {timeout_s:g}s (last error: {exc!r}); is NATS up with a "
+                    "JetStream leader, and has `hotro provision` run? "
+                    "(HOTRO_START_TIMEOUT_S sets the wait)") from exc
+            log.warning("%s: provisioning not confirmed yet (%r); retrying in %.1fs "
+                        "(giving up in %.0fs)", service, exc, min(delay, left), left)
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
