@@ -41,6 +41,7 @@ STATES = ("new", "awaiting_filing_review", "analysing", "awaiting_customer_info"
           "resolved_by_support",
           "referred_to_department", "department_responded", "reply_due", "replied", "closed",
           "refused", "withdrawn")
+DEPARTMENT_ANSWERS = ("record_department_response", "record_department_response_on_behalf")
 ACTION_ORDER = ("accept_late_filing", "refuse_late_filing", "start_analysis", "request_info",
                 "record_info_provided", "resolve", "refer",
                 "record_department_response", "record_department_response_on_behalf",
@@ -290,16 +291,39 @@ def build_staff_router() -> APIRouter:
         if action not in ACTION_ORDER:
             return await show_case(request, viewer, complaint_id, status=404)
         form = await request.form()
+        body = action_body(action, form)
         try:
+            if action in DEPARTMENT_ANSWERS:
+                body["attachments"] = await _department_files(request, viewer, complaint_id,
+                                                              form)
             await state.upstreams.post_json(
                 "routing", f"/api/cases/{complaint_id}/actions/{action}", viewer.caller,
-                action_body(action, form))
+                body)
         except UpstreamError as exc:
-            if exc.status not in (403, 404, 409, 422):
+            if exc.status not in (403, 404, 409, 413, 422):
                 raise
             return await show_case(request, viewer, complaint_id, status=exc.status,
                                    action_error={action: exc.message()})
         return RedirectResponse(f"/cases/{complaint_id}?done={action}", 303)
+
+    async def _department_files(request: Request, viewer: Viewer, complaint_id: uuid.UUID,
+                                form: Any) -> list[dict[str, Any]]:
+        """The form's files, uploaded to routing first (it judges and stores them); the
+        refs its answer then names."""
+        limit = state_of(request).settings.max_upload_mb * 1024 * 1024
+        files = []
+        for upload in form.getlist("files"):
+            if isinstance(upload, str) or not upload.filename:
+                continue
+            # one byte over is enough for routing to refuse it with its reason
+            files.append(("files", (upload.filename, await upload.read(limit + 1),
+                                    upload.content_type or "application/octet-stream")))
+        if not files:
+            return []
+        response = await state_of(request).upstreams.request(
+            "routing", "POST", f"/api/cases/{complaint_id}/attachments", viewer.caller,
+            files=files)
+        return list(response.json())
 
     @router.post("/cases/{complaint_id}/deliveries/{dispatch_id}/{what}")
     async def delivery(request: Request, complaint_id: uuid.UUID, dispatch_id: uuid.UUID,
@@ -363,6 +387,21 @@ def build_staff_router() -> APIRouter:
         state = state_of(request)
         upstream = await state.upstreams.request(
             "intake", "GET", f"/api/intake/attachments/{complaint_id}/{sha256}",
+            viewer.caller)
+        return Response(upstream.content,
+                        media_type=upstream.headers.get("content-type",
+                                                        "application/octet-stream"),
+                        headers={"Content-Disposition": upstream.headers.get(
+                            "content-disposition", "attachment"),
+                            "Content-Security-Policy": "sandbox; default-src 'none'"})
+
+    @router.get("/cases/{complaint_id}/department-files/{sha256}")
+    async def department_file(request: Request, complaint_id: uuid.UUID, sha256: str,
+                              viewer: CaseReader) -> Response:
+        """A file of a department's answer (routing holds it and decides who may read
+        it), downloaded, never rendered here."""
+        upstream = await state_of(request).upstreams.request(
+            "routing", "GET", f"/api/cases/{complaint_id}/attachments/{sha256}",
             viewer.caller)
         return Response(upstream.content,
                         media_type=upstream.headers.get("content-type",

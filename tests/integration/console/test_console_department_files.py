@@ -1,0 +1,54 @@
+"""A department sends files with its answer through the console's form: routing judges
+and stores them, the case page links them, and they download as sent; a refused file is
+explained on the form and the answer is not recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from tests.integration.console.conftest import ConsoleSystem
+from tests.integration.console.test_console_flow import _act, _case_url, _intake, _wait_for
+from tests.support.console import csrf_of, signed_in
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 120
+
+
+async def test_department_answer_with_files_through_the_form(
+        console_system: ConsoleSystem) -> None:
+    support = await signed_in(console_system.console, "support")
+    reference = await _intake(support)
+    url = await _case_url(support, reference)
+    await _wait_for(support, url, "(c) Chuyển bộ phận liên quan")
+    await _act(support, url, "refer", department="ky-thuat-bao-hanh",
+               question="Kiểm tra lỗi máy nén")
+
+    department = await signed_in(console_system.console, "department")
+    page = await _wait_for(department, url, 'enctype="multipart/form-data"')
+    assert 'name="files" type="file" multiple' in page
+    action = f"{url}/act/record_department_response"
+
+    # a program that calls itself a PDF: refused with its reason, nothing recorded
+    refused = await department.post(action, data={
+        "csrf_token": await csrf_of(department, url), "result": "Xem biên bản"},
+        files=[("files", ("bien-ban.pdf", ELF, "application/pdf"))])
+    assert refused.status_code == 422, refused.text[:2000]
+    assert "application/x-executable" in refused.text or "not accepted" in refused.text
+    assert "Bộ phận đã có kết quả" not in (await support.get(url)).text
+
+    sent = await department.post(action, data={
+        "csrf_token": await csrf_of(department, url), "result": "Lỗi nhà sản xuất"},
+        files=[("files", ("biên bản kiểm tra.pdf", PDF, "application/pdf"))])
+    assert sent.status_code == 303, sent.text[:2000]
+
+    page = await _wait_for(support, url, "Tệp của bộ phận")
+    sha256 = hashlib.sha256(PDF).hexdigest()
+    link = re.search(rf'href="(/cases/[0-9a-f-]{{36}}/department-files/{sha256})"', page)
+    assert link, page[-4000:]
+    assert "biên bản kiểm tra.pdf" in page
+    for reader in (support, department):
+        downloaded = await reader.get(link.group(1))
+        assert downloaded.status_code == 200
+        assert downloaded.content == PDF
+        assert downloaded.headers["content-disposition"].startswith("attachment")
