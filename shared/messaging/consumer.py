@@ -41,8 +41,12 @@ class PartitionConsumer:
                  metrics: ServiceMetrics, *, batch: int = 64, max_deliver: int = 8,
                  backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0),
                  fetch_timeout_s: float = 1.0,
-                 handle: Callable[[Envelope], bool] | None = None) -> None:
-        """``handle``: instead of ``app.handle`` (tests); it gets the envelope alone."""
+                 handle: Callable[[Envelope], bool] | None = None,
+                 holds: Callable[[], bool] | None = None) -> None:
+        """``handle``: instead of ``app.handle`` (tests); it gets the envelope alone.
+        ``holds``: whether this replica may still act on the partition (its lease is
+        valid), asked before each message; the rest of a batch fetched just before the
+        lease lapsed goes back to the server for the next owner."""
         self.app = app
         self.js = js
         self.partition = partition
@@ -53,6 +57,7 @@ class PartitionConsumer:
         self.fetch_timeout_s = fetch_timeout_s
         self._handle: Callable[[Envelope, Payload], bool] = (
             app.handle if handle is None else lambda envelope, _payload: handle(envelope))
+        self.holds = holds or (lambda: True)
         self.durable = durable_name(app.name, partition)
         self.processed = 0
 
@@ -99,7 +104,7 @@ class PartitionConsumer:
 
     async def _process_batch(self, msgs: list[Msg], stop: asyncio.Event) -> None:
         for i, msg in enumerate(msgs):
-            if stop.is_set():
+            if stop.is_set() or not self.holds():
                 await _nak_all(msgs[i:], delay=None)  # hand back in order to the next owner
                 return
             delay = await self._process_one(msg)

@@ -2,10 +2,13 @@
 
 A lease is a key holding the owner's replica id; the bucket's TTL expires keys that are
 not renewed, so a dead replica's leases pass to the others after at most one TTL.
-Acquire = ``create`` (fails if held); renew = ``update`` with the last revision
-(fails if someone else took it). A replica that cannot renew for a whole TTL drops its
-leases itself, so two replicas never believe they hold the same lease for long — and
-even then, Nats-Msg-Id dedupe and tracking rows keep effects exactly-once.
+Acquire = ``create`` (fails while the key exists); renew = ``update`` with the last
+revision (fails if someone else took it). A holder acts on a lease only until its last
+successful renewal + ``VALID_FOR`` × TTL, measured from before that renewal was sent: the
+bucket cannot expire the key before then, so no other replica can hold it meanwhile. At
+that instant the queries say so and a watchdog tells the owner (``on_partition_lost``),
+whatever the renewals are doing (failing, or stuck while the broker is away); a later
+successful renewal, if the key was still ours, gives it back (``on_partition_acquired``).
 
 Partitions are shared fairly: each replica heartbeats a member key; with M members sorted
 by id, the k-th aims to hold P // M partitions, plus one if k < P % M; a replica above its
@@ -66,6 +69,9 @@ class LeaseKeeper:
         self.on_acquired = on_partition_acquired
         self.on_lost = on_partition_lost
         self.held: dict[str, _Held] = {}
+        #: held keys the callbacks were told about and not yet told lost
+        self._acting: set[str] = set()
+        self._renewed = asyncio.Event()
         self.changed = asyncio.Event()
 
     # -- queries -------------------------------------------------------------------------
@@ -87,6 +93,9 @@ class LeaseKeeper:
     def holds_relay(self) -> bool:
         return self._valid(self.relay_key)
 
+    def holds_partition(self, partition: int) -> bool:
+        return self._valid(self._partition_key(partition))
+
     def held_partitions(self) -> list[int]:
         prefix = f"{self.service}.p"
         return sorted(int(k[len(prefix):]) for k in self.held
@@ -95,8 +104,30 @@ class LeaseKeeper:
     # -- loop ----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        await run_every(self.ttl / 3, self._round, stop, what="lease round")
+        watchdog = asyncio.ensure_future(self._watch(stop))
+        try:
+            await run_every(self.ttl / 3, self._round, stop, what="lease round")
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
         await self.release_all()
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        """Tell the owner a lease is lost the instant it stops being valid — not when the
+        renewal round that would notice gets to run (it may hang on the broker)."""
+        while not stop.is_set():
+            now = time.monotonic()
+            for key in [k for k in self._acting if not self._valid(k)]:
+                log.warning("lease %s not renewed in time; no longer acting on it", key)
+                self._acting.discard(key)
+                await self._changed(key, acquired=False)
+            deadlines = [h.renewed_at + self.ttl * VALID_FOR
+                         for k, h in self.held.items() if k in self._acting]
+            self._renewed.clear()
+            wait = min(deadlines, default=now + self.ttl) - time.monotonic()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._renewed.wait(), timeout=max(wait, 0.0) + 0.001)
 
     async def _round(self) -> None:
         try:
@@ -165,6 +196,12 @@ class LeaseKeeper:
             raise
         self.held[key] = _Held(revision, now)
         log.info("lease acquired: %s", key)
+        if self._valid(key):  # a create that took too long: the next renewal decides
+            await self._act(key)
+
+    async def _act(self, key: str) -> None:
+        self._acting.add(key)
+        self._renewed.set()
         await self._changed(key, acquired=True)
 
     async def _renew(self, key: str, now: float) -> None:
@@ -172,6 +209,10 @@ class LeaseKeeper:
         try:
             held.revision = await self.kv.update(key, self.replica.encode(), last=held.revision)
             held.renewed_at = now
+            self._renewed.set()
+            if key not in self._acting and self._valid(key):
+                log.info("lease %s renewed after a lapse; acting on it again", key)
+                await self._act(key)
         except (KeyWrongLastSequenceError, KeyNotFoundError):
             await self._lost(key)
         except Exception as exc:
@@ -199,7 +240,9 @@ class LeaseKeeper:
         if self.held.pop(key, None) is None:
             return
         log.info("lease released or lost: %s", key)
-        await self._changed(key, acquired=False)
+        if key in self._acting:  # else the watchdog already said so
+            self._acting.discard(key)
+            await self._changed(key, acquired=False)
 
     async def _changed(self, key: str, *, acquired: bool) -> None:
         self.changed.set()

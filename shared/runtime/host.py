@@ -142,9 +142,14 @@ class ServiceRuntime:
         if partition in self._partitions or self.js is None:
             return
         s = self.settings
+        leases = self.leases
+
+        def holds() -> bool:  # asked before each message: a lapsed lease stops it at once
+            return leases is not None and leases.holds_partition(partition)
+
         consumer = PartitionConsumer(self.app, self.js, partition, self.metrics,
                                      batch=s.consumer_batch, max_deliver=s.max_deliver,
-                                     backoff_s=s.retry_backoff_s)
+                                     backoff_s=s.retry_backoff_s, holds=holds)
         stop = asyncio.Event()
         task = asyncio.ensure_future(consumer.run(stop))
         task.set_name(f"{self.name}-p{partition}")
