@@ -327,11 +327,14 @@ def _cmd_erase(args: argparse.Namespace) -> int:
         raise exc.with_context("cannot erase: the data keys live in NATS; nothing was "
                                "erased") from None
     try:
-        notify_here = store_exists(store_urls(args.store, args.data_dir)["notify"])
+        urls = store_urls(args.store, args.data_dir)
+        notify_here, routing_here = (store_exists(urls["notify"]),
+                                     store_exists(urls["routing"]))
     except ValueError as exc:
         raise ToolError(str(exc), code=EXIT_USAGE) from None
-    # notify's store elsewhere: erase the keys, keep the files
-    services: tuple[str, ...] = ("intake", "notify") if notify_here else ("intake",)
+    # notify's (routing's) store elsewhere: erase the keys, keep its files
+    services: tuple[str, ...] = ("intake", *(("notify",) if notify_here else ()),
+                                 *(("routing",) if routing_here else ()))
     with _stores(args, services) as stores:
         complaint = _resolve(stores, args.ref)
         dispatch_ids = ([str(i) for i in aggregate_ids(stores, complaint.id).get("notify", [])
@@ -341,11 +344,18 @@ def _cmd_erase(args: argparse.Namespace) -> int:
         maildir = Path(args.maildir) if args.maildir else data_dir / "mail"
         attachments = (Path(args.attachments_dir) if args.attachments_dir
                        else data_dir / "attachments")
+        department_files = None
+        if "routing" in services:
+            from hotro.services.routing.adapters.attachments import department_files_only_of
+            department_files = (
+                Path(args.department_files_dir) if args.department_files_dir
+                else data_dir / "department-files",
+                department_files_only_of(stores["routing"], complaint.id))
         try:
             result = run_js(target, lambda js: erase(
                 js, stores["intake"], complaint.id, reason=args.reason, by=args.by,
                 dispatch_ids=dispatch_ids, letters_dir=letters, maildir=maildir,
-                attachments_dir=attachments))
+                attachments_dir=attachments, department_files=department_files))
         except ToolError as exc:
             raise exc.with_context(
                 f"the erasure of {complaint.reference} did not finish (Request.Erased is not "
@@ -426,6 +436,8 @@ def register(sub: Any) -> None:
     era.add_argument("--maildir", help="notify's local Maildir (default <data dir>/mail)")
     era.add_argument("--attachments-dir",
                      help="intake's attachments (default <data dir>/attachments)")
+    era.add_argument("--department-files-dir",
+                     help="routing's department files (default <data dir>/department-files)")
     _common(era, nats=True)
     era.set_defaults(func=_cmd_erase)
 

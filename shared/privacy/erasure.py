@@ -5,7 +5,9 @@ notify's stores and on the stream, recipients and names of notify's dispatches) 
 keys of the hotline calls that belong to it (their caller numbers). Files outside the
 stores that notify wrote for the complaint — letter PDFs (``<letters>/<dispatch id>.pdf``)
 and copies in the local Maildir (matched by our Message-ID) — are deleted when their
-folders are given. Mail sent through a real SMTP server is outside our reach."""
+folders are given, and so are the attachment files only this complaint holds: intake's
+(the customer's) and routing's (its departments'). Mail sent through a real SMTP server is
+outside our reach."""
 
 from __future__ import annotations
 
@@ -42,7 +44,8 @@ class ErasureResult:
 
 async def erase(js: Any, intake: Any, complaint_id: uuid.UUID, *, reason: str,
                 by: str, dispatch_ids: Iterable[str] = (), letters_dir: Path | None = None,
-                maildir: Path | None = None, attachments_dir: Path | None = None
+                maildir: Path | None = None, attachments_dir: Path | None = None,
+                department_files: tuple[Path, Iterable[str]] | None = None
                 ) -> ErasureResult:
     """Destroy the keys, delete the files, record ``Request.Erased``. Harmless twice (the
     keys are tombstones already; a second ``Erased`` records the second request)."""
@@ -63,6 +66,10 @@ async def erase(js: Any, intake: Any, complaint_id: uuid.UUID, *, reason: str,
         hashes = await asyncio.to_thread(intake.attachments_only_of, complaint_id)
         result.files_deleted += await asyncio.to_thread(
             delete_attachments, attachments_dir, hashes)
+    if department_files is not None:  # routing's copies of what departments sent
+        folder, department_hashes = department_files
+        result.files_deleted += await asyncio.to_thread(
+            delete_attachments, folder, list(department_hashes))
     trace = Trace(actor_kind="staff", actor_id=by, actor_role="data-protection",
                   correlation_id=str(uuid.uuid4())).as_dict()
     await asyncio.to_thread(

@@ -7,12 +7,14 @@ upload, with the reason of each refused file."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hotro.shared.attachment_types import judge
 from hotro.shared.attachments import MIB, AttachmentStore, UploadLimits, is_sha256
+from hotro.shared.eventstore.log import read_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +89,17 @@ class DepartmentFiles:
 
     def read(self, sha256: str) -> bytes:
         return self.store.read(sha256)
+
+
+def department_files_only_of(routing: Any, complaint_id: uuid.UUID) -> list[str]:
+    """The sha256 of department files only this complaint's case names (routing's log):
+    what ``hotro erase`` deletes; a file another case also names is kept."""
+    from hotro.services.routing.domain.case import Case
+
+    case_id = Case.create_id(complaint_id)
+    own: set[str] = set()
+    elsewhere: set[str] = set()
+    for e in read_events(routing, topics=["hotro.routing:Case.DepartmentResponded"]):
+        hashes = {str(a["sha256"]) for a in e.attachments or () if a.get("sha256")}
+        (own if e.originator_id == case_id else elsewhere).update(hashes)
+    return sorted(own - elsewhere)

@@ -13,11 +13,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from hotro.services.routing.adapters.attachments import DepartmentFiles
+from hotro.services.routing.adapters.attachments import DepartmentFiles, department_files_only_of
 from hotro.services.routing.api import build_router
 from hotro.services.routing.settings import CONFIG_DIR
 from hotro.services.routing.views import CaseQueues
 from hotro.shared.attachments import MIB, UploadLimits
+from hotro.shared.privacy.erasure import delete_attachments
 from hotro.shared.staff.http import Authenticator, install_authenticator
 from hotro.shared.staff.users import Directory
 from tests.unit.routing.app_builders import routing_app, stored_event_names
@@ -166,3 +167,20 @@ async def test_the_supervisor_uploads_for_an_answer_on_the_departments_behalf(
                           {"result": "của phòng"})).status_code == 200
     assert (await api.client.get(f"/api/cases/{cid}/attachments/{ref['sha256']}",
                                  headers=auth("kythuat"))).content == PDF
+
+
+async def test_erasure_deletes_the_files_only_this_case_names(api: Api,
+                                                              tmp_path: Path) -> None:
+    ours, other = await referred(api), await referred(api)
+    [own] = (await upload(api, "kythuat", ours, ("a.pdf", PDF, "application/pdf"))).json()
+    [shared] = (await upload(api, "kythuat", ours, ("b.png", PNG, "image/png"))).json()
+    for cid, refs in ((ours, [own, shared]), (other, [shared])):
+        assert (await api.act("kythuat", cid, "record_department_response",
+                              {"result": "x", "attachments": refs})).status_code == 200
+    hashes = department_files_only_of(api.app, ours)
+    assert hashes == [own["sha256"]]
+    root = tmp_path / "department-files"
+    deleted = delete_attachments(root, hashes)
+    assert len(deleted) == 1 and not DepartmentFiles(root).holds(own["sha256"])
+    assert DepartmentFiles(root).holds(shared["sha256"])
+    assert department_files_only_of(api.app, other) == []
