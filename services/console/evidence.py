@@ -61,9 +61,10 @@ def _local(value: Any) -> str:
 
 def evidence_pdf(request_: dict[str, Any], timeline: list[dict[str, Any]],
                  deliveries: list[dict[str, Any]], checks: list[dict[str, Any]],
-                 generated: datetime) -> bytes:
+                 generated: datetime, *, case: dict[str, Any] | None = None) -> bytes:
     """``request_``: intake's view of the request; ``timeline``: the merged timeline;
-    ``deliveries``: notify's log of the case; ``checks``: each service's integrity."""
+    ``deliveries``: notify's log of the case; ``checks``: each service's integrity;
+    ``case``: routing's case (its departments' files)."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
@@ -124,6 +125,12 @@ def evidence_pdf(request_: dict[str, Any], timeline: list[dict[str, Any]],
     files = [("request", a) for a in (request_.get("details") or {}).get("attachments") or ()]
     for info in request_.get("info_provided") or ():
         files += [("info", a) for a in info.get("attachments") or ()]
+    for referral in (case or {}).get("referrals") or ():
+        response = referral.get("response") or {}
+        while response:  # the department's own answer, then one recorded on its behalf
+            files += [(str(referral.get("department")), a)
+                      for a in response.get("attachments") or ()]
+            response = response.get("recorded_on_behalf") or {}
     story.append(table(
         ["Nguồn", "Tên tệp", "Loại", "Kích thước", "sha256"],
         [[source, a.get("filename"), a.get("content_type"), a.get("size"), a.get("sha256")]

@@ -129,7 +129,7 @@ def build_records_router() -> APIRouter:
         timeline = _timeline_rows(merged_timeline(found, records))
         generated = state_of(request).clock()
         pdf = await asyncio.to_thread(evidence_pdf, found, timeline, records["deliveries"],
-                                      checks, generated)
+                                      checks, generated, case=records["case"])
         name = found["reference"]
         return Response(pdf, media_type="application/pdf", headers={
             "Content-Disposition": f'attachment; filename="evidence-{name}.pdf"'})

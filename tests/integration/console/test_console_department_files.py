@@ -1,11 +1,14 @@
 """A department sends files with its answer through the console's form: routing judges
-and stores them, the case page links them, and they download as sent; a refused file is
-explained on the form and the answer is not recorded."""
+and stores them, the case page links them, they download as sent and the evidence pack lists
+them; a refused file is explained on the form and the answer is not recorded."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+
+from pypdf import PdfReader
 
 from tests.integration.console.conftest import ConsoleSystem
 from tests.integration.console.test_console_flow import _act, _case_url, _intake, _wait_for
@@ -52,3 +55,9 @@ async def test_department_answer_with_files_through_the_form(
         assert downloaded.status_code == 200
         assert downloaded.content == PDF
         assert downloaded.headers["content-disposition"].startswith("attachment")
+
+    auditor = await signed_in(console_system.console, "auditor")
+    pdf = await auditor.get("/audit/evidence.pdf", params={"reference": reference})
+    assert pdf.status_code == 200
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "ky-thuat-bao-hanh" in text and sha256[:40] in text.replace("\n", "")
