@@ -13,6 +13,7 @@ import pytest
 
 from hotro.natsbin import NatsServerProcess, free_port
 from hotro.provisioning import provision_all
+from hotro.shared.messaging.connection import NatsConnection
 from hotro.shared.messaging.provision import NotProvisioned
 from hotro.shared.runtime.host import ServiceRuntime
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
@@ -65,3 +66,12 @@ async def test_past_the_bound_it_gives_up_saying_what_to_check(
         assert not runtime.ready
     finally:
         await runtime.stop()
+
+
+async def test_no_nats_at_all_gives_up_after_the_bound_naming_the_setting() -> None:
+    conn = NatsConnection([f"nats://127.0.0.1:{free_port()}"], "test:absent")
+    try:
+        with pytest.raises(TimeoutError, match="HOTRO_START_TIMEOUT_S"):
+            await asyncio.wait_for(conn.connect(attempts_timeout_s=1.0), timeout=20)
+    finally:
+        await conn.close()
