@@ -310,13 +310,16 @@ def build_staff_router() -> APIRouter:
                                 form: Any) -> list[dict[str, Any]]:
         """The form's files, uploaded to routing first (it judges and stores them); the
         refs its answer then names."""
-        limit = state_of(request).settings.max_upload_mb * 1024 * 1024
+        mb = state_of(request).settings.max_upload_mb
         files = []
         for upload in form.getlist("files"):
             if isinstance(upload, str) or not upload.filename:
                 continue
-            # one byte over is enough for routing to refuse it with its reason
-            files.append(("files", (upload.filename, await upload.read(limit + 1),
+            data = await upload.read(mb * 1024 * 1024 + 1)
+            if len(data) > mb * 1024 * 1024:  # never forwarded cut short
+                raise UpstreamError("console", 413,
+                                    f"{upload.filename}: {viewer.t('customer.files', mb=mb)}")
+            files.append(("files", (upload.filename, data,
                                     upload.content_type or "application/octet-stream")))
         if not files:
             return []

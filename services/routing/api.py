@@ -431,7 +431,8 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *, files: Departme
         except UploadRefused as refused:
             if refused.status == 422:
                 raise RequestValidationError([
-                    {"type": r.reason, "loc": ("body", "files", r.index), "msg": r.message,
+                    {"type": r.reason, "loc": ("body", "files", r.index),
+                     "msg": f"{r.filename}: {r.message}",
                      "input": r.filename} for r in refused.refused]) from None
             raise HTTPException(refused.status, str(refused)) from None
         log.info("case %s: %d department file(s) stored by %s", case.reference, len(refs),

@@ -11,8 +11,9 @@ import re
 from pypdf import PdfReader
 
 from tests.integration.console.conftest import ConsoleSystem
-from tests.integration.console.test_console_flow import _act, _case_url, _intake, _wait_for
+from tests.integration.console.test_console_flow import _case_url, _intake, _wait_for
 from tests.support.console import csrf_of, signed_in
+from tests.support.waiting import eventually
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 120
@@ -24,8 +25,16 @@ async def test_department_answer_with_files_through_the_form(
     reference = await _intake(support)
     url = await _case_url(support, reference)
     await _wait_for(support, url, "(c) Chuyển bộ phận liên quan")
-    await _act(support, url, "refer", department="ky-thuat-bao-hanh",
-               question="Kiểm tra lỗi máy nén")
+
+    async def refer() -> bool | None:
+        # routing may be noting sla's deadline at the same instant: 409, tried again
+        r = await support.post(f"{url}/act/refer", data={
+            "csrf_token": await csrf_of(support, url), "department": "ky-thuat-bao-hanh",
+            "question": "Kiểm tra lỗi máy nén"})
+        assert r.status_code in (303, 409), r.text[:2000]
+        return True if r.status_code == 303 else None
+
+    await eventually(refer, timeout=30, message="referred")
 
     department = await signed_in(console_system.console, "department")
     page = await _wait_for(department, url, 'enctype="multipart/form-data"')
@@ -37,13 +46,17 @@ async def test_department_answer_with_files_through_the_form(
         "csrf_token": await csrf_of(department, url), "result": "Xem biên bản"},
         files=[("files", ("bien-ban.pdf", ELF, "application/pdf"))])
     assert refused.status_code == 422, refused.text[:2000]
-    assert "application/x-executable" in refused.text or "not accepted" in refused.text
+    assert "bien-ban.pdf: declared application/pdf, but the content is" in refused.text
     assert "Bộ phận đã có kết quả" not in (await support.get(url)).text
 
-    sent = await department.post(action, data={
-        "csrf_token": await csrf_of(department, url), "result": "Lỗi nhà sản xuất"},
-        files=[("files", ("biên bản kiểm tra.pdf", PDF, "application/pdf"))])
-    assert sent.status_code == 303, sent.text[:2000]
+    async def answer() -> bool | None:
+        sent = await department.post(action, data={
+            "csrf_token": await csrf_of(department, url), "result": "Lỗi nhà sản xuất"},
+            files=[("files", ("biên bản kiểm tra.pdf", PDF, "application/pdf"))])
+        assert sent.status_code in (303, 409), sent.text[:2000]
+        return True if sent.status_code == 303 else None
+
+    await eventually(answer, timeout=30, message="answered")
 
     page = await _wait_for(support, url, "Tệp của bộ phận")
     sha256 = hashlib.sha256(PDF).hexdigest()
