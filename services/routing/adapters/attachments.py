@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hotro.services.routing.domain.case import Case
 from hotro.shared.attachment_types import judge
 from hotro.shared.attachments import MIB, AttachmentStore, UploadLimits, is_sha256
 from hotro.shared.eventstore.log import read_events

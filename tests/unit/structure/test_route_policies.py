@@ -139,7 +139,11 @@ def test_routing_case_routes_admit_the_roles_of_their_action(
         assert policy == Policy(PolicyKind.STAFF, roles=frozenset(roles_for(Action(name)))), \
             name
         assert Role.AUDITOR not in roles(policy) and Role.OPERATOR not in roles(policy)
+    # a department's files: uploaded by whoever may record its answer, read as the case
+    assert routing[("POST", "/api/cases/{complaint_id}/attachments")] == Policy(
+        PolicyKind.STAFF, roles=frozenset({Role.DEPARTMENT, Role.SUPERVISOR}))
     for route in (("GET", "/api/cases"), ("GET", "/api/cases/{complaint_id}"),
+                  ("GET", "/api/cases/{complaint_id}/attachments/{sha256}"),
                   ("GET", "/api/departments/{code}/queue"), ("GET", "/api/case-queue")):
         assert routing[route] == Policy(PolicyKind.STAFF, roles=frozenset(CASE_ROLES)), route
     assert routing[("GET", "/api/case-stats")] == Policy(
