@@ -95,8 +95,6 @@ class DepartmentFiles:
 def department_files_only_of(routing: Any, complaint_id: uuid.UUID) -> list[str]:
     """The sha256 of department files only this complaint's case names (routing's log):
     what ``hotro erase`` deletes; a file another case also names is kept."""
-    from hotro.services.routing.domain.case import Case
-
     case_id = Case.create_id(complaint_id)
     own: set[str] = set()
     elsewhere: set[str] = set()
