@@ -82,6 +82,7 @@ from hotro.services.intake.hygiene import (
 )
 from hotro.services.intake.search import SearchIndex
 from hotro.services.intake.views import CallRow, CustomerCase, CustomerCases, HotlineCalls, MailLog
+from hotro.shared.attachment_types import judge
 from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.staff import capabilities
@@ -662,6 +663,13 @@ def _customer_fields(content: str | None, items: list[str]) -> tuple[str | None,
     return text, named
 
 
+_REFUSED_VI = {
+    "extension_refused": "loại tệp theo đuôi tên này không được nhận",
+    "content_not_accepted": "nội dung tệp không thuộc loại được nhận (ảnh, PDF)",
+    "type_not_accepted": "loại tệp này không được nhận (ảnh, PDF)",
+}
+
+
 async def _store_uploads(uploads: list[UploadFile], store: AttachmentStore,
                          limits: EmailLimits) -> list[dict[str, Any]]:
     """Check every file against intake's attachment limits before storing any."""
@@ -676,11 +684,6 @@ async def _store_uploads(uploads: list[UploadFile], store: AttachmentStore,
         content_type = content_type.strip().lower()
         name = clean_line((upload.filename or "").replace("\\", "/").rpartition("/")[2],
                           max_chars=200) or f"tai-lieu-{i + 1}"
-        if not limits.allows(content_type):
-            errors.append((f"files.{i}", "type_not_accepted",
-                           f"Không nhận loại tệp {content_type}",
-                           f"Files of type {content_type} are not accepted"))
-            continue
         data = await upload.read(limits.max_attachment_bytes + 1)
         if len(data) > limits.max_attachment_bytes:
             raise HTTPException(413, f"file {name!r} is larger than "
@@ -689,7 +692,16 @@ async def _store_uploads(uploads: list[UploadFile], store: AttachmentStore,
         if total > limits.max_total_attachment_bytes:
             raise HTTPException(413, "the files together are larger than "
                                      f"{limits.max_total_attachment_bytes // (1024 * 1024)} MB")
-        accepted.append((name, content_type, data))
+        # What the file is comes from its content and name, not from what the browser
+        # declared: a program named .pdf or sent as application/pdf is refused.
+        verdict = judge(name, content_type, data, limits)
+        if verdict.store_as is None:
+            reason = verdict.reason or "type_not_accepted"
+            errors.append((f"files.{i}", reason,
+                           f"Không nhận tệp {name}: {_REFUSED_VI.get(reason, reason)}",
+                           f"File {name} is not accepted: {verdict.reason_text}"))
+            continue
+        accepted.append((name, verdict.store_as, data))
     if errors:
         raise FieldErrors(errors)
 

@@ -263,6 +263,35 @@ async def test_documents_follow_intake_attachment_limits(
         assert info["attachments"][0]["sha256"]
 
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
+PROGRAM = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 64 + b"PE\x00\x00"
+
+
+async def test_a_customers_file_is_judged_by_its_content_not_its_label(
+        make_app: Any, capability_keys: KeyRing, clock: SettableClock) -> None:
+    app: FastAPI = make_app()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://intake") as client:
+        case = await _case(client)
+        link = link_for(capability_keys, clock, case["id"], case["reference"])
+        disguised = await client.post(
+            "/api/customer/case/info", headers=link, data={"content": "hoá đơn"},
+            files=[("files", ("hoa-don.pdf", PROGRAM, "application/pdf"))])
+        assert disguised.status_code == 422, disguised.text
+        [error] = disguised.json()["errors"]
+        assert error["field"] == "files.0" and error["type"] == "content_not_accepted", error
+        double = await client.post(
+            "/api/customer/case/info", headers=link, data={"content": "hoá đơn"},
+            files=[("files", ("hoa-don.pdf.exe", b"%PDF-1.4", "application/pdf"))])
+        assert double.status_code == 422
+        assert double.json()["errors"][0]["type"] == "extension_refused"
+        relabelled = await client.post(
+            "/api/customer/case/info", headers=link, data={"content": "ảnh"},
+            files=[("files", ("anh.jpg", PNG, "image/jpeg"))])
+        assert relabelled.status_code == 202, relabelled.text
+        assert relabelled.json()["attachments"][0]["content_type"] == "image/png"
+
+
 @pytest.mark.parametrize("path", ["/api/customer/case"])
 async def test_a_link_for_a_case_intake_does_not_hold_opens_nothing(
         client: httpx.AsyncClient, capability_keys: KeyRing, clock: SettableClock,
