@@ -53,6 +53,8 @@ class RoutingApplication(ServiceApplication):
     # Every event stored now names its case, so each is checked publishable before it is
     # stored (staff input included); only events stored earlier need the case to publish.
     wire_from_event_alone = True
+    #: a staff action that meets a concurrent save is tried this many times in all
+    ACT_ATTEMPTS = 3
 
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None, *,
@@ -158,17 +160,24 @@ class RoutingApplication(ServiceApplication):
             actor_department: str | None, trace: dict[str, str | None],
             **arguments: Any) -> Case:
         """One staff action: authorised, checked by the aggregate, saved — or refused with
-        an error and no event (see ``staff.perform``)."""
-        case = self._require(complaint_id)
-        perform(case, action, role=role, actor_department=actor_department,
-                catalogue=self.catalogue, deadline_policy=self.deadline_policy,
-                trace=trace, now=self.clock(), **arguments)
-        try:
-            self.save(case)
-        except IntegrityError:
-            raise ConcurrentChange(f"case {case.reference} was changed at the same time; "
-                                   "reload it and try again") from None
-        return case
+        an error and no event (see ``staff.perform``).
+
+        When something else saved the case between our load and our save (most often
+        routing's own reaction to another service's event, e.g. a deadline noted), the
+        action is tried again on the newer case — its guards decide afresh — a few times
+        before the caller is told to reload."""
+        for _ in range(self.ACT_ATTEMPTS):
+            case = self._require(complaint_id)
+            perform(case, action, role=role, actor_department=actor_department,
+                    catalogue=self.catalogue, deadline_policy=self.deadline_policy,
+                    trace=trace, now=self.clock(), **arguments)
+            try:
+                self.save(case)
+            except IntegrityError:
+                continue
+            return case
+        raise ConcurrentChange(f"case {case.reference} was changed at the same time; "
+                               "reload it and try again")
 
     # ---- queries -----------------------------------------------------------------------
 

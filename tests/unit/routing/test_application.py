@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 import pytest
 
+from hotro.services.routing.application import ConcurrentChange
 from hotro.services.routing.domain.permissions import Forbidden
 from hotro.services.routing.domain.workflow import (
     Action,
@@ -322,3 +324,44 @@ def test_the_read_model_rebuilds_from_the_log_overdue_first() -> None:
     assert queues.list(state="withdrawn")[0]["sla_status"] is None
     # a fresh model read from the start of the log agrees with the one kept up to date
     assert CaseQueues(app).list() == queues.list()
+
+
+def test_a_staff_action_meeting_routings_own_concurrent_save_is_applied_to_the_newer_case(
+        ) -> None:
+    app = routing_app()
+    feed = Feeder(app)
+    cid = feed.received()
+    save = app.save
+    raced: list[bool] = []
+
+    def save_after_a_reaction(*objects: Any, **kwargs: Any) -> Any:
+        if not raced:  # between the staff action's load and its save, sla's breach lands
+            raced.append(True)
+            assert feed.deadline(cid, "first_contact", day(1), breached=True)
+        return save(*objects, **kwargs)
+
+    app.save = save_after_a_reaction  # type: ignore[method-assign]
+    app.act(cid, Action.RESOLVE, role="support", actor_department=None, trace=SUPPORT,
+            resolution="Đổi máy mới")
+    events = _timeline(app, cid)
+    assert raced and events[-2:] == ["DeadlineRecorded", "ResolvedBySupport"], events
+    assert events.count("ResolvedBySupport") == 1
+
+
+def test_a_staff_action_that_keeps_meeting_concurrent_saves_asks_to_reload() -> None:
+    app = routing_app()
+    feed = Feeder(app)
+    cid = feed.received()
+    save = app.save
+    breaches = iter(range(1, 10))
+
+    def always_raced(*objects: Any, **kwargs: Any) -> Any:
+        feed.deadline(cid, "first_contact", day(next(breaches)), breached=True)
+        return save(*objects, **kwargs)
+
+    app.save = always_raced  # type: ignore[method-assign]
+    with pytest.raises(ConcurrentChange, match="reload"):
+        app.act(cid, Action.RESOLVE, role="support", actor_department=None, trace=SUPPORT,
+                resolution="Đổi máy mới")
+    app.save = save  # type: ignore[method-assign]
+    assert "ResolvedBySupport" not in _timeline(app, cid)
