@@ -10,6 +10,7 @@ import mailbox
 import re
 import smtplib
 import ssl
+import threading
 import uuid
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -278,14 +279,19 @@ class MaildirMailer:
     def __init__(self, path: str | PathLike[str], *, sender: Address | str) -> None:
         self._path = Path(path)
         self._sender = _as_address(sender)
+        # notify sends from several threads at once: creating the folders and naming the
+        # files (mailbox.Maildir's counter) are not safe to race, and a local file is
+        # quick to write, so one writer at a time.
+        self._lock = threading.Lock()
 
     @property
     def path(self) -> Path:
         return self._path
 
     def send(self, email: OutgoingEmail) -> None:
-        message = _build(email, self._sender)
+        data = _build(email, self._sender).as_bytes()
         try:
-            mailbox.Maildir(self._path, create=True).add(message.as_bytes())
+            with self._lock:
+                mailbox.Maildir(self._path, create=True).add(data)
         except OSError as exc:
             raise TransientFailure(f"Maildir {self._path}: {exc!r}") from exc

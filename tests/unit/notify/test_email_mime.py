@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import mailbox
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.headerregistry import Address
@@ -162,3 +164,21 @@ def test_maildir_mailer_refuses_injection_as_permanent(tmp_path: Path) -> None:
     with pytest.raises(PermanentFailure):
         MaildirMailer(tmp_path / "outbox", sender=SENDER).send(smuggled)
     assert not (tmp_path / "outbox").exists()
+
+
+def test_maildir_mailer_takes_parallel_sends_into_a_new_maildir(tmp_path: Path) -> None:
+    """notify sends several dispatches at once; the first ones create the Maildir."""
+    maildir = tmp_path / "mail"
+    mailer = MaildirMailer(maildir, sender=SENDER)
+    emails = [outgoing(message_id=f"<m{i}.ack@vhv.vn>") for i in range(24)]
+    start = threading.Barrier(len(emails))
+
+    def send(email: OutgoingEmail) -> None:
+        start.wait()
+        mailer.send(email)
+
+    with ThreadPoolExecutor(max_workers=len(emails)) as pool:
+        list(pool.map(send, emails))  # a failed send re-raises here
+    ids = {message_from_bytes(m.as_bytes(), policy=policy.default)["Message-ID"]
+           for m in mailbox.Maildir(maildir, create=False)}
+    assert ids == {e.message_id for e in emails}
