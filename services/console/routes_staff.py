@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.responses import Response
@@ -146,6 +147,15 @@ async def enrich_rows(request: Request, viewer: Viewer, rows: list[dict[str, Any
         row["customer_name"] = (name_map.get(row["complaint_id"]) or {}).get("name")
     return rows
 
+
+def _download(upstream: httpx.Response) -> Response:
+    """A service's file, handed to the browser as a download in a sandbox: never rendered
+    as a page of ours."""
+    return Response(upstream.content,
+                    media_type=upstream.headers.get("content-type", "application/octet-stream"),
+                    headers={"Content-Disposition": upstream.headers.get(
+                        "content-disposition", "attachment"),
+                        "Content-Security-Policy": "sandbox; default-src 'none'"})
 
 def build_staff_router() -> APIRouter:
     router = APIRouter()
@@ -391,12 +401,7 @@ def build_staff_router() -> APIRouter:
         upstream = await state.upstreams.request(
             "intake", "GET", f"/api/intake/attachments/{complaint_id}/{sha256}",
             viewer.caller)
-        return Response(upstream.content,
-                        media_type=upstream.headers.get("content-type",
-                                                        "application/octet-stream"),
-                        headers={"Content-Disposition": upstream.headers.get(
-                            "content-disposition", "attachment"),
-                            "Content-Security-Policy": "sandbox; default-src 'none'"})
+        return _download(upstream)
 
     @router.get("/cases/{complaint_id}/department-files/{sha256}")
     async def department_file(request: Request, complaint_id: uuid.UUID, sha256: str,
@@ -406,12 +411,7 @@ def build_staff_router() -> APIRouter:
         upstream = await state_of(request).upstreams.request(
             "routing", "GET", f"/api/cases/{complaint_id}/attachments/{sha256}",
             viewer.caller)
-        return Response(upstream.content,
-                        media_type=upstream.headers.get("content-type",
-                                                        "application/octet-stream"),
-                        headers={"Content-Disposition": upstream.headers.get(
-                            "content-disposition", "attachment"),
-                            "Content-Security-Policy": "sandbox; default-src 'none'"})
+        return _download(upstream)
 
     @router.get("/cases/{complaint_id}/live")
     async def live(request: Request, complaint_id: uuid.UUID, viewer: CaseReader,
