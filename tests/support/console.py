@@ -107,3 +107,19 @@ async def csrf_of(client: httpx.AsyncClient, path: str) -> str:
     page = await client.get(path)
     assert page.status_code == 200, page.text[:2000]
     return token_in(page.text)
+
+
+async def counter_intake(client: httpx.AsyncClient, **fields: str) -> str:
+    """A complaint taken at the counter through the console's form (a default customer and
+    request, ``fields`` override); returns the reference on its receipt slip."""
+    token = await csrf_of(client, "/intake")
+    form = {"csrf_token": token, "kind": "complaint", "channel": "counter",
+            "name": "Nguyễn Văn Bình", "phone": "0912345678", "product": "dien-lanh",
+            "address": "12 Lê Lợi, Quận 1, TP Hồ Chí Minh",
+            "description": "Tủ lạnh không lạnh sau 3 ngày sử dụng", **fields}
+    response = await client.post("/intake", data=form)
+    assert response.status_code == 200, response.text[:3000]
+    assert "PHIẾU TIẾP NHẬN" in response.text
+    found = re.search(r"(KN|TV)-\d{4}-\d{6}", response.text)
+    assert found, response.text[:3000]
+    return found.group(0)

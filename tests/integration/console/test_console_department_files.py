@@ -11,8 +11,8 @@ import re
 from pypdf import PdfReader
 
 from tests.integration.console.conftest import ConsoleSystem
-from tests.integration.console.test_console_flow import _case_url, _intake, _wait_for
-from tests.support.console import csrf_of, signed_in
+from tests.integration.console.test_console_flow import _case_url, _wait_for
+from tests.support.console import counter_intake, csrf_of, signed_in
 from tests.support.waiting import eventually
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -22,7 +22,7 @@ ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 120
 async def test_department_answer_with_files_through_the_form(
         console_system: ConsoleSystem) -> None:
     support = await signed_in(console_system.console, "support")
-    reference = await _intake(support)
+    reference = await counter_intake(support)
     url = await _case_url(support, reference)
     await _wait_for(support, url, "(c) Chuyển bộ phận liên quan")
 

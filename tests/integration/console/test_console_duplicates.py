@@ -9,22 +9,9 @@ import re
 import httpx
 
 from tests.integration.console.conftest import ConsoleSystem
-from tests.support.console import csrf_of, signed_in
+from tests.support.console import counter_intake, csrf_of, signed_in
 from tests.support.staff import auth
 from tests.support.waiting import eventually
-
-
-async def _intake(client: httpx.AsyncClient, **fields: str) -> str:
-    token = await csrf_of(client, "/intake")
-    form = {"csrf_token": token, "kind": "complaint", "channel": "counter",
-            "name": "Nguyễn Văn Bình", "phone": "0912345678", "product": "dien-lanh",
-            "address": "12 Lê Lợi, Quận 1, TP Hồ Chí Minh",
-            "description": "Tủ lạnh không lạnh sau 3 ngày sử dụng", **fields}
-    response = await client.post("/intake", data=form)
-    assert response.status_code == 200, response.text[:3000]
-    found = re.search(r"(KN|TV)-\d{4}-\d{6}", response.text)
-    assert found, response.text[:3000]
-    return found.group(0)
 
 
 async def _case_page(client: httpx.AsyncClient, reference: str, text: str) -> tuple[str, str]:
@@ -43,9 +30,9 @@ async def test_support_merges_and_dismisses_possible_duplicates(
         console_system: ConsoleSystem) -> None:
     agent = await signed_in(console_system.console, "agent")
     support = await signed_in(console_system.console, "support")
-    first = await _intake(agent)
-    second = await _intake(agent, channel="hotline")  # same phone, same product
-    third = await _intake(agent, description="Gọi lại lần nữa về tủ lạnh")
+    first = await counter_intake(agent)
+    second = await counter_intake(agent, channel="hotline")  # same phone, same product
+    third = await counter_intake(agent, description="Gọi lại lần nữa về tủ lạnh")
 
     # the agent sees the link but may not decide
     _, page = await _case_page(agent, second, "Có thể trùng lặp")

@@ -10,22 +10,8 @@ from datetime import UTC, datetime
 import httpx
 
 from tests.integration.console.conftest import ConsoleSystem
-from tests.support.console import csrf_of, customer_link_token, signed_in
+from tests.support.console import counter_intake, csrf_of, customer_link_token, signed_in
 from tests.support.waiting import eventually
-
-
-async def _intake(client: httpx.AsyncClient, **fields: str) -> str:
-    token = await csrf_of(client, "/intake")
-    form = {"csrf_token": token, "kind": "complaint", "channel": "counter",
-            "name": "Nguyễn Văn Bình", "phone": "0912345678", "product": "dien-lanh",
-            "address": "12 Lê Lợi, Quận 1, TP Hồ Chí Minh",
-            "description": "Tủ lạnh không lạnh sau 3 ngày sử dụng", **fields}
-    response = await client.post("/intake", data=form)
-    assert response.status_code == 200, response.text[:3000]
-    assert "PHIẾU TIẾP NHẬN" in response.text
-    found = re.search(r"(KN|TV)-\d{4}-\d{6}", response.text)
-    assert found, response.text[:3000]
-    return found.group(0)
 
 
 async def _case_url(client: httpx.AsyncClient, reference: str) -> str:
@@ -50,7 +36,7 @@ async def _act(client: httpx.AsyncClient, url: str, action: str, **fields: str) 
 
 async def test_branch_b_resolved_and_replied_by_phone(console_system: ConsoleSystem) -> None:
     agent = await signed_in(console_system.console, "agent")
-    reference = await _intake(agent)
+    reference = await counter_intake(agent)
     url = await _case_url(agent, reference)
     await _wait_for(agent, url, "(b) Hỗ trợ giải quyết ngay")
     assert "Nguyễn Văn Bình" in (await agent.get(url)).text  # the customer, for the agent
@@ -71,7 +57,7 @@ async def test_branch_b_resolved_and_replied_by_phone(console_system: ConsoleSys
 async def test_branch_c_department_answers_in_its_queue(console_system: ConsoleSystem
                                                         ) -> None:
     support = await signed_in(console_system.console, "support")
-    reference = await _intake(support)
+    reference = await counter_intake(support)
     url = await _case_url(support, reference)
     await _wait_for(support, url, "(c) Chuyển bộ phận liên quan")
     await _act(support, url, "refer", department="ky-thuat-bao-hanh",
@@ -174,7 +160,7 @@ async def test_public_form_files_a_web_complaint(console_system: ConsoleSystem) 
 async def test_branch_a_customer_answers_on_their_page(console_system: ConsoleSystem
                                                        ) -> None:
     agent = await signed_in(console_system.console, "agent")
-    reference = await _intake(agent, email="binh@example.com")
+    reference = await counter_intake(agent, email="binh@example.com")
     url = await _case_url(agent, reference)
     await _wait_for(agent, url, "(a) Yêu cầu khách hàng bổ sung thông tin")
     await _act(agent, url, "request_info", items="hoa-don", due_date="2026-12-31",
@@ -272,7 +258,7 @@ async def test_supervisor_reviews_a_late_filing_from_the_dashboard(
 async def test_a_follow_up_on_a_closed_case_reaches_the_supervisor(
         console_system: ConsoleSystem) -> None:
     support = await signed_in(console_system.console, "support")
-    reference = await _intake(support, email="binh@example.com")
+    reference = await counter_intake(support, email="binh@example.com")
     url = await _case_url(support, reference)
     await _wait_for(support, url, "(b) Hỗ trợ giải quyết ngay")
     await _act(support, url, "resolve", resolution="Đổi tủ lạnh mới")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from hotro.services.console.i18n import translator
 from tests.integration.console.conftest import ConsoleSystem
-from tests.integration.console.test_console_flow import _act, _case_url, _intake, _wait_for
-from tests.support.console import csrf_of, signed_in
+from tests.integration.console.test_console_flow import _act, _case_url, _wait_for
+from tests.support.console import counter_intake, csrf_of, signed_in
 from tests.support.staff import auth
 from tests.support.waiting import eventually
 
@@ -71,7 +71,7 @@ async def test_supervisor_records_a_department_answer_on_its_behalf(
     assert translator("en")("action.record_department_response_on_behalf") == \
         "Record the department's result on its behalf"
     support = await signed_in(console_system.console, "support")
-    reference = await _intake(support)
+    reference = await counter_intake(support)
     url = await _case_url(support, reference)
     await _wait_for(support, url, "(c) Chuyển bộ phận liên quan")
     await _act(support, url, "refer", department="ky-thuat-bao-hanh",
@@ -90,7 +90,7 @@ async def test_supervisor_records_a_department_answer_on_its_behalf(
 async def test_auditor_integrity_evidence_and_exports(console_system: ConsoleSystem,
                                                       tmp_path: Path) -> None:
     support = await signed_in(console_system.console, "support")
-    reference = await _intake(support)
+    reference = await counter_intake(support)
     url = await _case_url(support, reference)
     case_id = url.rsplit("/", 1)[-1]
     await _wait_for(support, url, "(b) Hỗ trợ giải quyết ngay")  # routing has opened it
@@ -140,7 +140,7 @@ async def test_auditor_integrity_evidence_and_exports(console_system: ConsoleSys
 
 async def test_supervisor_compliance_charts(console_system: ConsoleSystem) -> None:
     agent = await signed_in(console_system.console, "agent")
-    reference = await _intake(agent)
+    reference = await counter_intake(agent)
     url = await _case_url(agent, reference)
     await _wait_for(agent, url, "(b) Hỗ trợ giải quyết ngay")
     await _act(agent, url, "resolve", resolution="Đổi tủ lạnh mới tại cửa hàng")
@@ -151,7 +151,7 @@ async def test_supervisor_compliance_charts(console_system: ConsoleSystem) -> No
     token = await csrf_of(agent, url)
     await agent.post(f"{url}/deliveries/{dispatch.group(1)}/outcome",
                      data={"csrf_token": token, "summary": "Khách đồng ý", "proof": "C-1"})
-    open_reference = await _intake(agent, phone="0912345679")
+    open_reference = await counter_intake(agent, phone="0912345679")
 
     sla = console_system.system.client("sla")
 
