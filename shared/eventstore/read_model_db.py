@@ -1,0 +1,90 @@
+"""Where a read model keeps its rows: on disk, not in the process's memory.
+
+Every read model is rebuilt from its service's own log when the process starts (a
+``LogFollower``), so its rows are a disposable cache of the log. Held in Python dicts they
+grew with every case (about 1.2–1.9 KB per complaint per service in the 30-minute soak,
+docs/operations.md "Soak"). Here each model gets a private SQLite database that SQLite
+deletes itself when the connection closes (the empty file name): pages beyond a small
+cache spill to a temporary file, so a process's resident memory stays flat however many
+cases its store holds. Nothing durable lives here — the log stays the only truth — and
+nothing is shared between processes or replicas (each follows the log on its own, as
+before).
+
+Thread-safe: one connection behind a lock (HTTP handlers and workers call in from
+threads). Callers group a catch-up's writes in ``batch()`` (one transaction, not one
+per event)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+#: page cache per read model: what stays resident however large the model grows
+DEFAULT_CACHE_KIB = 2048
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+class ReadModelDb:
+    def __init__(self, schema: str, *, cache_kib: int = DEFAULT_CACHE_KIB) -> None:
+        """``schema``: the model's ``CREATE TABLE``/``CREATE INDEX`` statements."""
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._conn = sqlite3.connect("", check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        for pragma in (f"cache_size=-{int(cache_kib)}", "journal_mode=MEMORY",
+                       "synchronous=OFF", "temp_store=FILE"):
+            self._conn.execute(f"PRAGMA {pragma}")
+        self._conn.executescript(schema)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for everything inside (nested batches join the outer one);
+        rolled back if it raises."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self._conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns how many rows it changed."""
+        with self._lock:
+            return self._conn.execute(sql, params).rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        with self._lock:
+            self._conn.executemany(sql, rows)
+
+    def rows(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+            return row
+
+    def scalar(self, sql: str, params: Params = ()) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
