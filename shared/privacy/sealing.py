@@ -123,6 +123,7 @@ class CachedKeyRing:
         self.ttl_s = ttl_s
         self._now = monotonic
         self._cache: dict[str, tuple[float, bytes | None]] = {}
+        self._pruned_at = monotonic()
         self._lock = threading.Lock()
 
     def key(self, key_id: str) -> bytes | None:
@@ -132,23 +133,35 @@ class CachedKeyRing:
             if hit is not None and now - hit[0] < self.ttl_s:
                 return hit[1]
         value = self.inner.key(key_id)
-        with self._lock:
-            self._cache[key_id] = (now, value)
+        self._remember(key_id, value, now)
         return value
 
     def create(self, key_id: str) -> bytes:
         value = self.inner.create(key_id)
-        with self._lock:
-            self._cache[key_id] = (self._now(), value)
+        self._remember(key_id, value, self._now())
         return value
 
     def create_with(self, key_id: str, key: bytes) -> bytes:
         """``create`` offering this key, when the inner ring can (``kv.NatsKeyRing``)."""
         offer = getattr(self.inner, "create_with", None)
         value: bytes = offer(key_id, key) if offer is not None else self.inner.create(key_id)
-        with self._lock:
-            self._cache[key_id] = (self._now(), value)
+        self._remember(key_id, value, self._now())
         return value
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._cache)
+
+    def _remember(self, key_id: str, value: bytes | None, now: float) -> None:
+        """Cache ``value``; once per TTL drop what has expired (every customer has a key:
+        kept forever, the cache grew with the number of cases)."""
+        with self._lock:
+            self._cache[key_id] = (now, value)
+            if now - self._pruned_at >= self.ttl_s:
+                self._pruned_at = now
+                for stale in [k for k, (at, _) in self._cache.items()
+                              if now - at >= self.ttl_s]:
+                    del self._cache[stale]
 
     def destroy(self, key_id: str) -> None:
         self.inner.destroy(key_id)

@@ -71,3 +71,19 @@ def test_the_hash_secret_is_generated_once_into_the_data_dir(tmp_path: Path) -> 
     first = ensure_secret_file(tmp_path)
     assert len(first) >= 32 and ensure_secret_file(tmp_path) == first
     assert (tmp_path / "pii-hash.secret").stat().st_mode & 0o077 == 0
+
+
+def test_the_key_cache_forgets_keys_not_used_within_its_ttl() -> None:
+    """Every customer has a key: a cache that kept each one grew with the cases."""
+    from hotro.shared.privacy.sealing import CachedKeyRing, MemoryKeyRing
+
+    now = [0.0]
+    cached = CachedKeyRing(MemoryKeyRing(), ttl_s=10, monotonic=lambda: now[0])
+    for n in range(100):
+        cached.create(f"customer-{n}")
+    assert len(cached) == 100
+    now[0] = 10.5  # the old ones expired; the next remembered key sweeps them
+    fresh = cached.create("customer-new")
+    assert len(cached) == 1
+    assert cached.key("customer-new") == fresh
+    assert cached.key("customer-3") is not None  # still readable from the inner ring
