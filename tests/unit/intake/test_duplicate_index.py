@@ -1,4 +1,4 @@
-"""The in-memory customer index behind the possible-duplicate check
+"""The customer index (private on-disk tables) behind the possible-duplicate check
 (``application/duplicate_index.py``): it follows intake's log, so another process on the
 same store sees earlier requests; it holds only the window; erased requests leave it; no
 index aggregate is stored any more."""
