@@ -148,7 +148,8 @@ class CachedKeyRing:
         self._remember(key_id, value, self._now())
         return value
 
-    def __len__(self) -> int:
+    def cached(self) -> int:
+        """How many keys are held (not ``__len__``: an empty ring must stay truthy)."""
         with self._lock:
             return len(self._cache)
 

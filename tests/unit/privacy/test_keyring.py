@@ -81,9 +81,9 @@ def test_the_key_cache_forgets_keys_not_used_within_its_ttl() -> None:
     cached = CachedKeyRing(MemoryKeyRing(), ttl_s=10, monotonic=lambda: now[0])
     for n in range(100):
         cached.create(f"customer-{n}")
-    assert len(cached) == 100
+    assert cached.cached() == 100
     now[0] = 10.5  # the old ones expired; the next remembered key sweeps them
     fresh = cached.create("customer-new")
-    assert len(cached) == 1
+    assert cached.cached() == 1
     assert cached.key("customer-new") == fresh
     assert cached.key("customer-3") is not None  # still readable from the inner ring
