@@ -159,3 +159,17 @@ async def test_letter_download_and_tracking_number(
     not_a_letter = await client.post(f"/api/deliveries/{ack.id}/tracking",
                                      json={"tracking_number": "RR1"})
     assert not_a_letter.status_code == 409
+
+
+async def test_the_dispatch_log_pages_in_the_order_intents_were_recorded(
+        app: NotifyApplication, client: httpx.AsyncClient) -> None:
+    cases = [uuid.uuid4() for _ in range(5)]
+    for complaint_id in cases:
+        acknowledged(app, complaint_id)
+    every = (await client.get("/api/deliveries")).json()
+    assert [e["complaint_id"] for e in every] == [str(c) for c in cases]
+    page = (await client.get("/api/deliveries", params={"offset": 1, "limit": 2})).json()
+    assert [e["id"] for e in page] == [e["id"] for e in every[1:3]]
+    purpose = every[0]["purpose"]
+    assert len((await client.get("/api/deliveries", params={"purpose": purpose})).json()) == 5
+    assert (await client.get("/api/deliveries", params={"purpose": "reply"})).json() == []
