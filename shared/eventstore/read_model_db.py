@@ -22,8 +22,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-#: page cache per read model: what stays resident however large the model grows
-DEFAULT_CACHE_KIB = 2048
+#: page cache per read model: what stays resident however large the model grows. Small on
+#: purpose: a service has up to six models, and pages beyond it are read back from the
+#: kernel's file cache (a system call, not a disk read) — fast enough for these queries
+DEFAULT_CACHE_KIB = 512
 
 Params = Sequence[Any] | dict[str, Any]
 
