@@ -1,23 +1,31 @@
-"""Read model of open clocks, following sla's own notification log.
+"""Read models following sla's own notification log: the board of open clocks and reply
+compliance.
 
-The timer uses it to know which clocks to check, the API for the overdue list and the
-open clocks of every case: one catch-up reads only what was stored since the last one, so
-no request scans the store. Thread-safe (the timer and HTTP handlers run in worker threads).
+The timer uses the board to know which clocks to check, the API for the overdue list and
+the open clocks of every case: one catch-up reads only what was stored since the last one,
+so no request scans the store. Rows live in each model's private on-disk table
+(``ReadModelDb``), not in Python dicts, so sla's resident memory does not grow with the
+cases its store holds. Thread-safe (the timer and HTTP handlers run in worker threads).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 from eventsourcing.domain import Aggregate
 
 from hotro.services.sla.domain.clock import Clock
 from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.eventstore.follower import LogFollower
+from hotro.shared.eventstore.read_model_db import ReadModelDb
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -37,12 +45,69 @@ class ClockRow:
         return self.status == "breached" or (self.status == "running" and now >= self.due_at)
 
 
+def _instant(moment: datetime) -> int:
+    """Microseconds since the epoch: ISO text with different offsets does not sort as the
+    instants it names, this does."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _catch_up(db: ReadModelDb, follower: LogFollower) -> int:
+    """One transaction per catch-up. If reading fails half-way, the transaction is rolled
+    back, so the follower goes back to where the tables are."""
+    position = follower.position
+    try:
+        with db.batch():
+            return follower.catch_up()
+    except BaseException:
+        follower.position = position
+        raise
+
+
+_BOARD_SCHEMA = """
+CREATE TABLE clocks (
+    clock_id TEXT PRIMARY KEY,
+    complaint_id TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    last_day TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    due_us INTEGER NOT NULL,
+    approached INTEGER NOT NULL,
+    calendar_version TEXT NOT NULL,
+    counted INTEGER NOT NULL
+);
+CREATE INDEX clocks_by_due ON clocks (due_us, reference, kind);
+CREATE INDEX clocks_by_complaint ON clocks (complaint_id);
+CREATE TABLE case_departments (
+    complaint_id TEXT NOT NULL,
+    department TEXT NOT NULL,
+    PRIMARY KEY (complaint_id, department)
+) WITHOUT ROWID;
+"""
+
+_ROW_COLUMNS = ("clock_id, complaint_id, reference, kind, status, last_day, due_at, "
+                "approached, calendar_version, counted")
+#: ties (same instant, reference and kind) keep the order clocks were set in
+_BOARD_ORDER = "ORDER BY due_us, reference, kind, rowid"
+
+
+def _clock_row(found: sqlite3.Row) -> ClockRow:
+    return ClockRow(
+        clock_id=uuid.UUID(found["clock_id"]), complaint_id=uuid.UUID(found["complaint_id"]),
+        reference=found["reference"], kind=found["kind"], status=found["status"],
+        last_day=date.fromisoformat(found["last_day"]),
+        due_at=datetime.fromisoformat(found["due_at"]), approached=bool(found["approached"]),
+        calendar_version=found["calendar_version"], counted=bool(found["counted"]))
+
+
 class ClockBoard:
+    """Open clocks (``clocks``) and the departments each case was ever referred to
+    (``case_departments``: its ``department/<code>`` clocks, closed ones included — what a
+    department member may see)."""
+
     def __init__(self, app: ServiceApplication) -> None:
-        self._rows: dict[uuid.UUID, ClockRow] = {}
-        #: the departments each case was ever referred to (its ``department/<code>``
-        #: clocks, closed ones included): what a department member may see
-        self._departments: dict[uuid.UUID, set[str]] = {}
+        self._db = ReadModelDb(_BOARD_SCHEMA)
         self._lock = threading.Lock()
         #: told the id of every clock whose row changed (or left), under the board's lock
         self._watchers: list[Callable[[uuid.UUID], None]] = []
@@ -54,16 +119,19 @@ class ClockBoard:
         so nothing falls between the two."""
         with self._lock:
             self._watchers.append(watcher)
-            return list(self._rows)
+            return [uuid.UUID(r[0]) for r in
+                    self._db.rows("SELECT clock_id FROM clocks ORDER BY rowid")]
 
     def row(self, clock_id: uuid.UUID) -> ClockRow | None:
         with self._lock:
-            return self._rows.get(clock_id)
+            found = self._db.one(f"SELECT {_ROW_COLUMNS} FROM clocks WHERE clock_id = ?",
+                                 (str(clock_id),))
+        return None if found is None else _clock_row(found)
 
     def refresh(self) -> int:
         """Read what was stored since the last refresh. Returns how many events were read."""
         with self._lock:
-            return self._follower.catch_up()
+            return _catch_up(self._db, self._follower)
 
     @property
     def position(self) -> int:
@@ -71,81 +139,108 @@ class ClockBoard:
 
     def open_clocks(self) -> list[ClockRow]:
         with self._lock:
-            return sorted(self._rows.values(), key=lambda r: (r.due_at, r.reference, r.kind))
+            found = self._db.rows(f"SELECT {_ROW_COLUMNS} FROM clocks {_BOARD_ORDER}")
+        return [_clock_row(r) for r in found]
 
     def overdue(self, now: datetime) -> list[ClockRow]:
-        return [row for row in self.open_clocks() if row.is_overdue(now)]
+        with self._lock:
+            found = self._db.rows(
+                f"SELECT {_ROW_COLUMNS} FROM clocks WHERE status = 'breached' OR "
+                f"(status = 'running' AND due_us <= ?) {_BOARD_ORDER}", (_instant(now),))
+        return [_clock_row(r) for r in found]
 
     def referred_to(self, complaint_id: uuid.UUID, department: str) -> bool:
         """Whether the case was ever referred to ``department`` (as far as read)."""
         with self._lock:
-            return department in self._departments.get(complaint_id, ())
+            return self._db.one(
+                "SELECT 1 FROM case_departments WHERE complaint_id = ? AND department = ?",
+                (str(complaint_id), department)) is not None
 
     def _apply(self, event: object) -> None:
-        clock_id = getattr(event, "originator_id", None)
-        was_open = clock_id in self._rows
-        self._apply_row(event)
-        if self._watchers and isinstance(clock_id, uuid.UUID) and \
-                (was_open or clock_id in self._rows):
-            for watcher in self._watchers:
-                watcher(clock_id)
-
-    def _apply_row(self, event: object) -> None:
-        if isinstance(event, Clock.Set):
-            if event.kind.startswith("department/"):
-                self._departments.setdefault(event.complaint_id, set()).add(
-                    event.kind.split("/", 1)[1])
-            self._rows[event.originator_id] = ClockRow(
-                clock_id=event.originator_id, complaint_id=event.complaint_id,
-                reference=event.reference, kind=event.kind, status="running",
-                last_day=date.fromisoformat(event.last_day),
-                due_at=datetime.fromisoformat(event.due_at), approached=False,
-                calendar_version=event.calendar_version, counted=event.counted)
-            return
         if not isinstance(event, Aggregate.Event):
             return
         clock_id = event.originator_id
-        row = self._rows.get(clock_id)
-        if row is None:
-            return  # not a clock (the case index), or one that already left the board
+        on_board = self._apply_row(event)
+        if on_board and self._watchers and isinstance(clock_id, uuid.UUID):
+            for watcher in self._watchers:
+                watcher(clock_id)
+
+    def _apply_row(self, event: Aggregate.Event) -> bool:
+        """Apply one event; returns whether its clock was on the board before or is now."""
+        if isinstance(event, Clock.Set):
+            self._set(event)
+            return True
+        key = (str(event.originator_id),)
         if isinstance(event, Clock.Replanned | Clock.Resumed):
-            self._rows[clock_id] = replace(
-                row, status="running", last_day=date.fromisoformat(event.last_day),
-                due_at=datetime.fromisoformat(event.due_at),
-                calendar_version=event.calendar_version)
-        elif isinstance(event, Clock.Approaching):
-            self._rows[clock_id] = replace(row, approached=True)
-        elif isinstance(event, Clock.Paused):
-            self._rows[clock_id] = replace(row, status="paused")
-        elif isinstance(event, Clock.Breached):
-            self._rows[clock_id] = replace(row, status="breached")
-        elif isinstance(event, Clock.Met | Clock.Stopped):
-            del self._rows[clock_id]
+            due_at = datetime.fromisoformat(event.due_at)
+            return self._db.execute(
+                "UPDATE clocks SET status = 'running', last_day = ?, due_at = ?, due_us = ?, "
+                "calendar_version = ? WHERE clock_id = ?",
+                (date.fromisoformat(event.last_day).isoformat(), due_at.isoformat(),
+                 _instant(due_at), event.calendar_version, *key)) > 0
+        if isinstance(event, Clock.Approaching):
+            return self._db.execute(
+                "UPDATE clocks SET approached = 1 WHERE clock_id = ?", key) > 0
+        if isinstance(event, Clock.Paused | Clock.Breached):
+            status = "paused" if isinstance(event, Clock.Paused) else "breached"
+            return self._db.execute(
+                "UPDATE clocks SET status = ? WHERE clock_id = ?", (status, *key)) > 0
+        if isinstance(event, Clock.Met | Clock.Stopped):
+            return self._db.execute("DELETE FROM clocks WHERE clock_id = ?", key) > 0
+        # not a clock (the case index), or an event that changes no column of its row
+        return self._db.one("SELECT 1 FROM clocks WHERE clock_id = ?", key) is not None
+
+    def _set(self, event: Clock.Set) -> None:
+        if event.kind.startswith("department/"):
+            self._db.execute(
+                "INSERT OR IGNORE INTO case_departments (complaint_id, department) "
+                "VALUES (?, ?)", (str(event.complaint_id), event.kind.split("/", 1)[1]))
+        due_at = datetime.fromisoformat(event.due_at)
+        self._db.execute(
+            f"INSERT INTO clocks ({_ROW_COLUMNS}, due_us) VALUES (?, ?, ?, ?, 'running', ?, "
+            "?, 0, ?, ?, ?) ON CONFLICT (clock_id) DO UPDATE SET "
+            "complaint_id = excluded.complaint_id, reference = excluded.reference, "
+            "kind = excluded.kind, status = excluded.status, last_day = excluded.last_day, "
+            "due_at = excluded.due_at, due_us = excluded.due_us, approached = 0, "
+            "calendar_version = excluded.calendar_version, counted = excluded.counted",
+            (str(event.originator_id), str(event.complaint_id), event.reference, event.kind,
+             date.fromisoformat(event.last_day).isoformat(), due_at.isoformat(),
+             event.calendar_version, int(event.counted), _instant(due_at)))
+
+
+_COMPLIANCE_SCHEMA = """
+CREATE TABLE reply_clocks (
+    clock_id TEXT PRIMARY KEY,
+    complaint_id TEXT NOT NULL,
+    month TEXT NOT NULL,
+    first_reply INTEGER NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE INDEX reply_clocks_first ON reply_clocks (first_reply);
+"""
 
 
 class ReplyCompliance:
     """Reply clocks by the month they started (Vietnam date): on time, late (met after the
     due time, or breached), still open; clocks stopped without a reply do not count (the
     supervisor's dashboard; ``hotro report compliance`` adds channel, product and
-    department from the other stores)."""
+    department from the other stores). One row per reply clock in ``reply_clocks``
+    (``first_reply``: the case's ``reply`` clock, not a reopened case's ``reply/<n>``)."""
 
     def __init__(self, app: ServiceApplication) -> None:
-        self._months: dict[uuid.UUID, str] = {}
-        self._status: dict[uuid.UUID, str] = {}
-        self._first_reply: dict[uuid.UUID, str] = {}  # clock id → complaint id
+        self._db = ReadModelDb(_COMPLIANCE_SCHEMA)
         self._lock = threading.Lock()
         self._follower = LogFollower(app, self._apply)
 
     def by_month(self) -> dict[str, dict[str, int | float]]:
         with self._lock:
-            self._follower.catch_up()
-            counts: dict[str, dict[str, int | float]] = {}
-            for clock_id, month in self._months.items():
-                status = self._status.get(clock_id, "open")
-                if status == "stopped":
-                    continue
-                row = counts.setdefault(month, {"on_time": 0, "late": 0, "open": 0})
-                row[status] += 1
+            _catch_up(self._db, self._follower)
+            found = self._db.rows(
+                "SELECT month, status, COUNT(*) FROM reply_clocks WHERE status != 'stopped' "
+                "GROUP BY month, status")
+        counts: dict[str, dict[str, int | float]] = {}
+        for month, status, n in found:
+            counts.setdefault(month, {"on_time": 0, "late": 0, "open": 0})[status] = n
         for row in counts.values():
             decided = row["on_time"] + row["late"]
             row["rate"] = round(100.0 * row["on_time"] / decided, 1) if decided else 0.0
@@ -156,27 +251,33 @@ class ReplyCompliance:
         what ``hotro report compliance`` counts, for the dashboard to group by routing's
         channel, product and department."""
         with self._lock:
-            self._follower.catch_up()
-            found = {}
-            for clock_id, complaint_id in self._first_reply.items():
-                status = self._status.get(clock_id, "open")
-                if status != "stopped":
-                    found[complaint_id] = status
-            return found
+            _catch_up(self._db, self._follower)
+            found = self._db.rows(
+                "SELECT complaint_id, status FROM reply_clocks "
+                "WHERE first_reply = 1 AND status != 'stopped' ORDER BY rowid")
+        return {complaint_id: status for complaint_id, status in found}
 
     def _apply(self, event: object) -> None:
         if isinstance(event, Clock.Set):
             if event.kind == "reply" or event.kind.startswith("reply/"):
-                self._months[event.originator_id] = str(event.start)[:7]
-            if event.kind == "reply":
-                self._first_reply[event.originator_id] = str(event.complaint_id)
+                self._db.execute(
+                    "INSERT INTO reply_clocks (clock_id, complaint_id, month, first_reply, "
+                    "status) VALUES (?, ?, ?, ?, 'open') ON CONFLICT (clock_id) DO UPDATE "
+                    "SET month = excluded.month",
+                    (str(event.originator_id), str(event.complaint_id), str(event.start)[:7],
+                     int(event.kind == "reply")))
             return
-        if not isinstance(event, Aggregate.Event) or event.originator_id not in self._months:
+        if not isinstance(event, Aggregate.Event):
             return
+        key = str(event.originator_id)
         if isinstance(event, Clock.Met):
-            self._status[event.originator_id] = "on_time" if event.on_time else "late"
+            self._set_status(key, "on_time" if event.on_time else "late")
         elif isinstance(event, Clock.Breached):
-            self._status[event.originator_id] = "late"
-        elif isinstance(event, Clock.Stopped) and \
-                self._status.get(event.originator_id) != "late":
-            self._status[event.originator_id] = "stopped"
+            self._set_status(key, "late")
+        elif isinstance(event, Clock.Stopped):
+            self._db.execute("UPDATE reply_clocks SET status = 'stopped' "
+                             "WHERE clock_id = ? AND status != 'late'", (key,))
+
+    def _set_status(self, clock_id: str, status: str) -> None:
+        self._db.execute("UPDATE reply_clocks SET status = ? WHERE clock_id = ?",
+                         (status, clock_id))

@@ -8,6 +8,12 @@ injected clock's "now"; between ticks the timer sleeps until the next instant (a
 ``period_s``, the safety net for clocks another replica stored), and wakes at once when this
 process stores events (a clock set or changed) or when a settable clock is moved.
 
+The board's rows live in an on-disk table; what the timer itself keeps in memory is bounded
+by the clocks open now, not by every clock ever seen: the queue (one entry per running
+clock, about 300 bytes each), the parked clocks and the re-plan marks all forget a clock
+once it leaves the board. The queue stays in the timer, not in the board's table: timers
+holding different partitions may share one board, each with its own schedule.
+
 A deadline that passed while sla was down is raised at the first tick after start (the
 board is rebuilt from the log, and "due" is ``now >= due_at``, not an edge). Exactly once
 comes from the Clock aggregate (guards + optimistic concurrency), not from this loop: two
@@ -58,7 +64,9 @@ class SlaTimer:
         #: calls of ``check_clock`` (a check per due clock, not per open clock)
         self.checks = 0
         self.wakeup = asyncio.Event()
-        self._replan_checked: set[tuple[uuid.UUID, str]] = set()
+        #: the calendar version each open clock was last looked at for a re-plan under
+        #: (dropped when the clock leaves the board, so it stays as small as the board)
+        self._replan_checked: dict[uuid.UUID, str] = {}
         self._queue = DueQueue()
         #: due clocks of partitions this replica does not hold (checked once it does)
         self._parked: dict[uuid.UUID, int] = {}
@@ -144,8 +152,9 @@ class SlaTimer:
         for clock_id in changed:
             self._parked.pop(clock_id, None)
             row = self.board.row(clock_id)
-            if row is None:
+            if row is None:  # it left the board: forget it everywhere
                 self._queue.schedule(clock_id, None)
+                self._replan_checked.pop(clock_id, None)
                 continue
             try:
                 self._replan(row)
@@ -165,10 +174,10 @@ class SlaTimer:
         return left <= self.app.lead_days
 
     def _replan(self, row: ClockRow) -> None:
-        key = (row.clock_id, row.calendar_version)
-        if row.status != "running" or not row.counted or key in self._replan_checked or \
+        if row.status != "running" or not row.counted or \
+                self._replan_checked.get(row.clock_id) == row.calendar_version or \
                 not self.app.planner.is_newer_than(row.calendar_version):
             return
         if self.app.replan_to_calendar(row.clock_id):
             self.replanned += 1
-        self._replan_checked.add(key)
+        self._replan_checked[row.clock_id] = row.calendar_version
