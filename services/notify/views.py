@@ -42,8 +42,8 @@ class DispatchLog:
         self._follower = LogFollower(app, self._apply)
 
     def catch_up(self) -> None:
-        with self._lock, self._db.batch():
-            self._follower.catch_up()
+        with self._lock:
+            self._follower.catch_up_into(self._db)
 
     def entries(self, *, complaint_id: uuid.UUID | None = None, status: str | None = None,
                 purpose: str | None = None, offset: int = 0,

@@ -51,18 +51,6 @@ def _instant(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
 
-def _catch_up(db: ReadModelDb, follower: LogFollower) -> int:
-    """One transaction per catch-up. If reading fails half-way, the transaction is rolled
-    back, so the follower goes back to where the tables are."""
-    position = follower.position
-    try:
-        with db.batch():
-            return follower.catch_up()
-    except BaseException:
-        follower.position = position
-        raise
-
-
 _BOARD_SCHEMA = """
 CREATE TABLE clocks (
     clock_id TEXT PRIMARY KEY,
@@ -131,7 +119,7 @@ class ClockBoard:
     def refresh(self) -> int:
         """Read what was stored since the last refresh. Returns how many events were read."""
         with self._lock:
-            return _catch_up(self._db, self._follower)
+            return self._follower.catch_up_into(self._db)
 
     @property
     def position(self) -> int:
@@ -234,7 +222,7 @@ class ReplyCompliance:
 
     def by_month(self) -> dict[str, dict[str, int | float]]:
         with self._lock:
-            _catch_up(self._db, self._follower)
+            self._follower.catch_up_into(self._db)
             found = self._db.rows(
                 "SELECT month, status, COUNT(*) FROM reply_clocks WHERE status != 'stopped' "
                 "GROUP BY month, status")
@@ -251,7 +239,7 @@ class ReplyCompliance:
         what ``hotro report compliance`` counts, for the dashboard to group by routing's
         channel, product and department."""
         with self._lock:
-            _catch_up(self._db, self._follower)
+            self._follower.catch_up_into(self._db)
             found = self._db.rows(
                 "SELECT complaint_id, status FROM reply_clocks "
                 "WHERE first_reply = 1 AND status != 'stopped' ORDER BY rowid")

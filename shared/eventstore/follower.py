@@ -7,6 +7,7 @@ from typing import Any
 
 from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.eventstore.log import read_log
+from hotro.shared.eventstore.read_model_db import ReadModelDb
 
 
 class LogFollower:
@@ -25,3 +26,15 @@ class LogFollower:
             self.position = note.id
             read += 1
         return read
+
+    def catch_up_into(self, db: ReadModelDb) -> int:
+        """``catch_up`` as one transaction of ``db``: if reading or applying fails half-way
+        the transaction is rolled back and the position goes back to where the tables
+        are (else the events read before the failure would be missing for good)."""
+        position = self.position
+        try:
+            with db.batch():
+                return self.catch_up()
+        except BaseException:
+            self.position = position
+            raise

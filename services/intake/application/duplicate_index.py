@@ -73,6 +73,14 @@ class DuplicateIndex:
             return int(self._db.scalar("SELECT COUNT(*) FROM entries"))
 
     def _catch_up(self) -> None:
+        position = self.position
+        try:
+            self._catch_up_in_one_transaction()
+        except BaseException:  # the tables rolled back: so does the position
+            self.position = position
+            raise
+
+    def _catch_up_in_one_transaction(self) -> None:
         with self._db.batch():
             while True:  # one query per receive when the log moved less than a page
                 notes = self.app.recorder.select_notifications(
