@@ -3,17 +3,16 @@ clear: a blind index of the keyed hashes intake computes at receipt (``contact_h
 ``Request.Received``: email, E.164 phone, the name's diacritics-free tokens; see
 ``application.personal_data``). A query is hashed with the same key and looked up.
 
-In memory, following intake's log (read-your-writes, like ``views``). An erased request
-(``Request.Erased``) leaves the index at once, and is never indexed again on a rebuild.
+Its rows live on disk in a private temporary SQLite database (``ReadModelDb``), following
+intake's log (read-your-writes, like ``views``) and rebuilt from it on start. An erased
+request (``Request.Erased``) leaves the index at once, and is never indexed again on a
+rebuild.
 Requests stored before the name hashes existed are found by email and phone only.
 """
 
 from __future__ import annotations
 
-import heapq
 import threading
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
@@ -21,40 +20,46 @@ import phonenumbers
 from hotro.services.intake.application import IntakeApplication
 from hotro.services.intake.domain import Request
 from hotro.shared.eventstore.follower import LogFollower
+from hotro.shared.eventstore.read_model_db import ReadModelDb
 
 #: the most matches one search returns (newest first): a queue page's filter, not an export
 MAX_MATCHES = 200
 
 
-@dataclass(frozen=True)
-class Indexed:
-    seq: int  # receipt order: newest first in results
-    reference: str
-    keys: tuple[str, ...]
-
-
 class SearchIndex:
+    _SCHEMA = """
+        CREATE TABLE requests (
+            id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,  -- receipt order: newest first in results
+            reference TEXT NOT NULL) WITHOUT ROWID;
+        CREATE TABLE request_keys (
+            key TEXT NOT NULL, request_id TEXT NOT NULL,
+            PRIMARY KEY (key, request_id)) WITHOUT ROWID;
+        CREATE INDEX request_keys_by_request ON request_keys (request_id);
+    """
+
     def __init__(self, app: IntakeApplication) -> None:
         self.app = app
         self._lock = threading.Lock()
-        self._requests: dict[uuid.UUID, Indexed] = {}
-        self._by_key: dict[str, set[uuid.UUID]] = {}
+        self._db = ReadModelDb(self._SCHEMA)
         self._follower = LogFollower(app, self._apply)
 
     def search(self, text: str) -> list[dict[str, str]]:
         """Requests whose email or phone is ``text``, or whose name holds every token of
         ``text`` (any accents, case and order), newest first."""
-        keys = self.query_keys(text)
+        keys = sorted(set(self.query_keys(text)))
         if not keys:
             return []
+        # a request matches when it holds every key: as many distinct keys as asked for
+        sql = ("SELECT r.id, r.reference FROM request_keys AS k"
+               " JOIN requests AS r ON r.id = k.request_id"
+               f" WHERE k.key IN ({', '.join('?' * len(keys))})"
+               " GROUP BY r.id HAVING COUNT(DISTINCT k.key) = ?"
+               " ORDER BY r.seq DESC LIMIT ?")
         with self._lock:
-            self._follower.catch_up()
-            sets = sorted((self._by_key.get(k, set()) for k in keys), key=len)
-            found = set(sets[0]).intersection(*sets[1:]) if sets[0] else set()
-            rows = [(self._requests[i].seq, i) for i in found]
-            newest = heapq.nlargest(MAX_MATCHES, rows)
-            return [{"id": str(i), "reference": self._requests[i].reference}
-                    for _, i in newest]
+            self._follower.catch_up_into(self._db)
+            rows = self._db.rows(sql, (*keys, len(keys), MAX_MATCHES))
+        return [{"id": r["id"], "reference": r["reference"]} for r in rows]
 
     def query_keys(self, text: str) -> list[str]:
         """What to look up for ``text``: one email or phone key, else the name's keys."""
@@ -68,29 +73,25 @@ class SearchIndex:
 
     def size(self) -> int:
         with self._lock:
-            self._follower.catch_up()
-            return len(self._requests)
+            self._follower.catch_up_into(self._db)
+            count: int = self._db.scalar("SELECT COUNT(*) FROM requests")
+            return count
 
     def _apply(self, event: Any) -> None:
         if isinstance(event, Request.Received):
             hashes = getattr(event, "contact_hashes", None) or {}
-            keys = tuple(k for k in (hashes.get("email"), hashes.get("phone"),
-                                     *(hashes.get("name") or "").split()) if k)
-            self._requests[event.originator_id] = Indexed(
-                self._follower.position + 1, event.reference, keys)
-            for key in keys:
-                self._by_key.setdefault(key, set()).add(event.originator_id)
+            keys = {k for k in (hashes.get("email"), hashes.get("phone"),
+                                *(hashes.get("name") or "").split()) if k}
+            request_id = str(event.originator_id)
+            self._db.execute("INSERT OR REPLACE INTO requests (id, seq, reference)"
+                             " VALUES (?, ?, ?)",
+                             (request_id, self._follower.position + 1, event.reference))
+            self._db.executemany("INSERT OR IGNORE INTO request_keys (key, request_id)"
+                                 " VALUES (?, ?)", ((k, request_id) for k in keys))
         elif isinstance(event, Request.Erased):
-            self._forget(event.originator_id)
-
-    def _forget(self, request_id: uuid.UUID) -> None:
-        indexed = self._requests.pop(request_id, None)
-        for key in indexed.keys if indexed else ():
-            holders = self._by_key.get(key)
-            if holders is not None:
-                holders.discard(request_id)
-                if not holders:
-                    del self._by_key[key]
+            request_id = str(event.originator_id)
+            self._db.execute("DELETE FROM request_keys WHERE request_id = ?", (request_id,))
+            self._db.execute("DELETE FROM requests WHERE id = ?", (request_id,))
 
 
 def _e164(text: str) -> str | None:
