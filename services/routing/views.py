@@ -2,18 +2,26 @@
 
 Everything here comes from routing's stored events — including the SLA statuses, which
 routing records as ``DeadlineRecorded`` when sla reports them — so the model can be
-rebuilt at any time by reading the log from the start."""
+rebuilt at any time by reading the log from the start.
+
+The rows live in a private on-disk database (``ReadModelDb``), not in Python dicts: held
+in memory they grew routing's resident size by about 1.6 KB per complaint in the soak
+(and the queue page kept a sorted copy of all of them). On disk only a small page cache
+stays resident; indexes on the queue order (urgency, then receipt) let a page of the
+console's queue read its rows without sorting every case."""
 
 from __future__ import annotations
 
+import json
 import threading
-import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hotro.services.routing.domain.case import Case, settle_deadlines, sla_status
 from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.eventstore.follower import LogFollower
+from hotro.shared.eventstore.read_model_db import ReadModelDb
 
 #: Sort order of the queues: overdue first, then approaching, then the rest; ended last.
 _URGENCY = {"breached": 0, "approaching": 1, "on_track": 2, None: 3}
@@ -33,6 +41,74 @@ _ENDED = frozenset({"closed", "refused", "withdrawn"})
 #: queue rows (an alias: inside CaseQueues, ``list`` names its method)
 Rows = list[dict[str, Any]]
 Attributes = list[list[str | None]]
+Departments = dict[int, list[str]]
+
+# ``seq`` is the order cases were opened in the log: the last tie-breaker of the queue
+# order (as the insertion order of the dict the rows were once kept in). ``received_us``:
+# microseconds since the epoch, for the backlog's day buckets in exact integer arithmetic.
+# The ``(x, urgency, received_at)`` indexes serve a filtered page in queue order (an index
+# entry ends with ``seq``, the rowid), and its count from the index alone.
+_SCHEMA = """
+CREATE TABLE cases (
+    seq INTEGER PRIMARY KEY,
+    case_id BLOB NOT NULL UNIQUE,
+    complaint_id TEXT NOT NULL UNIQUE,
+    reference TEXT, kind TEXT, channel TEXT, product TEXT, category TEXT,
+    received_at TEXT NOT NULL, received_us INTEGER NOT NULL,
+    state TEXT NOT NULL, department TEXT, triage_rule TEXT,
+    sla_status TEXT, urgency INTEGER NOT NULL, follow_up INTEGER NOT NULL,
+    updated_at TEXT NOT NULL, deadlines TEXT NOT NULL);
+CREATE INDEX cases_queue ON cases (urgency, received_at);
+CREATE INDEX cases_by_state ON cases (state, urgency, received_at);
+CREATE INDEX cases_by_channel ON cases (channel, urgency, received_at);
+CREATE INDEX cases_by_product ON cases (product, urgency, received_at);
+CREATE INDEX cases_by_department ON cases (department, urgency, received_at);
+CREATE INDEX cases_by_follow_up ON cases (follow_up, urgency, received_at);
+CREATE INDEX cases_counts ON cases (state, channel, received_us);
+CREATE TABLE case_departments (
+    case_seq INTEGER NOT NULL, position INTEGER NOT NULL, department TEXT NOT NULL,
+    PRIMARY KEY (case_seq, position)) WITHOUT ROWID;
+CREATE INDEX case_departments_by_department ON case_departments (department, case_seq);
+CREATE TABLE case_actors (
+    actor TEXT NOT NULL, case_seq INTEGER NOT NULL,
+    PRIMARY KEY (actor, case_seq)) WITHOUT ROWID;
+"""
+
+_OPENED_COLUMNS = ("case_id", "complaint_id", "reference", "kind", "channel", "product",
+                   "category", "received_at", "received_us", "state", "department",
+                   "triage_rule", "sla_status", "urgency", "follow_up", "updated_at",
+                   "deadlines")
+# A case opens once; should a second Opened ever come, the row starts afresh in its place
+# rather than failing every catch-up from there on.
+_OPEN = (f"INSERT INTO cases ({', '.join(_OPENED_COLUMNS)}) "
+         f"VALUES ({', '.join('?' for _ in _OPENED_COLUMNS)}) ON CONFLICT (case_id) DO UPDATE "
+         f"SET {', '.join(f'{c} = excluded.{c}' for c in _OPENED_COLUMNS[1:])}")
+_ROW_COLUMNS = ("seq, complaint_id, reference, kind, channel, product, category, "
+                "received_at, state, department, triage_rule, sla_status, deadlines, "
+                "follow_up, updated_at")
+#: the columns an event after Opened may change
+_CHANGING = ("updated_at", "state", "department", "follow_up", "triage_rule", "deadlines",
+             "sla_status", "urgency")
+_QUEUE_ORDER = "ORDER BY urgency, received_at, seq"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+#: the backlog's buckets: whole days since receipt, from and below (a receipt later
+#: than ``now`` counts as 0-2 days)
+_BACKLOG = {"0-2": (None, 3), "3-5": (3, 6), "6-10": (6, 11), ">10": (11, None)}
+# Cases by state and channel with their age buckets, in one pass over ``cases_counts``.
+# Whole days since receipt >= d exactly when now - received is at least d days
+# (timedelta.days floors): compared in integer microseconds, no rounding at an edge.
+_DAY_US = 86_400_000_000
+
+
+def _age_between(low: int | None, high: int | None) -> str:
+    return " AND ".join([*([f":now - received_us >= {low * _DAY_US}"] if low else []),
+                         *([f":now - received_us < {high * _DAY_US}"] if high else [])])
+
+
+_COUNTS = ("SELECT state, channel, COUNT(*), "
+           + ", ".join(f"SUM({_age_between(*bounds)})" for bounds in _BACKLOG.values())
+           + " FROM cases GROUP BY state, channel ORDER BY MIN(seq)")
 
 
 class CaseQueues:
@@ -41,62 +117,91 @@ class CaseQueues:
 
     def __init__(self, app: ServiceApplication) -> None:
         self.app = app
-        self._rows: dict[uuid.UUID, dict[str, Any]] = {}
-        self._deadlines: dict[uuid.UUID, dict[str, dict[str, Any]]] = {}
+        self._db = ReadModelDb(_SCHEMA)
         self._lock = threading.Lock()
         self.follower = LogFollower(app, self._apply)
-        #: staff who acted on each case (the console's "my cases"), and the queue order
-        #: cached until the next change (a page of 100k rows must not sort them all)
-        self._actors: dict[uuid.UUID, set[str]] = {}
-        self._changes = 0
-        self._order: tuple[int, Rows] = (-1, [])
 
     def refresh(self) -> None:
         with self._lock:
-            self.follower.catch_up()
+            start = self.follower.position
+            try:
+                with self._db.batch():
+                    self.follower.catch_up()
+            except BaseException:
+                # the batch rolled back: read those events again next time
+                self.follower.position = start
+                raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ---- following the log ----------------------------------------------------------
 
     def _apply(self, stored: object) -> None:
         if not isinstance(stored, Case.Event):
             return
         event: Any = stored
-        self._changes += 1
-        actor = (getattr(event, "trace", None) or {}).get("actor_id")
-        if actor and (getattr(event, "trace", None) or {}).get("actor_kind") in (
-                "staff", "department"):
-            self._actors.setdefault(event.originator_id, set()).add(actor)
+        case_id = event.originator_id.bytes
+        if type(event).__name__ == "Opened":
+            self._open(event)
+            seq = self._db.scalar("SELECT seq FROM cases WHERE case_id = ?", (case_id,))
+        else:
+            row = self._db.one(f"SELECT seq, {', '.join(_CHANGING)} FROM cases "
+                               "WHERE case_id = ?", (case_id,))
+            if row is None:
+                return
+            seq = row["seq"]
+            self._change(row, event)
+        trace = getattr(event, "trace", None) or {}
+        if trace.get("actor_id") and trace.get("actor_kind") in ("staff", "department"):
+            self._db.execute("INSERT OR IGNORE INTO case_actors (actor, case_seq) "
+                             "VALUES (?, ?)", (trace["actor_id"], seq))
+
+    def _open(self, event: Any) -> None:
+        self._db.execute(_OPEN, (
+            event.originator_id.bytes, str(event.complaint_id), event.reference, event.kind,
+            event.channel, event.product, event.category, event.received_at.isoformat(),
+            (event.received_at - _EPOCH) // _MICROSECOND, "new", None, None, "on_track",
+            _URGENCY["on_track"], 0, event.timestamp.isoformat(), "{}"))
+        self._db.execute("DELETE FROM case_departments WHERE case_seq = "
+                         "(SELECT seq FROM cases WHERE case_id = ?)",
+                         (event.originator_id.bytes,))
+
+    def _change(self, row: Any, event: Any) -> None:
+        """Update the case's row (``row``: its ``seq`` and ``_CHANGING`` columns)."""
         name = type(event).__name__
-        key = event.originator_id
-        if name == "Opened":
-            self._rows[key] = {
-                "complaint_id": str(event.complaint_id), "reference": event.reference,
-                "kind": event.kind, "channel": event.channel, "product": event.product,
-                "category": event.category, "received_at": event.received_at.isoformat(),
-                "state": "new", "department": None, "departments": [],
-                "triage_rule": None, "sla_status": "on_track", "deadlines": {},
-                "follow_up": False,
-                "updated_at": event.timestamp.isoformat()}
-            self._deadlines[key] = {}
-            return
-        row = self._rows.get(key)
-        if row is None:
-            return
-        deadlines = self._deadlines[key]
-        row["updated_at"] = event.timestamp.isoformat()
-        row["state"] = _STATE_AFTER.get(name, row["state"])
+        state = _STATE_AFTER.get(name, row["state"])
+        deadlines = json.loads(row["deadlines"])
+        changes: dict[str, Any] = {"updated_at": event.timestamp.isoformat(), "state": state}
         if name == "ReferredToDepartment":
-            row["department"] = event.department
-            if event.department not in row["departments"]:
-                row["departments"].append(event.department)
+            changes["department"] = event.department
+            self._note_department(row["seq"], event.department)
         elif name in ("FollowUpReceived", "Reopened", "FollowUpDismissed"):
-            row["follow_up"] = name == "FollowUpReceived"
+            changes["follow_up"] = int(name == "FollowUpReceived")
         elif name == "TriageApplied":
-            row["triage_rule"] = event.rule_id
+            changes["triage_rule"] = event.rule_id
         elif name == "DeadlineRecorded":
             deadlines[event.clock] = {"status": event.status, "last_day": event.last_day,
                                       "due_at": event.due_at}
         settle_deadlines(deadlines, name)
-        row["deadlines"] = {clock: dict(d) for clock, d in deadlines.items()}
-        row["sla_status"] = None if row["state"] in _ENDED else sla_status(deadlines)
+        status = None if state in _ENDED else sla_status(deadlines)
+        changes.update(deadlines=json.dumps(deadlines), sla_status=status,
+                       urgency=_URGENCY[status])
+        # only what changed: each indexed column set costs its indexes a rewrite
+        changed = {c: v for c, v in changes.items() if v != row[c]}
+        if changed:
+            self._db.execute(f"UPDATE cases SET {', '.join(f'{c} = ?' for c in changed)} "
+                             "WHERE seq = ?", (*changed.values(), row["seq"]))
+
+    def _note_department(self, seq: int, department: str) -> None:
+        """Append ``department`` to the case's referrals unless it is there already."""
+        if self._db.one("SELECT 1 FROM case_departments WHERE department = ? AND "
+                        "case_seq = ?", (department, seq)) is None:
+            self._db.execute("INSERT INTO case_departments (case_seq, position, department) "
+                             "SELECT ?, COUNT(*), ? FROM case_departments WHERE case_seq = ?",
+                             (seq, department, seq))
+
+    # ---- reading --------------------------------------------------------------------
 
     def list(self, *, state: str | None = None, channel: str | None = None,
              department: str | None = None, sla: str | None = None,
@@ -104,20 +209,11 @@ class CaseQueues:
         """Rows matching every filter given, overdue first, then oldest first.
         ``department``: currently referred to it; ``referred_to``: ever referred to it."""
         self.refresh()
-        with self._lock:
-            rows = [_copy(r) for r in self._rows.values()]
-        if state is not None:
-            rows = [r for r in rows if r["state"] == state]
-        if channel is not None:
-            rows = [r for r in rows if r["channel"] == channel]
-        if department is not None:
-            rows = [r for r in rows if r["department"] == department]
-        if referred_to is not None:
-            rows = [r for r in rows if referred_to in r["departments"]]
-        if sla is not None:
-            rows = [r for r in rows if r["sla_status"] == sla]
-        return sorted(rows, key=lambda r: (_URGENCY[r["sla_status"]], r["received_at"]))
-
+        where, params = _filters(state=state, channel=channel, department=department,
+                                 sla=sla, referred_to=referred_to)
+        with self._db.batch():
+            return self._rows(f"SELECT {_ROW_COLUMNS} FROM cases c {where} {_QUEUE_ORDER}",
+                              params)
 
     def page(self, *, offset: int, limit: int, state: str | None = None,
              channel: str | None = None, product: str | None = None,
@@ -128,32 +224,14 @@ class CaseQueues:
         """(how many rows match, the rows ``offset``..``offset+limit``) in queue order
         (overdue first, then approaching, then oldest first)."""
         self.refresh()
-        with self._lock:
-            if self._order[0] != self._changes:
-                ordered = sorted(self._rows.values(),
-                                 key=lambda r: (_URGENCY[r["sla_status"]], r["received_at"]))
-                self._order = (self._changes, ordered)
-            ordered = self._order[1]
-            actors = self._actors
-            total = 0
-            found: Rows = []
-            for row in ordered:
-                if (state is not None and row["state"] != state) or \
-                        (channel is not None and row["channel"] != channel) or \
-                        (product is not None and row["product"] != product) or \
-                        (department is not None and row["department"] != department) or \
-                        (sla is not None and row["sla_status"] != sla) or \
-                        (referred_to is not None and referred_to not in row["departments"]) \
-                        or (complaint_ids is not None
-                            and row["complaint_id"] not in complaint_ids) \
-                        or (follow_up is not None and row.get("follow_up", False) != follow_up):
-                    continue
-                if actor is not None and actor not in actors.get(
-                        uuid.UUID(row["complaint_id"]), ()):
-                    continue
-                if offset <= total < offset + limit:
-                    found.append(_copy(row))
-                total += 1
+        where, params = _filters(state=state, channel=channel, product=product,
+                                 department=department, sla=sla, referred_to=referred_to,
+                                 actor=actor, complaint_ids=complaint_ids,
+                                 follow_up=follow_up)
+        with self._db.batch():  # the count and the rows from the same state
+            total: int = self._db.scalar(f"SELECT COUNT(*) FROM cases c {where}", params)
+            found = self._rows(f"SELECT {_ROW_COLUMNS} FROM cases c {where} {_QUEUE_ORDER} "
+                               "LIMIT ? OFFSET ?", [*params, limit, offset])
         return total, found
 
     def attributes(self) -> Attributes:
@@ -161,33 +239,79 @@ class CaseQueues:
         the department is the last one it was referred to, else ``support`` (as in
         ``hotro report compliance``)."""
         self.refresh()
-        with self._lock:
-            return [[r["complaint_id"], r["kind"], r["channel"], r["product"],
-                     r["departments"][-1] if r["departments"] else "support"]
-                    for r in self._rows.values()]
+        rows = self._db.rows(
+            "SELECT complaint_id, kind, channel, product, COALESCE((SELECT department "
+            "FROM case_departments d WHERE d.case_seq = c.seq ORDER BY position DESC "
+            "LIMIT 1), 'support') FROM cases c ORDER BY seq")
+        return [list(r) for r in rows]
 
     def stats(self, now: datetime) -> dict[str, Any]:
         """Open cases by state, channel and age (calendar days since receipt)."""
         self.refresh()
-        with self._lock:
-            rows = [(r["state"], r["channel"], r["received_at"]) for r in self._rows.values()]
         by_state: dict[str, int] = {}
         by_channel: dict[str, int] = {}
-        backlog = {"0-2": 0, "3-5": 0, "6-10": 0, ">10": 0}
-        for state, channel, received_at in rows:
-            by_state[state] = by_state.get(state, 0) + 1
-            if state in _ENDED:
-                continue
-            by_channel[channel] = by_channel.get(channel, 0) + 1
-            days = (now - datetime.fromisoformat(received_at)).days
-            bucket = "0-2" if days <= 2 else "3-5" if days <= 5 else "6-10" if days <= 10 \
-                else ">10"
-            backlog[bucket] += 1
+        backlog = dict.fromkeys(_BACKLOG, 0)
+        # groups in the order their first case was opened: the keys come out in the
+        # order the cases were, as when counted case by case
+        for state, channel, n, *ages in self._db.rows(
+                _COUNTS, {"now": (now - _EPOCH) // _MICROSECOND}):
+            by_state[state] = by_state.get(state, 0) + n
+            if state not in _ENDED:
+                by_channel[channel] = by_channel.get(channel, 0) + n
+                for bucket, count in zip(_BACKLOG, ages, strict=True):
+                    backlog[bucket] += count
         return {"by_state": by_state, "open_by_channel": by_channel, "backlog": backlog}
 
+    def _rows(self, sql: str, params: Sequence[Any]) -> Rows:
+        """The queue rows ``sql`` selects (``_ROW_COLUMNS``), each with its departments."""
+        rows = self._db.rows(sql, params)
+        departments: Departments = {r["seq"]: [] for r in rows}
+        for seq, department in self._db.rows(
+                "SELECT case_seq, department FROM case_departments WHERE case_seq IN "
+                "(SELECT value FROM json_each(?)) ORDER BY case_seq, position",
+                (json.dumps(list(departments)),)):
+            departments[seq].append(department)
+        return [_row(r, departments[r["seq"]]) for r in rows]
 
-def _copy(row: dict[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    out["departments"] = list(row["departments"])
-    out["deadlines"] = {k: dict(v) for k, v in row["deadlines"].items()}
-    return out
+
+def _filters(*, state: str | None = None, channel: str | None = None,
+             product: str | None = None, department: str | None = None,
+             sla: str | None = None, referred_to: str | None = None,
+             actor: str | None = None, complaint_ids: frozenset[str] | None = None,
+             follow_up: bool | None = None) -> tuple[str, list[Any]]:
+    """The WHERE clause (over ``cases c``) and its parameters for the filters given."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (("state", state), ("channel", channel), ("product", product),
+                          ("department", department), ("sla_status", sla)):
+        if value is not None:
+            where.append(f"c.{column} = ?")
+            params.append(value)
+    if sla is not None and sla in _URGENCY:  # the same rows; the queue index narrows
+        where.append("c.urgency = ?")
+        params.append(_URGENCY[sla])
+    if follow_up is not None:
+        where.append("c.follow_up = ?")
+        params.append(int(follow_up))
+    if referred_to is not None:
+        where.append("c.seq IN (SELECT case_seq FROM case_departments WHERE "
+                     "department = ?)")
+        params.append(referred_to)
+    if actor is not None:
+        where.append("c.seq IN (SELECT case_seq FROM case_actors WHERE actor = ?)")
+        params.append(actor)
+    if complaint_ids is not None:
+        # one JSON parameter: any number of ids (bound parameters stop at 32766)
+        where.append("c.complaint_id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(sorted(complaint_ids)))
+    return ("WHERE " + " AND ".join(where)) if where else "", params
+
+
+def _row(r: Any, departments: list[str]) -> dict[str, Any]:
+    return {"complaint_id": r["complaint_id"], "reference": r["reference"],
+            "kind": r["kind"], "channel": r["channel"], "product": r["product"],
+            "category": r["category"], "received_at": r["received_at"],
+            "state": r["state"], "department": r["department"], "departments": departments,
+            "triage_rule": r["triage_rule"], "sla_status": r["sla_status"],
+            "deadlines": json.loads(r["deadlines"]), "follow_up": bool(r["follow_up"]),
+            "updated_at": r["updated_at"]}
