@@ -88,6 +88,10 @@ class ChaosConfig:
         return cls(**values)
 
 
+#: room the NATS store needs per complaint (stream + KV), with a margin
+NATS_KIB_PER_COMPLAINT = 16
+
+
 # ---- the SMTP sink: counts every message notify hands to "the mail relay" --------------
 
 @dataclass
@@ -293,8 +297,12 @@ class ChaosSystem:
         cluster = self.config.nats == "cluster"
         store_root = self.root / "nats"
         if self.config.long:
-            # a cluster keeps three copies (R3) on the one disk
-            self.disk = SmallDisk(self.root / "nats-disk", size_mb=96 * (3 if cluster else 1))
+            # a cluster keeps three copies (R3) on the one disk; the stream keeps every
+            # event (about 10 KiB per complaint in the 10,000-complaint run, which filled a
+            # fixed 96 MiB disk for good at ~9,000)
+            copy_mb = 64 + self.config.complaints * NATS_KIB_PER_COMPLAINT // 1024
+            self.disk = SmallDisk(self.root / "nats-disk",
+                                  size_mb=max(96, copy_mb) * (3 if cluster else 1))
             why = self.disk.mount()
             if why is None:
                 store_root = self.disk.path
