@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import socket
@@ -9,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.persistence import IntegrityError
@@ -30,6 +32,11 @@ from hotro.shared.eventstore.trace import Trace
 from hotro.shared.privacy.pending import FallbackKeyRing, pending_keys_for
 from hotro.shared.privacy.sealing import KeyRing, process_keyring
 from hotro.shared.privacy.secrets import ephemeral_hash_secret
+
+log = logging.getLogger(__name__)
+
+#: versions between snapshots of an aggregate that gains an event per request
+SNAPSHOT_EVERY = 20
 
 
 class RequestNotFound(LookupError):
@@ -90,12 +97,32 @@ class IntakeBase(ServiceApplication):
                  trace: dict[str, str | None]) -> ReferenceCounter:
         counter_id = ReferenceCounter.create_id(prefix, year)
         # From its latest snapshot: counters stored before blocks hold an event per request.
-        with_snapshots = Repository(event_store=self.events, snapshot_store=self.snapshots)
         try:
-            counter: ReferenceCounter = with_snapshots.get(counter_id)
+            counter: ReferenceCounter = self.from_snapshot(counter_id)
         except AggregateNotFoundError:
             counter = ReferenceCounter(prefix=prefix, year=year, trace=trace)
         return counter
+
+    def from_snapshot(self, aggregate_id: uuid.UUID) -> Any:
+        """Load from the latest snapshot and the events after it (for the few aggregates
+        that gain an event per request: the counter, the phone index)."""
+        return Repository(event_store=self.events, snapshot_store=self.snapshots).get(
+            aggregate_id)
+
+    def snapshot_now_and_then(self, aggregate: Any) -> None:
+        """Snapshot ``aggregate`` as just saved, every ``SNAPSHOT_EVERY`` versions:
+        from the copy in hand — eventsourcing's own snapshotting would replay the whole
+        history to take it. A cache beside the log: if it fails, loads replay more."""
+        if aggregate.version % SNAPSHOT_EVERY or self.snapshots is None:
+            return
+        snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+        if snapshot_class is None:
+            return
+        try:
+            self.snapshots.put([snapshot_class.take(aggregate)])
+        except Exception:
+            log.warning("snapshot of %s at version %s failed", aggregate.id, aggregate.version,
+                        exc_info=True)
 
     # ---- look-ups --------------------------------------------------------------------
 

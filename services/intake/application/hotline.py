@@ -91,7 +91,7 @@ class Hotline(PersonalData):
     def open_request_for_phone(self, phone: str) -> tuple[uuid.UUID, str] | None:
         """The newest request received with this number within the link window, not closed."""
         try:
-            index: PhoneIndex = self.repository.get(PhoneIndex.create_id(self.phone_key(phone)))
+            index: PhoneIndex = self.from_snapshot(PhoneIndex.create_id(self.phone_key(phone)))
         except AggregateNotFoundError:
             return None
         horizon = self.clock() - self.link_window

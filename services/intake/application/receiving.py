@@ -230,12 +230,15 @@ class Receiving(Duplicates):
         if phone:
             phones = self._phone_index(self.phone_key(phone), trace)
             phones.link(request_id=str(request_id), reference=reference,
-                        received_at=now.isoformat(), trace=trace)
+                        received_at=now.isoformat(), trace=trace,
+                        keep_since=(now - self.link_window).isoformat())
             aggregates.append(phones)
         if call is not None:
             call.convert(request_id=str(request_id), reference=reference, trace=trace)
             aggregates.append(call)
         self.save(*aggregates)
+        if phone:
+            self.snapshot_now_and_then(phones)
         return Accepted(request_id, reference, late, deadline, created=True,
                         channel_rule=channel_rule)
 
@@ -258,7 +261,7 @@ class Receiving(Duplicates):
 
     def _phone_index(self, phone_key: str, trace: dict[str, str | None]) -> PhoneIndex:
         try:
-            index: PhoneIndex = self.repository.get(PhoneIndex.create_id(phone_key))
+            index: PhoneIndex = self.from_snapshot(PhoneIndex.create_id(phone_key))
         except AggregateNotFoundError:
             index = PhoneIndex(phone=phone_key, trace=trace)
         return index

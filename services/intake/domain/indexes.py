@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from eventsourcing.domain import Aggregate, event
 
@@ -53,7 +54,15 @@ class PhoneIndex(Aggregate):
         self.requests: list[dict[str, str]] = []
 
     @event("Linked", topic="hotro.intake:PhoneIndex.Linked")
-    def link(self, *, request_id: str, reference: str, received_at: str,
-             trace: dict[str, str | None]) -> None:
+    def link(self, request_id: str, reference: str, received_at: str,
+             trace: dict[str, str | None], keep_since: str | None = None) -> None:
+        """``keep_since``: forget requests received before it (the link window: calls link
+        only to recent requests, and a number shared by many — a shop's switchboard, a
+        made-up number typed into every form — must not make each receipt heavier).
+        Events stored before it existed carry none and forget nothing."""
         self.requests.append({"request_id": request_id, "reference": reference,
                               "received_at": received_at})
+        if keep_since is not None:
+            since = datetime.fromisoformat(keep_since)
+            self.requests = [r for r in self.requests
+                             if datetime.fromisoformat(r["received_at"]) >= since]
