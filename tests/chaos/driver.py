@@ -208,9 +208,9 @@ class Driver:
             await asyncio.sleep(0.5)
         t.accepted_at = time.monotonic()
         while time.monotonic() < deadline:
-            for sent in self.system.sink.snapshot():
-                found = REFERENCE.search(sent.subject)
-                if found and t.email in sent.rcpt:
+            for subject in self.system.sink.subjects_to(t.email):
+                found = REFERENCE.search(subject)
+                if found:
                     t.reference = found.group(1)
                     break
             if t.reference:
@@ -230,8 +230,8 @@ class Driver:
     async def wait_email(self, t: Tracked, subject_part: str, what: str) -> None:
         deadline = time.monotonic() + STEP_TIMEOUT_S
         while time.monotonic() < deadline:
-            if any(t.email in sent.rcpt and subject_part in sent.subject.lower()
-                   for sent in self.system.sink.snapshot()):
+            if any(subject_part in subject.lower()
+                   for subject in self.system.sink.subjects_to(t.email)):
                 return
             await asyncio.sleep(POLL_S / 2)
         raise StepFailed(f"{what}: timed out")

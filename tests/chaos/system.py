@@ -107,6 +107,9 @@ class CountingSink:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.sent: list[Sent] = []
+        #: subjects by recipient: the driver's waits look up one customer's mail (scanning
+        #: every mail sent for every waiting complaint made a long run quadratic)
+        self._subjects: dict[str, list[str]] = {}
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.content
@@ -117,11 +120,18 @@ class CountingSink:
                       str(msg.get("To", "")))
         with self.lock:
             self.sent.append(record)
+            for rcpt in record.rcpt:
+                self._subjects.setdefault(rcpt, []).append(record.subject)
         return "250 2.0.0 Message accepted"
 
     def snapshot(self) -> list[Sent]:
         with self.lock:
             return list(self.sent)
+
+    def subjects_to(self, rcpt: str) -> list[str]:
+        """The subjects of the mail sent to ``rcpt`` so far, in order."""
+        with self.lock:
+            return list(self._subjects.get(rcpt, ()))
 
 
 # ---- PostgreSQL: a database of our own ---------------------------------------------------
