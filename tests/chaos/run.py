@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -30,6 +31,17 @@ async def run_chaos(config: ChaosConfig, root: Path, say: object = print
     rng = random.Random(config.seed)
     system = ChaosSystem(config, root)
     started = time.monotonic()
+    loop = asyncio.get_running_loop()
+
+    def abort(signum: int) -> None:
+        """Interrupted (a long run stopped by hand): stop everything the run started —
+        processes, the small disk, the database — then leave without the checks."""
+        echo(f"  signal {signum}: stopping everything this run started")
+        system.stop()
+        os._exit(128 + signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, abort, sig)
     try:
         await system.start()
         echo(f"  system up in {time.monotonic() - started:.1f}s ({len(system.replicas)} "
