@@ -36,6 +36,10 @@ class PoisonMessage(Exception):
     pass
 
 
+#: how often a consumer whose lease lapsed looks whether it holds it again
+HELD_AGAIN_POLL_S = 0.05
+
+
 class PartitionConsumer:
     def __init__(self, app: ServiceApplication, js: JetStreamContext, partition: int,
                  metrics: ServiceMetrics, *, batch: int = 64, max_deliver: int = 8,
@@ -89,6 +93,13 @@ class PartitionConsumer:
             return
         try:
             while not stop.is_set():
+                if not self.holds():
+                    # Lease lapsed, and the owner has not stopped us yet (it may be busy
+                    # stopping another partition): fetching now would hand the same message
+                    # back again and again, each time a delivery, until the server's
+                    # max_deliver drops it unprocessed — seen in the chaos runs.
+                    await wait_or_stop(stop, HELD_AGAIN_POLL_S)
+                    continue
                 try:
                     msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout_s)
                 except TimeoutError:
