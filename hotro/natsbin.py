@@ -301,10 +301,15 @@ class NatsCluster:
     nodes: list[NatsServerProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._picked_ports = not self.nodes
         if self.nodes:
             return
+        self._make_nodes()
+
+    def _make_nodes(self) -> None:
         client_ports = [free_port(self.host) for _ in range(self.size)]
         route_ports = [free_port(self.host) for _ in range(self.size)]
+        self.nodes = []
         for i in range(self.size):
             node = f"n{i + 1}"
             self.nodes.append(NatsServerProcess(
@@ -332,6 +337,20 @@ class NatsCluster:
         raise KeyError(server_name)
 
     def start(self, timeout: float = 20.0) -> None:
+        """Start every node and wait until each listens. The ports we picked were free
+        when picked, not held: if another process took one meanwhile, a node exits at
+        once, and the whole cluster is tried again on fresh ports (routes name them all)."""
+        for attempt in range(3):
+            try:
+                self._start_once(timeout)
+                return
+            except ExitedEarly:
+                self.stop()
+                if not self._picked_ports or attempt == 2:
+                    raise
+                self._make_nodes()
+
+    def _start_once(self, timeout: float) -> None:
         for n in self.nodes:
             n.spawn()
         deadline = time.monotonic() + timeout
