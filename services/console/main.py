@@ -33,6 +33,7 @@ from hotro.services.console.settings import ConsoleSettings
 from hotro.services.console.upstream import Caller, UpstreamError, Upstreams
 from hotro.services.console.web import HERE, ConsoleState, render
 from hotro.shared.clock import system_clock
+from hotro.shared.runtime.heap import settle_heap
 from hotro.shared.staff import assertions
 from hotro.shared.staff.http import Policy, PolicyKind, mark_endpoint
 from hotro.shared.staff.sessions import (
@@ -97,6 +98,7 @@ def create_app(settings: ConsoleSettings | None = None, *,
                                                          clock=now)
         elif sessions is None and not settings.allow_memory_sessions:
             raise RuntimeError("no session store: set HOTRO_NATS_URL")
+        settle_heap()
         try:
             yield
         finally:

@@ -24,6 +24,7 @@ from hotro.shared.messaging.provision import wait_provisioned
 from hotro.shared.messaging.relay import OutboxRelay
 from hotro.shared.observability.metrics import ServiceMetrics
 from hotro.shared.privacy.kv import KeyRingUnavailable
+from hotro.shared.runtime.heap import settle_heap
 from hotro.shared.runtime.integrity import build_integrity_router
 from hotro.shared.runtime.limits import RequestLimits
 from hotro.shared.runtime.openapi import (
@@ -236,6 +237,8 @@ def build_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        log.info("%s: %d start-up objects frozen out of the collector's full passes",
+                 runtime.name, settle_heap())
         try:
             yield
         finally:
