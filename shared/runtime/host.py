@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from nats.js import JetStreamContext
@@ -29,6 +30,7 @@ from hotro.shared.runtime.integrity import build_integrity_router
 from hotro.shared.runtime.limits import RequestLimits
 from hotro.shared.runtime.openapi import (
     KEY_RING_RETRY_AFTER_S,
+    STORE_RETRY_AFTER_S,
     document_errors,
     error_responses,
     invalid,
@@ -221,6 +223,19 @@ async def key_ring_unavailable(_: Request, exc: Exception) -> JSONResponse:
         status_code=503, headers={"Retry-After": str(KEY_RING_RETRY_AFTER_S)})
 
 
+async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The event store cannot be reached (a database restarting, its connections cut, a
+    lock not granted in time): the transaction was rolled back, so nothing was recorded;
+    503 with Retry-After, which a client may retry (with its idempotency key) — not a 500."""
+    log.warning("%s %s refused, the event store is unavailable: %s",
+                request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "the service's event store cannot be reached right now "
+                   f"({type(exc).__name__}: {exc}); nothing was recorded; try again in "
+                   f"{STORE_RETRY_AFTER_S} seconds"},
+        status_code=503, headers={"Retry-After": str(STORE_RETRY_AFTER_S)})
+
+
 class ReplayStarted(BaseModel):
     replaying_from: int = Field(description="the relay publishes every event after this")
     until: int = Field(description="the end of the log when the replay was asked for")
@@ -309,5 +324,7 @@ def build_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
     http.add_middleware(RequestLimits, max_body_bytes=settings.http_max_body_bytes(),
                         body_timeout_s=settings.http_body_timeout_s)
     http.add_exception_handler(KeyRingUnavailable, key_ring_unavailable)
+    for unreachable in (OperationalError, InterfaceError):
+        http.add_exception_handler(unreachable, store_unavailable)
     document_errors(http, validation_error=validation_error, unavailable=True)
     return http

@@ -48,9 +48,12 @@ DESCRIPTIONS: dict[int, str] = {
 }
 #: what a client is told to wait when the data-key store is unavailable (503)
 KEY_RING_RETRY_AFTER_S = 5
+#: … and when the service's event store is (a database restarting, connections cut)
+STORE_RETRY_AFTER_S = 2
 UNAVAILABLE: dict[str, Any] = {
-    "description": "temporarily unavailable: the customers' data keys cannot be reached "
-                   "(the body says why); retry after Retry-After seconds",
+    "description": "temporarily unavailable: the customers' data keys or the service's "
+                   "event store cannot be reached (the body says which and why); nothing "
+                   "was recorded; retry after Retry-After seconds",
     "headers": {"Retry-After": {"description": "seconds to wait before retrying",
                                 "schema": {"type": "integer"}}},
     "content": {"application/json": {"schema": {"$ref": REF + ERROR_DETAIL}}},
