@@ -38,6 +38,13 @@ REFERENCE = re.compile(r"\[((?:KN|TV)-\d{4}-\d{6})\]")
 #: how long one step of one complaint may take under faults before the driver gives up
 STEP_TIMEOUT_S = 240.0
 POLL_S = 1.0
+#: a step that is slow under faults is looked at less and less often, up to this
+POLL_MAX_S = 4.0
+#: HTTP requests in flight at once. Thousands of complaints polling at once queue inside
+#: httpx's pool, whose request-to-connection assignment walks every queued request for
+#: every connection: at ~1,400 complaints in flight the driver's own CPU was the limit
+#: (one core at 100%, the services mostly idle). Queue here instead.
+IN_FLIGHT = 48
 
 
 class StepFailed(Exception):
@@ -81,6 +88,7 @@ class Driver:
         self.submitting_done = asyncio.Event()
         self.eager_info = os.environ.get("HOTRO_CHAOS_EAGER_INFO", "") in ("1", "true")
         self._client: httpx.AsyncClient | None = None
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -96,8 +104,9 @@ class Driver:
         the outcome is unknown."""
         url = self.rng.choice(self.system.urls(service)) + path
         try:
-            resp = await self.client.request(method, url, json=json, headers=headers,
-                                             params=params)
+            async with self._in_flight:
+                resp = await self.client.request(method, url, json=json, headers=headers,
+                                                 params=params)
         except httpx.HTTPError:
             return None
         if resp.status_code >= 500:
@@ -114,11 +123,13 @@ class Driver:
     async def wait_case(self, t: Tracked, done: Callable[[dict[str, Any]], bool],
                         what: str) -> dict[str, Any]:
         deadline = time.monotonic() + STEP_TIMEOUT_S
+        pause = POLL_S
         while time.monotonic() < deadline:
             case = await self.case(t)
             if case and done(case):
                 return case
-            await asyncio.sleep(POLL_S)
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.25, POLL_MAX_S)
         raise StepFailed(f"{what}: timed out (state {(await self.case(t)).get('state')})")
 
     async def act(self, t: Tracked, role: str, action: str, body: dict[str, Any],
@@ -324,7 +335,7 @@ class Driver:
 
     async def run(self) -> list[Tracked]:
         cfg = self.config
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
         async with httpx.AsyncClient(timeout=30, limits=limits) as client:
             self._client = client
             tasks = []
