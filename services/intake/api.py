@@ -454,7 +454,9 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
                              incident_date_given=request.incident_date_given)
 
     @router.post("/{id_or_reference}/info", status_code=202)
-    async def provide_info(id_or_reference: str, body: InfoIn, caller: InfoCaller
+    async def provide_info(id_or_reference: str, body: InfoIn, caller: InfoCaller,
+                           response: Response,
+                           idempotency_key: Annotated[str | None, Header()] = None,
                            ) -> dict[str, str]:
         """Information for the case: from its customer (their link; channel web) or entered
         by staff for the customer (at the counter, from a call, from a letter). On a closed
@@ -473,13 +475,20 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
                                 "nhận qua kênh nào)", "Field required (how staff got it)")])
         else:
             channel = body.channel
+        key = _scoped_key(idempotency_key, caller.staff, f"info:{request.id}")
         try:
-            stored = await asyncio.to_thread(
-                app.provide_info, request.id, channel=channel, content=body.content,
+            stored, added = await asyncio.to_thread(
+                app.provide_info_once, request.id, channel=channel, content=body.content,
                 items=list(body.items), trace=caller.trace(),
-                refuse_closed=caller.customer is None)
+                refuse_closed=caller.customer is None, scoped_key=key)
         except RequestClosed as exc:
             raise HTTPException(409, str(exc)) from None
+        except IdempotencyConflict as exc:
+            raise FieldErrors([("Idempotency-Key", "key_reused",
+                                "Khóa này đã được dùng cho thông tin khác; hãy dùng khóa mới "
+                                "cho thông tin mới", str(exc))]) from None
+        if not added:
+            response.status_code = 200  # the same information, already recorded
         return {"id": str(request.id), "reference": request.reference,
                 "received_as": "follow_up" if stored.closed else "information"}
 

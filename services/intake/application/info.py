@@ -10,7 +10,9 @@ from eventsourcing.persistence import IntegrityError
 
 from hotro.services.intake.application.base import IntakeBase, backoff
 from hotro.services.intake.application.incident_dates import note_incident_date_given
-from hotro.services.intake.domain import MessageIndex, Request
+from hotro.services.intake.application.receiving import IdempotencyConflict
+from hotro.services.intake.domain import MessageIndex, Request, ScopedKey
+from hotro.services.intake.domain.idempotency import info_fingerprint
 
 
 class RequestClosed(ValueError):
@@ -18,18 +20,34 @@ class RequestClosed(ValueError):
 
 
 class ProvidingInfo(IntakeBase):
-    def provide_info(self, request_id: uuid.UUID, *, channel: str, content: str,
+    def provide_info(self, request_id: uuid.UUID, **kwargs: Any) -> Request:
+        """Add the information to the request (``provide_info_once``, without telling
+        whether it was new)."""
+        return self.provide_info_once(request_id, **kwargs)[0]
+
+    def provide_info_once(self, request_id: uuid.UUID, *, channel: str, content: str,
                      items: list[str], trace: dict[str, str | None],
                      attachments: list[dict[str, Any]] | None = None,
                      inbound_message_id: str | None = None,
                      mail_auth: dict[str, Any] | None = None,
                      mail: dict[str, Any] | None = None,
-                     refuse_closed: bool = False, retries: int = 5) -> Request:
+                     refuse_closed: bool = False, retries: int = 5,
+                     scoped_key: ScopedKey | None = None) -> tuple[Request, bool]:
         """Add the information to the request. ``refuse_closed`` (HTTP): a closed case
         raises RequestClosed instead; email to a closed case is still recorded, so staff
-        see the customer wrote (routing notes it and may reopen)."""
+        see the customer wrote (routing notes it and may reopen). ``scoped_key``: an HTTP
+        caller's Idempotency-Key — information it already brought is not added again
+        (the flag returned is False); the same key with other information raises
+        IdempotencyConflict."""
+        idempotency = None
+        if scoped_key is not None:
+            idempotency = {"key_id": scoped_key.info_key_id,
+                           "fingerprint": info_fingerprint(channel, content, items,
+                                                           self.hash_secret)}
         for attempt in range(retries):
             request = self.get_request(request_id)
+            if idempotency is not None and self.already_recorded(request, idempotency):
+                return request, False
             if refuse_closed and request.closed:
                 raise RequestClosed(
                     f"case {request.reference} is closed: information can no longer be "
@@ -37,7 +55,7 @@ class ProvidingInfo(IntakeBase):
             request.provide_info(reference=request.reference, channel=channel,
                                  content=content, items=items, attachments=attachments or [],
                                  inbound_message_id=inbound_message_id, trace=trace,
-                                 mail_auth=mail_auth, mail=mail)
+                                 mail_auth=mail_auth, mail=mail, idempotency=idempotency)
             note_incident_date_given(request, content, self.clock(), self.filing_check,
                                      trace)
             aggregates: list[Any] = [request]
@@ -47,9 +65,21 @@ class ProvidingInfo(IntakeBase):
                                                trace=trace))
             try:
                 self.save(*aggregates)
-                return request
+                return request, True
             except IntegrityError:
                 if inbound_message_id or attempt == retries - 1:
                     raise  # email: the caller looks again (the Message-ID may be known now)
                 backoff(attempt)  # the case changed meanwhile (closed?): look again
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def already_recorded(request: Request, idempotency: dict[str, str]) -> bool:
+        """Whether this key already brought this information to the request."""
+        known = request.info_keys.get(idempotency["key_id"])
+        if known is None:
+            return False
+        if known != idempotency["fingerprint"]:
+            raise IdempotencyConflict(
+                f"Idempotency-Key already brought other information to {request.reference}; "
+                "use a new key for new information")
+        return True

@@ -54,6 +54,12 @@ class ScopedKey:
                           "intake/idempotency/v2/" + json.dumps([self.scope, self.key]))
 
     @property
+    def info_key_id(self) -> str:
+        """What a request remembers of the key that brought it information."""
+        text = json.dumps([self.scope, self.key], ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @property
     def legacy_request_id(self) -> uuid.UUID | None:
         """The id the same key named before scoping (None for email's old namespace)."""
         if self.key.lower().startswith("email:"):
@@ -87,6 +93,14 @@ def fingerprint(fields: Mapping[str, Any], secret: bytes) -> str:
                  if name != "customer"}
     canonical["customer"] = {name: _canonical(customer.get(name))
                              for name in CUSTOMER_FIELDS}
+    text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def info_fingerprint(channel: str, content: str, items: list[str], secret: bytes) -> str:
+    """HMAC-SHA-256 (hex) of information brought for a request, canonical as above."""
+    canonical = {"channel": _canonical(channel), "content": _canonical(content),
+                 "items": sorted(str(_canonical(i) or "") for i in items)}
     text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
 

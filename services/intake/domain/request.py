@@ -42,6 +42,7 @@ class Request(Aggregate):
             attachments: list[dict[str, Any]]
             inbound_message_id: str | None
             mail_auth: dict[str, Any] | None  # absent in events stored before
+            idempotency: dict[str, str] | None  # absent in events stored before
 
         class DeliveryBounced(Aggregate.Event):
             reference: str
@@ -101,6 +102,9 @@ class Request(Aggregate):
         self.filing_deadline = filing_deadline
         self.trace = trace
         self.info: list[dict[str, Any]] = []
+        #: an HTTP caller's idempotency key (its id) → the fingerprint of the information
+        #: it first brought: a retry after an unknown outcome adds nothing
+        self.info_keys: dict[str, str] = {}
         self.message_ids: list[str] = []
         self.bounces: list[dict[str, str]] = []
         #: delivery status notices saying one of our emails is only delayed (not bounced)
@@ -127,13 +131,18 @@ class Request(Aggregate):
                      attachments: list[dict[str, Any]], inbound_message_id: str | None,
                      trace: dict[str, str | None],
                      mail_auth: dict[str, Any] | None = None,
-                     mail: dict[str, Any] | None = None) -> None:
+                     mail: dict[str, Any] | None = None,
+                     idempotency: dict[str, str] | None = None) -> None:
         """``mail_auth``: for an email, what vouched for its sender (SPF/DKIM/DMARC as our
         receiving host or our own DKIM check saw them); absent in events stored before.
         ``mail``: for an email, what staff should know about how it was read (notes,
-        refused attachments, the raw message kept) — ``adapters/inbound_mail.py``."""
+        refused attachments, the raw message kept) — ``adapters/inbound_mail.py``.
+        ``idempotency``: an HTTP caller's key (``key_id``) and the information's
+        ``fingerprint``; absent in events stored before and for email (its Message-ID)."""
         self.info.append({"channel": channel, "content": content, "items": items,
                           "attachments": attachments, **({"mail": mail} if mail else {})})
+        if idempotency:
+            self.info_keys[idempotency["key_id"]] = idempotency["fingerprint"]
 
     @event("OutboundMessageLinked", topic="hotro.intake:Request.OutboundMessageLinked")
     def link_outbound_message(self, *, message_id: str, trace: dict[str, str | None]) -> None:
