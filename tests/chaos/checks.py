@@ -54,7 +54,9 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
 CUSTOMER_EMAILS = {"info": 3, "refer": 2, "resolve": 1}
 #: faults that can make notify send a message twice — the documented crash window
 #: (services/notify/workers.py): it dies, stalls past its lease, or loses its store
-#: between the SMTP server's 250 and the stored Sent
+#: between the SMTP server's 250 and the stored Sent. A slowed or stalled link to
+#: PostgreSQL is the store lost for a while (its connections time out, the Sent is not
+#: stored, the delivery is tried again); its effects last up to ~30 s after it begins.
 CRASH_WINDOW_S = 20.0
 #: ``hotro audit verify`` exits 3 when it cannot reach NATS (not a finding): tried again
 AUDIT_ATTEMPTS = 3
@@ -62,7 +64,8 @@ AUDIT_RETRY_S = 5.0
 
 
 def _can_resend(fault: Fault) -> bool:
-    return fault.target.startswith("notify") or fault.kind in ("cut-db", "restart-postgres")
+    return (fault.target.startswith("notify") or fault.kind in ("cut-db", "restart-postgres")
+            or (fault.kind == "net-delay" and fault.target == "postgres"))
 
 
 @dataclass
