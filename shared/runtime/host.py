@@ -213,27 +213,28 @@ class ServiceRuntime:
         }
 
 
+def _unavailable(detail: str, retry_after_s: int) -> JSONResponse:
+    """A temporary state: 503 with Retry-After (and the reason) rather than a 500."""
+    return JSONResponse({"detail": f"{detail}; try again in {retry_after_s} seconds"},
+                        status_code=503, headers={"Retry-After": str(retry_after_s)})
+
+
 async def key_ring_unavailable(_: Request, exc: Exception) -> JSONResponse:
-    """The customers' data keys cannot be reached (NATS down, no stream leader): a
-    temporary state, so 503 with Retry-After rather than a 500."""
+    """The customers' data keys cannot be reached (NATS down, no stream leader)."""
     log.warning("request refused, the data-key store is unavailable: %s", exc)
-    return JSONResponse(
-        {"detail": "the customers' data keys cannot be reached right now (the key store "
-                   f"is unavailable: {exc}); try again in {KEY_RING_RETRY_AFTER_S} seconds"},
-        status_code=503, headers={"Retry-After": str(KEY_RING_RETRY_AFTER_S)})
+    return _unavailable("the customers' data keys cannot be reached right now (the key "
+                        f"store is unavailable: {exc})", KEY_RING_RETRY_AFTER_S)
 
 
 async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The event store cannot be reached (a database restarting, its connections cut, a
-    lock not granted in time): the transaction was rolled back, so nothing was recorded;
-    503 with Retry-After, which a client may retry (with its idempotency key) — not a 500."""
+    lock not granted in time): the transaction was rolled back, so nothing was recorded
+    and a client may retry (with its idempotency key)."""
     log.warning("%s %s refused, the event store is unavailable: %s",
                 request.method, request.url.path, exc)
-    return JSONResponse(
-        {"detail": "the service's event store cannot be reached right now "
-                   f"({type(exc).__name__}: {exc}); nothing was recorded; try again in "
-                   f"{STORE_RETRY_AFTER_S} seconds"},
-        status_code=503, headers={"Retry-After": str(STORE_RETRY_AFTER_S)})
+    return _unavailable("the service's event store cannot be reached right now "
+                        f"({type(exc).__name__}: {exc}); nothing was recorded",
+                        STORE_RETRY_AFTER_S)
 
 
 class ReplayStarted(BaseModel):
