@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from eventsourcing.persistence import IntegrityError
 
@@ -19,26 +19,38 @@ class RequestClosed(ValueError):
     """Information for a closed case: refused, with the reason (never stored silently)."""
 
 
+class InfoGiven(TypedDict):
+    """What the customer brought, and where it came from (one list of parameters for
+    ``provide_info`` and ``provide_info_once``, checked at every caller)."""
+
+    channel: str
+    content: str
+    items: list[str]
+    trace: dict[str, str | None]
+    attachments: NotRequired[list[dict[str, Any]] | None]
+    inbound_message_id: NotRequired[str | None]
+    mail_auth: NotRequired[dict[str, Any] | None]
+    mail: NotRequired[dict[str, Any] | None]
+
+
 class ProvidingInfo(IntakeBase):
-    def provide_info(self, request_id: uuid.UUID, **kwargs: Any) -> Request:
+    def provide_info(self, request_id: uuid.UUID, **given: Unpack[InfoGiven]) -> Request:
         """Add the information to the request (``provide_info_once``, without telling
         whether it was new)."""
-        return self.provide_info_once(request_id, **kwargs)[0]
+        return self.provide_info_once(request_id, **given)[0]
 
-    def provide_info_once(self, request_id: uuid.UUID, *, channel: str, content: str,
-                     items: list[str], trace: dict[str, str | None],
-                     attachments: list[dict[str, Any]] | None = None,
-                     inbound_message_id: str | None = None,
-                     mail_auth: dict[str, Any] | None = None,
-                     mail: dict[str, Any] | None = None,
-                     refuse_closed: bool = False, retries: int = 5,
-                     scoped_key: ScopedKey | None = None) -> tuple[Request, bool]:
+    def provide_info_once(self, request_id: uuid.UUID, *, refuse_closed: bool = False,
+                          retries: int = 5, scoped_key: ScopedKey | None = None,
+                          **given: Unpack[InfoGiven]) -> tuple[Request, bool]:
         """Add the information to the request. ``refuse_closed`` (HTTP): a closed case
         raises RequestClosed instead; email to a closed case is still recorded, so staff
         see the customer wrote (routing notes it and may reopen). ``scoped_key``: an HTTP
         caller's Idempotency-Key — information it already brought is not added again
         (the flag returned is False); the same key with other information raises
         IdempotencyConflict."""
+        channel, content, items, trace = (given["channel"], given["content"],
+                                          given["items"], given["trace"])
+        inbound_message_id = given.get("inbound_message_id")
         idempotency = None
         if scoped_key is not None:
             idempotency = {"key_id": scoped_key.info_key_id,
@@ -53,9 +65,11 @@ class ProvidingInfo(IntakeBase):
                     f"case {request.reference} is closed: information can no longer be "
                     "added to it (ask for it to be reopened by calling the hotline)")
             request.provide_info(reference=request.reference, channel=channel,
-                                 content=content, items=items, attachments=attachments or [],
+                                 content=content, items=items,
+                                 attachments=given.get("attachments") or [],
                                  inbound_message_id=inbound_message_id, trace=trace,
-                                 mail_auth=mail_auth, mail=mail, idempotency=idempotency)
+                                 mail_auth=given.get("mail_auth"), mail=given.get("mail"),
+                                 idempotency=idempotency)
             note_incident_date_given(request, content, self.clock(), self.filing_check,
                                      trace)
             aggregates: list[Any] = [request]
