@@ -246,7 +246,9 @@ class Profiler:
         suffix = {"flamegraph": "svg", "speedscope": "speedscope.json", "raw": "txt"}[self.fmt]
         out = self.out_dir / f"{label}.{suffix}"
         proc = subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--rate", "100", "--nonblocking",
+            # --gil: only the thread holding the GIL is sampled, so the profile is where the
+            # Python CPU goes (threads waiting on a lock, a pool or the GIL are left out)
+            [exe, "record", "--pid", str(pid), "--rate", "200", "--nonblocking", "--gil",
              "--format", self.fmt, "--output", str(out)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **supervised_child())
         self.running.append((proc, out))
@@ -814,20 +816,36 @@ class Lifecycle:
         self.stall_timeout = stall_timeout
         self.next_i = 0
         self.http_failures: list[str] = []
+        self.retried: list[str] = []
 
     @contextlib.asynccontextmanager
     async def client(self) -> AsyncIterator[httpx.AsyncClient]:
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+        # The services close a connection idle for 5 s (http_keep_alive_s); a client that
+        # keeps it as long races that close and reads nothing back (seen: ReadError('')).
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200,
+                              keepalive_expiry=2.0)
         async with httpx.AsyncClient(base_url=self.intake_url, timeout=120,
                                      limits=limits) as client:
             yield client
 
     async def submit(self, client: httpx.AsyncClient, s: Sample) -> bool:
-        try:
-            r = await client.post("/api/complaints", json=complaint_body(self.run, s.i))
-        except httpx.HTTPError as exc:
-            self.http_failures.append(f"#{s.i}: {exc!r}")
-            return False
+        """POST the complaint; a connection lost before any answer is retried once with
+        the same Idempotency-Key, as a careful client does (the case is made once)."""
+        headers = {"Idempotency-Key": f"bench-{self.run}-{s.i}"}
+        for attempt in (1, 2):
+            try:
+                r = await client.post("/api/complaints", json=complaint_body(self.run, s.i),
+                                      headers=headers)
+                break
+            except httpx.TransportError as exc:
+                if attempt == 1 and not isinstance(exc, httpx.TimeoutException):
+                    self.retried.append(f"#{s.i}: {exc!r}")
+                    continue
+                self.http_failures.append(f"#{s.i}: {exc!r}")
+                return False
+            except httpx.HTTPError as exc:
+                self.http_failures.append(f"#{s.i}: {exc!r}")
+                return False
         if r.status_code != 201:
             self.http_failures.append(f"#{s.i}: HTTP {r.status_code} {r.text[:200]}")
             return False
@@ -1090,6 +1108,10 @@ async def bench_store(kind: str, a: argparse.Namespace, work: Path,
                 result.failures += [f"{mode}: {p}" for p in problems]
                 result.failures += [f"{mode}: {f}" for f in life.http_failures]
                 life.http_failures.clear()
+                if life.retried:
+                    print(f"[{kind}] {mode}: {len(life.retried)} submission(s) retried after a "
+                          f"lost connection: {', '.join(life.retried[:3])}", flush=True)
+                    life.retried.clear()
                 m = summarise(mode, samples)
                 delta = CpuMeter.delta(before, after)
                 ours = {*SERVICES, "nats", *(f"pg:{s}" for s in SERVICES)}
