@@ -1,4 +1,4 @@
-"""Outgoing email: build a threaded, injection-safe MIME message and hand it to SMTP or a Maildir.
+"""Outgoing email: write a threaded, injection-safe MIME message and hand it to SMTP or a Maildir.
 
 Both mailers are synchronous (``smtplib``, ``mailbox``); the notify service calls them in a
 worker thread. Retry policy belongs to the caller: mailers only classify failures.
@@ -12,21 +12,16 @@ import smtplib
 import ssl
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
 from os import PathLike
 from pathlib import Path
 from typing import Final, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hotro.services.notify.adapters.headers import (
-    HeaderInjectionError,
-    safe_header,
-    set_unstructured,
-)
+from hotro.services.notify.adapters import mime_writer
+from hotro.services.notify.adapters.headers import HeaderInjectionError, safe_header
 from hotro.services.notify.application.channel import (
     ChannelFailure,
     PermanentFailure,
@@ -150,10 +145,10 @@ def _as_address(value: Address | str) -> Address:
     return Address(addr_spec=_check_address("from", value))
 
 
-def build_mime(
-    email: OutgoingEmail, sender: Address | str, *, date: datetime | None = None
-) -> EmailMessage:
-    """A multipart/alternative (or text-only) UTF-8 message ready for ``smtplib``.
+def build_mime(email: OutgoingEmail, sender: Address | str, *,
+               date: datetime | None = None, linesep: bytes = b"\r\n") -> bytes:
+    """The message's bytes: multipart/alternative (or text only), UTF-8, 7-bit clean
+    (``mime_writer``). ``linesep``: CRLF on the wire, LF in a Maildir file.
 
     Re-checks every header value even though ``OutgoingEmail`` validates on construction,
     because ``model_construct``/``model_copy`` skip validation.
@@ -163,33 +158,29 @@ def build_mime(
     references = [_check_msg_id(item) for item in email.references]
     if in_reply_to is not None and in_reply_to not in references:
         references.append(in_reply_to)
-
-    message = EmailMessage()
-    message["From"] = _as_address(sender)
-    message["To"] = Address(
-        display_name=safe_header("to", email.to_name or ""),
-        addr_spec=_check_address("to", email.to),
-    )
-    message["Date"] = format_datetime(date or datetime.now(UTC))
-    set_unstructured(message, "Subject", subject_with_reference(email.subject, reference))
-    message["Message-ID"] = _check_msg_id(email.message_id)
+    source = _as_address(sender)
+    subject = safe_header("subject", subject_with_reference(email.subject, reference))
+    headers = [
+        mime_writer.mailbox("From", source.display_name, source.addr_spec),
+        mime_writer.mailbox("To", safe_header("to", email.to_name or ""),
+                            _check_address("to", email.to)),
+        mime_writer.date_header(date),
+        mime_writer.unstructured("Subject", subject),
+        [f"Message-ID: {_check_msg_id(email.message_id)}"],
+    ]
     if in_reply_to is not None:
-        message["In-Reply-To"] = in_reply_to
+        headers.append([f"In-Reply-To: {in_reply_to}"])
     if references:
-        message["References"] = " ".join(references)
-    message["X-Hotro-Reference"] = reference
+        headers.append(mime_writer.fold("References", references))
+    headers.append([f"X-Hotro-Reference: {reference}"])
     if email.auto_submitted:
-        message["Auto-Submitted"] = "auto-generated"
-    # quoted-printable keeps the body 7-bit: no reliance on the relay offering 8BITMIME.
-    message.set_content(email.text, charset="utf-8", cte="quoted-printable")
-    if email.html is not None:
-        message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return message
+        headers.append(["Auto-Submitted: auto-generated"])
+    return mime_writer.write_message(headers, email.text, email.html, linesep=linesep)
 
 
-def _build(email: OutgoingEmail, sender: Address | str) -> EmailMessage:
+def _build(email: OutgoingEmail, sender: Address | str, linesep: bytes) -> bytes:
     try:
-        return build_mime(email, sender)
+        return build_mime(email, sender, linesep=linesep)
     except ValueError as exc:  # HeaderInjectionError included: never send, never retry
         raise PermanentFailure(f"refused to build the message: {exc}") from exc
 
@@ -240,7 +231,7 @@ class SmtpMailer:
         self._implicit_tls = implicit_tls
 
     def send(self, email: OutgoingEmail) -> None:
-        message = _build(email, self._sender)
+        message = _build(email, self._sender, b"\r\n")
         in_transaction = False
         try:
             with self._connect() as smtp:
@@ -251,7 +242,7 @@ class SmtpMailer:
                 if self._username is not None:
                     smtp.login(self._username, self._password or "")
                 in_transaction = True
-                smtp.send_message(message, from_addr=self._sender.addr_spec, to_addrs=[email.to])
+                smtp.sendmail(self._sender.addr_spec, [email.to], message)
         except smtplib.SMTPRecipientsRefused as exc:
             code, raw = next(iter(exc.recipients.values()))
             raise _by_code(code, _reason(raw)) from exc
@@ -289,7 +280,7 @@ class MaildirMailer:
         return self._path
 
     def send(self, email: OutgoingEmail) -> None:
-        data = _build(email, self._sender).as_bytes()
+        data = _build(email, self._sender, b"\n")
         try:
             with self._lock:
                 mailbox.Maildir(self._path, create=True).add(data)

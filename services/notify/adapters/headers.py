@@ -1,9 +1,8 @@
-"""Header-value hygiene shared by the email builders."""
+"""Header-value hygiene and RFC 2047 encoded words for the email writer."""
 
 from __future__ import annotations
 
 import base64
-from email.message import EmailMessage
 from typing import Final
 
 # Everything str.splitlines() breaks on, plus NUL: any of these in a header value could end
@@ -21,50 +20,42 @@ def safe_header(name: str, value: str) -> str:
     return value
 
 
-# Python's policies refold any stored line longer than this, which would bring the bug back.
-_MAX_LINE: Final = 78
+#: RFC 5322's recommended line length, which the writer keeps to
+MAX_LINE: Final = 78
 _EW_OVERHEAD: Final = len("=?utf-8?b??=")
 
 
 def _bytes_for(width: int) -> int:
     """How many UTF-8 bytes fit in one encoded word of at most ``width`` characters."""
-    return (width - _EW_OVERHEAD) // 4 * 3
+    return max(3, (width - _EW_OVERHEAD) // 4 * 3)
 
 
-def _encoded_words(text: str, first_budget: int) -> list[str]:
-    budget = first_budget
+def encoded_words(text: str, first_width: int) -> list[str]:
+    """``text`` as RFC 2047 encoded words (UTF-8, base64): the first at most
+    ``first_width`` characters long, the others fitting a continuation line.
+
+    Every space travels inside a word, because a reader drops the whitespace between two
+    encoded words. A word ends after a space where it can: some readers (Python's own,
+    in display names) put a space between two encoded words of a phrase, and there one
+    already is. No character is split across two words.
+    """
+    budget = _bytes_for(first_width)
     chunks: list[str] = []
     current = ""
+    size = 0
     for ch in text:
-        if current and len((current + ch).encode("utf-8")) > budget:
-            chunks.append(current)
-            current = ch
-            budget = _bytes_for(_MAX_LINE - 1)  # continuation lines start with one space
-        else:
-            current += ch
+        n = len(ch.encode("utf-8"))
+        if current and size + n > budget:
+            cut = current.rfind(" ") + 1
+            if 0 < cut < len(current):  # end the word after its last space
+                chunks.append(current[:cut])
+                current = current[cut:]
+            else:
+                chunks.append(current)
+                current = ""
+            size = len(current.encode("utf-8"))
+            budget = _bytes_for(MAX_LINE - 1)  # continuation lines start with one space
+        current += ch
+        size += n
     chunks.append(current)
     return [f"=?utf-8?b?{base64.b64encode(c.encode('utf-8')).decode('ascii')}?=" for c in chunks]
-
-
-def set_unstructured(message: EmailMessage, name: str, value: str) -> None:
-    """Set a free-text header such as Subject, encoding non-ASCII text ourselves.
-
-    CPython 3.11's folder drops the space between two encoded words when it has to fold a
-    long non-ASCII value ("tiếp nhận khiếu nại" arrives as "tiếp nhậnkhiếu nại"). Here every
-    space travels inside an encoded word, every line fits so nothing is refolded, and a
-    leading ASCII part (the "[KN-…]" tag) stays readable in the raw header.
-    """
-    safe_header(name, value)
-    if value.isascii():
-        message[name] = value
-        return
-    first_non_ascii = next(i for i, ch in enumerate(value) if not ch.isascii())
-    cut = value.rfind(" ", 0, first_non_ascii)
-    plain, rest = (value[:cut], value[cut + 1 :]) if cut > 0 else ("", value)
-    lead = len(name) + 2 + (len(plain) + 1 if plain else 0)
-    if _bytes_for(_MAX_LINE - lead) < 8:  # a long ASCII lead: encode everything instead
-        plain, rest, lead = "", value, len(name) + 2
-    words = _encoded_words(rest, _bytes_for(_MAX_LINE - lead))
-    if plain:
-        words[0] = f"{plain} {words[0]}"
-    message.set_raw(name, "\r\n ".join(words))
