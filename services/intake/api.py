@@ -22,7 +22,7 @@ Who may call what (every route declares it, ``shared/staff/http.py``):
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -51,6 +51,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from starlette.concurrency import run_in_threadpool
 
 from hotro.services.intake.adapters import hotline_webhook as hotline
 from hotro.services.intake.adapters.email import AttachmentStore, EmailLimits
@@ -318,15 +319,17 @@ class Caller:
                      correlation_id=correlation).as_dict()
 
 
-def _maybe_staff() -> Callable[..., Principal | None]:
+def _maybe_staff() -> Callable[..., Awaitable[Principal | None]]:
     """None without a bearer (the public web form); else a staff member who takes
     requests (401 for a bad token, 403 for another role)."""
     member = staff(*INTAKE_STAFF)
 
-    def maybe(request: Request, credentials: StaffCredentials) -> Principal | None:
+    async def maybe(request: Request, credentials: StaffCredentials) -> Principal | None:
+        # async: the public form (no bearer) costs no hop to a worker thread; a token is
+        # checked there, as every staff dependency is (the directory may read a file)
         if credentials is None or not credentials.credentials:
             return None
-        return member(request, credentials)
+        return await run_in_threadpool(member, request, credentials)
 
     return maybe
 

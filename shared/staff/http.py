@@ -243,7 +243,7 @@ def public(reason: str) -> Callable[[], None]:
     if not reason.strip():
         raise ValueError("a public endpoint needs a reason")
 
-    def anyone() -> None:
+    async def anyone() -> None:  # async: FastAPI would run a plain def in a worker thread
         return None
 
     return _mark(Policy(PolicyKind.PUBLIC, reason=reason), anyone)
@@ -313,7 +313,7 @@ def internal() -> Callable[..., None]:
     routes to them; a request that came through a proxy (``Via``, ``Forwarded``,
     ``X-Forwarded-*``) is answered 404 as well."""
 
-    def own_listener_only(request: Request) -> None:
+    async def own_listener_only(request: Request) -> None:
         if any(name in request.headers for name in PROXY_HEADERS):
             raise HTTPException(404, "Not Found")
 
