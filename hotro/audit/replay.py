@@ -109,8 +109,7 @@ def routing_rows_rebuilt(app: Any) -> tuple[int, dict[str, dict[str, Any]]]:
     from hotro.services.routing.views import CaseQueues
 
     queues = CaseQueues(app)
-    with queues._lock:
-        read = queues.follower.catch_up()
+    read = queues.refresh()  # as the service rebuilds it at start
     return read, {r["complaint_id"]: r for r in queues.list()}
 
 
@@ -150,8 +149,7 @@ def notify_rows_rebuilt(app: Any) -> tuple[int, dict[str, dict[str, Any]]]:
     from hotro.services.notify.views import DispatchLog
 
     log = DispatchLog(app)
-    with log._lock:
-        read = log._follower.catch_up()
+    read = log.catch_up()  # as the service rebuilds it at start
     rows = {r["id"]: r for r in log.entries(limit=10**9)}
     return read, rows
 

@@ -41,9 +41,10 @@ class DispatchLog:
         self._db = ReadModelDb(_SCHEMA)
         self._follower = LogFollower(app, self._apply)
 
-    def catch_up(self) -> None:
+    def catch_up(self) -> int:
+        """Apply what was stored since; returns how many events were read."""
         with self._lock:
-            self._follower.catch_up_into(self._db)
+            return self._follower.catch_up_into(self._db)
 
     def entries(self, *, complaint_id: uuid.UUID | None = None, status: str | None = None,
                 purpose: str | None = None, offset: int = 0,

@@ -121,16 +121,10 @@ class CaseQueues:
         self._lock = threading.Lock()
         self.follower = LogFollower(app, self._apply)
 
-    def refresh(self) -> None:
+    def refresh(self) -> int:
+        """Apply what was stored since; returns how many events were read."""
         with self._lock:
-            start = self.follower.position
-            try:
-                with self._db.batch():
-                    self.follower.catch_up()
-            except BaseException:
-                # the batch rolled back: read those events again next time
-                self.follower.position = start
-                raise
+            return self.follower.catch_up_into(self._db)
 
     def close(self) -> None:
         self._db.close()

@@ -30,10 +30,11 @@ class LogFollower:
     def catch_up_into(self, db: ReadModelDb) -> int:
         """``catch_up`` as one transaction of ``db``: if reading or applying fails half-way
         the transaction is rolled back and the position goes back to where the tables
-        are (else the events read before the failure would be missing for good)."""
+        are (else the events read before the failure would be missing for good). From
+        the start of the log (a process starting, a replay) it is a bulk load."""
         position = self.position
         try:
-            with db.batch():
+            with db.bulk() if position == 0 else db.batch():
                 return self.catch_up()
         except BaseException:
             self.position = position

@@ -12,10 +12,12 @@ before).
 
 Thread-safe: one connection behind a lock (HTTP handlers and workers call in from
 threads). Callers group a catch-up's writes in ``batch()`` (one transaction, not one
-per event)."""
+per event), and a rebuild from the start of the log in ``bulk()`` (the secondary indexes
+built once at the end instead of kept up to date row by row)."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,6 +31,10 @@ DEFAULT_CACHE_KIB = 512
 
 Params = Sequence[Any] | dict[str, Any]
 
+#: a plain secondary index: only speed depends on it, so a bulk load may build it last
+#: (a UNIQUE index is a constraint an upsert relies on: never deferred)
+_SECONDARY_INDEX = re.compile(r"^\s*CREATE\s+INDEX\s+(\w+)\s", re.IGNORECASE)
+
 
 class ReadModelDb:
     def __init__(self, schema: str, *, cache_kib: int = DEFAULT_CACHE_KIB) -> None:
@@ -41,6 +47,25 @@ class ReadModelDb:
                        "synchronous=OFF", "temp_store=FILE"):
             self._conn.execute(f"PRAGMA {pragma}")
         self._conn.executescript(schema)
+        self._indexes = {m.group(1): statement.strip()
+                         for statement in schema.split(";")
+                         if (m := _SECONDARY_INDEX.match(statement))}
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Many writes at once (a rebuild from the start of the log): inside one
+        transaction, with the secondary indexes dropped first and built again at the end
+        — once, over the finished tables, instead of one update per row written. Other
+        threads wait meanwhile (the lock is held throughout)."""
+        with self._lock, self.batch():
+            for name in self._indexes:
+                self._conn.execute(f"DROP INDEX IF EXISTS {name}")
+            try:
+                yield
+            finally:
+                for statement in self._indexes.values():
+                    self._conn.execute(statement.replace("CREATE INDEX",
+                                                         "CREATE INDEX IF NOT EXISTS", 1))
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -56,3 +56,41 @@ def test_writers_on_several_threads_are_serialised() -> None:
         t.join()
     assert db.scalar("SELECT COUNT(*) FROM rows") == 800
     db.close()
+
+
+INDEXED = """
+CREATE TABLE cases (id INTEGER PRIMARY KEY, ref TEXT NOT NULL, state TEXT NOT NULL);
+CREATE UNIQUE INDEX cases_by_ref ON cases (ref);
+CREATE INDEX cases_by_state ON cases (state, id);
+"""
+
+
+def _indexes(db: ReadModelDb) -> set[str]:
+    return {r[0] for r in db.rows("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                  "AND name LIKE 'cases_%'")}
+
+
+def test_a_bulk_load_builds_the_secondary_indexes_once_at_the_end() -> None:
+    db = ReadModelDb(INDEXED)
+    with db.bulk():
+        # only the plain index is set aside: the unique one is a constraint
+        assert _indexes(db) == {"cases_by_ref"}
+        db.executemany("INSERT INTO cases (id, ref, state) VALUES (?, ?, ?)",
+                       [(i, f"KN-{i}", "new" if i % 2 else "closed") for i in range(100)])
+        with pytest.raises(Exception, match="UNIQUE"):
+            db.execute("INSERT INTO cases (id, ref, state) VALUES (200, 'KN-1', 'new')")
+    assert _indexes(db) == {"cases_by_ref", "cases_by_state"}
+    plan = " ".join(r[3] for r in db.rows(
+        "EXPLAIN QUERY PLAN SELECT id FROM cases WHERE state = 'new' ORDER BY id"))
+    assert "cases_by_state" in plan
+    assert db.scalar("SELECT COUNT(*) FROM cases WHERE state = 'new'") == 50
+
+
+def test_a_bulk_load_that_raises_leaves_the_tables_and_indexes_as_they_were() -> None:
+    db = ReadModelDb(INDEXED)
+    db.execute("INSERT INTO cases (id, ref, state) VALUES (1, 'KN-1', 'new')")
+    with pytest.raises(RuntimeError), db.bulk():
+        db.execute("INSERT INTO cases (id, ref, state) VALUES (2, 'KN-2', 'new')")
+        raise RuntimeError("apply failed")
+    assert db.scalar("SELECT COUNT(*) FROM cases") == 1
+    assert _indexes(db) == {"cases_by_ref", "cases_by_state"}
