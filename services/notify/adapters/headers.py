@@ -22,12 +22,14 @@ def safe_header(name: str, value: str) -> str:
 
 #: RFC 5322's recommended line length, which the writer keeps to
 MAX_LINE: Final = 78
+#: RFC 2047: an encoded word is at most 75 characters long
+MAX_ENCODED_WORD: Final = 75
 _EW_OVERHEAD: Final = len("=?utf-8?b??=")
 
 
 def _bytes_for(width: int) -> int:
     """How many UTF-8 bytes fit in one encoded word of at most ``width`` characters."""
-    return max(3, (width - _EW_OVERHEAD) // 4 * 3)
+    return max(3, (min(width, MAX_ENCODED_WORD) - _EW_OVERHEAD) // 4 * 3)
 
 
 def encoded_words(text: str, first_width: int) -> list[str]:

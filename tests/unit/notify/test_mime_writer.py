@@ -4,6 +4,7 @@ customer's name, a subject or a body holds, a reader gets back exactly what was 
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes, policy
 from email.headerregistry import Address
 
@@ -59,6 +60,8 @@ def _check(raw: bytes, linesep: bytes, email: OutgoingEmail) -> None:
         assert b"\r" not in line and b"\n" not in line  # one line ending only
         # fits, unless it is one unbreakable token (RFC 5322 allows 998)
         assert len(line) <= 78 or (len(line) <= 998 and b" " not in line.strip()), line
+    for word in re.findall(rb"=\?utf-8\?b\?[^?]*\?=", head):
+        assert len(word) <= 75, word  # RFC 2047's limit on an encoded word
     parsed = message_from_bytes(raw, policy=policy.default)
     single_part = {"Content-Transfer-Encoding"} if email.html is None else set()
     assert set(parsed.keys()) - {"In-Reply-To", "References"} == EXPECTED_HEADERS | single_part
