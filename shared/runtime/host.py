@@ -122,8 +122,8 @@ class ServiceRuntime:
     async def stop(self) -> None:
         self.ready = False
         self._stop.set()
-        for p in list(self._partitions):
-            await self._stop_partition(p)
+        # together: each waits for its fetch in flight to end (up to the fetch timeout)
+        await asyncio.gather(*(self._stop_partition(p) for p in list(self._partitions)))
         for task in self._tasks:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=5)
