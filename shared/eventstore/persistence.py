@@ -4,6 +4,9 @@
     postgresql://user:pw@host:5432/db?schema=x  one schema per service (production;
                                                 also lock_timeout, pool_size, max_overflow,
                                                 connect_timeout, pre_ping=y)
+    postgresql://user@/db?host=/var/run/postgresql  the server's Unix socket (a directory,
+                                                as libpq's host): PostgreSQL on the same
+                                                machine without the TCP loopback's cost
     memory:                                     tests only (refused unless allowed)
 """
 
@@ -17,6 +20,16 @@ from hotro.shared.eventstore.pg_security import security_env
 
 class StoreConfigError(ValueError):
     pass
+
+
+def _pg_host(hostname: str | None, query: dict[str, list[str]]) -> str:
+    """The URL's host, or ``?host=`` (libpq's: a socket directory is an absolute path)."""
+    given = query.get("host", [""])[0]
+    if given and hostname:
+        raise StoreConfigError("postgres store URL names two hosts (in the URL and ?host=)")
+    if given and not given.startswith("/"):
+        raise StoreConfigError(f"?host= is for a Unix socket directory, not {given!r}")
+    return given or hostname or "127.0.0.1"
 
 
 def persistence_env(store_url: str, *, allow_memory: bool = False) -> dict[str, str]:
@@ -54,7 +67,7 @@ def persistence_env(store_url: str, *, allow_memory: bool = False) -> dict[str, 
             **common,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": dbname,
-            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_HOST": _pg_host(parsed.hostname, query),
             "POSTGRES_PORT": str(parsed.port or 5432),
             "POSTGRES_USER": unquote(parsed.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
