@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hotro.shared.runtime.keep_alive import CLIENT_KEEPALIVE_EXPIRY_S
+
 log = logging.getLogger(__name__)
 
 ROUTES: tuple[tuple[str, str], ...] = (
@@ -189,7 +191,8 @@ def build_gateway(upstreams: Mapping[str, str], limits: GatewayLimits | None = N
     # No cookie jar: httpx keeps the cookies of responses and sends them with every later
     # request, so one person's session cookie would sign in everyone after them.
     client = httpx.AsyncClient(timeout=limits.upstream_timeout_s, transport=transport,
-                               cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+                               cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                               limits=httpx.Limits(keepalive_expiry=CLIENT_KEEPALIVE_EXPIRY_S))
     service_of = {base: service for service, base in upstreams.items()}
 
     async def forward(request: Request) -> Response:

@@ -15,6 +15,7 @@ from hotro.shared.contracts.subjects import DEFAULT_PARTITIONS
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.messaging.credentials import NatsCredentials, inbox_prefix, url_user
 from hotro.shared.reference import CATALOGUE_FILE
+from hotro.shared.runtime.keep_alive import MIN_KEEP_ALIVE_S
 from hotro.shared.runtime.tls import http_tls_context
 
 
@@ -69,8 +70,10 @@ class ServiceSettings(BaseSettings):
     http_header_timeout_s: float = Field(
         10.0, gt=0, le=300, description="the request line and headers must arrive within "
                                         "this time (else the connection is closed)")
-    http_keep_alive_s: int = Field(5, ge=1, le=300,
-                                   description="an idle keep-alive connection is closed after")
+    http_keep_alive_s: int = Field(
+        5, ge=MIN_KEEP_ALIVE_S, le=300,
+        description="an idle keep-alive connection is closed after (at least 3 s: the "
+                    "gateway and the console drop theirs after 2 s, never racing a close)")
     http_max_header_kb: int = Field(16, ge=4, le=256,
                                     description="request line + headers, at most (h11)")
     http_max_connections: int = Field(

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hotro.shared.messaging.credentials import NatsCredentials
+from hotro.shared.runtime.keep_alive import MIN_KEEP_ALIVE_S
 from hotro.shared.staff.oidc import OidcConfig, check_algorithms, read_secret_file
 from hotro.shared.staff.oidc_login import IdentityMapping
 
@@ -46,7 +47,7 @@ class ConsoleSettings(BaseSettings):
     http_port: int = Field(0, ge=0, le=65535)
     # the same server limits as the services (hotro.shared.runtime.http_server)
     http_header_timeout_s: float = Field(10.0, gt=0, le=300)
-    http_keep_alive_s: int = Field(5, ge=1, le=300)
+    http_keep_alive_s: int = Field(5, ge=MIN_KEEP_ALIVE_S, le=300)
     http_max_header_kb: int = Field(16, ge=4, le=256)
     http_max_connections: int = Field(1000, ge=1)
     http_tls_cert_file: str | None = Field(None, description="serve HTTPS: certificate chain")

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from hotro.shared.runtime.keep_alive import CLIENT_KEEPALIVE_EXPIRY_S
 from hotro.shared.staff.assertions import issue_assertion
 from hotro.shared.staff.signing import KeyRing
 from hotro.shared.staff.users import StaffUser
@@ -75,7 +76,8 @@ class Upstreams:
             service: httpx.AsyncClient(
                 base_url=base, timeout=timeout_s,
                 transport=(transports or {}).get(service),
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32,
+                                    keepalive_expiry=CLIENT_KEEPALIVE_EXPIRY_S))
             for service, base in self.bases.items()}
 
     async def aclose(self) -> None:

@@ -13,7 +13,10 @@ what comes before it is bounded here:
   ``http_header_timeout_s`` of the connection opening or of the previous response,
   otherwise the connection is closed (uvicorn has no such timer: a client sending one
   header byte at a time would hold its connection for ever);
-* **keep-alive**: an idle connection is closed after ``http_keep_alive_s``;
+* **keep-alive**: an idle connection is closed after ``http_keep_alive_s`` (at least
+  ``keep_alive.MIN_KEEP_ALIVE_S``: our own clients — the gateway, the console — drop an idle
+  connection after ``keep_alive.CLIENT_KEEPALIVE_EXPIRY_S``, before the server can close it under a
+  request just sent on it, which the client would read as a connection lost);
 * **concurrency**: above ``http_max_connections`` open connections and tasks, new requests
   get 503 at once instead of queueing without bound;
 * **TLS** when ``http_tls_cert_file`` + ``http_tls_key_file`` are set (checked at start by
