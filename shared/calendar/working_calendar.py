@@ -55,6 +55,9 @@ class WorkingCalendar:
         self._strict = strict
         #: (event date, n) -> its computation: pure, and asked again for every clock
         self._computed: dict[tuple[dt.date, int], DeadlineComputation] = {}
+        #: day -> its status: pure too, and asked for every day of every clock's count
+        #: each time sla plans when a clock turns "approaching"
+        self._statuses: dict[dt.date, DayStatus] = {}
 
     @property
     def version(self) -> str:
@@ -86,6 +89,14 @@ class WorkingCalendar:
         return moment.astimezone(self._tz).date()
 
     def status(self, day: dt.date) -> DayStatus:
+        known = self._statuses.get(day)
+        if known is None:
+            if len(self._statuses) >= _CACHED_COMPUTATIONS:
+                self._statuses.clear()
+            known = self._statuses[day] = self._status(day)
+        return known
+
+    def _status(self, day: dt.date) -> DayStatus:
         covered = self.covers(day)
         if not covered and self._strict:
             raise OutsideCoverageError(
