@@ -73,6 +73,10 @@ class LeaseKeeper:
         self._acting: set[str] = set()
         self._renewed = asyncio.Event()
         self.changed = asyncio.Event()
+        #: when the last round (member heartbeat, renewals, balancing) completed, and the
+        #: error of the failed rounds since (None: the last one succeeded)
+        self.last_round_ok = time.monotonic()
+        self.round_error: str | None = None
 
     # -- queries -------------------------------------------------------------------------
 
@@ -95,6 +99,16 @@ class LeaseKeeper:
 
     def holds_partition(self, partition: int) -> bool:
         return self._valid(self._partition_key(partition))
+
+    def stalled(self) -> str | None:
+        """Why this replica cannot keep leases, once no round has completed for a TTL
+        (writes refused — a full JetStream disk —, or hanging); None while they work. A
+        replica in that state holds nothing, and would look idle rather than broken."""
+        silent = time.monotonic() - self.last_round_ok
+        if silent <= self.ttl:
+            return None
+        cause = self.round_error or "a round still in flight"
+        return f"no lease round completed for {silent:.0f}s ({cause})"
 
     def held_partitions(self) -> list[int]:
         prefix = f"{self.service}.p"
@@ -132,9 +146,12 @@ class LeaseKeeper:
     async def _round(self) -> None:
         try:
             await self.tick()
-        except Exception:
+        except Exception as exc:
+            self.round_error = repr(exc)[:300]
             await self._expire_stale()
             raise
+        self.last_round_ok = time.monotonic()
+        self.round_error = None
 
     async def tick(self) -> None:
         await self.kv.put(self._member_key(), self.replica.encode())

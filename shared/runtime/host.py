@@ -208,6 +208,7 @@ class ServiceRuntime:
             "partitions": sorted(self._partitions),
             "relay_position": self.relay.position if self.relay else None,
             "relay_error": self.relay.error if self.relay else None,
+            "leases_error": self.leases.stalled() if self.leases else None,
             "relay_lag": self.relay_lag,
             "consumer_lag": {str(p): n for p, n in sorted(self.consumer_lag.items())},
         }
@@ -271,7 +272,8 @@ def build_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
               responses={503: {"description": "not ready (the body says why)"}})
     async def readyz() -> JSONResponse:
         state = runtime.health()
-        ok = bool(state["ready"] and state["nats_connected"] and not state["relay_error"])
+        ok = bool(state["ready"] and state["nats_connected"] and not state["relay_error"]
+                  and not state["leases_error"])
         return JSONResponse(state, status_code=200 if ok else 503)
 
     @http.get("/metrics", tags=["ops"], dependencies=OWN_LISTENER,
