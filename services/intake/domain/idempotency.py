@@ -93,14 +93,18 @@ def fingerprint(fields: Mapping[str, Any], secret: bytes) -> str:
                  if name != "customer"}
     canonical["customer"] = {name: _canonical(customer.get(name))
                              for name in CUSTOMER_FIELDS}
-    text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
+    return _signed(canonical, secret)
 
 
 def info_fingerprint(channel: str, content: str, items: list[str], secret: bytes) -> str:
     """HMAC-SHA-256 (hex) of information brought for a request, canonical as above."""
-    canonical = {"channel": _canonical(channel), "content": _canonical(content),
-                 "items": sorted(str(_canonical(i) or "") for i in items)}
+    return _signed({"channel": _canonical(channel), "content": _canonical(content),
+                    "items": sorted(str(_canonical(i) or "") for i in items)}, secret)
+
+
+def _signed(canonical: Mapping[str, Any], secret: bytes) -> str:
+    """HMAC-SHA-256 (hex) of ``canonical`` as compact JSON with sorted keys (stored in
+    events: the text must never change)."""
     text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
