@@ -17,6 +17,8 @@ class LogFollower:
         self.apply = apply
         self.page = page
         self.position = 0
+        #: whether a catch-up into a read model has completed (the first is a bulk load)
+        self.loaded = False
 
     def catch_up(self) -> int:
         """Apply every event stored since the last call. Returns how many were read."""
@@ -30,12 +32,15 @@ class LogFollower:
     def catch_up_into(self, db: ReadModelDb) -> int:
         """``catch_up`` as one transaction of ``db``: if reading or applying fails half-way
         the transaction is rolled back and the position goes back to where the tables
-        are (else the events read before the failure would be missing for good). From
-        the start of the log (a process starting, a replay) it is a bulk load."""
+        are (else the events read before the failure would be missing for good). The
+        first one (a process starting, a replay: the whole log) is a bulk load; later
+        ones apply a few events each, so the indexes are kept as they go."""
         position = self.position
         try:
-            with db.bulk() if position == 0 else db.batch():
-                return self.catch_up()
+            with db.batch() if self.loaded else db.bulk():
+                read = self.catch_up()
         except BaseException:
             self.position = position
             raise
+        self.loaded = True
+        return read
