@@ -6,7 +6,7 @@
                                                 connect_timeout, pre_ping=y)
     postgresql://user@/db?host=/var/run/postgresql  the server's Unix socket (a directory,
                                                 as libpq's host): PostgreSQL on the same
-                                                machine without the TCP loopback's cost
+                                                machine, reached without TCP
     memory:                                     tests only (refused unless allowed)
 """
 
