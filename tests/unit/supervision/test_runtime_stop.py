@@ -9,6 +9,7 @@ from typing import Any
 from hotro.shared.observability.metrics import ServiceMetrics
 from hotro.shared.runtime.host import ServiceRuntime, _Running
 from hotro.shared.settings import ServiceSettings
+from tests.support.waiting import eventually
 
 
 class App:
@@ -38,12 +39,11 @@ async def test_every_partition_is_told_to_stop_before_the_first_is_waited_for() 
         runtime._partitions[p] = _Running(stop, asyncio.ensure_future(consumer(stop)),
                                           consumer=None)  # type: ignore[arg-type]
     stopping = asyncio.ensure_future(runtime.stop())
-    deadline = asyncio.get_running_loop().time() + 3
-    while not all(s.is_set() for s in stops) and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.01)  # polling a condition, with a deadline
-    told = sum(s.is_set() for s in stops)
-    release.set()
-    await stopping
-    assert told == partitions
+    try:
+        await eventually(lambda: all(s.is_set() for s in stops), timeout=3,
+                         message="every partition told to stop")
+    finally:
+        release.set()
+        await stopping
     assert runtime._partitions == {}
     assert app.closed
