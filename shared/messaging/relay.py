@@ -15,7 +15,10 @@
   goes out after the reconnect — a later event would land before an earlier one, and a
   relay restarted then would resume after the later one and never publish the earlier.
 * The relay wakes when this process commits events (``add_commit_listener``); ``idle_s``
-  is only the safety net for events another process stored (a replica, a tool).
+  is only the safety net for events another process stored (a replica, a tool). A page
+  shorter than ``batch`` reached the log's end: the relay sleeps then, without reading an
+  empty page to find out (a commit during the step has set the wake-up already).
+* The lag gauge is the runtime's periodic lag report, not a head read after every page.
 * Only the holder of the ``<service>.relay`` lease runs it.
 """
 
@@ -129,7 +132,7 @@ class OutboxRelay:
                 await wait_or_stop(stop, 0.5)
                 continue
             self.error = None
-            if not published:
+            if published < self.batch:
                 await self._pause(stop, self.idle_s)
 
     async def step(self) -> int:
@@ -149,9 +152,6 @@ class OutboxRelay:
             if item.envelope is not None:
                 await self._publish(item.envelope)
             self.position = item.notification_id
-        if items:
-            lag = await asyncio.to_thread(self.app.max_notification_id)
-            self.metrics.relay_lag.labels(self.app.name).set(max(0, lag - self.position))
         return len(items)
 
     async def _publish(self, envelope: Envelope) -> None:
