@@ -10,14 +10,18 @@ from eventsourcing.persistence import ApplicationRecorder, Notification
 
 def read_log(recorder: ApplicationRecorder, *, after: int = 0, upto: int | None = None,
              topics: Sequence[str] = (), page: int = 1000) -> Iterator[Notification]:
-    """Every stored notification after position ``after`` (up to ``upto``), in log order."""
+    """Every stored notification after position ``after`` (up to ``upto``), in log order.
+
+    A page shorter than ``page`` is the log's end as it was when read: no further read to
+    find an empty page (followers catch up after every commit, so that read would double
+    their transactions; what is committed meanwhile is the next catch-up's)."""
     start = after
     while True:
         notes = recorder.select_notifications(start=start, limit=page, stop=upto,
                                               topics=topics, inclusive_of_start=False)
-        if not notes:
-            return
         yield from notes
+        if len(notes) < page:
+            return
         start = notes[-1].id
 
 
