@@ -37,9 +37,9 @@ def encoded_words(text: str, first_width: int) -> list[str]:
     ``first_width`` characters long, the others fitting a continuation line.
 
     Every space travels inside a word, because a reader drops the whitespace between two
-    encoded words. A word ends after a space where it can: some readers (Python's own,
-    in display names) put a space between two encoded words of a phrase, and there one
-    already is. No character is split across two words.
+    encoded words. A word ends after whitespace (a space, a tab…) where it can: some
+    readers (Python's own, in display names) put a space between two encoded words of a
+    phrase, and there one already is. No character is split across two words.
     """
     budget = _bytes_for(first_width)
     chunks: list[str] = []
@@ -48,7 +48,7 @@ def encoded_words(text: str, first_width: int) -> list[str]:
     for ch in text:
         n = len(ch.encode("utf-8"))
         if current and size + n > budget:
-            cut = current.rfind(" ") + 1
+            cut = _after_last_whitespace(current)
             if 0 < cut < len(current):  # end the word after its last space
                 chunks.append(current[:cut])
                 current = current[cut:]
@@ -61,3 +61,11 @@ def encoded_words(text: str, first_width: int) -> list[str]:
         size += n
     chunks.append(current)
     return [f"=?utf-8?b?{base64.b64encode(c.encode('utf-8')).decode('ascii')}?=" for c in chunks]
+
+
+def _after_last_whitespace(text: str) -> int:
+    """The index just after the last whitespace character of ``text`` (0: none)."""
+    for i in range(len(text) - 1, -1, -1):
+        if text[i].isspace():
+            return i + 1
+    return 0
