@@ -139,11 +139,14 @@ class DispatchSender:
         try:
             proof = self.unrecorded.get(dispatch_id)
             if proof is not None:
-                self.app.record_delivered(dispatch_id, proof)
+                status = self.app.record_delivered(dispatch_id, proof)
                 self.unrecorded.pop(dispatch_id, None)
             else:
-                self.app.attempt(dispatch_id, self.channel)
-            dispatch = self.app.get_dispatch(dispatch_id)
+                status = self.app.attempt(dispatch_id, self.channel)
+            if status != "pending":
+                return status, 0
+            # only a retry needs the attempts so far (its backoff): no reload after a send
+            attempts = int(self.app.get_dispatch(dispatch_id).attempts)
         except DispatchNotFound:
             return "gone", 0
         except OutcomeNotRecorded as exc:
@@ -153,7 +156,7 @@ class DispatchSender:
         except Exception:
             log.warning("sending %s failed", dispatch_id, exc_info=True)
             return "pending", 1
-        return str(dispatch.status), int(dispatch.attempts)
+        return "pending", attempts
 
     def _apply(self, event: object) -> None:
         if isinstance(event, Dispatch.Requested):
