@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 
+@lru_cache(maxsize=8192)
 def _fold_char(char: str) -> str:
     """Lower-case and strip diacritics of one character, keeping it one character long
     (so positions in the folded text are positions in the original)."""
@@ -32,18 +34,39 @@ def strip_accents(text: str) -> str:
     return "".join(_fold_char(char) for char in text)
 
 
-def find_keyword(keyword: str, text: str) -> bool:
-    """True if ``keyword`` occurs in ``text`` as whole words, either with the same accents
-    or in a stretch of text typed without any accents. A keyword written without accents
-    matches whatever the accents."""
-    text = normalise(text)
-    keyword = normalise(keyword)
-    if not keyword:
+@lru_cache(maxsize=1024)
+def _keyword(keyword: str) -> tuple[str, str, re.Pattern[str]] | None:
+    """A keyword normalised, folded and compiled once (rules are data loaded at start)."""
+    normalised = normalise(keyword)
+    if not normalised:
+        return None
+    folded = strip_accents(normalised)
+    return normalised, folded, re.compile(rf"(?<!\w){re.escape(folded)}(?!\w)")
+
+
+class SearchText:
+    """A customer's text made ready once for any number of keyword look-ups (triage tries
+    every rule's keywords on the same text)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = normalise(text)
+        self.folded = strip_accents(self.text)
+
+    def has(self, keyword: str) -> bool:
+        """True if ``keyword`` occurs as whole words, either with the same accents or in a
+        stretch of text typed without any accents. A keyword written without accents
+        matches whatever the accents."""
+        prepared = _keyword(keyword)
+        if prepared is None:
+            return False
+        normalised, folded, pattern = prepared
+        for match in pattern.finditer(self.folded):
+            original = self.text[match.start():match.end()]
+            if normalised == folded or original in (normalised, match.group()):
+                return True
         return False
-    folded_keyword = strip_accents(keyword)
-    pattern = re.compile(rf"(?<!\w){re.escape(folded_keyword)}(?!\w)")
-    for match in pattern.finditer(strip_accents(text)):
-        original = text[match.start():match.end()]
-        if keyword == folded_keyword or original in (keyword, match.group()):
-            return True
-    return False
+
+
+def find_keyword(keyword: str, text: str) -> bool:
+    """``SearchText(text).has(keyword)``, for a single look-up."""
+    return SearchText(text).has(keyword)

@@ -18,7 +18,7 @@ from hotro.services.routing.domain.catalogue import (
     ConfigError,
     describe_validation_error,
 )
-from hotro.services.routing.domain.keywords import find_keyword
+from hotro.services.routing.domain.keywords import SearchText
 from hotro.shared.contracts.events import RequestKind
 
 Outcome = Literal["request_info", "refer", "support_can_resolve"]
@@ -79,7 +79,7 @@ class TriageRule(RuleOutcome):
         return self
 
     def match(self, kind: str, product: str | None, category: str | None,
-              text: str) -> list[str] | None:
+              text: SearchText) -> list[str] | None:
         """Why this rule matches (one reason per criterion it sets), or None. Reasons are
         Vietnamese, like the rules' own explanations: staff read them on the case page."""
         reasons: list[str] = []
@@ -96,7 +96,7 @@ class TriageRule(RuleOutcome):
                 return None
             reasons.append(f"danh mục={category}")
         if self.keywords:
-            found = next((k for k in self.keywords if find_keyword(k, text)), None)
+            found = next((k for k in self.keywords if text.has(k)), None)
             if found is None:
                 return None
             reasons.append(f"từ khóa '{found}'")
@@ -118,8 +118,9 @@ class TriageRules(BaseModel):
 
     def evaluate(self, kind: str, product: str | None, category: str | None,
                  text: str) -> TriageDecision:
+        searchable = SearchText(text)  # normalised and folded once for every rule
         for rule in self.rules:
-            reasons = rule.match(kind, product, category, text)
+            reasons = rule.match(kind, product, category, searchable)
             if reasons is not None:
                 matched = ", ".join(reasons) or "mọi yêu cầu"
                 return rule.decide(_explain(
