@@ -1003,6 +1003,31 @@ class StoreResult:
     idle_s: float = 0.0
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: --count-store-calls: per service, store round trips per complaint by caller
+    store_calls: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+STORE_CALLS_HOOK = ROOT / "bench" / "store_calls"
+
+
+def store_calls_env(calls_dir: Path) -> dict[str, str]:
+    """A service's environment additions for ``--count-store-calls``."""
+    path = [str(STORE_CALLS_HOOK), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"BENCH_STORE_CALLS_DIR": str(calls_dir), "PYTHONPATH": os.pathsep.join(path)}
+
+
+def read_store_calls(calls_dir: Path, pids: dict[str, int | None],
+                     complaints: int) -> dict[str, dict[str, float]]:
+    """What the hook (bench/store_calls) wrote, per service, ÷ complaints."""
+    by_pid = {pid: s for s, pid in pids.items() if pid is not None}
+    out: dict[str, dict[str, float]] = {}
+    for path in calls_dir.glob("*.json"):
+        service = by_pid.get(int(path.stem))
+        if service is None:
+            continue
+        calls = json.loads(path.read_text())["calls"]
+        out[service] = {k: n / max(complaints, 1) for k, n in calls.items()}
+    return out
 
 
 async def bench_store(kind: str, a: argparse.Namespace, work: Path,
@@ -1056,6 +1081,8 @@ async def bench_store(kind: str, a: argparse.Namespace, work: Path,
         data_dir = work / "data"
         files = shared_files(data_dir)
         urls = {s: store_url(kind, f"{prefix}_{s}", work, schemas) for s in SERVICES}
+        calls_dir = work / "store-calls"
+        calls_dir.mkdir(exist_ok=True)
         for s in SERVICES:
             ensure_store(urls[s])
             sock = listen_socket()
@@ -1063,6 +1090,8 @@ async def bench_store(kind: str, a: argparse.Namespace, work: Path,
                 s, nats_url=server.url, store_url=urls[s], data_dir=data_dir,
                 partitions=a.partitions, port=int(sock.getsockname()[1]), prefix=prefix,
                 files=files), work / f"{s}.log", sock)
+            if a.count_store_calls:
+                services[s].env.update(store_calls_env(calls_dir))
             services[s].start()
         await asyncio.gather(*(wait_ready(svc) for svc in services.values()))
         say(f"[{kind}] services ready: " + ", ".join(
@@ -1138,6 +1167,11 @@ async def bench_store(kind: str, a: argparse.Namespace, work: Path,
 
         for s, svc in services.items():
             result.rss_mb[s] = proc_mem_mb(svc.pid)[1]
+        if a.count_store_calls:
+            await asyncio.sleep(1.5)  # the hook writes its counts every second
+            result.store_calls = read_store_calls(
+                calls_dir, {s: svc.pid for s, svc in services.items()},
+                a.warmup + sum(m.complaints for m in result.modes))
         if a.idle > 0:
             before = await meter.snapshot()
             t0 = time.monotonic()
@@ -1253,6 +1287,12 @@ def details(results: Sequence[StoreResult], a: argparse.Namespace) -> list[str]:
                 + (f"; PostgreSQL backends ms/complaint: {pgs}" if pgs else "")
                 + idle_share
                 + f"; the bench's own process {d['bench_cpu_ms']:.1f} ms/complaint")
+        for s, calls in r.store_calls.items():
+            top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+            out.append(f"- {r.kind} {s} store round trips per complaint (warm-up and every "
+                       f"mode; R read, W write, C PostgreSQL check-out): "
+                       f"**{sum(calls.values()):.1f}**; "
+                       + "; ".join(f"{n:.2f} {caller}" for caller, n in top))
         if r.idle_pct:
             nats_idle = r.idle_pct.get("nats", 0.0)
             pg_idle = sum(v for k, v in r.idle_pct.items() if k.startswith("pg:"))
@@ -1304,6 +1344,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="py-spy flame graphs of each service (saturating) under var/bench/")
     p.add_argument("--profile-format", choices=("flamegraph", "speedscope", "raw"),
                    default="flamegraph")
+    p.add_argument("--count-store-calls", action="store_true",
+                   help="count each service's store round trips per complaint, by caller "
+                        "(bench/store_calls; perturbs the CPU figures)")
     p.add_argument("--docs", type=Path, default=DOCS)
     p.add_argument("--no-docs", action="store_true")
     p.add_argument("--note", default="", help="a label written with the table (the load…)")
