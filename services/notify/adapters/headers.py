@@ -49,7 +49,7 @@ def encoded_words(text: str, first_width: int) -> list[str]:
         n = len(ch.encode("utf-8"))
         if current and size + n > budget:
             cut = _after_last_whitespace(current)
-            if 0 < cut < len(current):  # end the word after its last space
+            if 0 < cut < len(current):  # end the word after its last whitespace
                 chunks.append(current[:cut])
                 current = current[cut:]
             else:
