@@ -15,6 +15,8 @@ def read_log(recorder: ApplicationRecorder, *, after: int = 0, upto: int | None 
     A page shorter than ``page`` is the log's end as it was when read: no further read to
     find an empty page (followers catch up after every commit, so that read would double
     their transactions; what is committed meanwhile is the next catch-up's)."""
+    if page < 1:  # an empty page would never be short: the loop would not end
+        raise ValueError(f"page must be at least 1, got {page}")
     start = after
     while True:
         notes = recorder.select_notifications(start=start, limit=page, stop=upto,

@@ -58,3 +58,8 @@ def test_topics_filter_before_the_page_is_counted() -> None:
     recorder.insert_events([StoredEvent(other, 2, "hotro.test:A.Happened", b"{}")])
     found = [n.id for n in read_log(recorder, topics=["hotro.test:A.Happened"], page=3)]
     assert found == [1, 2, 3, 4, 5, 7]
+
+
+def test_a_page_of_nothing_is_refused() -> None:
+    with pytest.raises(ValueError, match="page must be at least 1"):
+        list(read_log(_recorder(3), page=0))
