@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hotro.services.notify.adapters.channels import Channels
+from hotro.services.notify.adapters.email_smtp import SmtpMailer
+from hotro.services.notify.adapters.letter_pdf import LetterStore
 from hotro.services.notify.adapters.rendering import CompanyInfo
+from hotro.services.notify.adapters.sms import RecordingShortMessageGateway
+from hotro.services.notify.application import NotifyApplication
+from hotro.shared.eventstore.persistence import persistence_env
+from tests.support.smtp import SmtpSink, running_sink
 
 REFERENCE = "KN-2026-000123"
 CUSTOMER = "Nguyễn Thị Ánh"
@@ -93,6 +101,13 @@ CONTEXTS: Mapping[str, Mapping[str, Any]] = {
 
 
 @pytest.fixture
+def sink() -> Iterator[tuple[SmtpSink, int]]:
+    """A real SMTP server on a free port (aiosmtpd), and that port."""
+    with running_sink() as running:
+        yield running
+
+
+@pytest.fixture
 def company() -> CompanyInfo:
     return CompanyInfo()
 
@@ -103,3 +118,18 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def sqlite_notify(store: Path) -> NotifyApplication:
+    """Notify on a SQLite file, its clock at 6 March 2026 03:00 UTC."""
+    return NotifyApplication(env=persistence_env(f"sqlite:///{store}"),
+                             clock=lambda: datetime(2026, 3, 6, 3, 0, tzinfo=UTC))
+
+
+def smtp_channels(port: int, tmp_path: Path, *, timeout_s: float = 5.0) -> Channels:
+    """Channels whose email goes to an SMTP server on ``port`` (no TLS, no login)."""
+    return Channels(
+        email=SmtpMailer("127.0.0.1", port, False, None, None, timeout_s,
+                         sender="contact@vhv.vn"),
+        sms=RecordingShortMessageGateway(), letters=LetterStore(tmp_path / "letters"),
+        company=CompanyInfo(), clock=lambda: datetime(2026, 3, 6, tzinfo=UTC))

@@ -8,44 +8,16 @@ message goes out once more with the SAME Message-ID, and Sent is recorded once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from hotro.services.notify.adapters.channels import Channels
-from hotro.services.notify.adapters.email_smtp import SmtpMailer
-from hotro.services.notify.adapters.letter_pdf import LetterStore
-from hotro.services.notify.adapters.rendering import CompanyInfo
-from hotro.services.notify.adapters.sms import RecordingShortMessageGateway
 from hotro.services.notify.application import NotifyApplication
 from hotro.services.notify.domain import Dispatch
 from hotro.services.notify.workers import DispatchSender
-from hotro.shared.eventstore.persistence import persistence_env
 from tests.support.smtp import SmtpSink as Sink
-from tests.support.smtp import running_sink
+from tests.unit.notify.conftest import smtp_channels, sqlite_notify
 from tests.unit.notify.wire import acknowledged, dispatches, wire_events
-
-
-@pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    with running_sink() as running:
-        yield running
-
-
-def _app(store: Path) -> NotifyApplication:
-    return NotifyApplication(env=persistence_env(f"sqlite:///{store}"),
-                             clock=lambda: datetime(2026, 3, 6, 3, 0, tzinfo=UTC))
-
-
-def _channels(port: int, tmp_path: Path) -> Channels:
-    return Channels(
-        email=SmtpMailer("127.0.0.1", port, False, None, None, 5.0, sender="contact@vhv.vn"),
-        sms=RecordingShortMessageGateway(), letters=LetterStore(tmp_path / "letters"),
-        company=CompanyInfo(), clock=lambda: datetime(2026, 3, 6, tzinfo=UTC))
 
 
 def _crash_on_first_save(app: NotifyApplication) -> list[int]:
@@ -78,17 +50,17 @@ async def test_crash_after_send_resends_once_with_the_same_message_id(
         sink: tuple[Sink, int], tmp_path: Path) -> None:
     handler, port = sink
     store = tmp_path / "notify.sqlite"
-    first = _app(store)
+    first = sqlite_notify(store)
     acknowledged(first, uuid.uuid4())
     [ack] = dispatches(first)
     _crash_on_first_save(first)
-    await DispatchSender(first, _channels(port, tmp_path), lambda: [0], 1).run_once()
+    await DispatchSender(first, smtp_channels(port, tmp_path), lambda: [0], 1).run_once()
     assert len(handler.received) == 1  # it went out …
     assert first.get_dispatch(ack.id).status == "pending"  # … but was not recorded
     first.close()  # the process is gone, and its memory with it
 
-    restarted = _app(store)
-    loop = DispatchSender(restarted, _channels(port, tmp_path), lambda: [0], 1)
+    restarted = sqlite_notify(store)
+    loop = DispatchSender(restarted, smtp_channels(port, tmp_path), lambda: [0], 1)
     assert await loop.run_once() == 1
     assert await loop.run_once() == 0  # nothing left to send
 
@@ -102,11 +74,11 @@ async def test_crash_after_send_resends_once_with_the_same_message_id(
 async def test_a_store_hiccup_in_a_live_process_records_without_resending(
         sink: tuple[Sink, int], tmp_path: Path) -> None:
     handler, port = sink
-    app = _app(tmp_path / "notify.sqlite")
+    app = sqlite_notify(tmp_path / "notify.sqlite")
     acknowledged(app, uuid.uuid4())
     [ack] = dispatches(app)
     calls = _crash_on_first_save(app)
-    loop = DispatchSender(app, _channels(port, tmp_path), lambda: [0], 1, backoff_s=(0.0,))
+    loop = DispatchSender(app, smtp_channels(port, tmp_path), lambda: [0], 1, backoff_s=(0.0,))
     await loop.run_once()
     assert ack.id in loop.unrecorded
     await loop.run_once()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -19,19 +18,13 @@ from hotro.services.notify.adapters.email_smtp import (
 )
 from hotro.services.notify.adapters.rendering import CompanyInfo, render
 from hotro.services.notify.application.channel import PermanentFailure, TransientFailure
-from tests.support.smtp import SmtpSink, running_sink
+from tests.support.smtp import SmtpSink
 from tests.unit.notify.conftest import CONTEXTS, CUSTOMER, REFERENCE, free_port
 
 SENDER = Address("Công ty VHV", addr_spec="contact@vhv.vn")
 
 
 Sink = SmtpSink
-
-
-@pytest.fixture
-def sink() -> Iterator[tuple[SmtpSink, int]]:
-    with running_sink() as running:
-        yield running
 
 
 def smtp_mailer(port: int, timeout: float = 5.0) -> SmtpMailer:

@@ -11,7 +11,6 @@ import contextlib
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -19,15 +18,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from hotro.natsbin import free_port
-from hotro.services.notify.adapters.channels import Channels
-from hotro.services.notify.adapters.email_smtp import SmtpMailer
-from hotro.services.notify.adapters.letter_pdf import LetterStore
-from hotro.services.notify.adapters.rendering import CompanyInfo
-from hotro.services.notify.adapters.sms import RecordingShortMessageGateway
 from hotro.services.notify.application import NotifyApplication
 from hotro.services.notify.workers import DispatchSender
-from hotro.shared.eventstore.persistence import persistence_env
 from tests.support.waiting import eventually
+from tests.unit.notify.conftest import smtp_channels, sqlite_notify
 from tests.unit.notify.wire import acknowledged, dispatches
 
 HOLD_S = 10.0
@@ -78,23 +72,14 @@ def holding_sink(n: int) -> Iterator[tuple[HoldingSink, int]]:
         controller.stop()
 
 
-def _app(tmp_path: Path) -> NotifyApplication:
-    return NotifyApplication(env=persistence_env(f"sqlite:///{tmp_path / 'notify.sqlite'}"),
-                             clock=lambda: datetime(2026, 3, 6, 3, 0, tzinfo=UTC))
-
-
 def _sender(app: NotifyApplication, port: int, tmp_path: Path, **kw: float) -> DispatchSender:
-    channels = Channels(
-        email=SmtpMailer("127.0.0.1", port, False, None, None, HOLD_S + 5,
-                         sender="contact@vhv.vn"),
-        sms=RecordingShortMessageGateway(), letters=LetterStore(tmp_path / "letters"),
-        company=CompanyInfo(), clock=lambda: datetime(2026, 3, 6, tzinfo=UTC))
+    channels = smtp_channels(port, tmp_path, timeout_s=HOLD_S + 5)
     return DispatchSender(app, channels, lambda: [0], 1, **kw)  # type: ignore[arg-type]
 
 
 async def test_several_dispatches_are_delivered_at_once_and_each_once(tmp_path: Path) -> None:
     n = 4
-    app = _app(tmp_path)
+    app = sqlite_notify(tmp_path / "notify.sqlite")
     for _ in range(n):
         acknowledged(app, uuid.uuid4())
     wanted = sorted(d.message_id for d in dispatches(app))
@@ -113,7 +98,7 @@ async def test_several_dispatches_are_delivered_at_once_and_each_once(tmp_path: 
 
 
 async def test_at_most_parallel_at_once(tmp_path: Path) -> None:
-    app = _app(tmp_path)
+    app = sqlite_notify(tmp_path / "notify.sqlite")
     for _ in range(3):
         acknowledged(app, uuid.uuid4())
     with holding_sink(2) as (sink, port):  # releases once two are held
@@ -127,7 +112,7 @@ async def test_at_most_parallel_at_once(tmp_path: Path) -> None:
 
 async def test_a_new_intent_wakes_the_sender_long_before_its_safety_net(
         tmp_path: Path) -> None:
-    app = _app(tmp_path)
+    app = sqlite_notify(tmp_path / "notify.sqlite")
     with holding_sink(1) as (sink, port):
         sender = _sender(app, port, tmp_path, period_s=30.0)
         stop = asyncio.Event()
