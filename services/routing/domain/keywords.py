@@ -65,8 +65,3 @@ class SearchText:
             if normalised == folded or original in (normalised, match.group()):
                 return True
         return False
-
-
-def find_keyword(keyword: str, text: str) -> bool:
-    """``SearchText(text).has(keyword)``, for a single look-up."""
-    return SearchText(text).has(keyword)

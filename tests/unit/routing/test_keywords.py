@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotro.services.routing.domain.keywords import find_keyword, strip_accents
+from hotro.services.routing.domain.keywords import SearchText, strip_accents
 
 
 def test_strip_accents_keeps_length_and_folds_d() -> None:
@@ -17,7 +17,7 @@ def test_strip_accents_keeps_length_and_folds_d() -> None:
     ("shipper", "Shipper không gọi trước"),
 ])
 def test_keyword_found_with_or_without_accents(keyword: str, text: str) -> None:
-    assert find_keyword(keyword, text)
+    assert SearchText(text).has(keyword)
 
 
 @pytest.mark.parametrize(("keyword", "text"), [
@@ -27,4 +27,10 @@ def test_keyword_found_with_or_without_accents(keyword: str, text: str) -> None:
     ("hoàn tiền", "Tôi muốn đổi hàng"),
 ])
 def test_keyword_not_found(keyword: str, text: str) -> None:
-    assert not find_keyword(keyword, text)
+    assert not SearchText(text).has(keyword)
+
+
+def test_one_prepared_text_answers_every_keyword() -> None:
+    text = SearchText("Máy giặt khong len nguon, tôi muốn hoàn tiền")
+    assert [k for k in ("không lên nguồn", "hoàn tiền", "lỗi", "hoan tien") if text.has(k)] \
+        == ["không lên nguồn", "hoàn tiền", "hoan tien"]
