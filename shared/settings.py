@@ -86,6 +86,10 @@ class ServiceSettings(BaseSettings):
     relay_idle_s: float = Field(
         2.0, gt=0, description="safety net only: the relay wakes on this process's commits")
     consumer_batch: int = Field(1, ge=1, le=1000, description="see max_ack_pending=1")
+    consumer_fetch_s: float = Field(
+        5.0, gt=0, le=60, description="how long one pull request waits for a message: each "
+        "costs CPU when idle; a stop does not wait for it; after a broker restart a "
+        "partition resumes within this time")
     max_deliver: int = Field(8, ge=2, description="used when the consumer has none")
     retry_backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
     log_level: str = "INFO"

@@ -26,6 +26,7 @@ from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.contracts.events import Payload, UnknownEventType, parse_payload
 from hotro.shared.contracts.subjects import EVENTS_STREAM, dlq_subject, durable_name
 from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.messaging.pull import fetch_unless, release
 from hotro.shared.observability.metrics import ServiceMetrics
 from hotro.shared.runtime.periodic import wait_or_stop
 
@@ -44,7 +45,7 @@ class PartitionConsumer:
     def __init__(self, app: ServiceApplication, js: JetStreamContext, partition: int,
                  metrics: ServiceMetrics, *, batch: int = 64, max_deliver: int = 8,
                  backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0),
-                 fetch_timeout_s: float = 1.0,
+                 fetch_timeout_s: float = 5.0,
                  handle: Callable[[Envelope], bool] | None = None,
                  holds: Callable[[], bool] | None = None) -> None:
         """``handle``: instead of ``app.handle`` (tests); it gets the envelope alone.
@@ -91,6 +92,7 @@ class PartitionConsumer:
         sub = await self._attach(stop)
         if sub is None:
             return
+        stopped = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
                 if not self.holds():
@@ -101,17 +103,24 @@ class PartitionConsumer:
                     await wait_or_stop(stop, HELD_AGAIN_POLL_S)
                     continue
                 try:
-                    msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout_s)
-                except TimeoutError:
-                    continue
+                    msgs = await fetch_unless(stopped, sub, self.batch, self.fetch_timeout_s)
                 except Exception:
                     log.warning("fetch failed on %s", self.durable, exc_info=True)
                     await wait_or_stop(stop, 0.5)
                     continue
+                if msgs is None:
+                    break
                 await self._process_batch(msgs, stop)
         finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            stopped.cancel()
+            try:
+                handed = await release(sub)
+            except Exception:
+                log.info("%s released on a closed connection: what it held comes back "
+                         "after ack_wait", self.durable, exc_info=True)
+            else:
+                if handed:
+                    log.info("%s handed %d message(s) back on release", self.durable, handed)
 
     async def _process_batch(self, msgs: list[Msg], stop: asyncio.Event) -> None:
         for i, msg in enumerate(msgs):

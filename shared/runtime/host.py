@@ -122,7 +122,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         self.ready = False
         self._stop.set()
-        # together: each waits for its fetch in flight to end (up to the fetch timeout)
+        # together: each hands back what its last fetch had brought
         await asyncio.gather(*(self._stop_partition(p) for p in list(self._partitions)))
         for task in self._tasks:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
@@ -152,7 +152,8 @@ class ServiceRuntime:
 
         consumer = PartitionConsumer(self.app, self.js, partition, self.metrics,
                                      batch=s.consumer_batch, max_deliver=s.max_deliver,
-                                     backoff_s=s.retry_backoff_s, holds=holds)
+                                     backoff_s=s.retry_backoff_s,
+                                     fetch_timeout_s=s.consumer_fetch_s, holds=holds)
         stop = asyncio.Event()
         task = asyncio.ensure_future(consumer.run(stop))
         task.set_name(f"{self.name}-p{partition}")

@@ -1,5 +1,5 @@
 """Stopping a service: every partition it holds is told to stop at once, so a stop takes
-one fetch timeout, not one per partition held (eight by default)."""
+one partition's hand-back, not one per partition held (eight by default)."""
 
 from __future__ import annotations
 
