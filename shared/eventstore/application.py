@@ -24,6 +24,7 @@ from eventsourcing.utils import EnvType
 from hotro.shared.contracts.envelope import Actor, Envelope, event_id_for
 from hotro.shared.contracts.events import Payload, parse_payload
 from hotro.shared.eventstore.checked_envelopes import CheckedEnvelopes
+from hotro.shared.eventstore.repository import ServiceRepository
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.eventstore.tracking import has_exact_tracking
 
@@ -111,6 +112,12 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
         self._commit_listeners: list[Callable[[], None]] = []
         #: envelopes built at save time (``wire_from_event_alone``), for this process's relay
         self._checked_envelopes = CheckedEnvelopes()
+
+    def construct_repository(self) -> ServiceRepository:
+        """The library's repository without its protocol check per event replayed
+        (``repository.py``). It leaves out the library's aggregate cache settings, which
+        no service uses: every load reads the store, so replicas never see stale state."""
+        return ServiceRepository(event_store=self.events, snapshot_store=self.snapshots)
 
     def add_commit_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener()`` after each commit that stored events (in the saving thread:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError, Repository
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from hotro.services.intake.application.allocation import ReferenceBlocks
@@ -28,6 +28,7 @@ from hotro.services.intake.domain import (
 )
 from hotro.shared.calendar import load_calendar, load_policy
 from hotro.shared.eventstore.application import ServiceApplication
+from hotro.shared.eventstore.repository import ServiceRepository
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.privacy.pending import FallbackKeyRing, pending_keys_for
 from hotro.shared.privacy.sealing import KeyRing, process_keyring
@@ -68,7 +69,7 @@ class IntakeBase(ServiceApplication):
         #: the same customer about the same product or order within this: possible duplicate
         self.duplicate_window = duplicate_window
 
-    def construct_repository(self) -> Repository[uuid.UUID]:
+    def construct_repository(self) -> ServiceRepository:
         # Only the reference counter has snapshots: every other load would ask the
         # snapshot table for nothing. The counter is loaded by ``_counter`` instead.
         repository = super().construct_repository()
@@ -106,7 +107,7 @@ class IntakeBase(ServiceApplication):
     def from_snapshot(self, aggregate_id: uuid.UUID) -> Any:
         """Load from the latest snapshot and the events after it (for the few aggregates
         that gain an event per request: the counter, the phone index)."""
-        return Repository(event_store=self.events, snapshot_store=self.snapshots).get(
+        return ServiceRepository(event_store=self.events, snapshot_store=self.snapshots).get(
             aggregate_id)
 
     def snapshot_now_and_then(self, aggregate: Any) -> None:
