@@ -1,6 +1,8 @@
 """CPU of rebuilding one aggregate from its stored events, with eventsourcing's default
 projector (a protocol check per event) and with ours (``shared/eventstore/repository.py``),
-for a few event counts, on an in-memory store.
+for a few event counts, on an in-memory store; and of collecting an aggregate's new
+events for a save, with the library's ``ProcessingEvent`` and with ours
+(``shared/eventstore/collecting.py``).
 
     .venv/bin/python bench/projector_bench.py [--n 2000]
 
@@ -19,9 +21,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, event
 
+from hotro.shared.eventstore.collecting import CollectingEvent
 from hotro.shared.eventstore.repository import ServiceRepository, project
 
 
@@ -59,6 +62,15 @@ def main() -> None:
         assert project(None, app.events.get(cid)).n == events - 1
         print(f"{events:3d} events: library {library:7.1f} µs, ours {mine:7.1f} µs per load "
               f"({(library - mine) / events:.1f} µs less per event)")
+
+    counter = Counter()
+
+    def collect(kind: type[ProcessingEvent[uuid.UUID]]) -> Callable[[], None]:
+        return lambda: kind().collect_events(counter)
+
+    library = per_load_us(collect(ProcessingEvent), n * 10)
+    mine = per_load_us(collect(CollectingEvent), n * 10)
+    print(f"collecting one aggregate: library {library:5.1f} µs, ours {mine:5.1f} µs")
 
 
 if __name__ == "__main__":

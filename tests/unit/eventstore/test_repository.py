@@ -1,5 +1,6 @@
 """Every service rebuilds its aggregates with our projector, which skips eventsourcing's
-protocol check per event (two thirds of a load's CPU) and rebuilds the same state."""
+protocol check per event (two thirds of a load's CPU) and rebuilds the same state; and
+collects a saved aggregate's events by its class, not by the library's protocol checks."""
 
 from __future__ import annotations
 
@@ -70,3 +71,26 @@ def test_an_event_that_cannot_mutate_fails_the_load() -> None:
     events: list[Any] = [NotAnEvent()]
     with pytest.raises(AttributeError):
         project(None, events)
+
+
+def test_a_saved_aggregate_is_collected_without_the_protocol_checks(
+        app: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[object] = []
+    library_collect = ProcessingEvent.collect_events
+
+    def counting(self: ProcessingEvent[uuid.UUID], *objs: Any, **kwargs: Any) -> None:
+        checked.extend(objs)
+        library_collect(self, *objs, **kwargs)
+
+    monkeypatch.setattr(ProcessingEvent, "collect_events", counting)
+    tally = _saved_tally(app, ["a"])
+    assert checked == []
+    assert Repository(event_store=app.events).get(tally.id).marks == ["a"]
+
+
+def test_a_domain_event_on_its_own_still_goes_through_the_library(app: Store) -> None:
+    tally = Tally(id=uuid.uuid4())
+    tally.mark("a")
+    opened, marked = tally.collect_events()
+    app.save(opened, None, marked)
+    assert app.repository.get(tally.id).marks == ["a"]
