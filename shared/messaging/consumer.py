@@ -116,8 +116,8 @@ class PartitionConsumer:
             try:
                 handed = await release(sub)
             except Exception:
-                log.info("%s released on a closed connection: what it held comes back "
-                         "after ack_wait", self.durable, exc_info=True)
+                log.info("%s could not hand back on release (the connection is closed?): "
+                         "what it held comes back after ack_wait", self.durable, exc_info=True)
             else:
                 if handed:
                     log.info("%s handed %d message(s) back on release", self.durable, handed)
