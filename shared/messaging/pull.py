@@ -20,6 +20,9 @@ from nats.js import JetStreamContext
 
 PullSubscription = JetStreamContext.PullSubscription
 
+#: a stop waits at most this long for the server's answer before giving the hand-back up
+HAND_BACK_TIMEOUT_S = 2
+
 
 async def fetch_unless(stopped: asyncio.Future[Any], sub: PullSubscription, batch: int,
                        timeout_s: float) -> list[Msg] | None:
@@ -48,8 +51,11 @@ async def release(sub: PullSubscription) -> int:
     # own fetch never decrements. tests/integration/test_pull_release.py pins it.
     core = sub._sub
     conn = core._conn
+    if not conn.is_connected:  # reconnecting: the request went with the old connection
+        await sub.unsubscribe()
+        return 0
     await conn._send_unsubscribe(core._id)  # the server sends nothing more to the inbox
-    await conn.flush()  # and what it sent before has now arrived, in order
+    await conn.flush(timeout=HAND_BACK_TIMEOUT_S)  # what it sent before has now arrived
     handed = 0
     queue = core._pending_queue
     while not queue.empty():

@@ -110,3 +110,14 @@ async def test_releasing_an_idle_subscription_hands_back_nothing(nc: Client) -> 
         await msgs[0].ack()
     finally:
         await successor.unsubscribe()
+
+
+async def test_a_release_while_the_broker_is_away_does_not_wait_for_it(
+        nats_server: NatsServerProcess, nc: Client) -> None:
+    """The server forgot the request with the lost connection: nothing to hand back, and
+    a stop must not wait for a round trip that cannot happen."""
+    js = nc.jetstream(timeout=2)
+    sub = await js.pull_subscribe_bind(durable=DURABLE, stream=EVENTS_STREAM)
+    nats_server.stop()
+    await eventually(lambda: not nc.is_connected, timeout=10, message="the client notices")
+    assert await asyncio.wait_for(release(sub), timeout=1) == 0
