@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import signal
 import socket
@@ -38,7 +39,30 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+#: where the kernel takes the source ports of outgoing connections (Linux's default range)
+EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+DEFAULT_EPHEMERAL = (32768, 60999)
+
+
+def ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(n) for n in EPHEMERAL_PORTS.read_text().split())
+    except (OSError, ValueError):
+        return DEFAULT_EPHEMERAL
+    return low, high
+
+
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on, for a server started next. Chosen at random below the
+    kernel's ephemeral range: a port the kernel picks (bind to port 0) is one it also
+    gives to outgoing connections, and one did take it in the moment before the server
+    bound it ("address already in use", seen in CI)."""
+    low, _ = ephemeral_range()
+    bottom = max(1024, low - 12000)
+    if low - bottom >= 1000:
+        for port in random.sample(range(bottom, low), 50):
+            if port_is_free(port, host):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
