@@ -7,7 +7,8 @@ lease that moved) must not wait for it. Interrupting the fetch on the client lea
 request alive on the server until it expires; a message the server sends to it meanwhile
 would stay unacknowledged until ``ack_wait``, and with ``max_ack_pending=1`` its whole
 partition would stall that long. So a released subscription first makes the server stop
-sending (UNSUB and a round trip), then hands back at once (NAK) whatever had arrived."""
+sending (UNSUB, then a request it answers), then hands back at once (NAK) whatever had
+arrived."""
 
 from __future__ import annotations
 
@@ -55,7 +56,11 @@ async def release(sub: PullSubscription) -> int:
         await sub.unsubscribe()
         return 0
     await conn._send_unsubscribe(core._id)  # the server sends nothing more to the inbox
-    await conn.flush(timeout=HAND_BACK_TIMEOUT_S)  # what it sent before has now arrived
+    # A round trip after the UNSUB: what the server sent to the inbox before it has now
+    # arrived, in order. Not ``flush(timeout)``: when it times out, nats-py keeps the
+    # cancelled PONG future, and the late PONG then breaks its read loop until the next
+    # reconnect (minutes: seen in the chaos run, after a 4 s network stall).
+    await asyncio.wait_for(sub.consumer_info(), HAND_BACK_TIMEOUT_S)
     handed = 0
     queue = core._pending_queue
     while not queue.empty():

@@ -22,6 +22,7 @@ from hotro.shared.contracts.subjects import EVENTS_STREAM, durable_name
 from hotro.shared.messaging.consumer import PartitionConsumer
 from hotro.shared.messaging.pull import fetch_unless, release
 from hotro.shared.observability.metrics import ServiceMetrics
+from tests.chaos.netproxy import DelayProxy
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
 from tests.support.waiting import eventually
 
@@ -121,3 +122,25 @@ async def test_a_release_while_the_broker_is_away_does_not_wait_for_it(
     nats_server.stop()
     await eventually(lambda: not nc.is_connected, timeout=10, message="the client notices")
     assert await asyncio.wait_for(release(sub), timeout=1) == 0
+
+
+async def test_a_release_during_a_network_stall_leaves_the_connection_working(
+        nats_server: NatsServerProcess, nc: Client) -> None:
+    """The release gives up after its timeout while the link carries nothing; once the
+    link flows again the same connection must work (nats-py's ``flush`` with a timeout
+    broke its read loop there until the next reconnect, minutes later)."""
+    host, port = nats_server.url.removeprefix("nats://").split(":")
+    proxy = DelayProxy(host, int(port), name="nats").start()
+    client = await nats.connect(f"nats://{proxy.host}:{proxy.port}")
+    try:
+        js = client.jetstream(timeout=2)
+        sub = await js.pull_subscribe_bind(durable=DURABLE, stream=EVENTS_STREAM)
+        await asyncio.to_thread(proxy.stall)
+        with pytest.raises(asyncio.TimeoutError):
+            await release(sub)
+        await asyncio.to_thread(proxy.flow)
+        info = await js.account_info()  # within js's 2 s: the connection still works
+        assert info.streams >= 1
+    finally:
+        await client.close()
+        await asyncio.to_thread(proxy.stop)
