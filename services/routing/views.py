@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,7 +83,7 @@ _OPENED_COLUMNS = ("case_id", "complaint_id", "reference", "kind", "channel", "p
 # rather than failing every catch-up from there on.
 _OPEN = (f"INSERT INTO cases ({', '.join(_OPENED_COLUMNS)}) "
          f"VALUES ({', '.join('?' for _ in _OPENED_COLUMNS)}) ON CONFLICT (case_id) DO UPDATE "
-         f"SET {', '.join(f'{c} = excluded.{c}' for c in _OPENED_COLUMNS[1:])}")
+         f"SET {', '.join(f'{c} = excluded.{c}' for c in _OPENED_COLUMNS[1:])} RETURNING seq")
 _ROW_COLUMNS = ("seq, complaint_id, reference, kind, channel, product, category, "
                 "received_at, state, department, triage_rule, sla_status, deadlines, "
                 "follow_up, updated_at")
@@ -90,6 +91,8 @@ _ROW_COLUMNS = ("seq, complaint_id, reference, kind, channel, product, category,
 _CHANGING = ("updated_at", "state", "department", "follow_up", "triage_rule", "deadlines",
              "sla_status", "urgency")
 _QUEUE_ORDER = "ORDER BY urgency, received_at, seq"
+#: rows a catch-up holds changed in memory before it writes them (bounds its memory)
+_PENDING_ROWS = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 #: the backlog's buckets: whole days since receipt, from and below (a receipt later
@@ -111,6 +114,17 @@ _COUNTS = ("SELECT state, channel, COUNT(*), "
            + " FROM cases GROUP BY state, channel ORDER BY MIN(seq)")
 
 
+@dataclass
+class _PendingRow:
+    """A case's row while a catch-up applies events to it: ``stored`` as the table has
+    it (``_CHANGING`` columns), ``current`` with the events applied so far (its
+    ``deadlines`` decoded)."""
+
+    seq: int
+    stored: dict[str, Any]
+    current: dict[str, Any]
+
+
 class CaseQueues:
     """Kept up to date by ``refresh`` (the service's worker calls it periodically; every
     ``list`` calls it too, so a reader never sees less than what was stored before)."""
@@ -119,11 +133,16 @@ class CaseQueues:
         self.app = app
         self._db = ReadModelDb(_SCHEMA)
         self._lock = threading.Lock()
-        self.follower = LogFollower(app, self._apply)
+        self._pending: dict[bytes, _PendingRow] = {}
+        self._actors: set[tuple[str, int]] = set()
+        self.follower = LogFollower(app, self._apply, flush=self._write_pending)
 
     def refresh(self) -> int:
         """Apply what was stored since; returns how many events were read."""
         with self._lock:
+            # what a failed catch-up left behind: its transaction was rolled back
+            self._pending.clear()
+            self._actors.clear()
             return self.follower.catch_up_into(self._db)
 
     def close(self) -> None:
@@ -137,55 +156,80 @@ class CaseQueues:
         event: Any = stored
         case_id = event.originator_id.bytes
         if type(event).__name__ == "Opened":
-            self._open(event)
-            seq = self._db.scalar("SELECT seq FROM cases WHERE case_id = ?", (case_id,))
+            row = self._open(event)
         else:
-            row = self._db.one(f"SELECT seq, {', '.join(_CHANGING)} FROM cases "
-                               "WHERE case_id = ?", (case_id,))
-            if row is None:
+            found = self._pending.get(case_id) or self._read(case_id)
+            if found is None:
                 return
-            seq = row["seq"]
+            row = found
             self._change(row, event)
+        self._pending[case_id] = row
         trace = getattr(event, "trace", None) or {}
         if trace.get("actor_id") and trace.get("actor_kind") in ("staff", "department"):
-            self._db.execute("INSERT OR IGNORE INTO case_actors (actor, case_seq) "
-                             "VALUES (?, ?)", (trace["actor_id"], seq))
+            self._actors.add((trace["actor_id"], row.seq))
+        if len(self._pending) >= _PENDING_ROWS:
+            self._write_pending()
 
-    def _open(self, event: Any) -> None:
-        self._db.execute(_OPEN, (
+    def _read(self, case_id: bytes) -> _PendingRow | None:
+        found = self._db.one(f"SELECT seq, {', '.join(_CHANGING)} FROM cases "
+                             "WHERE case_id = ?", (case_id,))
+        if found is None:
+            return None
+        stored = {c: found[c] for c in _CHANGING}
+        return _PendingRow(found["seq"], stored, dict(stored, deadlines=json.loads(
+            found["deadlines"])))
+
+    def _open(self, event: Any) -> _PendingRow:
+        values = dict(zip(_OPENED_COLUMNS, (
             event.originator_id.bytes, str(event.complaint_id), event.reference, event.kind,
             event.channel, event.product, event.category, event.received_at.isoformat(),
             (event.received_at - _EPOCH) // _MICROSECOND, "new", None, None, "on_track",
-            _URGENCY["on_track"], 0, event.timestamp.isoformat(), "{}"))
-        self._db.execute("DELETE FROM case_departments WHERE case_seq = "
-                         "(SELECT seq FROM cases WHERE case_id = ?)",
-                         (event.originator_id.bytes,))
+            _URGENCY["on_track"], 0, event.timestamp.isoformat(), "{}"), strict=True))
+        seq = self._db.scalar(_OPEN, tuple(values.values()))
+        self._db.execute("DELETE FROM case_departments WHERE case_seq = ?", (seq,))
+        stored = {c: values[c] for c in _CHANGING}
+        return _PendingRow(seq, stored, dict(stored, deadlines={}))
 
-    def _change(self, row: Any, event: Any) -> None:
-        """Update the case's row (``row``: its ``seq`` and ``_CHANGING`` columns)."""
+    def _change(self, row: _PendingRow, event: Any) -> None:
+        """Apply ``event`` to the case's row as this catch-up has it so far."""
         name = type(event).__name__
-        state = _STATE_AFTER.get(name, row["state"])
-        deadlines = json.loads(row["deadlines"])
-        changes: dict[str, Any] = {"updated_at": event.timestamp.isoformat(), "state": state}
+        current = row.current
+        state = _STATE_AFTER.get(name, current["state"])
+        deadlines: dict[str, Any] = current["deadlines"]
+        current.update(updated_at=event.timestamp.isoformat(), state=state)
         if name == "ReferredToDepartment":
-            changes["department"] = event.department
-            self._note_department(row["seq"], event.department)
+            current["department"] = event.department
+            self._note_department(row.seq, event.department)
         elif name in ("FollowUpReceived", "Reopened", "FollowUpDismissed"):
-            changes["follow_up"] = int(name == "FollowUpReceived")
+            current["follow_up"] = int(name == "FollowUpReceived")
         elif name == "TriageApplied":
-            changes["triage_rule"] = event.rule_id
+            current["triage_rule"] = event.rule_id
         elif name == "DeadlineRecorded":
             deadlines[event.clock] = {"status": event.status, "last_day": event.last_day,
                                       "due_at": event.due_at}
         settle_deadlines(deadlines, name)
         status = None if state in _ENDED else sla_status(deadlines)
-        changes.update(deadlines=json.dumps(deadlines), sla_status=status,
-                       urgency=_URGENCY[status])
-        # only what changed: each indexed column set costs its indexes a rewrite
-        changed = {c: v for c, v in changes.items() if v != row[c]}
-        if changed:
-            self._db.execute(f"UPDATE cases SET {', '.join(f'{c} = ?' for c in changed)} "
-                             "WHERE seq = ?", (*changed.values(), row["seq"]))
+        current.update(sla_status=status, urgency=_URGENCY[status])
+
+    def _write_pending(self) -> None:
+        """Write the rows this catch-up changed: one UPDATE per case (not per event),
+        of only the columns that differ from the table — each indexed column set costs
+        its indexes a rewrite."""
+        updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for row in self._pending.values():
+            current = dict(row.current, deadlines=json.dumps(row.current["deadlines"]))
+            changed = tuple(c for c in _CHANGING if current[c] != row.stored[c])
+            if changed:
+                updates.setdefault(changed, []).append(
+                    (*(current[c] for c in changed), row.seq))
+        for columns, rows in updates.items():
+            self._db.executemany(f"UPDATE cases SET {', '.join(f'{c} = ?' for c in columns)}"
+                                 " WHERE seq = ?", rows)
+        if self._actors:
+            self._db.executemany("INSERT OR IGNORE INTO case_actors (actor, case_seq) "
+                                 "VALUES (?, ?)", sorted(self._actors))
+        self._pending.clear()
+        self._actors.clear()
 
     def _note_department(self, seq: int, department: str) -> None:
         """Append ``department`` to the case's referrals unless it is there already."""

@@ -12,9 +12,12 @@ from hotro.shared.eventstore.read_model_db import ReadModelDb
 
 class LogFollower:
     def __init__(self, app: ServiceApplication, apply: Callable[[Any], None],
-                 page: int = 500) -> None:
+                 page: int = 500, flush: Callable[[], None] | None = None) -> None:
+        """``flush``: called at the end of every catch-up (inside ``catch_up_into``'s
+        transaction), for a model that applies events in memory and writes them once."""
         self.app = app
         self.apply = apply
+        self.flush = flush
         self.page = page
         self.position = 0
         #: whether a catch-up into a read model has completed (the first is a bulk load)
@@ -27,6 +30,8 @@ class LogFollower:
             self.apply(self.app.mapper.to_domain_event(note))
             self.position = note.id
             read += 1
+        if self.flush is not None:
+            self.flush()
         return read
 
     def catch_up_into(self, db: ReadModelDb) -> int:

@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 
+from hotro.audit.replay import compare, routing_rows_from_aggregates
+from hotro.services.routing import views
 from hotro.services.routing.application import RoutingApplication
 from hotro.services.routing.domain.workflow import Action
 from hotro.services.routing.views import CaseQueues
 from hotro.shared.contracts import events as wire
 from hotro.shared.eventstore.trace import ActorKind
-from tests.unit.routing.app_builders import Feeder, routing_app
+from tests.unit.routing.app_builders import Feeder, routing_app, stored_event_names
 from tests.unit.routing.builders import T0, day, trace
 
 TECH, DELIVERY = "ky-thuat-bao-hanh", "giao-van"
@@ -217,3 +219,46 @@ def test_a_catch_up_that_fails_is_read_again_whole(s: Setup,
     rows = s.queues.list()
     assert [r["complaint_id"] for r in rows] == [str(first), str(second)]
     assert rows[1]["departments"] == [TECH] and s.ids(referred_to=TECH) == [str(second)]
+
+
+def test_a_catch_up_longer_than_its_memory_bound_writes_every_change(
+        s: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catch-up holds changed rows in memory and writes them when it holds
+    ``_PENDING_ROWS`` of them, then again at its end: changes to a case after its row
+    was written part-way still reach the table."""
+    monkeypatch.setattr(views, "_PENDING_ROWS", 2)
+    cases = [s.feed.received(channel=channel) for channel in ("web", "email", "hotline")]
+    s.refer(cases[0], TECH)
+    s.feed.deadline(cases[1], "reply", day(1), breached=True)
+    s.answer(cases[0], TECH)
+    s.refer(cases[0], DELIVERY)
+    s.close(cases[2])
+    read = s.queues.refresh()
+
+    assert read == len(stored_event_names(s.app))
+    assert compare({r["complaint_id"]: r for r in s.queues.list()},
+                   routing_rows_from_aggregates(s.app), "aggregates") == []
+    assert s.ids(actor="kt.duc") == [str(cases[0])]
+    assert s.ids(referred_to=DELIVERY) == [str(cases[0])]
+
+
+def test_events_applied_one_catch_up_at_a_time_give_the_rows_of_one_catch_up(
+        s: Setup) -> None:
+    """The same log read in many small catch-ups (rows read back from the table each
+    time) and in one (rows kept in memory) gives the same rows."""
+    cid = s.feed.received()
+    s.queues.refresh()
+    s.refer(cid, TECH)
+    s.queues.refresh()
+    s.feed.deadline(cid, "reply", day(1), breached=False)
+    s.queues.refresh()
+    s.answer(cid, TECH)
+    s.queues.refresh()
+    s.close(cid)
+    s.queues.refresh()
+    whole = CaseQueues(s.app)
+    try:
+        assert s.queues.list() == whole.list()
+        assert s.queues.list()[0]["state"] == "closed"
+    finally:
+        whole.close()
