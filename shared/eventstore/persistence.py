@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
-from hotro.shared.eventstore.pg_security import security_env
+from hotro.shared.eventstore.pg_security import FACTORY_TOPIC, security_env
 
 
 class StoreConfigError(ValueError):
@@ -65,7 +65,7 @@ def persistence_env(store_url: str, *, allow_memory: bool = False) -> dict[str, 
             raise StoreConfigError(f"postgres store URL needs a database name: {store_url!r}")
         env = {
             **common,
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": FACTORY_TOPIC,
             "POSTGRES_DBNAME": dbname,
             "POSTGRES_HOST": _pg_host(parsed.hostname, query),
             "POSTGRES_PORT": str(parsed.port or 5432),

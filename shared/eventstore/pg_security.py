@@ -7,7 +7,7 @@ A store URL may carry, as query parameters (paths, never secrets):
     password_file=/run/pw      the file holding the role's password (the URL then has none)
 
 eventsourcing's PostgreSQL datastore has no TLS setting of its own: ``pg_factory.Factory``
-adds them to its connection pool's arguments.
+(every PostgreSQL store's factory) adds them to its connection pool's arguments.
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ def security_env(query: dict[str, list[str]], url_password: str | None) -> dict[
         env["POSTGRES_SSLMODE"] = sslmode
     if rootcert:
         env["POSTGRES_SSLROOTCERT"] = rootcert
-    if sslmode or rootcert:
-        env["PERSISTENCE_MODULE"] = FACTORY_TOPIC
     return env
 
 

@@ -180,7 +180,7 @@ def compact_store(store_url: str) -> str:
             raise RuntimeError(f"{path}: the WAL could not be truncated (a reader is open); "
                                "stop the service and run it again")
         return f"{path}: vacuumed, WAL truncated"
-    if module in ("eventsourcing.postgres", FACTORY_TOPIC):  # the latter: with TLS options
+    if module == FACTORY_TOPIC:
         import psycopg
         from psycopg import sql
         from psycopg.conninfo import make_conninfo
