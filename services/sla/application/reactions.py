@@ -53,9 +53,13 @@ class ClocksOfCase:
         return [c for c in clocks if c is not None and c.is_open]
 
     def start(self, kind: str, reference: str, plan: Plan, *, counted: bool) -> None:
-        if self.clock(kind) is not None:
+        # A clock is only ever created with its kind added to the case's index, in one
+        # save: the index alone says whether it exists (one read, not two; none of the
+        # clocks of a case just received is there to be read)
+        index = self.index()
+        if index is not None and kind in index.kinds:
             return  # already started (e.g. the same referral twice): the first one stands
-        index = self.index() or CaseClocks(complaint_id=self.complaint_id, trace=self.trace)
+        index = index or CaseClocks(complaint_id=self.complaint_id, trace=self.trace)
         index.add(kind=kind, trace=self.trace)
         clock = Clock(complaint_id=self.complaint_id, kind=kind, reference=reference,
                       start=plan.start.isoformat(), last_day=plan.last_day.isoformat(),

@@ -6,9 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from hotro.services.sla.application import SlaApplication
-from hotro.services.sla.domain.clock import Clock
+from hotro.services.sla.domain.clock import CaseClocks, Clock
 from hotro.services.sla.views import ClockBoard
 from hotro.services.sla.workers import SlaTimer
 from hotro.shared.calendar import parse_policy
@@ -419,3 +422,32 @@ def test_a_late_filing_has_no_reply_clock_until_a_supervisor_accepts_it() -> Non
     [reply_set] = [p for t, _, p in wire_types(app)
                    if t == "DeadlineSet" and p["clock"] == "reply"]
     assert reply_set["last_day"] == "2026-03-19"
+
+
+def test_starting_a_received_complaints_clocks_reads_the_store_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether a clock exists is read from the case's index, which every clock's start
+    writes in the same save: one read for a complaint just received (its index, absent),
+    not one per clock as well; a referral's clock on a case with clocks, the same."""
+    clock = SettableClock(at(2026, 3, 2, 9))
+    app = make_app(clock)
+    cid = uuid.uuid4()
+    reads: list[uuid.UUID] = []
+    get = app.repository.get
+
+    def counted(aggregate_id: uuid.UUID, **kwargs: Any) -> Any:
+        reads.append(aggregate_id)
+        return get(aggregate_id, **kwargs)
+
+    monkeypatch.setattr(app.repository, "get", counted)
+    assert app.handle(envelope(cid, received(clock()), clock()))
+    assert reads == [CaseClocks.create_id(cid)]
+    assert {c.kind for c in app.clocks_of(cid)} == {"reply", "first_contact"}
+    reads.clear()
+    referral = wire.ReferredToDepartment(reference="KN-1", department="ky-thuat",
+                                         question="?")
+    assert app.handle(envelope(cid, referral, clock()))
+    assert app.handle(envelope(cid, referral, clock()))  # the same referral again
+    assert reads.count(CaseClocks.create_id(cid)) == 2
+    assert not [r for r in reads if r == Clock.create_id(cid, "department/ky-thuat")]
+    assert [c.kind for c in app.clocks_of(cid)].count("department/ky-thuat") == 1
