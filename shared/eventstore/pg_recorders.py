@@ -30,13 +30,31 @@ from eventsourcing.postgres import (
     PostgresProcessRecorder,
 )
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Composed
+from psycopg import Connection
+from psycopg.sql import SQL, Composable, Identifier
 
 
 class _PlainInsert(PostgresApplicationRecorder):
-    @property
-    def _lock_statement(self) -> Composed:
-        return SQL("; ").join(self.lock_table_statements)
+    #: a write of more events than this (a bulk load) goes as the library's one array
+    VALUES_ROWS = 64
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rendered: dict[object, bytes] = {}
+
+    def _render(self, key: object, statement: Composable, conn: Connection[Any]) -> bytes:
+        """``statement`` as bytes, rendered once: psycopg renders a ``Composed`` again at
+        every execute (quoting each identifier)."""
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            rendered = self._rendered[key] = statement.as_bytes(conn)
+        return rendered
+
+    def _values_statement(self, rows: int) -> Composable:
+        return SQL("INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+                   "VALUES {} RETURNING notification_id").format(
+            Identifier(self.datastore.schema), Identifier(self.events_table_name),
+            SQL(", ").join([SQL("(%s, %s, %s, %s)")] * rows))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent],
@@ -46,9 +64,19 @@ class _PlainInsert(PostgresApplicationRecorder):
             self._insert_events(curs, stored_events, **kwargs)  # the tracking row, if any
             if not stored_events:
                 return None
-            curs.execute(self._lock_statement, prepare=False)
-            PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events,
-                                                            **kwargs)
+            curs.execute(self._render("lock", SQL("; ").join(self.lock_table_statements),
+                                      conn), prepare=False)
+            rows = len(stored_events)
+            if rows > self.VALUES_ROWS:
+                PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events,
+                                                                **kwargs)
+            else:
+                # one row of plain parameters per event, not an array of a composite
+                # type: psycopg dumps those arrays in Python, these in C
+                curs.execute(self._render(rows, self._values_statement(rows), conn),
+                             [v for e in stored_events for v in (
+                                 e.originator_id, e.originator_version, e.topic, e.state)],
+                             prepare=True)
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
 

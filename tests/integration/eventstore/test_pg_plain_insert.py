@@ -68,6 +68,21 @@ def test_events_are_stored_with_their_tracking_row_and_numbered_in_order(
     assert recorder.max_tracking_id("intake") == 8
 
 
+@pytest.mark.parametrize("n", [1, 5, PlainProcessRecorder.VALUES_ROWS,
+                               PlainProcessRecorder.VALUES_ROWS + 1])
+def test_a_write_stores_its_events_in_the_order_given_under_the_ids_returned(
+        store: tuple[str, Any], n: int) -> None:
+    """One row of parameters per event up to ``VALUES_ROWS``, the library's array form
+    beyond: either way each id returned is its own event's."""
+    _, recorder = store
+    given = events(n)
+    ids = recorder.insert_events(given, tracking=Tracking("notify", 1))
+    stored = recorder.select_notifications(start=None, limit=n + 1)
+    assert [note.id for note in stored] == list(ids) == sorted(ids)
+    assert [(note.originator_id, note.state) for note in stored] == \
+        [(e.originator_id, e.state) for e in given]
+
+
 def test_a_tracking_row_twice_refuses_the_whole_second_write(store: tuple[str, Any]) -> None:
     _, recorder = store
     recorder.insert_events(events(1), tracking=Tracking("routing", 3))
