@@ -6,13 +6,15 @@ that saves cost less than the pipeline's own machinery in Python: measured here
 (``bench/pg_insert_bench.py``) the plain transaction below takes less client and
 backend CPU per write.
 
-The transaction is the library's, statement for statement, except:
+The transaction is the library's, in the same order, except:
 
 * the lock is taken in one simple-query round trip (``SET LOCAL lock_timeout`` and
   ``LOCK TABLE … IN EXCLUSIVE MODE``: commit order stays notification order);
 * no ``NOTIFY``: nothing here LISTENs (relays are woken by their own process's commits
   and poll otherwise), and every NOTIFY takes PostgreSQL's global notification-queue
-  lock at commit, which serialises the commits of every service on the server.
+  lock at commit, which serialises the commits of every service on the server;
+* up to ``VALUES_ROWS`` events are inserted as rows of plain parameters rather than one
+  array of a composite type, and our statements are rendered to bytes once.
 
 Errors are translated by the datastore's ``get_connection`` as before (a duplicate
 tracking row is still eventsourcing's ``IntegrityError``).
