@@ -61,7 +61,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -199,12 +199,16 @@ class PgBackends:
 class CpuMeter:
     """CPU seconds of labelled processes (and PostgreSQL backends) at an instant."""
 
-    def __init__(self, pids: dict[str, int | None], pg: PgBackends | None = None) -> None:
-        self.pids = pids
+    def __init__(self, pids: Mapping[str, int | Sequence[int | None] | None],
+                 pg: PgBackends | None = None) -> None:
+        """``pids``: a process, or several (a service's replicas) summed, per label."""
+        self.pids = {label: list(p) if isinstance(p, Sequence) else [p]
+                     for label, p in pids.items()}
         self.pg = pg
 
     async def snapshot(self) -> dict[str, float]:
-        out = {label: proc_cpu_s(pid) or 0.0 for label, pid in self.pids.items()}
+        out = {label: sum(proc_cpu_s(pid) or 0.0 for pid in pids)
+               for label, pids in self.pids.items()}
         if self.pg is not None:
             pg = await asyncio.to_thread(self.pg.totals)
             out.update({f"pg:{label}": cpu for label, cpu in pg.items()})
@@ -722,6 +726,8 @@ class ModeResult:
     cpu_ms: dict[str, float]
     target_rate: float = 0.0
     concurrency: int = 0
+    #: per replica of a service run with several (--replicas), in start order
+    replica_cpu_ms: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _norm_msgid(value: str) -> str:
@@ -1043,6 +1049,7 @@ async def bench_store(kind: str, a: argparse.Namespace, work: Path,
     server = NatsServerProcess(store_dir=work / "nats", log_file=work / "nats-server.log",
                                supervised=True)
     services: dict[str, Service] = {}
+    extra: list[Service] = []  # replicas beyond the first (--replicas)
     nc: Any = None
     try:
         if schemas is not None:
@@ -1093,16 +1100,23 @@ async def bench_store(kind: str, a: argparse.Namespace, work: Path,
             if a.count_store_calls:
                 services[s].env.update(store_calls_env(calls_dir))
             services[s].start()
-        await asyncio.gather(*(wait_ready(svc) for svc in services.values()))
+            for n in range(2, a.replicas.get(s, 1) + 1):  # more of the same, own instance
+                sock = listen_socket()
+                env = {**services[s].env, "HOTRO_REPLICA_ID": f"{s}-bench-{n}",
+                       "HOTRO_HTTP_PORT": str(sock.getsockname()[1])}
+                extra.append(Service(s, env, work / f"{s}-{n}.log", sock))
+                extra[-1].start()
+        await asyncio.gather(*(wait_ready(svc) for svc in [*services.values(), *extra]))
         say(f"[{kind}] services ready: " + ", ".join(
-            f"{s} pid {svc.pid}" for s, svc in services.items()))
+            f"{svc.name} pid {svc.pid}" for svc in [*services.values(), *extra]))
         nc = await nats.connect(server.url)
         js = nc.jetstream()
         watcher = AckWatcher()
         await watcher.start(nc)
         mailbox = Mailbox(Path(data_dir) / "mail")
         life = Lifecycle(services["intake"].url, watcher, prefix[2:], a.stall_timeout)
-        meter = CpuMeter({**{s: svc.pid for s, svc in services.items()},
+        meter = CpuMeter({**{s: [svc.pid, *(x.pid for x in extra if x.name == s)]
+                             for s, svc in services.items()},
                           "nats": server.pid}, pg)
 
         try:
@@ -1117,6 +1131,9 @@ async def bench_store(kind: str, a: argparse.Namespace, work: Path,
             sat_rate = 0.0
             for mode in a.modes:
                 before = await meter.snapshot()
+                replicas = [svc for svc in [*services.values(), *extra]
+                            if a.replicas.get(svc.name, 1) > 1]
+                replicas_before = [proc_cpu_s(svc.pid) or 0.0 for svc in replicas]
                 t_before, own_before = time.monotonic(), _own_cpu()
                 if mode == "saturating":
                     if profiler is not None:
@@ -1149,6 +1166,10 @@ async def bench_store(kind: str, a: argparse.Namespace, work: Path,
                 m.detail["drain_s"] = drained
                 m.detail["window_s"] = window_s
                 m.detail["bench_cpu_ms"] = own_s * 1000 / max(m.complaints, 1)
+                for svc, cpu_before in zip(replicas, replicas_before, strict=True):
+                    m.replica_cpu_ms.setdefault(svc.name, []).append(
+                        ((proc_cpu_s(svc.pid) or 0.0) - cpu_before) * 1000
+                        / max(m.complaints, 1))
                 if mode == "saturating":
                     sat_rate = m.rate
                     m.concurrency = a.concurrency
@@ -1189,7 +1210,7 @@ async def bench_store(kind: str, a: argparse.Namespace, work: Path,
             dlq = await js.stream_info(DLQ_STREAM)
             if dlq.state.messages:
                 result.failures.append(f"{dlq.state.messages} dead letters in {DLQ_STREAM}")
-        for svc in services.values():
+        for svc in [*services.values(), *extra]:
             if svc.proc is not None and svc.proc.poll() is not None:
                 result.failures.append(f"{svc.name} exited ({svc.proc.returncode}) during "
                                        f"the run; log {svc.log_path}")
@@ -1200,10 +1221,10 @@ async def bench_store(kind: str, a: argparse.Namespace, work: Path,
         if nc is not None:
             with contextlib.suppress(Exception):
                 await nc.close()
-        for svc in services.values():
+        for svc in [*services.values(), *extra]:
             if svc.proc is not None and svc.proc.poll() is None:
                 svc.proc.terminate()
-        for svc in services.values():
+        for svc in [*services.values(), *extra]:
             terminate(svc.proc)
             svc.sock.close()
         server.stop()
@@ -1286,6 +1307,9 @@ def details(results: Sequence[StoreResult], a: argparse.Namespace) -> list[str]:
                 f"{d['drain_s']:.1f} s after the last acknowledgement"
                 + (f"; PostgreSQL backends ms/complaint: {pgs}" if pgs else "")
                 + idle_share
+                + "".join(f"; {s} replicas ms/complaint: "
+                          + " + ".join(f"{v:.1f}" for v in per)
+                          for s, per in m.replica_cpu_ms.items())
                 + f"; the bench's own process {d['bench_cpu_ms']:.1f} ms/complaint")
         for s, calls in r.store_calls.items():
             top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
@@ -1327,6 +1351,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="open loop: complaints/s (default: half the saturating throughput)")
     p.add_argument("--warmup", type=int, default=10, help="complaints before measuring")
     p.add_argument("--partitions", type=int, default=8)
+    p.add_argument("--replicas", default="",
+                   help="replicas of consumer-only services, e.g. notify=2,sla=2 (default: one "
+                        "of each); their CPU is summed under the service's name")
     p.add_argument("--idle", type=float, default=60.0, help="idle seconds measured (0: skip)")
     p.add_argument("--ceiling-items", type=int, default=1000)
     p.add_argument("--ceiling-rate", type=float, default=0.0,
@@ -1356,6 +1383,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     a = p.parse_args(argv)
     a.stores = [s.strip() for s in a.stores.split(",") if s.strip()]
     a.modes = [m.strip() for m in a.modes.split(",") if m.strip()]
+    given, a.replicas = a.replicas, {}
+    for item in filter(None, (i.strip() for i in given.split(","))):
+        service, _, count = item.partition("=")
+        if service not in SERVICES or service == "intake" or not count.isdigit() \
+                or int(count) < 1:
+            p.error(f"--replicas {item!r}: SERVICE=N for routing, sla or notify (intake's "
+                    "customers would need a load balancer in front of its replicas)")
+        a.replicas[service] = int(count)
     for s in a.stores:
         if s not in ("sqlite", "postgres"):
             p.error(f"unknown store {s!r}")
@@ -1363,6 +1398,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         if m not in ("saturating", "open"):
             p.error(f"unknown mode {m!r}")
     return a
+
+
+def replicas_text(replicas: Mapping[str, int]) -> str:
+    more = [f"{n} replicas of {s}" for s, n in sorted(replicas.items()) if n > 1]
+    return ("one replica of every other service, " if more else "one replica per service") \
+        + ", ".join(more)
 
 
 async def main(a: argparse.Namespace) -> int:
@@ -1373,7 +1414,7 @@ async def main(a: argparse.Namespace) -> int:
     load = load_average()
     say(f"e2e bench {stamp}: stores {','.join(a.stores)}, modes {','.join(a.modes)}, "
         f"{a.complaints} complaints per mode, concurrency {a.concurrency}, partitions "
-        f"{a.partitions}, one replica per service; ceiling {a.ceiling_items} items, "
+        f"{a.partitions}, {replicas_text(a.replicas)}; ceiling {a.ceiling_items} items, "
         f"{a.ceiling_tx} transactions; load average {load}; {os.cpu_count()} CPUs")
     results: list[StoreResult] = []
     failed = False
@@ -1386,7 +1427,8 @@ async def main(a: argparse.Namespace) -> int:
     rows = table_rows(results)
     meta = (f"Run {stamp} on {platform.node()} ({os.cpu_count()} CPUs), load average "
             f"before {load}, after {load_average()}; {a.complaints} complaints per mode, "
-            f"concurrency {a.concurrency}, ceiling {a.ceiling_items} items with one "
+            f"concurrency {a.concurrency}, {replicas_text(a.replicas)}, ceiling "
+            f"{a.ceiling_items} items with one "
             f"transaction per {a.ceiling_tx}, idle {a.idle:.0f} s."
             + (f" **{a.note}**" if a.note else ""))
     block = "\n".join([meta, "", markdown_table(rows), "", *details(results, a)])
