@@ -80,7 +80,7 @@ from nats.js import api as js_api  # noqa: E402
 
 from hotro.natsbin import NatsServerProcess, supervised_child, terminate  # noqa: E402
 from hotro.shared.eventstore.persistence import persistence_env  # noqa: E402
-from hotro.shared.eventstore.schema import ensure_store  # noqa: E402
+from hotro.shared.eventstore.schema import drop_schemas, ensure_store  # noqa: E402
 
 SERVICES = ("intake", "routing", "sla", "notify")
 EVENTS_STREAM = "HOTRO_EVENTS"
@@ -396,13 +396,7 @@ class Schemas:
     def drop_all(self) -> None:
         if not self.names:
             return
-        import psycopg
-        from psycopg import sql
-
-        with psycopg.connect(self.pg_url.split("?", 1)[0], autocommit=True) as conn:
-            for name in self.names:
-                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                    sql.Identifier(name)))
+        drop_schemas(self.pg_url, *self.names)
         self.names.clear()
 
 

@@ -24,11 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent, Tracking
 from eventsourcing.postgres import PostgresProcessRecorder
-from psycopg import sql
 
 from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.pg_recorders import PlainProcessRecorder
-from hotro.shared.eventstore.schema import ensure_store
+from hotro.shared.eventstore.schema import drop_schemas, ensure_store
 
 
 def backend_cpu_seconds(base: str, dbname: str) -> float:
@@ -92,9 +91,7 @@ def main() -> int:
                 first += args.writes + 100
     finally:
         factory.close()
-        with psycopg.connect(args.pg, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                sql.Identifier(schema)))
+        drop_schemas(args.pg, schema)
     return 0
 
 

@@ -27,7 +27,7 @@ from hotro.services.routing.application import RoutingApplication
 from hotro.services.routing.domain.case import Case
 from hotro.services.routing.settings import CONFIG_DIR
 from hotro.shared.eventstore.persistence import persistence_env
-from hotro.shared.eventstore.schema import ensure_store
+from hotro.shared.eventstore.schema import drop_schemas, ensure_store
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.reference import CATALOGUE_FILE
 
@@ -128,12 +128,7 @@ def main() -> int:
     try:
         run("postgres", f"{args.pg}?schema={schema}", args.events)
     finally:
-        import psycopg
-        from psycopg import sql
-
-        with psycopg.connect(args.pg, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                sql.Identifier(schema)))
+        drop_schemas(args.pg, schema)
     return 0
 
 

@@ -31,3 +31,15 @@ def ensure_store(store_url: str) -> None:
                         (schema,)).fetchone() is None:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                 sql.Identifier(schema)))
+
+
+def drop_schemas(pg_url: str, *schemas: str) -> None:
+    """Drop the given PostgreSQL schemas and everything in them (benches clean up with
+    it; a service never calls it). ``pg_url``: the database, any query is ignored."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(pg_url.split("?", 1)[0], autocommit=True) as conn:
+        for schema in schemas:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                sql.Identifier(schema)))
