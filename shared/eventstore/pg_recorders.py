@@ -18,6 +18,9 @@ The transaction is the library's, in the same order, except:
 
 Errors are translated by the datastore's ``get_connection`` as before (a duplicate
 tracking row is still eventsourcing's ``IntegrityError``).
+
+Their tables are created under one advisory lock (``pg_create_lock.py``): replicas
+starting together on a fresh schema would otherwise race in ``CREATE … IF NOT EXISTS``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from eventsourcing.utils import retry
 from psycopg import Connection
 from psycopg.sql import SQL, Composable, Identifier
 
+from hotro.shared.eventstore.pg_create_lock import creating
+
 
 class _PlainInsert(PostgresApplicationRecorder):
     #: a write of more events than this (a bulk load) goes as the library's one array
@@ -43,6 +48,10 @@ class _PlainInsert(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rendered: dict[object, bytes] = {}
+
+    def create_table(self) -> None:
+        with creating(self.datastore):
+            super().create_table()
 
     def _render(self, key: object, statement: Composable, conn: Connection[Any]) -> bytes:
         """``statement`` as bytes, rendered once: psycopg renders a ``Composed`` again at

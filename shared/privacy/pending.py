@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from hotro.shared.eventstore.pg_create_lock import CREATE_LOCK_KEY, LOCK_TRANSACTION
 from hotro.shared.privacy.kv import KeyRingUnavailable
 from hotro.shared.privacy.sealing import KeyRing
 
@@ -100,6 +101,8 @@ class SqlPendingKeys:
     def _create(self) -> None:
         key_type = "BYTEA" if self.postgres else "BLOB"
         with self.datastore.transaction(commit=True) as cursor:
+            if self.postgres:  # replicas starting together (pg_create_lock.py)
+                cursor.execute(LOCK_TRANSACTION, (CREATE_LOCK_KEY,))
             cursor.execute(self._sql(
                 "CREATE TABLE IF NOT EXISTS {table} (key_id TEXT PRIMARY KEY, "
                 f"key {key_type} NOT NULL, created_at TEXT NOT NULL)"))
