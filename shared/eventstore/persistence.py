@@ -32,6 +32,20 @@ def _pg_host(hostname: str | None, query: dict[str, list[str]]) -> str:
     return given or hostname or "127.0.0.1"
 
 
+def _check_pool(size: str, overflow: str) -> None:
+    """At least two connections: creating the tables holds one for the create lock while
+    the library takes another (``pg_create_lock.py``); with one, a start would wait out
+    the pool's timeout."""
+    try:
+        total = int(size) + int(overflow)
+    except ValueError:
+        raise StoreConfigError("the store URL's pool_size and max_overflow must be whole "
+                               "numbers") from None
+    if int(size) < 1 or total < 2:
+        raise StoreConfigError("a PostgreSQL pool needs pool_size >= 1 and pool_size + "
+                               "max_overflow >= 2 (the store URL asks for fewer)")
+
+
 def persistence_env(store_url: str, *, allow_memory: bool = False) -> dict[str, str]:
     # Multi-row tracking: each processed upstream position is its own row, so a
     # redelivered or out-of-order message can never be mistaken for "already done"
@@ -80,6 +94,7 @@ def persistence_env(store_url: str, *, allow_memory: bool = False) -> dict[str, 
             # connection themselves and the pool discards it; ?pre_ping=y restores it.
             "POSTGRES_PRE_PING": query.get("pre_ping", ["n"])[0],
         }
+        _check_pool(env["POSTGRES_POOL_SIZE"], env["POSTGRES_MAX_OVERFLOW"])
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
         env.update(security_env(query, parsed.password))  # sslmode, password_file
