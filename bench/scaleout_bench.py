@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import shutil
 import statistics
 import sys
@@ -42,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx
 import nats
 from e2e_bench import (
+    PG_DEFAULT,
     BenchFailure,
     PgBackends,
     Schemas,
@@ -170,15 +172,16 @@ async def trial(a: argparse.Namespace, work: Path, files: dict[str, str], backlo
         try:
             js = nc.jetstream()
             total = a.complaints
-            marks: list[tuple[float, dict[str, float]]] = []
+            # (look, instant, CPU) when the window opens and when it closes
+            marks: list[tuple[int, float, dict[str, float]]] = []
             thresholds = [a.from_ * total, a.to * total]
             started = time.monotonic()
-            while True:
+            for look in itertools.count():
                 left = await remaining(js, a.service, a.partitions)
                 done = total - left
-                if thresholds and done >= thresholds[0]:
+                while thresholds and done >= thresholds[0]:
                     thresholds.pop(0)
-                    marks.append((time.monotonic(), cpu_now(procs, server, pg)))
+                    marks.append((look, time.monotonic(), cpu_now(procs, server, pg)))
                 if left == 0:
                     break
                 for svc in procs:
@@ -192,7 +195,10 @@ async def trial(a: argparse.Namespace, work: Path, files: dict[str, str], backlo
             result.drained_s = time.monotonic() - started
         finally:
             await nc.close()
-        (t0, cpu0), (t1, cpu1) = marks
+        (look0, t0, cpu0), (look1, t1, cpu1) = marks
+        if look1 == look0:
+            raise BenchFailure("the window opened and closed between two looks: a larger "
+                               "--complaints, or a wider --from/--to")
         handled = (a.to - a.from_) * total
         result.window_s = t1 - t0
         result.rate = handled / result.window_s
@@ -282,7 +288,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="share of the backlog handled when the window opens")
     p.add_argument("--to", type=float, default=0.9)
     p.add_argument("--timeout", type=float, default=600.0)
-    p.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
+    p.add_argument("--pg", default=PG_DEFAULT)
     a = p.parse_args(argv)
     if not 0 <= a.from_ < a.to <= 1:
         p.error("need 0 <= --from < --to <= 1")
