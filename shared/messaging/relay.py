@@ -18,6 +18,8 @@
   is only the safety net for events another process stored (a replica, a tool). A page
   shorter than ``batch`` reached the log's end: the relay sleeps then, without reading an
   empty page to find out (a commit during the step has set the wake-up already).
+* A page this process committed whole is taken from memory (``committed_page``: no
+  store read, no thread hand-off); any other page is read from the store.
 * The lag gauge is the runtime's periodic lag report, not a head read after every page.
 * Only the holder of the ``<service>.relay`` lease runs it.
 """
@@ -33,7 +35,7 @@ from nats.js.errors import NotFoundError
 
 from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.contracts.subjects import EVENTS_STREAM, event_subject, producer_filter
-from hotro.shared.eventstore.application import OutboxItem, ServiceApplication
+from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.observability.metrics import ServiceMetrics
 from hotro.shared.runtime.periodic import wait_for_either, wait_or_stop, waker
 
@@ -140,9 +142,9 @@ class OutboxRelay:
         if self.position is None:
             self.position = await self.resume_position()
             log.info("relay resumes after notification %s", self.position)
-        items: list[OutboxItem] = await asyncio.to_thread(
-            self.app.outbox_page, self.position, self.batch
-        )
+        items = self.app.committed_page(self.position, self.batch)
+        if items is None:
+            items = await asyncio.to_thread(self.app.outbox_page, self.position, self.batch)
         if items and self.before_publish is not None:
             await self.before_publish()
         for item in items:

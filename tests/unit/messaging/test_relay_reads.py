@@ -8,12 +8,17 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from nats.js.errors import NotFoundError
 
+from hotro.services.intake.application import IntakeApplication, NewRequest
 from hotro.shared.contracts.envelope import Actor, Envelope
 from hotro.shared.eventstore.application import OutboxItem
+from hotro.shared.eventstore.persistence import persistence_env
+from hotro.shared.eventstore.schema import ensure_store
+from hotro.shared.eventstore.trace import Trace
 from hotro.shared.messaging.relay import OutboxRelay
 from hotro.shared.observability.metrics import ServiceMetrics
 from tests.support.waiting import eventually
@@ -48,6 +53,9 @@ class Log:
             self.items.append(OutboxItem(n, _envelope(n)))
         for listener in self.listeners:
             listener()
+
+    def committed_page(self, after: int, limit: int) -> list[OutboxItem] | None:
+        return None  # this log keeps nothing in memory: every page is a read
 
     def outbox_page(self, after: int, limit: int) -> list[OutboxItem]:
         self.pages_read += 1
@@ -100,6 +108,55 @@ async def test_one_page_read_per_commit_and_no_head_reads() -> None:
         assert stream.published == [1, 2, 3, 4, 5, 6]
         assert log.pages_read == 4
         assert log.heads_read == 0
+    finally:
+        stop.set()
+        await task
+
+
+def _intake(url: str) -> IntakeApplication:
+    ensure_store(url)
+    return IntakeApplication(env=persistence_env(url), hash_secret=b"relay-reads")
+
+
+def _receive(app: IntakeApplication, n: int) -> None:
+    app.receive(NewRequest(kind="complaint", channel="web",
+                           customer={"name": "Khách", "email": f"k{n}@example.vn"},
+                           description="Máy lạnh hỏng"), Trace.system("test").as_dict())
+
+
+async def test_its_own_commits_are_published_without_a_store_read(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/intake.db"
+    ours, theirs = _intake(url), _intake(url)  # two replicas of one service
+    reads = 0
+    read_page = ours.outbox_page
+
+    def counted(after: int, limit: int) -> list[OutboxItem]:
+        nonlocal reads
+        reads += 1
+        return read_page(after, limit)
+
+    ours.outbox_page = counted  # type: ignore[method-assign]
+    stream = Stream()
+    js: Any = stream
+    relay = WatchedRelay(ours, js, 4, ServiceMetrics("intake"), batch=500, idle_s=60.0)
+
+    def published_in_the_store() -> list[int]:
+        return [i.notification_id for i in _intake(url).outbox_page(0, 1000) if i.envelope]
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await eventually(lambda: relay.sleeps == 1, message="idle on the empty log")
+        assert reads == 1
+        for n in range(3):
+            await asyncio.to_thread(_receive, ours, n)
+        await eventually(lambda: len(stream.published) == 3, message="ours published")
+        assert reads == 1  # taken from what the commits kept
+        await asyncio.to_thread(_receive, theirs, 3)  # no wake-up here: another process
+        await asyncio.to_thread(_receive, ours, 4)
+        await eventually(lambda: len(stream.published) == 5, message="theirs, then ours")
+        assert reads == 2  # the gap their rows left was read from the store
+        assert stream.published == published_in_the_store()
     finally:
         stop.set()
         await task
