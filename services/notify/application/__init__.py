@@ -34,6 +34,9 @@ from hotro.shared.privacy.sealing import KeyRing, process_keyring
 class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationRequests, Replies,
                         DispatchOutcomes, FollowUps):
     name = "notify"
+    #: Each outcome carries what its wire event needs (``Dispatch._published``), so the
+    #: envelope is built and checked at save, and the relay takes it from memory.
+    wire_from_event_alone = True
 
     def __init__(self, env: dict[str, str] | None = None,
                  clock: Callable[[], datetime] | None = None, *,

@@ -111,3 +111,16 @@ def test_outcomes_stored_before_are_published_from_the_dispatch(
     with pytest.raises(AssertionError, match="replayed"):
         app.to_wire(old[0])
     assert [app.to_wire(e) for e in outcomes] == expected
+
+
+def test_the_relay_takes_each_outcome_as_it_was_checked_at_save(
+        app: NotifyApplication, monkeypatch: pytest.MonkeyPatch) -> None:
+    head = app.max_notification_id()
+    page = app.committed_page(0, 1000)  # what this process's relay publishes
+    assert page is not None
+    assert [i.notification_id for i in page] == list(range(1, head + 1))
+    _no_aggregate_reads(app, monkeypatch)
+    from_store = app.outbox_page(0, 1000)  # what another replica's relay would build
+    assert [(i.notification_id, i.envelope) for i in page] == \
+        [(i.notification_id, i.envelope) for i in from_store]
+    assert sum(i.envelope is not None for i in page) == 4
