@@ -37,10 +37,16 @@ async def wait_for_either(stop: asyncio.Event, wakeup: asyncio.Event, seconds: f
 
 def waker(event: asyncio.Event) -> Callable[[], None]:
     """A function any thread may call to set ``event`` on the running loop (e.g. a commit
-    listener: saves run in worker threads)."""
+    listener: saves run in worker threads).
+
+    Every waiter clears ``event`` before it reads what woke it, so an event still set has
+    not been taken yet: whatever happened before this call is read after that clear, and
+    the call can skip waking the loop (a write to its self-pipe) again."""
     loop = asyncio.get_running_loop()
 
     def wake() -> None:
+        if event.is_set():
+            return
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to wake
             loop.call_soon_threadsafe(event.set)
     return wake
