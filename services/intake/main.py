@@ -38,7 +38,7 @@ from hotro.shared.eventstore.persistence import persistence_env
 from hotro.shared.eventstore.schema import ensure_store
 from hotro.shared.observability.metrics import ServiceMetrics
 from hotro.shared.privacy.kv import NatsKeyRing, keyring_job
-from hotro.shared.privacy.pending import flush_pending_keys
+from hotro.shared.privacy.pending import FallbackKeyRing, PendingKeyFlush
 from hotro.shared.privacy.sealing import CachedKeyRing, KeyRing
 from hotro.shared.privacy.secrets import ephemeral_hash_secret
 from hotro.shared.runtime.host import Background, ServiceRuntime, build_http_app
@@ -124,18 +124,18 @@ def create_app(settings: IntakeSettings | None = None, *,
     # The jobs below read the runtime (its NATS connection, its leases) when they run,
     # i.e. after it is built at the end of this block.
     background: list[Background] = []
-    move_pending_keys: Callable[[], Awaitable[None]] | None = None
+    move_pending_keys: Callable[[bool], Awaitable[None]] | None = None
     if nats_keys is not None:
         ring = nats_keys
 
         async def attach_keyring(stop: asyncio.Event) -> None:
             await keyring_job(runtime, ring)(stop)
 
-        async def flush_keys() -> None:
-            await flush_pending_keys(application.pending_keys, runtime.js)
-
         background.append(attach_keyring)
-        move_pending_keys = flush_keys
+        sealing = application.keyring
+        if not isinstance(sealing, FallbackKeyRing):  # given a key store, intake falls back
+            raise TypeError(f"intake seals with {type(sealing).__name__}, not a fallback ring")
+        move_pending_keys = PendingKeyFlush(sealing, lambda: runtime.js)
     if settings.smtp_listen_port:
         background.append(SmtpListenerJob(
             mail.on_smtp_message, host=settings.smtp_listen_host,

@@ -65,7 +65,7 @@ class OutboxRelay:
     def __init__(self, app: ServiceApplication, js: JetStreamContext, partitions: int,
                  metrics: ServiceMetrics, *, batch: int = 500, idle_s: float = 2.0,
                  publish_timeout_s: float = 2.0, is_leader: Callable[[], bool] = lambda: True,
-                 before_publish: Callable[[], Awaitable[None]] | None = None) -> None:
+                 before_publish: Callable[[bool], Awaitable[None]] | None = None) -> None:
         self.app = app
         self.js = js
         self.partitions = partitions
@@ -143,10 +143,11 @@ class OutboxRelay:
             self.position = await self.resume_position()
             log.info("relay resumes after notification %s", self.position)
         items = self.app.committed_page(self.position, self.batch)
+        own = items is not None
         if items is None:
             items = await asyncio.to_thread(self.app.outbox_page, self.position, self.batch)
         if items and self.before_publish is not None:
-            await self.before_publish()
+            await self.before_publish(own)  # own: every event on the page is this process's
         for item in items:
             if not self.is_leader():
                 self.position = None

@@ -25,7 +25,7 @@ import asyncio
 import base64
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -225,6 +225,15 @@ class FallbackKeyRing:
     def __init__(self, shared: KeyRing, pending: PendingKeys) -> None:
         self.shared = shared
         self.pending = pending
+        #: keys this process took from (or put in) ``pending`` so far: what it sealed
+        #: since the last flush needs one only if this moved (``PendingKeyFlush``)
+        self.pending_uses = 0
+        self._uses_lock = threading.Lock()
+
+    def _from_pending(self, key: bytes) -> bytes:
+        with self._uses_lock:
+            self.pending_uses += 1
+        return key
 
     def key(self, key_id: str) -> bytes | None:
         try:
@@ -237,14 +246,16 @@ class FallbackKeyRing:
         if found is not None:
             return found
         local = self.pending.get(key_id)
-        if local is None and unavailable:
-            raise KeyRingUnavailable(f"the key of {key_id} cannot be fetched now")
-        return local
+        if local is None:
+            if unavailable:
+                raise KeyRingUnavailable(f"the key of {key_id} cannot be fetched now")
+            return None
+        return self._from_pending(local)
 
     def create(self, key_id: str) -> bytes:
         local = self.pending.get(key_id)
         if local is not None:
-            return local
+            return self._from_pending(local)
         # The key is made here and offered to the store: a create that timed out may still
         # have landed there, so the key kept locally must be that same key — else data
         # sealed with a second key would be lost when the store's copy wins at the flush.
@@ -255,11 +266,34 @@ class FallbackKeyRing:
         except KeyRingUnavailable:
             log.warning("data-key store unreachable: key of %s kept locally until the relay "
                         "moves it there", key_id, extra={"complaint_id": key_id})
-            return self.pending.put_new(key_id, key if offer is not None else None)
+            return self._from_pending(self.pending.put_new(key_id,
+                                                           key if offer is not None else None))
 
     def destroy(self, key_id: str) -> None:
         self.shared.destroy(key_id)
         self.pending.delete([key_id])
+
+
+class PendingKeyFlush:
+    """The relay's ``before_publish`` for a service sealing with a ``FallbackKeyRing``.
+
+    A page read from the store may hold another replica's events, sealed with keys that
+    replica left pending in the shared table: it is always preceded by a flush. A page
+    of this process's own events (taken from memory) needs one only if this process took
+    a key from the table since its last flush; else every key its events name is in the
+    key store already, and the table is not read."""
+
+    def __init__(self, ring: FallbackKeyRing, js: Callable[[], Any]) -> None:
+        self.ring = ring
+        self.js = js
+        self._flushed_at: int | None = None  # none yet: the first page always flushes
+
+    async def __call__(self, own_page: bool) -> None:
+        uses = self.ring.pending_uses
+        if own_page and uses == self._flushed_at:
+            return
+        await flush_pending_keys(self.ring.pending, self.js())
+        self._flushed_at = uses
 
 
 async def flush_pending_keys(pending: PendingKeys, js: Any) -> int:

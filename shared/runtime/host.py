@@ -67,8 +67,9 @@ class ServiceRuntime:
     app: ServiceApplication
     metrics: ServiceMetrics
     background: Sequence[Background] = ()
-    #: awaited by the relay before it publishes a page (it retries while this raises)
-    before_publish: Callable[[], Awaitable[None]] | None = None
+    #: awaited by the relay before it publishes a page (it retries while this raises);
+    #: its argument says whether every event on the page is this process's own
+    before_publish: Callable[[bool], Awaitable[None]] | None = None
     on_fatal: Callable[[], None] | None = None
     conn: NatsConnection | None = None
     js: JetStreamContext | None = None

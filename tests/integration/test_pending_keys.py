@@ -19,6 +19,7 @@ from hotro.shared.eventstore.schema import ensure_store
 from hotro.shared.privacy.kv import KeyRingUnavailable, NatsKeyRing, bucket, destroy_key
 from hotro.shared.privacy.pending import (
     FallbackKeyRing,
+    PendingKeyFlush,
     PendingKeys,
     flush_pending_keys,
     pending_keys_for,
@@ -96,6 +97,57 @@ async def test_keys_made_while_nats_is_away_reach_the_key_store_before_publishin
         assert await asyncio.to_thread(reveal, sealed, shared) == {"name": "Nguyễn Văn An"}
         assert await asyncio.to_thread(reveal, erased, ring) is None
         assert await flush_pending_keys(pending, nc.jetstream()) == 0
+    finally:
+        shared.detach()
+        await nc.close()
+        app.close()
+
+
+async def test_a_page_of_its_own_events_reads_the_table_only_after_a_pending_key(
+        provisioned: NatsServerProcess, tmp_path: Path) -> None:
+    app = _app(f"sqlite:///{tmp_path / 'intake.sqlite'}")
+    pending = pending_keys_for(app.recorder)
+    reads = 0
+    read_items = pending.items
+
+    def counted() -> list[tuple[str, bytes]]:
+        nonlocal reads
+        reads += 1
+        return read_items()
+
+    pending.items = counted  # type: ignore[method-assign]
+    nc = await nats.connect(provisioned.url)
+    shared = NatsKeyRing(timeout_s=5)
+    connected = _Disconnected()
+    ring = FallbackKeyRing(shared, pending)
+    flush = PendingKeyFlush(ring, nc.jetstream)
+    try:
+        await shared.attach(nc.jetstream(), connected)
+        connected.up = True
+        await flush(True)  # the first page: whatever an earlier run left is moved
+        assert reads == 1
+        await asyncio.to_thread(seal_with, ring, "c-1", {"name": "Nguyễn Văn An"})
+        await flush(True)  # its key went to the key store: nothing pending of ours
+        assert reads == 1
+
+        connected.up = False
+        sealed = await asyncio.to_thread(seal_with, ring, "c-2", {"name": "Lê Thị Bình"})
+        connected.up = True
+        await flush(True)  # sealed with a pending key: moved before the page goes out
+        assert reads == 2 and read_items() == []
+        assert await asyncio.to_thread(reveal, sealed, shared) == {"name": "Lê Thị Bình"}
+        await flush(True)
+        assert reads == 2
+
+        other = FallbackKeyRing(shared, pending)  # another replica, NATS away for it
+        connected.up = False
+        await asyncio.to_thread(seal_with, other, "c-3", {"name": "Trần Văn Cường"})
+        connected.up = True
+        await flush(True)  # our own events name none of its keys
+        assert reads == 2
+        await flush(False)  # a page from the store may hold its events: always moved
+        assert reads == 3 and read_items() == []
+        assert await asyncio.to_thread(shared.key, "c-3") is not None
     finally:
         shared.detach()
         await nc.close()
