@@ -5,8 +5,9 @@ nothing and stops no counter). Sealing a new customer's contact needs a data key
 the shared key store is NATS KV. So when it cannot be reached, intake makes the key
 itself and keeps it in a small table of its own database (``pii_pending_keys``, shared
 by its replicas, so two replicas sealing the same request agree on one key). Before the
-relay publishes anything, it moves every pending key to the KV bucket
-(``flush_pending_keys``): no consumer ever sees a sealed value whose key it cannot fetch.
+relay publishes anything that may name a pending key, it moves every pending key to the
+KV bucket (``flush_pending_keys``, ``PendingKeyFlush``): no consumer ever sees a sealed
+value whose key it cannot fetch.
 
 A pending key is the only copy of the key until it is flushed: it is deleted from the
 table only after the KV holds it (or holds the erasure tombstone). ``hotro erase``
