@@ -28,6 +28,12 @@ def _intake(url: str) -> IntakeApplication:
                              hash_secret=b"checked-envelopes")
 
 
+def _receive(app: IntakeApplication, n: int) -> None:
+    app.receive(NewRequest(kind="complaint", channel="web",
+                           customer={"name": "Khách", "email": f"k{n}@example.vn"},
+                           description="Máy lạnh hỏng", product="dien-lanh"), TRACE)
+
+
 def _dumps(app: IntakeApplication) -> list[str | None]:
     return [item.envelope.model_dump_json() if item.envelope else None
             for item in app.outbox_page(0, 1000)]
@@ -37,9 +43,7 @@ def test_the_envelope_checked_at_save_is_the_one_published(tmp_path: Path) -> No
     url = f"sqlite:///{tmp_path}/intake.db"
     app = _intake(url)
     for n in range(3):
-        app.receive(NewRequest(kind="complaint", channel="web",
-                               customer={"name": "Khách", "email": f"k{n}@example.vn"},
-                               description="Máy lạnh hỏng", product="dien-lanh"), TRACE)
+        _receive(app, n)
     found, envelope = app._checked_envelopes.take(("none", 1), 1)
     assert (found, envelope) == (False, None)
     from_save = _dumps(app)  # taken from what the saves built
@@ -114,9 +118,7 @@ def test_the_page_from_memory_is_the_page_from_the_store(tmp_path: Path) -> None
     url = f"sqlite:///{tmp_path}/intake.db"
     app = _intake(url)
     for n in range(3):
-        app.receive(NewRequest(kind="complaint", channel="web",
-                               customer={"name": "Khách", "email": f"k{n}@example.vn"},
-                               description="Máy lạnh hỏng", product="dien-lanh"), TRACE)
+        _receive(app, n)
     head = app.max_notification_id()
     page = app.committed_page(0, 1000)
     assert page is not None and [i.notification_id for i in page] == list(range(1, head + 1))
@@ -130,15 +132,10 @@ def test_another_replicas_commit_in_between_is_read_from_the_store(tmp_path: Pat
     url = f"sqlite:///{tmp_path}/intake.db"
     ours, theirs = _intake(url), _intake(url)
 
-    def receive(app: IntakeApplication, n: int) -> None:
-        app.receive(NewRequest(kind="complaint", channel="web",
-                               customer={"name": "Khách", "email": f"k{n}@example.vn"},
-                               description="Máy lạnh hỏng"), TRACE)
-
-    receive(ours, 1)
+    _receive(ours, 1)
     first = ours.max_notification_id()
-    receive(theirs, 2)
-    receive(ours, 3)
+    _receive(theirs, 2)
+    _receive(ours, 3)
     assert ours.committed_page(0, 1000) is None  # their rows lie between ours
     page = ours.outbox_page(0, 1000)
     assert [i.notification_id for i in page] == list(range(1, ours.max_notification_id() + 1))
