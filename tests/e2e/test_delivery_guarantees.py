@@ -4,18 +4,14 @@ real processes killed with SIGKILL."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from collections import Counter
 
 import httpx
-import nats
 import pytest
 
-from hotro.shared.contracts.subjects import EVENTS_STREAM
 from hotro.shared.privacy.sealing import ERASED
 from tests.e2e.conftest import SERVICES, Cluster
-from tests.e2e.effects import all_done, missing_or_doubled
+from tests.e2e.effects import all_done, missing_or_doubled, stream_counts
 from tests.e2e.submit import submit_many
 from tests.support.staff import auth
 from tests.support.waiting import eventually
@@ -37,26 +33,6 @@ async def _wait_all_done(cluster: Cluster, complaints: list[uuid.UUID],
     stores = {s: cluster.store(s) for s in EXPECTED}
     await eventually(lambda: all_done(stores, complaints), timeout=timeout, interval=0.5,
                      message=f"every service reacting to all {len(complaints)} complaints")
-
-
-async def _stream_counts(url: str) -> Counter[str]:
-    """How many times each (producer, notification id) is in the stream."""
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        sub = await js.pull_subscribe("hotro.evt.>", stream=EVENTS_STREAM)
-        seen: Counter[str] = Counter()
-        while True:
-            try:
-                msgs = await sub.fetch(500, timeout=1)
-            except TimeoutError:
-                return seen
-            for m in msgs:
-                body = json.loads(m.data)
-                seen[f"{body['producer']}:{body['notification_id']}"] += 1
-                await m.ack()
-    finally:
-        await nc.close()
 
 
 async def test_kill_minus_9_of_a_service_mid_run_loses_and_doubles_nothing(
@@ -91,7 +67,7 @@ async def test_broker_outage_while_intake_accepts_publishes_and_processes_once(
     complaints = before + during + after
     await _wait_all_done(cluster, complaints)
     _assert_exactly_once(cluster, complaints)
-    counts = await _stream_counts(cluster.nats.url)
+    counts = await stream_counts(cluster.nats.url)
     assert counts and max(counts.values()) == 1
     received = sum(1 for k in counts if k.startswith("intake:"))
     assert received == len(complaints)
@@ -120,7 +96,7 @@ async def test_relay_replayed_from_zero_makes_no_duplicate_anywhere(cluster: Clu
         cluster.start(service)
     complaints = await submit_many(cluster.url("intake"), 30)
     await _wait_all_done(cluster, complaints)
-    before = await _stream_counts(cluster.nats.url)
+    before = await stream_counts(cluster.nats.url)
     for service in SERVICES:
         r = httpx.post(f"{cluster.url(service)}/ops/relay/replay", params={"from_position": 0},
                        headers=auth("operator"))
@@ -135,7 +111,7 @@ async def test_relay_replayed_from_zero_makes_no_duplicate_anywhere(cluster: Clu
         return True
 
     await eventually(relays_caught_up, timeout=60, message="relays re-published everything")
-    after = await _stream_counts(cluster.nats.url)
+    after = await stream_counts(cluster.nats.url)
     assert after == before, "the stream grew: a re-published event was not deduplicated"
     _assert_exactly_once(cluster, complaints)
 
