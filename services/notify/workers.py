@@ -100,7 +100,10 @@ class DispatchSender:
 
     async def _launch_due(self, stop: asyncio.Event | None) -> list[asyncio.Task[None]]:
         loop = asyncio.get_running_loop()
-        await asyncio.to_thread(self.follower.catch_up)
+        # this process's own commits are taken from memory, on the loop (no store read, no
+        # thread); anything else is read from the store
+        if self.follower.catch_up_from_memory() is None:
+            await asyncio.to_thread(self.follower.catch_up)
         held = set(self.held_partitions())
         started: list[asyncio.Task[None]] = []
         for dispatch_id, p in list(self.pending.items()):

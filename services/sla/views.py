@@ -116,10 +116,12 @@ class ClockBoard:
                                  (str(clock_id),))
         return None if found is None else _clock_row(found)
 
-    def refresh(self) -> int:
-        """Read what was stored since the last refresh. Returns how many events were read."""
+    def refresh(self, *, from_memory: bool = False) -> int:
+        """Read what was stored since the last refresh. Returns how many events were read.
+        ``from_memory``: the timer's refresh after this process's own commits
+        (``LogFollower.catch_up``); a query's refresh reads the store."""
         with self._lock:
-            return self._follower.catch_up_into(self._db)
+            return self._follower.catch_up_into(self._db, from_memory=from_memory)
 
     @property
     def position(self) -> int:

@@ -88,7 +88,7 @@ class SlaTimer:
     def tick(self) -> int:
         """One pass over the clocks whose instant has come. Returns how many deadline
         events this replica raised."""
-        self.board.refresh()
+        self.board.refresh(from_memory=True)
         now = self.app.clock()
         self._retry_soon = False
         self._reschedule_changed(now)

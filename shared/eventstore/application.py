@@ -25,6 +25,7 @@ from hotro.shared.contracts.envelope import Actor, Envelope, event_id_for
 from hotro.shared.contracts.events import Payload, parse_payload
 from hotro.shared.eventstore.checked_envelopes import CheckedEnvelopes
 from hotro.shared.eventstore.collecting import CollectingEvent
+from hotro.shared.eventstore.committed_log import CommittedLog
 from hotro.shared.eventstore.repository import ServiceRepository
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.eventstore.tracking import has_exact_tracking
@@ -113,6 +114,8 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
         self._commit_listeners: list[Callable[[], None]] = []
         #: envelopes built at save time (``wire_from_event_alone``), for this process's relay
         self._checked_envelopes = CheckedEnvelopes()
+        #: this process's committed notifications, for its own log followers
+        self._committed_log = CommittedLog()
 
     def construct_repository(self) -> ServiceRepository:
         """The library's repository without its protocol check per event replayed
@@ -207,10 +210,13 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
         # become a valid envelope would stop the relay for every later event. Refuse it here,
         # before anything is written (the caller gets the validation error).
         if not self.wire_from_event_alone:
-            return super()._record(processing_event)
+            recordings: list[Recording[uuid.UUID]] = super()._record(processing_event)
+            self._committed_log.keep(r.notification for r in recordings)
+            return recordings
         built = {(str(event.originator_id), event.originator_version): self.envelope_of(1, event)
                  for event in processing_event.events}
-        recordings: list[Recording[uuid.UUID]] = super()._record(processing_event)
+        recordings = super()._record(processing_event)
+        self._committed_log.keep(r.notification for r in recordings)
         # committed: the relay may take them as they are, at the ids they were stored at
         self._checked_envelopes.keep(built, {
             (str(r.domain_event.originator_id), r.domain_event.originator_version):
@@ -235,6 +241,12 @@ class ServiceApplication(EventSourcedProjection[uuid.UUID]):
         None otherwise. No I/O: the relay calls it on its event loop."""
         run = self._checked_envelopes.take_run(after, limit)
         return None if run is None else [OutboxItem(n, envelope) for n, envelope in run]
+
+    def committed_run(self, after: int, limit: int) -> list[Notification] | None:
+        """The stored notifications after ``after`` that this process committed, while
+        their ids run on without a gap (``CommittedLog``); None when ``after + 1`` is not
+        one of them. No I/O."""
+        return self._committed_log.run_after(after, limit)
 
     def _outbox_envelope(self, notification: Notification) -> Envelope | None:
         found, envelope = self._checked_envelopes.take(
