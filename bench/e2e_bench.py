@@ -1306,7 +1306,8 @@ def details(results: Sequence[StoreResult], a: argparse.Namespace) -> list[str]:
                           for s, per in m.replica_cpu_ms.items())
                 + f"; the bench's own process {d['bench_cpu_ms']:.1f} ms/complaint")
         for s, calls in r.store_calls.items():
-            top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+            # every caller that makes at least one round trip in twenty complaints
+            top = [kv for kv in sorted(calls.items(), key=lambda kv: -kv[1]) if kv[1] >= 0.05]
             out.append(f"- {r.kind} {s} store round trips per complaint (warm-up and every "
                        f"mode; R read, W write, C PostgreSQL check-out): "
                        f"**{sum(calls.values()):.1f}**; "
