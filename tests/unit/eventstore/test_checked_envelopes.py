@@ -14,24 +14,19 @@ from eventsourcing.persistence import IntegrityError
 from hotro.services.intake.application import IntakeApplication, NewRequest
 from hotro.shared.clock import SettableClock
 from hotro.shared.eventstore.checked_envelopes import CheckedEnvelopes
-from hotro.shared.eventstore.persistence import persistence_env
-from hotro.shared.eventstore.schema import ensure_store
 from hotro.shared.eventstore.trace import Trace
+from tests.support.intake_store import intake_on, receive_complaint
 
 TRACE = Trace.system("test").as_dict()
 
 
 def _intake(url: str) -> IntakeApplication:
-    ensure_store(url)
-    return IntakeApplication(env=persistence_env(url),
-                             clock=SettableClock(datetime(2026, 11, 16, 9, tzinfo=UTC)),
-                             hash_secret=b"checked-envelopes")
+    return intake_on(url, b"checked-envelopes",
+                     clock=SettableClock(datetime(2026, 11, 16, 9, tzinfo=UTC)))
 
 
 def _receive(app: IntakeApplication, n: int) -> None:
-    app.receive(NewRequest(kind="complaint", channel="web",
-                           customer={"name": "Khách", "email": f"k{n}@example.vn"},
-                           description="Máy lạnh hỏng", product="dien-lanh"), TRACE)
+    receive_complaint(app, n, product="dien-lanh")
 
 
 def _dumps(app: IntakeApplication) -> list[str | None]:

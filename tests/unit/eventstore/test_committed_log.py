@@ -11,12 +11,10 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Notification
 
-from hotro.services.intake.application import IntakeApplication, NewRequest
+from hotro.services.intake.application import IntakeApplication
 from hotro.shared.eventstore.committed_log import CommittedLog
 from hotro.shared.eventstore.follower import LogFollower
-from hotro.shared.eventstore.persistence import persistence_env
-from hotro.shared.eventstore.schema import ensure_store
-from hotro.shared.eventstore.trace import Trace
+from tests.support.intake_store import intake_on, receive_complaint
 
 
 def _note(n: int) -> Notification:
@@ -59,14 +57,11 @@ def test_the_oldest_fall_out_and_a_follower_behind_them_reads_the_store() -> Non
 # ---- a follower over a real store, with two replicas of one service ------------------
 
 def _intake(url: str) -> IntakeApplication:
-    ensure_store(url)
-    return IntakeApplication(env=persistence_env(url), hash_secret=b"committed-log")
+    return intake_on(url, b"committed-log")
 
 
 def _receive(app: IntakeApplication, n: int) -> None:
-    app.receive(NewRequest(kind="complaint", channel="web",
-                           customer={"name": "Khách", "email": f"k{n}@example.vn"},
-                           description="Máy lạnh hỏng"), Trace.system("test").as_dict())
+    receive_complaint(app, n)
 
 
 def _seen(event: Any) -> tuple[str, int, str]:

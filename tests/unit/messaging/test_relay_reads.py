@@ -13,14 +13,12 @@ from typing import Any
 
 from nats.js.errors import NotFoundError
 
-from hotro.services.intake.application import IntakeApplication, NewRequest
+from hotro.services.intake.application import IntakeApplication
 from hotro.shared.contracts.envelope import Actor, Envelope
 from hotro.shared.eventstore.application import OutboxItem
-from hotro.shared.eventstore.persistence import persistence_env
-from hotro.shared.eventstore.schema import ensure_store
-from hotro.shared.eventstore.trace import Trace
 from hotro.shared.messaging.relay import OutboxRelay
 from hotro.shared.observability.metrics import ServiceMetrics
+from tests.support.intake_store import intake_on, receive_complaint
 from tests.support.waiting import eventually
 
 
@@ -114,14 +112,11 @@ async def test_one_page_read_per_commit_and_no_head_reads() -> None:
 
 
 def _intake(url: str) -> IntakeApplication:
-    ensure_store(url)
-    return IntakeApplication(env=persistence_env(url), hash_secret=b"relay-reads")
+    return intake_on(url, b"relay-reads")
 
 
 def _receive(app: IntakeApplication, n: int) -> None:
-    app.receive(NewRequest(kind="complaint", channel="web",
-                           customer={"name": "Khách", "email": f"k{n}@example.vn"},
-                           description="Máy lạnh hỏng"), Trace.system("test").as_dict())
+    receive_complaint(app, n)
 
 
 async def test_its_own_commits_are_published_without_a_store_read(tmp_path: Path) -> None:
