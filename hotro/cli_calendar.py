@@ -76,7 +76,9 @@ def run_calendar(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 2
     print(f"Calendar {calendar.version} — {args.year}", file=out)
     if not calendar.covers(dt.date(args.year, 1, 1)):
-        print("WARNING: not covered by an official schedule; fixed-date holidays only", file=out)
+        print("WARNING: not covered by an official schedule; provisional: the holidays of "
+              "Labour Code art. 112, Tết and Giỗ Tổ from the lunar calendar, no swaps",
+              file=out)
     for day in days:
         link = f" <{day.source_url}>" if day.source_url else ""
         print(

@@ -5,8 +5,9 @@ Who may call what (shared/staff/http.py): the clocks name cases (reference, id, 
 so every ``/api/clocks…`` route is for staff of a case role — a department member sees
 only the cases ever referred to their department (403 for another case's clocks, absent
 from the lists). The calendar is public (``/api/calendar/…``), its arguments bounded:
-years 1900–2100 (a year no official schedule covers is answered from the fixed-date
-holidays, flagged ``covered: false``), at most 365 working days."""
+years 1900–2100 (a year no official schedule covers is answered from the provisional
+schedule, flagged ``covered: false`` and each day ``official: false``), at most 365 working
+days."""
 
 from __future__ import annotations
 
@@ -130,7 +131,7 @@ def build_router(app: SlaApplication, board: ClockBoard) -> APIRouter:
     async def calendar(year: Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR)]
                        ) -> dict[str, Any]:
         """The year's days off and working weekends with their sources; a year no official
-        schedule covers: the fixed-date holidays only (``covered: false``)."""
+        schedule covers: the provisional schedule (``covered: false``)."""
         cal = planner.calendar
         try:
             days_off = cal.days_off(year)

@@ -22,7 +22,7 @@ class CalendarDay(BaseModel):
     source: str
     source_url: str | None = None
     note: str | None = None
-    #: False for days inferred outside the official schedule (fixed-date fallback).
+    #: False for days of the provisional schedule (years no notice covers yet).
     official: bool = True
 
     @property

@@ -53,7 +53,7 @@ def load_calendar(
     """A working calendar for ``version`` (default: newest official) and company overrides.
 
     ``strict=True`` raises ``OutsideCoverageError`` for dates outside the covered years instead
-    of falling back to weekends + fixed-date holidays.
+    of using the provisional schedule (``shared.calendar.provisional``).
     """
     data = packaged_schedule()
     chosen = _find_version(data, version or default_version())
@@ -61,6 +61,7 @@ def load_calendar(
         version=chosen,
         days=_days_of_version(chosen.id),
         covered_years=frozenset(data.covered_years),
+        provisional=data.provisional,
         timezone=_timezone(data.timezone),
         timezone_name=data.timezone,
         overrides=overrides,

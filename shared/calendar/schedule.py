@@ -64,6 +64,35 @@ class Difference(_Frozen):
     note: str | None = None
 
 
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class ProvisionalRules(_Frozen):
+    """How a year no notice covers is laid out: what Điều 112 leaves to each year's notice,
+    filled in with the arrangement the recent notices chose."""
+
+    source: str
+    #: Tết: the last ``tet_days_before`` days of the old lunar year and the first
+    #: ``tet_days_from`` of the new one (together the 5 days of Điều 112)
+    tet_days_before: int = Field(ge=0, le=5)
+    tet_days_from: int = Field(ge=1, le=5)
+    tet_basis: str
+    #: the second National-Day day: days from 2/9 (−1 or +1), by the weekday of 2/9
+    national_day_adjacent: dict[str, Literal[-1, 1]]
+    national_day_basis: str
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.tet_days_before + self.tet_days_from != 5:
+            raise ValueError("tet_days_before + tet_days_from must be 5 (Điều 112: Tết 5 days)")
+        if sorted(self.national_day_adjacent) != sorted(WEEKDAY_NAMES):
+            raise ValueError(f"national_day_adjacent must name each of {', '.join(WEEKDAY_NAMES)}")
+        return self
+
+    def national_day_offset(self, national_day: dt.date) -> int:
+        return self.national_day_adjacent[WEEKDAY_NAMES[national_day.weekday()]]
+
+
 class ScheduleData(_Frozen):
     format_version: Literal[1]
     timezone: str
@@ -73,10 +102,14 @@ class ScheduleData(_Frozen):
     versions: tuple[CalendarVersion, ...] = Field(min_length=1)
     days: tuple[DayEntry, ...]
     differences: tuple[Difference, ...] = ()
+    provisional: ProvisionalRules
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
         problems = [*self._version_problems(), *self._day_problems()]
+        if self.provisional.source not in {source.ref for source in self.sources}:
+            problems.append(f"provisional: source {self.provisional.source!r} is not listed "
+                            "in [[sources]]")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from hotro.shared.calendar.computation import CIVIL_CODE_RULE, DeadlineComputation, SkippedDay
 from hotro.shared.calendar.days import CalendarDay
 from hotro.shared.calendar.errors import OutsideCoverageError
-from hotro.shared.calendar.fallback import fixed_date_days_off
 from hotro.shared.calendar.overrides import CompanyOverrides
-from hotro.shared.calendar.schedule import CalendarVersion
+from hotro.shared.calendar.provisional import provisional_days_off
+from hotro.shared.calendar.schedule import CalendarVersion, ProvisionalRules
 
 NOT_COVERED = "not covered by an official schedule"
 _ONE_DAY = dt.timedelta(days=1)
@@ -30,9 +30,9 @@ class DayStatus:
 class WorkingCalendar:
     """The official schedule of one version, seen through one company's overrides.
 
-    Outside ``covered_years`` a non-strict calendar uses weekends plus the fixed-date
-    holidays (see ``shared.calendar.fallback``) and flags every result as not covered;
-    a strict calendar raises ``OutsideCoverageError`` instead.
+    Outside ``covered_years`` a non-strict calendar uses a provisional schedule (the
+    holidays of Điều 112 with their nghỉ bù, see ``shared.calendar.provisional``) and flags
+    every result as not covered; a strict calendar raises ``OutsideCoverageError`` instead.
     """
 
     def __init__(
@@ -41,6 +41,7 @@ class WorkingCalendar:
         version: CalendarVersion,
         days: Mapping[dt.date, CalendarDay],
         covered_years: frozenset[int],
+        provisional: ProvisionalRules,
         timezone: dt.tzinfo,
         timezone_name: str,
         overrides: CompanyOverrides | None = None,
@@ -49,6 +50,9 @@ class WorkingCalendar:
         self._version = version
         self._days = dict(days)
         self._covered_years = covered_years
+        self._provisional_rules = provisional
+        #: year -> its provisional days off, for years outside ``covered_years``
+        self._provisional: dict[int, dict[dt.date, CalendarDay]] = {}
         self._tz = timezone
         self._tz_name = timezone_name
         self._overrides = overrides or CompanyOverrides()
@@ -211,20 +215,28 @@ class WorkingCalendar:
     def _special_day(self, day: dt.date, covered: bool) -> CalendarDay | None:
         if covered:
             return self._days.get(day)
-        return fixed_date_days_off(day.year).get(day)
+        return self._provisional_year(day.year).get(day)
 
     def _year_days(self, year: int) -> list[CalendarDay]:
         if year in self._covered_years:
             return [day for date, day in self._days.items() if date.year == year]
-        return list(fixed_date_days_off(year).values())
+        return list(self._provisional_year(year).values())
+
+    def _provisional_year(self, year: int) -> dict[dt.date, CalendarDay]:
+        days = self._provisional.get(year)
+        if days is None:
+            days = self._provisional[year] = provisional_days_off(year, self._provisional_rules)
+        return days
 
     def _coverage_warnings(self, uncovered: list[dt.date]) -> list[str]:
         if not uncovered:
             return []
         return [
-            f"{uncovered[0].isoformat()} … {uncovered[-1].isoformat()} {NOT_COVERED}: only "
-            "weekends and fixed-date holidays (1/1, 30/4, 1/5, 2/9 and their nghỉ bù) were "
-            "applied; Tết, Giỗ Tổ, the second National-Day day and swaps are unknown."
+            f"{uncovered[0].isoformat()} … {uncovered[-1].isoformat()} {NOT_COVERED}: a "
+            "provisional schedule was applied (the holidays of Labour Code art. 112 with "
+            "their nghỉ bù; Tết and Giỗ Tổ from the lunar calendar; which days make Tết and "
+            "which day joins 2/9 as the recent notices chose). The Government's notice may "
+            "move Tết by a day and add swaps; recompute when it is published."
         ]
 
 
