@@ -148,7 +148,8 @@ def build_router(app: SlaApplication, board: ClockBoard) -> APIRouter:
                            "format": "date"}, description="YYYY-MM-DD, 1900–2100")],
                        working_days: Annotated[int, Path(ge=1, le=MAX_WORKING_DAYS)]
                        ) -> dict[str, Any]:
-        """The last day ``working_days`` working days after ``start``, and why."""
+        """The last day ``working_days`` working days after ``start``, and why;
+        ``covered: false`` when a day counted lies in a year no official schedule covers."""
         try:
             day = date.fromisoformat(start)
         except ValueError:
@@ -160,6 +161,7 @@ def build_router(app: SlaApplication, board: ClockBoard) -> APIRouter:
         return {"last_day": computed.last_day.isoformat(),
                 "ends_at": computed.ends_at.isoformat(),
                 "calendar_version": computed.calendar_version,
+                "covered": computed.covered, "warnings": computed.warnings,
                 "explanation": computed.explain()}
 
     # Two path segments: never read as a complaint id by "/api/clocks/{complaint_id}".

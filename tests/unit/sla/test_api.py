@@ -91,3 +91,16 @@ async def test_the_calendar_is_public(sla: Sla) -> None:
     assert old.status_code == 200 and old.json()["covered"] is False
     deadline = await sla.client.get("/api/calendar/deadline/2026-03-02/10")
     assert deadline.status_code == 200 and deadline.json()["last_day"] == "2026-03-16"
+    assert deadline.json()["covered"] is True and deadline.json()["warnings"] == []
+
+
+async def test_a_year_no_notice_covers_is_answered_provisionally_and_says_so(sla: Sla) -> None:
+    year = (await sla.client.get("/api/calendar/2027")).json()
+    assert year["covered"] is False
+    tet = [day for day in year["days_off"] if day["date"] == "2027-02-06"]
+    assert [(day["name_en"], day["official"]) for day in tet] == [("Lunar New Year (day 1)",
+                                                                   False)]
+
+    across_tet = (await sla.client.get("/api/calendar/deadline/2027-01-29/10")).json()
+    assert across_tet["last_day"] == "2027-02-19"
+    assert across_tet["covered"] is False and "provisional" in across_tet["warnings"][0]
