@@ -49,18 +49,22 @@ def load_calendar(
     overrides: CompanyOverrides | None = None,
     *,
     strict: bool = False,
+    schedule: ScheduleData | None = None,
 ) -> WorkingCalendar:
     """A working calendar for ``version`` (default: newest official) and company overrides.
 
-    ``strict=True`` raises ``OutsideCoverageError`` for dates outside the covered years instead
-    of using the provisional schedule (``shared.calendar.provisional``).
+    It covers the years whose notices ``version`` includes; ``strict=True`` raises
+    ``OutsideCoverageError`` for other dates instead of using the provisional schedule
+    (``shared.calendar.provisional``). ``schedule`` replaces the packaged data file.
     """
-    data = packaged_schedule()
-    chosen = _find_version(data, version or default_version())
+    data = schedule or packaged_schedule()
+    chosen = _find_version(data, version or _official_versions(data)[-1].id)
+    included = _included_version_ids(data, chosen.id)
     return WorkingCalendar(
         version=chosen,
-        days=_days_of_version(chosen.id),
-        covered_years=frozenset(data.covered_years),
+        days=_days_of_version(chosen.id) if schedule is None else _days_of(data, included),
+        covered_years=frozenset(year for v in data.versions if v.id in included
+                                for year in v.covers),
         provisional=data.provisional,
         timezone=_timezone(data.timezone),
         timezone_name=data.timezone,
@@ -72,7 +76,10 @@ def load_calendar(
 @functools.cache
 def _days_of_version(version_id: str) -> dict[dt.date, CalendarDay]:
     data = packaged_schedule()
-    included = _included_version_ids(data, version_id)
+    return _days_of(data, _included_version_ids(data, version_id))
+
+
+def _days_of(data: ScheduleData, included: frozenset[str]) -> dict[dt.date, CalendarDay]:
     days: dict[dt.date, CalendarDay] = {}
     for entry in data.days:
         if entry.since in included and entry.withdrawn_in not in included:

@@ -34,6 +34,9 @@ class CalendarVersion(_Frozen):
     status: VersionStatus = "official"
     sources: tuple[str, ...]
     description: str
+    #: the years whose schedule this notice sets (none for a notice that amends one); a
+    #: calendar version covers the years of every notice it includes, and no other
+    covers: tuple[int, ...] = ()
 
 
 class DayEntry(_Frozen):
@@ -107,6 +110,11 @@ class ScheduleData(_Frozen):
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
         problems = [*self._version_problems(), *self._day_problems()]
+        set_by_notices = {year for v in self.versions if v.status == "official"
+                          for year in v.covers}
+        if set_by_notices != set(self.covered_years):
+            problems.append(f"covered_years {sorted(self.covered_years)} must be the years "
+                            f"the official versions cover ({sorted(set_by_notices)})")
         if self.provisional.source not in {source.ref for source in self.sources}:
             problems.append(f"provisional: source {self.provisional.source!r} is not listed "
                             "in [[sources]]")

@@ -103,3 +103,41 @@ def test_bad_provisional_rules_are_refused_with_a_reason(
 
     with pytest.raises(CalendarDataError, match=message):
         parse_schedule(raw, origin="test.toml")
+
+
+def _with_a_2027_notice(raw: dict[str, Any]) -> dict[str, Any]:
+    """The data file as it will be once the 2027 notice is entered (dates invented here,
+    one + four arranged, to tell it apart from the provisional two + three)."""
+    raw["covered_years"] = [*raw["covered_years"], 2027]
+    raw["sources"].append({"ref": "Thông báo X/TB-BNV", "issued": D("2026-12-15"),
+                           "title": "test notice"})
+    raw["versions"].append({"id": "vn-2027.1", "effective_from": D("2026-12-15"),
+                            "sources": ["Thông báo X/TB-BNV"], "description": "2027 (test)",
+                            "covers": [2027]})
+    for day in ("2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08", "2027-02-09"):
+        raw["days"].append({"date": D(day), "kind": "holiday", "name_vi": "Tết",
+                            "name_en": "Lunar New Year", "source": "Thông báo X/TB-BNV",
+                            "since": "vn-2027.1"})
+    return raw
+
+
+def test_a_years_notice_covers_it_only_from_its_own_version_on(raw: dict[str, Any]) -> None:
+    data = parse_schedule(_with_a_2027_notice(raw), origin="test.toml")
+
+    noticed = load_calendar(schedule=data)
+    before = load_calendar("vn-2026.2", schedule=data)
+
+    assert noticed.version == "vn-2027.1" and noticed.covers(D("2027-02-04"))
+    assert noticed.is_working_day(D("2027-02-04"))  # the notice starts Tết a day later
+    assert not noticed.is_working_day(D("2027-02-05"))
+    # as it was known before the notice: 2027 is provisional, not "covered and empty"
+    assert not before.covers(D("2027-02-04"))
+    assert not before.is_working_day(D("2027-02-04"))
+    assert not before.add_working_days(D("2027-01-29"), 10).covered
+
+
+def test_covered_years_must_be_what_the_notices_cover(raw: dict[str, Any]) -> None:
+    raw["covered_years"] = [*raw["covered_years"], 2027]
+
+    with pytest.raises(CalendarDataError, match=r"must be the years the official versions"):
+        parse_schedule(raw, origin="test.toml")
