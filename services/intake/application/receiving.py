@@ -30,6 +30,7 @@ from hotro.services.intake.domain import (
 )
 from hotro.services.intake.domain.duplicates import find_order_ref
 from hotro.services.intake.domain.references import format_reference
+from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.privacy.sealing import reveal, seal_with
 
 
@@ -177,8 +178,8 @@ class Receiving(Duplicates):
                       idempotency: dict[str, str] | None = None) -> Accepted:
         now = self.clock()
         prefix = REFERENCE_PREFIX[new.kind]
-        reference = format_reference(prefix, now.year,
-                                     self.reference_blocks.take(prefix, now.year))
+        year = now.astimezone(VIETNAM_TZ).year  # the year in Vietnam, not in UTC
+        reference = format_reference(prefix, year, self.reference_blocks.take(prefix, year))
         deadline: date | None = None
         late = False
         # an email states its incident date, if at all, in its text

@@ -103,3 +103,16 @@ async def test_a_custom_policy_file_is_used_by_the_service(
         r = await c.post("/api/complaints", json=complaint(incident_date="2026-02-13"))
     assert r.json()["filed_late"] is False
     assert r.json()["filing_deadline"] == "2026-04-03"
+
+
+async def test_references_are_numbered_by_the_year_in_vietnam(
+        client: httpx.AsyncClient, clock: SettableClock) -> None:
+    """The service's clock runs in UTC: seven hours into 2027 in Hà Nội it is still 2026
+    there. A complaint received then is the new year's."""
+    clock.set(datetime(2026, 12, 31, 16, 59, tzinfo=UTC))  # 23:59 on 31/12 in Vietnam
+    old_year = await client.post("/api/complaints", json=complaint())
+    clock.set(datetime(2026, 12, 31, 17, 30, tzinfo=UTC))  # 00:30 on 01/01/2027
+    new_year = await client.post("/api/complaints", json=complaint())
+
+    assert old_year.json()["reference"].startswith("KN-2026-")
+    assert new_year.json()["reference"] == "KN-2027-000001"
