@@ -50,6 +50,7 @@ from hotro.services.routing.domain.workflow import (
 )
 from hotro.services.routing.views import CaseQueues
 from hotro.shared.attachments import upload_name
+from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.contracts.events import AttachmentRef
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.runtime.host import OWN_LISTENER, Operator
@@ -317,7 +318,7 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *, files: Departme
                            dependencies=[Depends(ACTOR[action])])
 
     def _not_too_far(day: date | None, field: str) -> None:
-        today = app.clock().date()
+        today = app.clock().astimezone(VIETNAM_TZ).date()
         if day is not None and day > today + MAX_DUE_AHEAD:
             raise invalid(("body", field), f"at most {MAX_DUE_AHEAD.days} days ahead "
                                            f"(after {today.isoformat()})", day.isoformat())

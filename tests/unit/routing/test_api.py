@@ -7,6 +7,7 @@ import shutil
 import stat
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from hotro.services.routing.domain.catalogue import ConfigError
 from hotro.services.routing.main import create_app
 from hotro.services.routing.settings import CONFIG_DIR, RoutingSettings
 from hotro.services.routing.views import CaseQueues
+from hotro.shared.clock import SettableClock
 from hotro.shared.contracts import events as wire
 from hotro.shared.runtime.operator_actions import operator_actions
 from hotro.shared.staff.http import Authenticator, install_authenticator
@@ -144,6 +146,23 @@ async def test_due_dates_are_bounded(api: Api) -> None:
     assert ancient.json()["detail"][0]["loc"] == ["body", "at"]
     assert (await api.client.get("/api/departments/" + "x" * 65 + "/queue",
                                  headers=auth("support"))).status_code == 422
+
+
+async def test_how_far_ahead_a_due_date_may_be_counts_from_today_in_vietnam(api: Api) -> None:
+    clock = api.app.clock
+    assert isinstance(clock, SettableClock)
+    cid = api.feed.received()
+    clock.set(datetime(2026, 12, 31, 17, 30, tzinfo=UTC))  # 00:30 on 01/01/2027 in Vietnam
+
+    # 366 days after 01/01/2027 (in UTC it is still 31/12/2026, which would refuse it)
+    edge = await api.act("support", cid, "request_info",
+                         {"items": ["hoa-don"], "due_date": "2028-01-02"})
+    assert edge.status_code == 200, edge.text
+    beyond = await api.act("support", cid, "refer",
+                           {"department": "giao-van", "question": "?",
+                            "internal_due": "2028-01-03"})
+    assert beyond.status_code == 422
+    assert "after 2027-01-01" in beyond.json()["detail"][0]["msg"]
 
 
 async def test_a_department_sees_its_referrals_answers_and_can_neither_reply_nor_close(
