@@ -182,6 +182,14 @@ def lunar_to_solar(lunar_year: int, month: int, day: int) -> dt.date:
     return start + dt.timedelta(days=day - 1)
 
 
+def last_month_length(year: int) -> int:
+    """Days in the month that ends the lunar year before ``year``'s (29 or 30): the
+    lunar day of the eve of Tết."""
+    months = _months(year)
+    first = next(i for i, (number, leap, _) in enumerate(months) if number == 1 and not leap)
+    return (months[first][2] - months[first - 1][2]).days
+
+
 def lunar_new_year(year: int) -> dt.date:
     """Mùng 1 Tết: the first day of the lunar year that starts in Gregorian ``year``."""
     return lunar_to_solar(year, 1, 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from hotro.shared.calendar.days import CalendarDay
-from hotro.shared.calendar.lunar import hung_kings_day, lunar_new_year
+from hotro.shared.calendar.lunar import hung_kings_day, last_month_length, lunar_new_year
 from hotro.shared.calendar.schedule import ProvisionalRules
 
 NOTE = ("provisional: no official schedule covers this year yet; holidays per Điều 112, "
@@ -55,11 +55,15 @@ def _fixed_dates(year: int) -> dict[dt.date, tuple[str, str]]:
 
 def _tet(year: int, rules: ProvisionalRules) -> dict[dt.date, tuple[str, str]]:
     first = lunar_new_year(year)
+    eve = last_month_length(year)  # the 29th or 30th of the 12th month
     days: dict[dt.date, tuple[str, str]] = {}
     for before in range(rules.tet_days_before, 0, -1):
+        lunar_day = eve - before + 1
         days[first - before * _ONE_DAY] = (
-            f"Tết Nguyên đán ({before} ngày trước mùng 1)",
-            f"Lunar New Year ({before} day{'s' if before > 1 else ''} before day 1)")
+            (f"Tết Nguyên đán ({lunar_day} tháng Chạp, giao thừa)", "Lunar New Year's Eve")
+            if before == 1 else
+            (f"Tết Nguyên đán ({lunar_day} tháng Chạp)",
+             f"Lunar New Year ({lunar_day}th of the 12th month)"))
     for n in range(1, rules.tet_days_from + 1):
         days[first + (n - 1) * _ONE_DAY] = (f"Tết Nguyên đán (mùng {n})",
                                               f"Lunar New Year (day {n})")

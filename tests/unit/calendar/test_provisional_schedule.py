@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -141,3 +142,16 @@ def test_covered_years_must_be_what_the_notices_cover(raw: dict[str, Any]) -> No
 
     with pytest.raises(CalendarDataError, match=r"must be the years the official versions"):
         parse_schedule(raw, origin="test.toml")
+
+
+def test_the_days_before_tết_are_named_by_their_lunar_day_as_the_notices_name_them() -> None:
+    data = packaged_schedule()
+    compared = 0
+    for year in (2024, 2025, 2026):
+        provisional = provisional_days_off(year, data.provisional)
+        for entry in data.days:
+            named = re.search(r"(\d+) tháng Chạp", entry.name_vi)
+            if named and entry.date in provisional:
+                assert f"({named.group(1)} tháng Chạp" in provisional[entry.date].name_vi
+                compared += 1
+    assert compared >= 4  # 29 and 30 Chạp 2024, 28 and 29 Chạp 2025
