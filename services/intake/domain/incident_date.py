@@ -14,8 +14,14 @@ Recognised (case-insensitive, with or without Vietnamese diacritics):
 Quoted mail is not read (``own_words``): lines starting with ">", a reply's "On … wrote:"
 line and everything from a forwarded or original message's header on.
 
-Deliberately not recognised: two-digit years and dates without a year (``12/11``): which
-year is meant is a guess. A date is *used* only when the text states exactly one distinct
+* without a year, after ``ngày`` or ``hôm``: ``ngày 28/11``, ``hôm 28/11``, ``ngày 28 tháng
+  11``. The year is the one that puts the day nearest the day of receipt (``ngày 30/12``
+  written on 2 January is last December's; ``ngày 5/12`` written on 2 December is this
+  year's, so in the future, and the customer is asked). Without the word before it,
+  ``28/11`` is not read: addresses (``số 5/1``), sizes and scores look the same.
+
+Deliberately not recognised: two-digit years (which century is a guess) and a bare
+``12/11`` (see above). A date is *used* only when the text states exactly one distinct
 valid date that is neither in the future nor more than ten years back; several different
 dates make it ambiguous (a purchase date and a failure date, say), and then the customer
 is asked. Only the first ``MAX_SCAN`` characters are read, and every pattern is linear (no
@@ -56,6 +62,11 @@ _ENGLISH_DMY = re.compile(
     rf"(?<!\w)(\d{{1,2}}){_ORDINAL} ({_MONTH_NAMES})\.?,? (\d{{4}})(?!\d)")
 _ENGLISH_MDY = re.compile(
     rf"(?<!\w)({_MONTH_NAMES})\.? (\d{{1,2}}){_ORDINAL},? (\d{{4}})(?!\d)")
+_DAY_MONTH = re.compile(r"\b(?:ngay|hom) {1,3}(\d{1,2})/(\d{1,2})(?![./-]?\d)")
+_DAY_MONTH_SPELLED = re.compile(
+    r"\b(?:ngay|hom) {1,3}(\d{1,2}) {0,3}thang {0,3}(\d{1,2})(?!\d)(?!,? {0,3}nam)")
+#: a day without a year is read only when its nearest occurrence is this close
+_YEARLESS_REACH = timedelta(days=183)
 _RELATIVE = re.compile(r"\bhom (nay|qua|kia)\b")
 _LAST_WEEK = re.compile(
     r"\b(?:thu (hai|ba|tu|nam|sau|bay|[2-7])|(chu nhat|cn)) tuan (?:truoc|roi)\b")
@@ -162,6 +173,11 @@ def _candidates(folded: str, original: str, received_on: date) -> list[Candidate
     for m in _ENGLISH_MDY.finditer(folded):
         add(m.start(), m.end(), _date(int(m[3]), _ENGLISH_MONTHS[m[1]], int(m[2])),
             "month d, yyyy")
+    for m in _DAY_MONTH.finditer(folded):
+        add(m.start(), m.end(), _nearest(received_on, int(m[2]), int(m[1])), "ngay dd/mm")
+    for m in _DAY_MONTH_SPELLED.finditer(folded):
+        add(m.start(), m.end(), _nearest(received_on, int(m[2]), int(m[1])),
+            "ngay d thang m")
     for m in _RELATIVE.finditer(folded):
         back = {"nay": 0, "qua": 1, "kia": 2}[m[1]]
         add(m.start(), m.end(), received_on - timedelta(days=back), f"hom {m[1]}")
@@ -170,6 +186,15 @@ def _candidates(folded: str, original: str, received_on: date) -> list[Candidate
         monday = received_on - timedelta(days=received_on.weekday() + 7)
         add(m.start(), m.end(), monday + timedelta(days=weekday), "weekday tuan truoc")
     return [c for _, c in sorted(found, key=lambda pair: pair[0])]
+
+
+def _nearest(received_on: date, month: int, day: int) -> date | None:
+    """``day``/``month`` in the year that puts it nearest ``received_on`` (half a year at
+    most: 29/02 in a year without one is not a date)."""
+    around = [d for year in (received_on.year - 1, received_on.year, received_on.year + 1)
+              if (d := _date(year, month, day)) is not None
+              and abs(d - received_on) <= _YEARLESS_REACH]
+    return min(around, key=lambda d: abs(d - received_on), default=None)
 
 
 def _date(year: int, month: int, day: int) -> date | None:

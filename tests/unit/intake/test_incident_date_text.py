@@ -37,6 +37,13 @@ RECEIVED = date(2026, 11, 20)
     ("12/11/2026 ... như đã nói, ngày 12/11/2026", date(2026, 11, 12), "12/11/2026"),
     # "hôm nay" only dates the writing when another date is stated
     ("Hôm nay tôi viết thư về việc ngày 10/11/2026", date(2026, 11, 10), "ngày 10/11/2026"),
+    # no year after "ngày"/"hôm": the year that puts it nearest the day of receipt
+    ("Máy hỏng ngày 12/11 ạ.", date(2026, 11, 12), "ngày 12/11"),
+    ("hôm 18/11 shipper giao nhầm", date(2026, 11, 18), "hôm 18/11"),
+    ("Ngày 12 tháng 11 tivi tắt", date(2026, 11, 12), "Ngày 12 tháng 11"),
+    ("ngày 15/8 mua, dùng được ba tháng thì hỏng", date(2026, 8, 15), "ngày 15/8"),
+    ("ngày 12/11/2026, tức là ngày 12/11", date(2026, 11, 12), "ngày 12/11/2026"),
+    ("ngày 12/11, số nhà 5/1 đường Lê Lợi", date(2026, 11, 12), "ngày 12/11"),
 ])
 def test_a_stated_date_is_found_with_its_phrase(text: str, expected: date,
                                                 phrase: str) -> None:
@@ -53,7 +60,13 @@ def test_a_stated_date_is_found_with_its_phrase(text: str, expected: date,
     ("ngày 12/11/2010", "too_old"),
     ("31/02/2026 và 12/13/2026", "none"),  # not dates
     ("12/11/26", "none"),  # two-digit year: which century is a guess
-    ("ngày 12/11", "none"),  # no year: which year is a guess
+    ("12/11", "none"),  # no year and no "ngày": a size, a score, an address
+    ("số nhà 5/1 đường Lê Lợi", "none"),
+    ("ngày 12/11/26", "none"),  # two-digit year, also after "ngày"
+    ("ngày 25/11 kỹ thuật sẽ đến", "future"),  # nearest 25/11 is after receipt
+    ("ngày 29/2", "none"),  # no 29 February within half a year of receipt
+    ("ngày 31/4", "none"),
+    ("mua ngày 1/11, hỏng ngày 12/11", "ambiguous"),
     ("SĐT 0912.345.678", "none"),
     ("0912.11.2026.5", "none"),  # inside a longer number run
     ("mã 112/11/2026", "none"),
@@ -64,6 +77,19 @@ def test_what_is_not_used(text: str, outcome: str) -> None:
     found = find_incident_date(text, RECEIVED)
     assert found.outcome == outcome
     assert found.day is None
+
+
+@pytest.mark.parametrize(("text", "received", "expected"), [
+    ("Máy hỏng ngày 30/12", date(2027, 1, 2), date(2026, 12, 30)),  # last December's
+    ("hôm 2/1 máy hỏng", date(2026, 12, 30), None),  # next January's: in the future
+    ("ngày 29/2 máy hỏng", date(2028, 3, 2), date(2028, 2, 29)),
+    ("ngày 28 tháng 2 máy hỏng", date(2027, 3, 2), date(2027, 2, 28)),
+])
+def test_a_day_without_a_year_takes_the_year_nearest_receipt(
+        text: str, received: date, expected: date | None) -> None:
+    found = find_incident_date(text, received)
+    assert found.day == expected
+    assert found.outcome == ("found" if expected else "future")
 
 
 def test_quoted_mail_is_not_read_for_the_date() -> None:
