@@ -18,7 +18,9 @@ line and everything from a forwarded or original message's header on.
   11``. The year is the one that puts the day nearest the day of receipt (``ngày 30/12``
   written on 2 January is last December's; ``ngày 5/12`` written on 2 December is this
   year's, so in the future, and the customer is asked). Without the word before it,
-  ``28/11`` is not read: addresses (``số 5/1``), sizes and scores look the same.
+  ``28/11`` is not read: addresses (``số 5/1``), sizes and scores look the same. In a
+  text written with accents the word must carry its own (``ngay`` is also "at once":
+  ``hoàn ngay 1/2 số tiền``); a text with no accent at all is read either way.
 
 Deliberately not recognised: two-digit years (which century is a guess) and a bare
 ``12/11`` (see above). A date is *used* only when the text states exactly one distinct
@@ -62,9 +64,12 @@ _ENGLISH_DMY = re.compile(
     rf"(?<!\w)(\d{{1,2}}){_ORDINAL} ({_MONTH_NAMES})\.?,? (\d{{4}})(?!\d)")
 _ENGLISH_MDY = re.compile(
     rf"(?<!\w)({_MONTH_NAMES})\.? (\d{{1,2}}){_ORDINAL},? (\d{{4}})(?!\d)")
-_DAY_MONTH = re.compile(r"\b(?:ngay|hom) {1,3}(\d{1,2})/(\d{1,2})(?![./-]?\d)")
+_DAY_MONTH = re.compile(r"\b(ngay|hom) {1,3}(\d{1,2})/(\d{1,2})(?![./-]?\d)")
 _DAY_MONTH_SPELLED = re.compile(
-    r"\b(?:ngay|hom) {1,3}(\d{1,2}) {0,3}thang {0,3}(\d{1,2})(?!\d)(?!,? {0,3}nam)")
+    r"\b(ngay|hom) {1,3}(\d{1,2}) {0,3}thang {0,3}(\d{1,2})(?!\d)(?!,? {0,3}nam)")
+#: the words before a day without a year, as written with their accents ("ngay" alone is
+#: also "at once": "hoàn ngay 1/2 số tiền" is half the money, not 1 February)
+_DAY_WORDS = ("ngày", "hôm")
 #: a day without a year is read only when its nearest occurrence is this close
 _YEARLESS_REACH = timedelta(days=183)
 _RELATIVE = re.compile(r"\bhom (nay|qua|kia)\b")
@@ -173,11 +178,14 @@ def _candidates(folded: str, original: str, received_on: date) -> list[Candidate
     for m in _ENGLISH_MDY.finditer(folded):
         add(m.start(), m.end(), _date(int(m[3]), _ENGLISH_MONTHS[m[1]], int(m[2])),
             "month d, yyyy")
-    for m in _DAY_MONTH.finditer(folded):
-        add(m.start(), m.end(), _nearest(received_on, int(m[2]), int(m[1])), "ngay dd/mm")
-    for m in _DAY_MONTH_SPELLED.finditer(folded):
-        add(m.start(), m.end(), _nearest(received_on, int(m[2]), int(m[1])),
-            "ngay d thang m")
+    # a text written with accents writes "ngày" with its accent; one without any accent
+    # cannot tell "ngày" from "ngay" and is read as the date word
+    accented = original.lower() != folded
+    for pattern, rule in ((_DAY_MONTH, "ngay dd/mm"), (_DAY_MONTH_SPELLED, "ngay d thang m")):
+        for m in pattern.finditer(folded):
+            if accented and original[m.start(1):m.end(1)].lower() not in _DAY_WORDS:
+                continue
+            add(m.start(), m.end(), _nearest(received_on, int(m[3]), int(m[2])), rule)
     for m in _RELATIVE.finditer(folded):
         back = {"nay": 0, "qua": 1, "kia": 2}[m[1]]
         add(m.start(), m.end(), received_on - timedelta(days=back), f"hom {m[1]}")

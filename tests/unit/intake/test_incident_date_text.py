@@ -44,6 +44,8 @@ RECEIVED = date(2026, 11, 20)
     ("ngày 15/8 mua, dùng được ba tháng thì hỏng", date(2026, 8, 15), "ngày 15/8"),
     ("ngày 12/11/2026, tức là ngày 12/11", date(2026, 11, 12), "ngày 12/11/2026"),
     ("ngày 12/11, số nhà 5/1 đường Lê Lợi", date(2026, 11, 12), "ngày 12/11"),
+    ("may giat hong ngay 12/11", date(2026, 11, 12), "ngay 12/11"),  # written unaccented
+    ("Hoàn ngay 1/2 số tiền! Máy hỏng ngày 12/11.", date(2026, 11, 12), "ngày 12/11"),
 ])
 def test_a_stated_date_is_found_with_its_phrase(text: str, expected: date,
                                                 phrase: str) -> None:
@@ -67,6 +69,7 @@ def test_a_stated_date_is_found_with_its_phrase(text: str, expected: date,
     ("ngày 29/2", "none"),  # no 29 February within half a year of receipt
     ("ngày 31/4", "none"),
     ("mua ngày 1/11, hỏng ngày 12/11", "ambiguous"),
+    ("Đề nghị hoàn ngay 1/2 số tiền", "none"),  # "ngay" = at once: half the money
     ("SĐT 0912.345.678", "none"),
     ("0912.11.2026.5", "none"),  # inside a longer number run
     ("mã 112/11/2026", "none"),
