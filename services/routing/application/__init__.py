@@ -140,10 +140,11 @@ class RoutingApplication(ServiceApplication):
                                trace=self.reaction_trace(env, "routing"), now=self.clock())
         pe.collect_events(case)
 
-    @handles("sla.DeadlineSet")
+    @handles("sla.DeadlineSet", "sla.DeadlineReplanned")
     def _on_deadline_set(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
-        """The reply clock's last day (the first one, then a reopen's): a department's due
-        date may not pass it."""
+        """The reply clock's last day (the first one, then a reopen's, and wherever sla
+        moves it: a newer calendar notice, a pause ended): a department's due date may not
+        pass it."""
         if p.clock != "reply":
             return
         case = self._find(env.complaint_id)

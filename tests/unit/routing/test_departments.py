@@ -1,5 +1,6 @@
 """Departments: a department's due date cannot pass the customer's reply deadline (sla's,
-as routing recorded it from DeadlineSet; a reopen's clock replaces it), and a department's
+as routing recorded it from DeadlineSet and DeadlineReplanned; a reopen's clock replaces
+it), and a department's
 answer recorded on its behalf is a supervisor's action of its own, after which the
 department can still add its own answer."""
 
@@ -47,6 +48,24 @@ async def test_a_reopens_reply_clock_moves_the_bound(api: Api) -> None:
     _reply_clock(api.feed, cid, day(12))
     _reply_clock(api.feed, cid, day(30))  # reply/reopen-1 is a "reply" clock on the wire
     assert api.app.get_case(cid).reply_last_day == day(30).isoformat()
+
+
+async def test_a_reply_deadline_sla_moves_moves_the_bound(api: Api) -> None:
+    """A newer calendar notice, or the end of a pause, moves the reply deadline
+    (DeadlineReplanned): a department may then be given the later day."""
+    cid = api.feed.received()
+    _reply_clock(api.feed, cid, day(12))
+    assert api.feed.send("sla", wire.DeadlineReplanned(
+        reference=api.app.get_case(cid).reference, clock="reply", last_day=day(19),
+        due_at=datetime.combine(day(20), datetime.min.time(), tzinfo=T0.tzinfo),
+        calendar_version="test", previous_last_day=day(12),
+        reason="clock counts again"), cid)
+
+    assert api.app.get_case(cid).reply_last_day == day(19).isoformat()
+    later = await api.act("support", cid, "refer",
+                          {"department": "giao-van", "question": "Hành trình đơn?",
+                           "internal_due": day(19).isoformat()})
+    assert later.status_code == 200, later.text
 
 
 async def test_an_answer_on_the_departments_behalf_then_its_own(api: Api) -> None:
