@@ -63,8 +63,7 @@ def load_calendar(
     return WorkingCalendar(
         version=chosen,
         days=_days_of_version(chosen.id) if schedule is None else _days_of(data, included),
-        covered_years=frozenset(year for v in data.versions if v.id in included
-                                for year in v.covers),
+        covered_years=frozenset(data.years_covered_by(included)),
         provisional=data.provisional,
         timezone=_timezone(data.timezone),
         timezone_name=data.timezone,

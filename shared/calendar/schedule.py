@@ -10,6 +10,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hotro.shared.calendar.overrides import Weekday
+
 DayKind = Literal["holiday", "compensatory", "swapped_off", "working_weekend"]
 VersionStatus = Literal["official", "unconfirmed"]
 
@@ -67,9 +69,6 @@ class Difference(_Frozen):
     note: str | None = None
 
 
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
 class ProvisionalRules(_Frozen):
     """How a year no notice covers is laid out: what Điều 112 leaves to each year's notice,
     filled in with the arrangement the recent notices chose."""
@@ -88,18 +87,22 @@ class ProvisionalRules(_Frozen):
     def _complete(self) -> Self:
         if self.tet_days_before + self.tet_days_from != 5:
             raise ValueError("tet_days_before + tet_days_from must be 5 (Điều 112: Tết 5 days)")
-        if sorted(self.national_day_adjacent) != sorted(WEEKDAY_NAMES):
-            raise ValueError(f"national_day_adjacent must name each of {', '.join(WEEKDAY_NAMES)}")
+        if sorted(self.national_day_adjacent) != sorted(_weekday_name(d) for d in Weekday):
+            raise ValueError("national_day_adjacent must name each of "
+                             f"{', '.join(_weekday_name(d) for d in Weekday)}")
         return self
 
     def national_day_offset(self, national_day: dt.date) -> int:
-        return self.national_day_adjacent[WEEKDAY_NAMES[national_day.weekday()]]
+        return self.national_day_adjacent[_weekday_name(Weekday(national_day.weekday()))]
+
+
+def _weekday_name(day: Weekday) -> str:
+    return day.name.capitalize()  # as the data file writes it: "Monday"
 
 
 class ScheduleData(_Frozen):
     format_version: Literal[1]
     timezone: str
-    covered_years: tuple[int, ...] = Field(min_length=1)
     legal_basis: str
     sources: tuple[SourceRef, ...]
     versions: tuple[CalendarVersion, ...] = Field(min_length=1)
@@ -110,11 +113,8 @@ class ScheduleData(_Frozen):
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
         problems = [*self._version_problems(), *self._day_problems()]
-        set_by_notices = {year for v in self.versions if v.status == "official"
-                          for year in v.covers}
-        if set_by_notices != set(self.covered_years):
-            problems.append(f"covered_years {sorted(self.covered_years)} must be the years "
-                            f"the official versions cover ({sorted(set_by_notices)})")
+        if not self.covered_years:
+            problems.append("no official version covers a year (`covers`)")
         if self.provisional.source not in {source.ref for source in self.sources}:
             problems.append(f"provisional: source {self.provisional.source!r} is not listed "
                             "in [[sources]]")
@@ -152,12 +152,23 @@ class ScheduleData(_Frozen):
                 if value is not None and value not in version_ids:
                     problems.append(f"{where}: {field}={value!r} is not a listed version")
             if day.date.year not in self.covered_years:
-                problems.append(f"{where}: year {day.date.year} is not in covered_years")
+                problems.append(f"{where}: year {day.date.year} is covered by no official "
+                                "version (`covers`)")
             key = (day.date, day.since)
             if key in seen:
                 problems.append(f"{where}: same date already listed at days[{seen[key]}]")
             seen[key] = index
         return problems
+
+    @property
+    def covered_years(self) -> tuple[int, ...]:
+        """The years some official notice sets, oldest first."""
+        return self.years_covered_by(frozenset(v.id for v in self.versions
+                                               if v.status == "official"))
+
+    def years_covered_by(self, version_ids: frozenset[str]) -> tuple[int, ...]:
+        return tuple(sorted({year for v in self.versions if v.id in version_ids
+                             for year in v.covers}))
 
     def source(self, ref: str) -> SourceRef:
         return next(source for source in self.sources if source.ref == ref)

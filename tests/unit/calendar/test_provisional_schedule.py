@@ -109,7 +109,6 @@ def test_bad_provisional_rules_are_refused_with_a_reason(
 def _with_a_2027_notice(raw: dict[str, Any]) -> dict[str, Any]:
     """The data file as it will be once the 2027 notice is entered (dates invented here,
     one + four arranged, to tell it apart from the provisional two + three)."""
-    raw["covered_years"] = [*raw["covered_years"], 2027]
     raw["sources"].append({"ref": "Thông báo X/TB-BNV", "issued": D("2026-12-15"),
                            "title": "test notice"})
     raw["versions"].append({"id": "vn-2027.1", "effective_from": D("2026-12-15"),
@@ -137,10 +136,12 @@ def test_a_years_notice_covers_it_only_from_its_own_version_on(raw: dict[str, An
     assert not before.add_working_days(D("2027-01-29"), 10).covered
 
 
-def test_covered_years_must_be_what_the_notices_cover(raw: dict[str, Any]) -> None:
-    raw["covered_years"] = [*raw["covered_years"], 2027]
+def test_a_day_in_a_year_no_notice_covers_is_refused(raw: dict[str, Any]) -> None:
+    raw["days"].append({"date": D("2027-02-05"), "kind": "holiday", "name_vi": "Tết",
+                        "name_en": "Lunar New Year", "source": raw["days"][0]["source"],
+                        "since": "vn-2026.2"})
 
-    with pytest.raises(CalendarDataError, match=r"must be the years the official versions"):
+    with pytest.raises(CalendarDataError, match=r"year 2027 is covered by no official"):
         parse_schedule(raw, origin="test.toml")
 
 
