@@ -173,9 +173,8 @@ def lunar_to_solar(lunar_year: int, month: int, day: int) -> dt.date:
     months = _months(lunar_year)
     position = next(i for i, (number, leap, _) in enumerate(months)
                     if number == month and not leap and i > 1)
-    start = months[position][2]
-    following = months[position + 1][2] if position + 1 < len(months) else \
-        _local_day(new_moon(_new_moon_index(start) + 1))
+    # months 1–10 always have a successor in the span, which ends with the 11th month
+    start, following = months[position][2], months[position + 1][2]
     if not 1 <= day <= (following - start).days:
         raise ValueError(f"month {month} of lunar year {lunar_year} has "
                          f"{(following - start).days} days, not {day}")
