@@ -359,6 +359,8 @@ class Acknowledgement(Aggregate):
     class ReopenTold(Aggregate.Event):
         TOPIC = "hotro.notify:Acknowledgement.ReopenTold"
         trace: TraceDict
+        #: the reopen's reply date, as told (None in events stored before it was kept)
+        last_day: str | None = None
 
     class FilingReviewNoted(Aggregate.Event):
         """Routing found the filing late after receipt: the customer was told it is under
@@ -369,6 +371,23 @@ class Acknowledgement(Aggregate):
     class FilingAcceptanceTold(Aggregate.Event):
         TOPIC = "hotro.notify:Acknowledgement.FilingAcceptanceTold"
         trace: TraceDict
+        #: the reply date the customer was told (None in events stored before it was kept)
+        last_day: str | None = None
+
+    class ReplyDeadlineMoved(Aggregate.Event):
+        """sla moved the reply deadline (a newer holiday notice; a paused clock counting
+        again). ``told``: the customer already had a date and hears the new one; else the
+        acknowledgement, not sent yet, promises the new date."""
+        TOPIC = "hotro.notify:Acknowledgement.ReplyDeadlineMoved"
+        last_day: str
+        told: bool
+        trace: TraceDict
+
+    #: the reply date the customer was last told (None: not told, or told in an event
+    #: stored before dates were kept) and how many moves of it they were told of. Class
+    #: defaults: records stored before these existed have neither.
+    told_last_day: str | None = None
+    moves_told = 0
 
     @staticmethod
     def create_id(complaint_id: uuid.UUID) -> uuid.UUID:
@@ -421,6 +440,8 @@ class Acknowledgement(Aggregate):
     def _reply_deadline_noted(self, *, last_day: str, due_at: str, calendar_version: str,
                               trace: TraceDict) -> None:
         self.reply_last_day = last_day
+        if self.dispatch_id is not None:  # acknowledged under review: told on acceptance
+            self.told_last_day = last_day
 
     def note_reply_deadline(self, *, last_day: str, due_at: str, calendar_version: str,
                             trace: TraceDict) -> None:
@@ -434,6 +455,7 @@ class Acknowledgement(Aggregate):
     def _dispatch_requested(self, *, dispatch_id: uuid.UUID,
                             trace: TraceDict) -> None:
         self.dispatch_id = dispatch_id
+        self.told_last_day = self.reply_last_day
 
     def dispatch_requested(self, *, dispatch_id: uuid.UUID,
                            trace: TraceDict) -> None:
@@ -450,13 +472,14 @@ class Acknowledgement(Aggregate):
         return self.reopens > self.reopens_told
 
     @event(ReopenTold)
-    def _reopen_told(self, *, trace: TraceDict) -> None:
+    def _reopen_told(self, *, trace: TraceDict, last_day: str | None = None) -> None:
         self.reopens_told = self.reopens
+        self.told_last_day = last_day
 
-    def reopen_told(self, *, trace: TraceDict) -> None:
+    def reopen_told(self, *, last_day: str, trace: TraceDict) -> None:
         if not self.reopen_untold:
             raise DispatchError("no reopen waits to be told")
-        self._reopen_told(trace=trace)
+        self._reopen_told(trace=trace, last_day=last_day)
 
     @event(FilingReviewNoted)
     def _filing_review_noted(self, *, trace: TraceDict) -> None:
@@ -470,8 +493,40 @@ class Acknowledgement(Aggregate):
         return True
 
     @event(FilingAcceptanceTold)
-    def filing_acceptance_told(self, *, trace: TraceDict) -> None:
+    def _filing_acceptance_told(self, *, trace: TraceDict,
+                                last_day: str | None = None) -> None:
         self.found_late_untold = False
+        self.told_last_day = last_day
+
+    def filing_acceptance_told(self, *, last_day: str, trace: TraceDict) -> None:
+        self._filing_acceptance_told(trace=trace, last_day=last_day)
+
+    def move_reply_deadline(self, *, last_day: str, previous_last_day: str,
+                            trace: TraceDict) -> bool:
+        """sla moved the reply deadline from ``previous_last_day`` to ``last_day``. True
+        when the customer is to hear the new date: they were told a date and it was not
+        this one (a date told in an event that did not keep it is taken to be sla's
+        previous one). Before the acknowledgement is requested it will promise the new
+        date instead; with no reply date noted (a late filing under review, whose clock
+        is stopped) there is nothing to move."""
+        if self.reply_last_day is None:
+            return False
+        if self.dispatch_id is None:
+            if last_day != self.reply_last_day:
+                self._reply_deadline_moved(last_day=last_day, told=False, trace=trace)
+            return False
+        if last_day == (self.told_last_day or previous_last_day):
+            return False
+        self._reply_deadline_moved(last_day=last_day, told=True, trace=trace)
+        return True
+
+    @event(ReplyDeadlineMoved)
+    def _reply_deadline_moved(self, *, last_day: str, told: bool, trace: TraceDict) -> None:
+        if told:
+            self.told_last_day = last_day
+            self.moves_told += 1
+        else:
+            self.reply_last_day = last_day
 
     def context(self, *, customer_name: str | None) -> dict[str, Any]:
         """What the acknowledgement template is given."""

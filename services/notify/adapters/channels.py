@@ -21,11 +21,12 @@ from hotro.services.notify.domain import Contact, Dispatch
 from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.reference import CATALOGUE_FILE
 
-_DATE_KEYS = {"reply_deadline", "new_reply_deadline", "due_date", "deadline", "incident_date",
-              "filing_deadline"}
+_DATE_KEYS = {"reply_deadline", "new_reply_deadline", "previous_reply_deadline", "due_date",
+              "deadline", "incident_date", "filing_deadline"}
 _DATETIME_KEYS = {"received_at", "due_at"}
 _AUTOMATIC = {"acknowledgement", "reminder", "customer_link", "reopened", "filing_review",
-              "follow_up_received", "alert_deadline_approaching", "alert_deadline_breached",
+              "reply_date_moved", "follow_up_received", "alert_deadline_approaching",
+              "alert_deadline_breached",
               "alert_new_referral", "alert_delivery_failed", "alert_follow_up"}
 #: SMS texts without diacritics (one GSM-7 segment, as Vietnamese SMS are usually written)
 _SMS_TEXT = {
@@ -39,6 +40,8 @@ _SMS_TEXT = {
                     "{hotline}.",
         "reopened": "{company}: {noun} {reference} da duoc mo lai, han tra loi moi {due}. "
                     "Hotline {hotline}.",
+        "reply_date_moved": "{company}: han tra loi {noun} {reference} da thay doi, nay la "
+                            "{due}. Hotline {hotline}.",
         "filing_accepted": "{company}: {noun} {reference} gui sau thoi han da duoc chap nhan "
                            "giai quyet, han tra loi {due}. Hotline {hotline}.",
         "filing_review": "{company}: {noun} {reference} gui sau thoi han, dang duoc xem xet; "
@@ -58,6 +61,8 @@ _SMS_TEXT = {
                     "Hotline {hotline}.",
         "reopened": "{company}: your {noun} {reference} was reopened, new reply date {due}. "
                     "Hotline {hotline}.",
+        "reply_date_moved": "{company}: the reply date of your {noun} {reference} has "
+                            "changed to {due}. Hotline {hotline}.",
         "filing_accepted": "{company}: your late {noun} {reference} was accepted, reply date "
                            "{due}. Hotline {hotline}.",
         "filing_review": "{company}: your {noun} {reference} was filed late and is under "

@@ -38,6 +38,7 @@ Purpose = Literal[
     "filing_review",
     "follow_up_received",
     "alert_follow_up",
+    "reply_date_moved",
 ]
 LANGS: Final[tuple[Lang, ...]] = get_args(Lang)
 PURPOSES: Final[tuple[Purpose, ...]] = get_args(Purpose)

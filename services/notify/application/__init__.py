@@ -62,6 +62,12 @@ class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationReque
         if p.clock == "reply":
             self.note_reply_deadline(env, p, pe)
 
+    @handles("sla.DeadlineReplanned")
+    def _on_deadline_replanned(self, env: Envelope, p: Any,
+                               pe: ProcessingEvent[uuid.UUID]) -> None:
+        if p.clock == "reply":
+            self.note_reply_deadline_moved(env, p, pe)
+
     @handles("routing.InfoRequested")
     def _on_info_requested(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         self.ask_for_information(env, p, pe)

@@ -65,14 +65,15 @@ class Acknowledgements(Intents):
                                                 calendar_version=p.calendar_version,
                                                 trace=trace)
             if acknowledgement.reopen_untold:
-                acknowledgement.reopen_told(trace=trace)
+                acknowledgement.reopen_told(last_day=p.last_day.isoformat(), trace=trace)
             pe.collect_events(acknowledgement)
             self.tell_filing_accepted(env, p, pe)
             return
         if acknowledgement.found_late_untold:
             # A late filing found after receipt (its first reply date was told and no
             # longer applies), accepted by a supervisor: this is the decision's clock.
-            acknowledgement.filing_acceptance_told(trace=trace)
+            acknowledgement.filing_acceptance_told(last_day=p.last_day.isoformat(),
+                                                   trace=trace)
             pe.collect_events(acknowledgement)
             self.tell_filing_accepted(env, p, pe)
             return
@@ -83,7 +84,7 @@ class Acknowledgements(Intents):
             # when that is the same day as before (reopened the day it was answered). A
             # re-announced deadline, with no reopen waiting, tells nobody anything new.
             if acknowledgement.dispatch_id is not None and acknowledgement.reopen_untold:
-                acknowledgement.reopen_told(trace=trace)
+                acknowledgement.reopen_told(last_day=p.last_day.isoformat(), trace=trace)
                 pe.collect_events(acknowledgement)
                 self.tell_reopened(env, p, pe, round_=acknowledgement.reopens_told)
             return
@@ -92,6 +93,32 @@ class Acknowledgements(Intents):
                                             calendar_version=p.calendar_version, trace=trace)
         contact = self._contact(env.complaint_id) if acknowledgement.receipt else None
         pe.collect_events(*self._request_if_due(acknowledgement, contact, trace))
+
+    def note_reply_deadline_moved(self, env: Envelope, p: Any,
+                                  pe: ProcessingEvent[uuid.UUID]) -> None:
+        """sla's DeadlineReplanned of a reply clock (a newer holiday notice; a paused
+        clock counting again): a customer who was told a reply date hears the new one, in
+        their language, by their way — once per move. An acknowledgement not requested yet
+        promises the new date instead."""
+        trace = self.reaction_trace(env, "notify")
+        acknowledgement = self._acknowledgement(env.complaint_id, trace)
+        told = acknowledgement.told_last_day or p.previous_last_day.isoformat()
+        if not acknowledgement.move_reply_deadline(
+                last_day=p.last_day.isoformat(),
+                previous_last_day=p.previous_last_day.isoformat(), trace=trace):
+            if acknowledgement.reply_last_day is not None:  # else it was never opened
+                pe.collect_events(acknowledgement)  # the new date noted, if not told
+            return
+        pe.collect_events(acknowledgement)
+        contact = self._require_contact(env)
+        person = self.open_customer(contact)
+        method, recipient = customer_route(person)
+        context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
+                   "new_reply_deadline": p.last_day.isoformat(),
+                   "previous_reply_deadline": told}
+        pe.collect_events(self._dispatch(
+            env, "reply_date_moved", method, recipient, contact.language, context, contact,
+            trace, cause=f"reply-moved/{acknowledgement.moves_told}"))
 
     def note_reopen(self, env: Envelope, pe: ProcessingEvent[uuid.UUID]) -> None:
         """Routing reopened the case: the next reply DeadlineSet is the reopen's."""

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 #: the customer messages that carry the case's link
 LINKED_PURPOSES = frozenset({"acknowledgement", "info_request", "reminder", "customer_link",
-                             "reopened"})
+                             "reopened", "reply_date_moved"})
 #: the context entry the templates read (present only in memory, at send time)
 LINK = "customer_link"
 

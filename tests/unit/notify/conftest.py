@@ -62,6 +62,12 @@ CONTEXTS: Mapping[str, Mapping[str, Any]] = {
         "reference": REFERENCE,
         "new_reply_deadline": date(2026, 4, 2),
     },
+    "reply_date_moved": {
+        "customer_name": CUSTOMER,
+        "reference": REFERENCE,
+        "new_reply_deadline": date(2026, 3, 20),
+        "previous_reply_deadline": date(2026, 3, 16),
+    },
     "alert_deadline_approaching": {
         "reference": REFERENCE,
         "handler": "Phòng Kỹ thuật",
