@@ -54,11 +54,15 @@ def waker(event: asyncio.Event) -> Callable[[], None]:
 
 async def run_every(period_s: float | Callable[[], float], step: Callable[[], Awaitable[object]],
                     stop: asyncio.Event, *, what: str,
-                    wakeup: asyncio.Event | None = None) -> None:
+                    wakeup: asyncio.Event | None = None, min_gap_s: float = 0.0) -> None:
     """Run ``step`` every ``period_s`` seconds (a number, or a function giving the next
     period) until ``stop`` is set; with ``wakeup``, also as soon as it is set (it is
-    cleared before each step, so a wake-up during a step runs one more)."""
+    cleared before each step, so a wake-up during a step runs one more), but no sooner
+    than ``min_gap_s`` after the previous step began: a burst of wake-ups (a commit each,
+    under load) is taken by one step."""
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
+        began = loop.time()
         if wakeup is not None:
             wakeup.clear()
         try:
@@ -71,3 +75,6 @@ async def run_every(period_s: float | Callable[[], float], step: Callable[[], Aw
                 return
         else:
             await wait_for_either(stop, wakeup, period)
+            gap = min_gap_s - (loop.time() - began)
+            if gap > 0 and await wait_or_stop(stop, gap):
+                return

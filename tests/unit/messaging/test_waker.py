@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hotro.shared.runtime.periodic import waker
+from hotro.shared.runtime.periodic import run_every, waker
 from tests.support.waiting import eventually
 
 
@@ -36,3 +36,45 @@ async def test_a_wake_up_not_yet_taken_is_not_sent_again() -> None:
         assert len(sent) == 2
     finally:
         del loop.call_soon_threadsafe
+
+
+async def test_a_burst_of_wake_ups_within_the_minimum_gap_is_taken_by_one_step() -> None:
+    """The sla timer is woken by every commit; under load the commits of one gap share a
+    tick, and the last wake-up of the burst is not lost."""
+    loop = asyncio.get_running_loop()
+    stop, wakeup = asyncio.Event(), asyncio.Event()
+    steps: list[float] = []
+
+    async def step() -> None:
+        steps.append(loop.time())
+
+    task = asyncio.create_task(run_every(3600.0, step, stop, what="test", wakeup=wakeup,
+                                         min_gap_s=0.3))
+    try:
+        await eventually(lambda: len(steps) == 1, message="the first step")
+        for _ in range(20):
+            wakeup.set()
+            await asyncio.sleep(0)  # let the loop run: a step now would be counted
+        assert len(steps) == 1
+        await eventually(lambda: len(steps) == 2, message="the burst's step")
+        assert steps[1] - steps[0] >= 0.3
+    finally:
+        stop.set()
+        await task
+
+
+async def test_without_a_gap_a_wake_up_steps_before_the_period() -> None:
+    stop, wakeup = asyncio.Event(), asyncio.Event()
+    steps: list[int] = []
+
+    async def step() -> None:
+        steps.append(1)
+
+    task = asyncio.create_task(run_every(3600.0, step, stop, what="test", wakeup=wakeup))
+    try:
+        await eventually(lambda: len(steps) == 1, message="the first step")
+        wakeup.set()
+        await eventually(lambda: len(steps) == 2, message="woken")
+    finally:
+        stop.set()
+        await task
