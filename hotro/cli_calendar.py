@@ -1,4 +1,5 @@
-"""``hotro deadline`` and ``hotro calendar``: the working-day calendar from the command line."""
+"""``hotro deadline``, ``hotro calendar`` and ``hotro calendar-versions``: the working-day
+calendar from the command line."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ from hotro.shared.calendar import (
     DeadlineKind,
     load_calendar,
     load_policy,
+)
+from hotro.shared.calendar.fingerprints import (
+    compare,
+    current_fingerprints,
+    describe,
+    read_recorded,
+    write_recorded,
 )
 
 _KINDS = [kind.value for kind in DeadlineKind]
@@ -41,6 +49,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     calendar.add_argument("year", type=int)
     calendar.add_argument("--calendar-version", help="default: newest official version")
     calendar.set_defaults(func=run_calendar)
+
+    versions = subparsers.add_parser(
+        "calendar-versions",
+        help="check (or --write) that no released calendar version's schedule changed",
+        description="Compares each calendar version's schedule with the fingerprint recorded "
+        "when it was released (shared/calendar/data/fingerprints.json). --write records new "
+        "versions and never rewrites a recorded one.",
+    )
+    versions.add_argument("--write", action="store_true")
+    versions.set_defaults(func=run_calendar_versions)
 
 
 def run_deadline(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -86,6 +104,26 @@ def run_calendar(args: argparse.Namespace, out: TextIO | None = None) -> int:
             f" — {day.source}{link}",
             file=out,
         )
+    return 0
+
+
+def run_calendar_versions(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    recorded, current = read_recorded(), current_fingerprints()
+    if args.write:
+        try:
+            found = write_recorded(recorded, current)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for version in found.unrecorded:
+            print(f"recorded {version}", file=out)
+        return 0
+    found = compare(recorded, current)
+    if found.changed or found.removed or found.unrecorded:
+        print(describe(found), file=sys.stderr)
+        return 1
+    print(f"{len(current)} calendar versions, each as released", file=out)
     return 0
 
 

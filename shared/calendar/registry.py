@@ -64,7 +64,7 @@ def load_calendar(
         version=chosen,
         days=_days_of_version(chosen.id) if schedule is None else _days_of(data, included),
         covered_years=frozenset(data.years_covered_by(included)),
-        provisional=data.provisional,
+        provisional=data.provisional_rules_for(included),
         timezone=_timezone(data.timezone),
         timezone_name=data.timezone,
         overrides=overrides,

@@ -74,6 +74,10 @@ class ProvisionalRules(_Frozen):
     filled in with the arrangement the recent notices chose."""
 
     source: str
+    #: the version these rules start with (None: the first, from the oldest version on);
+    #: a released version's provisional years never change (``fingerprints``): rules
+    #: retuned later are a revision with the new version's id here
+    since: str | None = None
     #: Tết: the last ``tet_days_before`` days of the old lunar year and the first
     #: ``tet_days_from`` of the new one (together the 5 days of Điều 112)
     tet_days_before: int = Field(ge=0, le=5)
@@ -109,18 +113,51 @@ class ScheduleData(_Frozen):
     days: tuple[DayEntry, ...]
     differences: tuple[Difference, ...] = ()
     provisional: ProvisionalRules
+    #: later provisional rules, each from the version its ``since`` names (oldest first)
+    provisional_revisions: tuple[ProvisionalRules, ...] = ()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
-        problems = [*self._version_problems(), *self._day_problems()]
+        problems = [*self._version_problems(), *self._day_problems(),
+                    *self._provisional_problems()]
         if not self.covered_years:
             problems.append("no official version covers a year (`covers`)")
-        if self.provisional.source not in {source.ref for source in self.sources}:
-            problems.append(f"provisional: source {self.provisional.source!r} is not listed "
-                            "in [[sources]]")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _provisional_problems(self) -> list[str]:
+        problems: list[str] = []
+        refs = {source.ref for source in self.sources}
+        order = [version.id for version in self.versions]
+        if self.provisional.since is not None:
+            problems.append("provisional: the first rules apply from the oldest version (no "
+                            "`since`); later ones are [[provisional_revisions]]")
+        previous = -1
+        for index, rules in enumerate((self.provisional, *self.provisional_revisions)):
+            where = "provisional" if index == 0 else f"provisional_revisions[{index - 1}]"
+            if rules.source not in refs:
+                problems.append(f"{where}: source {rules.source!r} is not listed in [[sources]]")
+            if index == 0:
+                continue
+            if rules.since not in order:
+                problems.append(f"{where}: since={rules.since!r} is not a listed version")
+                continue
+            position = order.index(rules.since)
+            if position <= previous:
+                problems.append(f"{where}: since={rules.since!r} does not come after the "
+                                "previous revision's version (list oldest first)")
+            previous = position
+        return problems
+
+    def provisional_rules_for(self, version_ids: frozenset[str]) -> ProvisionalRules:
+        """The provisional rules of a calendar that includes ``version_ids``: the newest
+        revision whose version it includes, else the first rules."""
+        chosen = self.provisional
+        for rules in self.provisional_revisions:
+            if rules.since in version_ids:
+                chosen = rules
+        return chosen
 
     def _version_problems(self) -> list[str]:
         problems: list[str] = []
