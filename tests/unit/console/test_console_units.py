@@ -89,3 +89,9 @@ def test_case_version_moves_with_the_case() -> None:
 
 def test_catalogues_match() -> None:
     assert set(VI) == set(EN)
+
+
+def test_every_message_notify_sends_has_a_name_on_the_case_page() -> None:
+    from hotro.services.notify.adapters.rendering import PURPOSES
+
+    assert [p for p in PURPOSES if f"purpose.{p}" not in VI] == []
