@@ -502,23 +502,24 @@ class Acknowledgement(Aggregate):
         self._filing_acceptance_told(trace=trace, last_day=last_day)
 
     def move_reply_deadline(self, *, last_day: str, previous_last_day: str,
-                            trace: TraceDict) -> bool:
-        """sla moved the reply deadline from ``previous_last_day`` to ``last_day``. True
-        when the customer is to hear the new date: they were told a date and it was not
-        this one (a date told in an event that did not keep it is taken to be sla's
-        previous one). Before the acknowledgement is requested it will promise the new
-        date instead; with no reply date noted (a late filing under review, whose clock
-        is stopped) there is nothing to move."""
+                            trace: TraceDict) -> str | None:
+        """sla moved the reply deadline from ``previous_last_day`` to ``last_day``. The
+        date the customer was told, when they are to hear the new one: they were told a
+        date and it was not this one (a date told in an event that did not keep it is
+        taken to be sla's previous one). Before the acknowledgement is requested it will
+        promise the new date instead; with no reply date noted (a late filing under
+        review, whose clock is stopped) there is nothing to move."""
         if self.reply_last_day is None:
-            return False
+            return None
         if self.dispatch_id is None:
             if last_day != self.reply_last_day:
                 self._reply_deadline_moved(last_day=last_day, told=False, trace=trace)
-            return False
-        if last_day == (self.told_last_day or previous_last_day):
-            return False
+            return None
+        told = self.told_last_day or previous_last_day
+        if last_day == told:
+            return None
         self._reply_deadline_moved(last_day=last_day, told=True, trace=trace)
-        return True
+        return told
 
     @event(ReplyDeadlineMoved)
     def _reply_deadline_moved(self, *, last_day: str, told: bool, trace: TraceDict) -> None:

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotro.shared.calendar.registry import load_calendar
+from hotro.shared.calendar.resources import packaged_schedule
 from hotro.shared.calendar.schedule import ScheduleData
 from hotro.shared.calendar.working_calendar import WorkingCalendar
 
 #: the years compared: from the Labour Code 2019 taking effect to well past the newest
-#: notice (provisional years included: they are what a version decides for them)
+#: notice (provisional years included: they are what a version decides for them).
+#: Changing the span changes every fingerprint: the file is then rewritten as a whole.
 YEARS = range(2021, 2036)
 FINGERPRINTS_FILE = Path(__file__).resolve().parent / "data" / "fingerprints.json"
 
@@ -40,8 +42,6 @@ def schedule_fingerprint(calendar: WorkingCalendar, years: range = YEARS) -> str
 def current_fingerprints(schedule: ScheduleData | None = None) -> dict[str, str]:
     """{version id: fingerprint} of every version in the data (``schedule``: instead of the
     packaged file)."""
-    from hotro.shared.calendar.resources import packaged_schedule
-
     data = schedule or packaged_schedule()
     return {v.id: schedule_fingerprint(load_calendar(v.id, schedule=schedule))
             for v in data.versions}
@@ -83,8 +83,7 @@ def write_recorded(recorded: dict[str, str], current: dict[str, str],
     if not found.released_intact:
         raise ValueError(describe(found))
     merged = {**recorded, **{v: current[v] for v in found.unrecorded}}
-    path.write_text(json.dumps({"years": [YEARS.start, YEARS.stop - 1], "versions": merged},
-                               indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps({"versions": merged}, indent=2) + "\n", encoding="utf-8")
     return found
 
 

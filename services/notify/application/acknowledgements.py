@@ -102,10 +102,10 @@ class Acknowledgements(Intents):
         promises the new date instead."""
         trace = self.reaction_trace(env, "notify")
         acknowledgement = self._acknowledgement(env.complaint_id, trace)
-        told = acknowledgement.told_last_day or p.previous_last_day.isoformat()
-        if not acknowledgement.move_reply_deadline(
-                last_day=p.last_day.isoformat(),
-                previous_last_day=p.previous_last_day.isoformat(), trace=trace):
+        told = acknowledgement.move_reply_deadline(
+            last_day=p.last_day.isoformat(), previous_last_day=p.previous_last_day.isoformat(),
+            trace=trace)
+        if told is None:
             if acknowledgement.reply_last_day is not None:  # else it was never opened
                 pe.collect_events(acknowledgement)  # the new date noted, if not told
             return
