@@ -383,11 +383,20 @@ class Acknowledgement(Aggregate):
         told: bool
         trace: TraceDict
 
+    class Answered(Aggregate.Event):
+        """The complaint's answer is on its way or given: a reply or a refusal notify was
+        asked to deliver, or a reply staff recorded as given by phone or in person."""
+        TOPIC = "hotro.notify:Acknowledgement.Answered"
+        trace: TraceDict
+
     #: the reply date the customer was last told (None: not told, or told in an event
     #: stored before dates were kept) and how many moves of it they were told of. Class
     #: defaults: records stored before these existed have neither.
     told_last_day: str | None = None
     moves_told = 0
+    #: the reopens noted when the complaint was last answered (None: never answered, or
+    #: answered before this was kept)
+    answered_after_reopens: int | None = None
 
     @staticmethod
     def create_id(complaint_id: uuid.UUID) -> uuid.UUID:
@@ -508,18 +517,39 @@ class Acknowledgement(Aggregate):
         date and it was not this one (a date told in an event that did not keep it is
         taken to be sla's previous one). Before the acknowledgement is requested it will
         promise the new date instead; with no reply date noted (a late filing under
-        review, whose clock is stopped) there is nothing to move."""
+        review, whose clock is stopped) there is nothing to move. Once the answer is on its
+        way (sla has not yet heard it was sent and still counts) a new date tells the
+        customer nothing: it would follow the answer it has made moot."""
         if self.reply_last_day is None:
             return None
         if self.dispatch_id is None:
             if last_day != self.reply_last_day:
                 self._reply_deadline_moved(last_day=last_day, told=False, trace=trace)
             return None
+        if self.answered:
+            return None
         told = self.told_last_day or previous_last_day
         if last_day == told:
             return None
         self._reply_deadline_moved(last_day=last_day, told=True, trace=trace)
         return told
+
+    @property
+    def answered(self) -> bool:
+        """Answered since the last reopen (or at all, when never reopened)."""
+        return self.answered_after_reopens == self.reopens
+
+    @event(Answered)
+    def _answered(self, *, trace: TraceDict) -> None:
+        self.answered_after_reopens = self.reopens
+
+    def note_answer(self, *, trace: TraceDict) -> bool:
+        """False if already answered in this round (a reply requested again after a
+        failed delivery, a refusal's delivery recorded too)."""
+        if self.answered:
+            return False
+        self._answered(trace=trace)
+        return True
 
     @event(ReplyDeadlineMoved)
     def _reply_deadline_moved(self, *, last_day: str, told: bool, trace: TraceDict) -> None:

@@ -75,10 +75,17 @@ class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationReque
     @handles("routing.ReplyRequested")
     def _on_reply_requested(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         self.send_reply(env, p, pe)
+        self.note_answer(env, pe)
+
+    @handles("routing.ReplySent")
+    def _on_reply_recorded(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        # routing publishes it only for a reply staff recorded as given (phone, in person)
+        self.note_answer(env, pe)
 
     @handles("routing.ComplaintRefused")
     def _on_refused(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         self.send_refusal(env, p, pe)
+        self.note_answer(env, pe)
 
     @handles("routing.ReferredToDepartment")
     def _on_referred(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:

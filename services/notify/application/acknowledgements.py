@@ -120,6 +120,17 @@ class Acknowledgements(Intents):
             env, "reply_date_moved", method, recipient, contact.language, context, contact,
             trace, cause=f"reply-moved/{acknowledgement.moves_told}"))
 
+    def note_answer(self, env: Envelope, pe: ProcessingEvent[uuid.UUID]) -> None:
+        """A reply or a refusal on its way to the customer, or a reply staff recorded as
+        given: a reply date sla moves before it hears the answer was sent is not told."""
+        try:
+            acknowledgement: Acknowledgement = self.repository.get(
+                Acknowledgement.create_id(env.complaint_id))
+        except AggregateNotFoundError:
+            return  # received before notify kept acknowledgements: no date was promised
+        if acknowledgement.note_answer(trace=self.reaction_trace(env, "notify")):
+            pe.collect_events(acknowledgement)
+
     def note_reopen(self, env: Envelope, pe: ProcessingEvent[uuid.UUID]) -> None:
         """Routing reopened the case: the next reply DeadlineSet is the reopen's."""
         trace = self.reaction_trace(env, "notify")

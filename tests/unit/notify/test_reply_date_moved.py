@@ -18,6 +18,7 @@ from hotro.shared.contracts import events
 from hotro.shared.contracts.envelope import Envelope
 from tests.unit.audit.world import World, world
 from tests.unit.notify.wire import (
+    RECEIVED_AT,
     REFERENCE,
     REPLY_LAST_DAY,
     acknowledged,
@@ -26,6 +27,7 @@ from tests.unit.notify.wire import (
     memory_app,
     received,
     reply_deadline_set,
+    reply_requested,
 )
 
 
@@ -139,3 +141,71 @@ def test_a_reply_clock_paused_for_the_customers_information_tells_the_later_date
     last = reply.last_day
     assert f"no later than {last[8:10]}/{last[5:7]}/{last[:4]}" in text
     assert f"{told[8:10]}/{told[5:7]}/{told[:4]}" in text
+
+
+def reopened(complaint_id: uuid.UUID) -> Envelope:
+    return envelope("routing", events.ComplaintReopened(reference=REFERENCE,
+                                                       reason="customer disagrees"),
+                    complaint_id, actor="staff-1")
+
+
+def reply_recorded(complaint_id: uuid.UUID) -> Envelope:
+    """routing's ReplySent of a reply staff gave by phone and recorded there."""
+    return envelope("routing", events.ReplySent(
+        reference=REFERENCE, purpose="reply", method="phone", sent_at=RECEIVED_AT,
+        proof="gọi lúc 10:15"), complaint_id, actor="staff-1")
+
+
+def refused(complaint_id: uuid.UUID) -> Envelope:
+    return envelope("routing", events.ComplaintRefused(
+        reference=REFERENCE, reason="not_eligible", explanation="hết bảo hành"),
+        complaint_id, actor="staff-1")
+
+
+def test_a_date_moved_after_the_answer_is_on_its_way_tells_nothing() -> None:
+    """sla still counts until it hears the answer was sent; a move it makes meanwhile (a
+    newer holiday notice) would reach the customer after, or with, the answer."""
+    app = memory_app()
+    by_email, by_phone, by_refusal = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for cid in (by_email, by_phone, by_refusal):
+        acknowledged(app, cid)
+    app.handle(reply_requested(by_email, "email"))
+    app.handle(reply_recorded(by_phone))
+    app.handle(refused(by_refusal))
+    for cid in (by_email, by_phone, by_refusal):
+        app.handle(replanned(cid, date(2026, 3, 20), REPLY_LAST_DAY))
+        assert moved(app, cid) == []
+        assert _acknowledgement(app, cid).told_last_day == REPLY_LAST_DAY.isoformat()
+
+
+def test_a_reply_requested_twice_is_one_answer() -> None:
+    app = memory_app()
+    cid = uuid.uuid4()
+    acknowledged(app, cid)
+    app.handle(reply_requested(cid, "email"))
+    version = _acknowledgement(app, cid).version
+    app.handle(reply_requested(cid, "letter"))  # the email failed: staff send a letter
+    assert _acknowledgement(app, cid).version == version
+
+
+def test_after_a_reopen_the_customer_hears_moves_again_until_answered_again() -> None:
+    app = memory_app()
+    cid = uuid.uuid4()
+    acknowledged(app, cid)
+    app.handle(reply_requested(cid, "email"))
+    app.handle(reopened(cid))
+    app.handle(reply_deadline_set(cid, date(2026, 3, 26)))  # the reopen's reply clock
+    app.handle(replanned(cid, date(2026, 3, 27), date(2026, 3, 26)))
+    assert [d.context["previous_reply_deadline"] for d in moved(app, cid)] == ["2026-03-26"]
+    app.handle(reply_requested(cid, "email"))
+    app.handle(replanned(cid, date(2026, 3, 30), date(2026, 3, 27)))
+    assert [d.context["new_reply_deadline"] for d in moved(app, cid)] == ["2026-03-27"]
+
+
+def test_an_answer_to_a_complaint_notify_never_acknowledged_records_nothing() -> None:
+    app = memory_app()
+    cid = uuid.uuid4()
+    app.handle(reply_recorded(cid))  # received before acknowledgements were kept
+    assert [d for d in dispatches(app) if d.complaint_id == cid] == []
+    app.handle(replanned(cid, date(2026, 3, 20), REPLY_LAST_DAY))
+    assert moved(app, cid) == []
