@@ -107,6 +107,14 @@ class Contact(Aggregate):
         them (and to the supervisor)."""
         self.owner = staff_id
 
+    #: the department the case was last referred to: told when its clock moves (a class
+    #: default: records stored before it was kept have none)
+    referred_to: str | None = None
+
+    @event("ReferralNoted", topic="hotro.notify:Contact.ReferralNoted")
+    def note_referral(self, *, department: str, trace: TraceDict) -> None:
+        self.referred_to = department
+
 
 class Dispatch(Aggregate):
     TOPIC = "hotro.notify:Dispatch"

@@ -22,11 +22,11 @@ from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.reference import CATALOGUE_FILE
 
 _DATE_KEYS = {"reply_deadline", "new_reply_deadline", "previous_reply_deadline", "due_date",
-              "deadline", "incident_date", "filing_deadline"}
+              "deadline", "previous_deadline", "incident_date", "filing_deadline"}
 _DATETIME_KEYS = {"received_at", "due_at"}
 _AUTOMATIC = {"acknowledgement", "reminder", "customer_link", "reopened", "filing_review",
               "reply_date_moved", "follow_up_received", "alert_deadline_approaching",
-              "alert_deadline_breached",
+              "alert_deadline_breached", "alert_deadline_moved",
               "alert_new_referral", "alert_delivery_failed", "alert_follow_up"}
 #: SMS texts without diacritics (one GSM-7 segment, as Vietnamese SMS are usually written)
 _SMS_TEXT = {

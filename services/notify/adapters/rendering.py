@@ -31,6 +31,7 @@ Purpose = Literal[
     "customer_link",
     "alert_deadline_approaching",
     "alert_deadline_breached",
+    "alert_deadline_moved",
     "alert_new_referral",
     "alert_delivery_failed",
     "reopened",

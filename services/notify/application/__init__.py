@@ -67,6 +67,8 @@ class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationReque
                                pe: ProcessingEvent[uuid.UUID]) -> None:
         if p.clock == "reply":
             self.note_reply_deadline_moved(env, p, pe)
+        elif p.clock in ("department", "first_contact"):
+            self.alert_deadline_moved(env, p, pe)
 
     @handles("routing.InfoRequested")
     def _on_info_requested(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:

@@ -1,6 +1,7 @@
 """Internal alerts, by email to staff: a new referral to the department, a staff clock
-approaching or breached (to the case's owner and the supervisor), and a customer message
-that did not arrive (to the support team). They stay in notify's own log."""
+approaching or breached (to the case's owner and the supervisor) or moved (to the owner,
+and to the department whose clock it is), and a customer message that did not arrive (to
+the support team). They stay in notify's own log."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class InternalAlerts(Intents):
         contact = self._contact(env.complaint_id)
         if contact is not None:
             self._note_owner(contact, env, trace)
+            contact.note_referral(department=p.department, trace=trace)
             pe.collect_events(contact)
         pe.collect_events(self._dispatch(env, "alert_new_referral", "email",
                                          self.recipients.department(p.department), "vi",
@@ -48,6 +50,30 @@ class InternalAlerts(Intents):
                        "working_days_left": getattr(p, "working_days_left", 0)}
             pe.collect_events(self._dispatch(env, purpose, "email", address, "vi", context,
                                              None, trace, internal=True, audience=who))
+
+    def alert_deadline_moved(self, env: Envelope, p: Any,
+                             pe: ProcessingEvent[uuid.UUID]) -> None:
+        """sla moved a staff clock (a newer holiday notice; a paused clock counting
+        again): the case's owner is told, and for a department's clock the department the
+        case was referred to, which was given the earlier date."""
+        trace = self.reaction_trace(env, "notify")
+        contact = self._contact(env.complaint_id)
+        owner = contact.owner if contact is not None else None
+        department = contact.referred_to if contact is not None else None
+        recipients = [("owner", self.recipients.staff(owner) if owner
+                       else self.recipients.support)]
+        if p.clock == "department" and department is not None:
+            recipients.append(("department", self.recipients.department(department)))
+        context = {"reference": p.reference, "clock": p.clock,
+                   "handler": owner or SUPPORT_TEAM_LABEL["vi"],
+                   "department": department if p.clock == "department" else None,
+                   "deadline": p.last_day.isoformat(),
+                   "previous_deadline": p.previous_last_day.isoformat(),
+                   "due_at": p.due_at.isoformat(), "calendar_version": p.calendar_version}
+        for who, address in recipients:
+            pe.collect_events(self._dispatch(env, "alert_deadline_moved", "email", address,
+                                             "vi", context, None, trace, internal=True,
+                                             audience=who))
 
     def failure_alert(self, dispatch: Dispatch, kind: str, reason: str,
                       trace: dict[str, str | None]) -> list[Dispatch]:

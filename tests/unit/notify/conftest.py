@@ -79,6 +79,15 @@ CONTEXTS: Mapping[str, Mapping[str, Any]] = {
         "handler": "Phòng Kỹ thuật",
         "deadline": date(2026, 3, 19),
     },
+    "alert_deadline_moved": {
+        "reference": REFERENCE,
+        "clock": "first_contact",
+        "handler": "le.van.binh",
+        "department": None,
+        "deadline": date(2026, 3, 9),
+        "previous_deadline": date(2026, 3, 6),
+        "calendar_version": "vn-2026.3",
+    },
     "alert_new_referral": {
         "reference": REFERENCE,
         "department": "Phòng Bảo hành",
