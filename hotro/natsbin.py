@@ -29,9 +29,14 @@ def nats_server_binary() -> str:
     return found
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+def port_is_free(port: int, host: str = "127.0.0.1", *, lingering_ok: bool = True) -> bool:
+    """Nothing listens on ``port``. ``lingering_ok``: a port whose only sockets are closed
+    connections lingering in TIME_WAIT counts as free (a server binding with
+    SO_REUSEADDR, as nats-server and uvicorn do, can take it: ``hotro up`` restarted on
+    its own ports)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if lingering_ok:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -56,12 +61,13 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on, for a server started next. Chosen at random below the
     kernel's ephemeral range: a port the kernel picks (bind to port 0) is one it also
     gives to outgoing connections, and one did take it in the moment before the server
-    bound it ("address already in use", seen in CI)."""
+    bound it ("address already in use", seen in CI). A port still held by a closed
+    connection in TIME_WAIT is passed over: not every server binds with SO_REUSEADDR."""
     low, _ = ephemeral_range()
     bottom = max(1024, low - 12000)
     if low - bottom >= 1000:
         for port in random.sample(range(bottom, low), 50):
-            if port_is_free(port, host):
+            if port_is_free(port, host, lingering_ok=False):
                 return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
