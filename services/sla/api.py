@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from hotro.services.sla.application import ClockNotFound, SlaApplication
-from hotro.services.sla.domain.clock import Clock
+from hotro.services.sla.domain.clock import Clock, department_of
 from hotro.services.sla.views import ClockBoard, ClockRow, ReplyCompliance
 from hotro.shared.calendar.errors import CalendarError
 from hotro.shared.runtime.openapi import error_responses, invalid
@@ -121,8 +121,8 @@ def build_router(app: SlaApplication, board: ClockBoard) -> APIRouter:
         if not found:
             raise HTTPException(404, f"no clocks for complaint {complaint_id}")
         department = _department(user)
-        if department is not None and f"department/{department}" not in {
-                c["kind"] for c in found}:
+        if department is not None and department not in {
+                department_of(c["kind"]) for c in found}:
             raise HTTPException(403, f"this case was never referred to department "
                                      f"'{department}'")
         return {"complaint_id": str(complaint_id), "now": now.isoformat(), "clocks": found}

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from eventsourcing.domain import Aggregate
 
-from hotro.services.sla.domain.clock import Clock
+from hotro.services.sla.domain.clock import Clock, department_of
 from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.eventstore.follower import LogFollower
 from hotro.shared.eventstore.read_model_db import ReadModelDb
@@ -181,10 +181,11 @@ class ClockBoard:
         return self._db.one("SELECT 1 FROM clocks WHERE clock_id = ?", key) is not None
 
     def _set(self, event: Clock.Set) -> None:
-        if event.kind.startswith("department/"):
+        department = department_of(event.kind)
+        if department is not None:
             self._db.execute(
                 "INSERT OR IGNORE INTO case_departments (complaint_id, department) "
-                "VALUES (?, ?)", (str(event.complaint_id), event.kind.split("/", 1)[1]))
+                "VALUES (?, ?)", (str(event.complaint_id), department))
         due_at = datetime.fromisoformat(event.due_at)
         self._db.execute(
             f"INSERT INTO clocks ({_ROW_COLUMNS}, due_us) VALUES (?, ?, ?, ?, 'running', ?, "

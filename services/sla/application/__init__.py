@@ -75,7 +75,7 @@ class SlaApplication(ServiceApplication):
     @handles("routing.DepartmentResponded")
     def _on_department_responded(self, env: Envelope, p: wire.DepartmentResponded,
                                  pe: ProcessingEvent[uuid.UUID]) -> None:
-        self._case(env, pe).meet_kind(f"department/{p.department}", env.occurred_at)
+        reactions.department_responded(self._case(env, pe), p, env.occurred_at)
 
     @handles("routing.ReplySent", "notify.ReplySent")
     def _on_reply_sent(self, env: Envelope, p: wire.ReplySent,

@@ -19,6 +19,8 @@ from hotro.services.sla.domain.clock import (
     PausePolicy,
     TraceDict,
     base_kind,
+    department_kind,
+    department_of,
     reopened_reply_kind,
 )
 from hotro.services.sla.domain.planning import CalendarPlanner, Plan, pauses_of
@@ -38,14 +40,25 @@ class ClocksOfCase:
         self.complaint_id = envelope.complaint_id
         self.occurred_at = envelope.occurred_at
         self.trace = trace
+        self._index: CaseClocks | None = None
+        self._index_read = False
 
     def index(self) -> CaseClocks | None:
-        index: CaseClocks | None = self._load(CaseClocks.create_id(self.complaint_id))
-        return index
+        """The case's index of clocks, read once per reaction (every change to it goes
+        through the object returned)."""
+        if not self._index_read:
+            self._index = self._load(CaseClocks.create_id(self.complaint_id))
+            self._index_read = True
+        return self._index
 
     def clock(self, kind: str) -> Clock | None:
         clock: Clock | None = self._load(Clock.create_id(self.complaint_id, kind))
         return clock
+
+    def department_kinds(self, department: str) -> list[str]:
+        """The kinds of the department's clocks this case has, in the order started."""
+        index = self.index()
+        return [k for k in index.kinds if department_of(k) == department] if index else []
 
     def open_clocks(self) -> list[Clock]:
         index = self.index()
@@ -59,7 +72,8 @@ class ClocksOfCase:
         index = self.index()
         if index is not None and kind in index.kinds:
             return  # already started (e.g. the same referral twice): the first one stands
-        index = index or CaseClocks(complaint_id=self.complaint_id, trace=self.trace)
+        if index is None:
+            index = self._index = CaseClocks(complaint_id=self.complaint_id, trace=self.trace)
         index.add(kind=kind, trace=self.trace)
         clock = Clock(complaint_id=self.complaint_id, kind=kind, reference=reference,
                       start=plan.start.isoformat(), last_day=plan.last_day.isoformat(),
@@ -185,13 +199,31 @@ def customer_answered(case: ClocksOfCase, planner: CalendarPlanner) -> None:
 
 def start_department(case: ClocksOfCase, planner: CalendarPlanner,
                      p: wire.ReferredToDepartment) -> None:
+    """A referral starts the department's clock. Referred to it again once it answered
+    (a follow-up question; the case reopened), the new referral gets a clock of its own;
+    while the department's last clock is still open, that referral is the one waited for."""
+    rounds = case.department_kinds(p.department)
+    if rounds:
+        last = case.clock(rounds[-1])
+        if last is not None and last.is_open:
+            return
     if p.internal_due is not None:
         plan = planner.plan_until("department", case.occurred_at, p.internal_due,
                                   rule=f"internal due date for {p.department}")
     else:
         plan = planner.plan("department", case.occurred_at)
-    case.start(f"department/{p.department}", p.reference, plan,
+    case.start(department_kind(p.department, len(rounds) + 1), p.reference, plan,
                counted=p.internal_due is None)
+
+
+def department_responded(case: ClocksOfCase, p: wire.DepartmentResponded,
+                         at: datetime) -> None:
+    """The department's answer meets its open clock (its latest referral's)."""
+    for kind in reversed(case.department_kinds(p.department)):
+        clock = case.clock(kind)
+        if clock is not None and clock.is_open:
+            case.meet(clock, at)
+            return
 
 
 def reply_sent(case: ClocksOfCase, p: wire.ReplySent) -> None:

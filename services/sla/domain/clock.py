@@ -33,6 +33,7 @@ OPEN_STATUSES = ("running", "paused", "breached")
 PAUSABLE_KINDS = frozenset({"reply", "first_contact", "department"})
 #: The suffix of the reply clocks a reopened case gets: ``reply/reopen-1``, ``reply/reopen-2``.
 REOPENED_REPLY = "reply/reopen-"
+DEPARTMENT = "department/"
 
 
 class ClockError(Exception):
@@ -52,6 +53,20 @@ def reopened_reply_kind(listed: Iterable[str]) -> str:
     the wire, the pause policy, meeting it with the reply)."""
     rounds = sum(1 for kind in listed if kind.startswith(REOPENED_REPLY))
     return f"{REOPENED_REPLY}{rounds + 1}"
+
+
+def department_kind(department: str, round_: int = 1) -> str:
+    """The kind of a department's clock: ``department/QA`` for a case's first referral to
+    QA, ``department/QA/2`` for the next one (a follow-up question after its answer, a
+    referral after a reopen). Each referral is waited for on its own clock."""
+    return f"{DEPARTMENT}{department}" + (f"/{round_}" if round_ > 1 else "")
+
+
+def department_of(kind: str) -> str | None:
+    """``department/QA`` and ``department/QA/2`` -> ``QA``; None for other kinds."""
+    if not kind.startswith(DEPARTMENT):
+        return None
+    return kind[len(DEPARTMENT):].split("/", 1)[0]
 
 
 @dataclass(frozen=True)
