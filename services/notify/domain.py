@@ -1,6 +1,7 @@
 """Notify's aggregates and rules: the customer's contact (personal data, one place), the
-acknowledgement waiting for its reply date, one Dispatch per (complaint, purpose, cause) —
-the recorded intent to send, then its outcome — and which way a customer message goes.
+acknowledgement waiting for its reply date, a department's referral alert waiting for its
+date, one Dispatch per (complaint, purpose, cause) — the recorded intent to send, then its
+outcome — and which way a customer message goes.
 Pure: no I/O; times are passed in as ISO strings.
 
 Dispatch life cycle::
@@ -588,6 +589,117 @@ class Acknowledgement(Aggregate):
 _ERASED_ROUTE = {"counter": "receipt_slip", "hotline": "sms"}
 
 
+class ReferralAlert(Aggregate):
+    """The alert owed to a department for one referral. It states the date by which the
+    department is to send its result: the one staff gave, else the department clock's last
+    day, which is sla's (its policy and calendar). Routing's ReferredToDepartment and sla's
+    DeadlineSet of that referral's clock (caused by it: the envelope's causation id) reach
+    notify in either order; the alert's Dispatch is requested once both the referral and
+    a date are known, once."""
+
+    TOPIC = "hotro.notify:ReferralAlert"
+
+    class Created(Aggregate.Created):
+        # Required beside a pinned TOPIC; the decorated __init__ event is stored.
+        TOPIC = "hotro.notify:ReferralAlert.Created"
+
+    class Opened(Created):
+        TOPIC = "hotro.notify:ReferralAlert.Opened"
+        complaint_id: uuid.UUID
+        referral_event_id: uuid.UUID
+        trace: TraceDict
+
+    class ReferralNoted(Aggregate.Event):
+        TOPIC = "hotro.notify:ReferralAlert.ReferralNoted"
+        reference: str
+        department: str
+        question: str
+        referred_by: str | None
+        internal_due: str | None
+        trace: TraceDict
+
+    class DueDateNoted(Aggregate.Event):
+        TOPIC = "hotro.notify:ReferralAlert.DueDateNoted"
+        last_day: str
+        trace: TraceDict
+
+    class DispatchRequested(Aggregate.Event):
+        TOPIC = "hotro.notify:ReferralAlert.DispatchRequested"
+        dispatch_id: uuid.UUID
+        trace: TraceDict
+
+    @staticmethod
+    def create_id(complaint_id: uuid.UUID, referral_event_id: uuid.UUID) -> uuid.UUID:
+        return uuid.uuid5(HOTRO_NAMESPACE,
+                          f"notify/referral-alert/{complaint_id}/{referral_event_id}")
+
+    @event(Opened)
+    def __init__(self, *, complaint_id: uuid.UUID, referral_event_id: uuid.UUID,
+                 trace: TraceDict) -> None:
+        self.complaint_id = complaint_id
+        self.referral_event_id = referral_event_id
+        self.referral: dict[str, Any] | None = None
+        self.clock_last_day: str | None = None
+        self.dispatch_id: uuid.UUID | None = None
+
+    @property
+    def due_date(self) -> str | None:
+        """The date the department is told: the one staff gave, else the clock's."""
+        given = self.referral["internal_due"] if self.referral else None
+        return given or self.clock_last_day
+
+    @property
+    def is_due(self) -> bool:
+        return (self.referral is not None and self.due_date is not None
+                and self.dispatch_id is None)
+
+    @event(ReferralNoted)
+    def _referral_noted(self, *, reference: str, department: str, question: str,
+                        referred_by: str | None, internal_due: str | None,
+                        trace: TraceDict) -> None:
+        self.referral = {"reference": reference, "department": department,
+                         "question": question, "referred_by": referred_by,
+                         "internal_due": internal_due}
+
+    def note_referral(self, *, reference: str, department: str, question: str,
+                      referred_by: str | None, internal_due: str | None,
+                      trace: TraceDict) -> None:
+        if self.referral is not None:
+            raise DispatchError("the referral is already noted")
+        self._referral_noted(reference=reference, department=department, question=question,
+                             referred_by=referred_by, internal_due=internal_due, trace=trace)
+
+    @event(DueDateNoted)
+    def _due_date_noted(self, *, last_day: str, trace: TraceDict) -> None:
+        self.clock_last_day = last_day
+
+    def note_clock(self, *, last_day: str, trace: TraceDict) -> bool:
+        """sla's department clock for this referral. False, noting nothing, when it
+        changes nothing: already noted, or the alert already requested."""
+        if self.clock_last_day is not None or self.dispatch_id is not None:
+            return False
+        self._due_date_noted(last_day=last_day, trace=trace)
+        return True
+
+    @event(DispatchRequested)
+    def _dispatch_requested(self, *, dispatch_id: uuid.UUID, trace: TraceDict) -> None:
+        self.dispatch_id = dispatch_id
+
+    def dispatch_requested(self, *, dispatch_id: uuid.UUID, trace: TraceDict) -> None:
+        if not self.is_due:
+            raise DispatchError("the referral alert is not due")
+        self._dispatch_requested(dispatch_id=dispatch_id, trace=trace)
+
+    def context(self) -> dict[str, Any]:
+        """What the alert template is given."""
+        if self.referral is None:
+            raise DispatchError("the referral is not noted")
+        return {"reference": self.referral["reference"],
+                "department": self.referral["department"],
+                "referred_by": self.referral["referred_by"],
+                "summary": self.referral["question"], "due_date": self.due_date}
+
+
 def acknowledgement_route(channel: str, customer: dict[str, Any] | None) -> tuple[str, str]:
     """(method, recipient): the acknowledgement goes back through the channel the request
     came in on."""
@@ -629,3 +741,4 @@ def recipient_for(method: str, customer: dict[str, Any] | None) -> str:
 
 register_topics(Contact, Dispatch, legacy_module="services.notify.domain")
 register_topics(Acknowledgement)
+register_topics(ReferralAlert)

@@ -41,7 +41,7 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
         "routing": {"Case.Opened": 1, "Case.ReferredToDepartment": 1,
                     "Case.DepartmentResponded": 1, "Case.ReplyRequested": 1,
                     "Case.ReplySent": 1, "Case.Closed": 1},
-        "sla": _SLA3, "notify": _NOTIFY3},
+        "sla": _SLA3, "notify": {**_NOTIFY3, "ReferralAlert.Opened": 1}},
     "resolve": {
         "intake": {**_INTAKE, "Request.ProgressNoted": 3},
         "routing": {"Case.Opened": 1, "Case.ReplySent": 1, "Case.Closed": 1},

@@ -61,6 +61,8 @@ class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationReque
     def _on_deadline_set(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         if p.clock == "reply":
             self.note_reply_deadline(env, p, pe)
+        elif p.clock == "department":
+            self.note_department_clock(env, p, pe)
 
     @handles("sla.DeadlineReplanned")
     def _on_deadline_replanned(self, env: Envelope, p: Any,

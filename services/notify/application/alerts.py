@@ -8,10 +8,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from eventsourcing.application import ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.domain import Aggregate
 
 from hotro.services.notify.application.intents import Intents
-from hotro.services.notify.domain import Dispatch
+from hotro.services.notify.domain import Dispatch, ReferralAlert
 from hotro.shared.contracts.envelope import Envelope
 
 SUPPORT_TEAM_LABEL = {"vi": "Bộ phận Hỗ trợ khách hàng", "en": "Customer support"}
@@ -19,19 +20,55 @@ SUPPORT_TEAM_LABEL = {"vi": "Bộ phận Hỗ trợ khách hàng", "en": "Custom
 
 class InternalAlerts(Intents):
     def alert_department(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
-        """A case referred to a department; whoever referred it owns it from now on."""
-        context = {"reference": p.reference, "department": p.department,
-                   "referred_by": env.actor.id, "summary": p.question,
-                   "due_date": p.internal_due.isoformat() if p.internal_due else None}
+        """A case referred to a department; whoever referred it owns it from now on. The
+        department is alerted once the date it is to answer by is known: the one staff
+        gave, else the last day of sla's clock for this referral (``ReferralAlert``)."""
         trace = self.reaction_trace(env, "notify")
         contact = self._contact(env.complaint_id)
         if contact is not None:
             self._note_owner(contact, env, trace)
             contact.note_referral(department=p.department, trace=trace)
             pe.collect_events(contact)
-        pe.collect_events(self._dispatch(env, "alert_new_referral", "email",
-                                         self.recipients.department(p.department), "vi",
-                                         context, None, trace, internal=True))
+        alert = self._referral_alert(env.complaint_id, env.event_id, trace)
+        alert.note_referral(reference=p.reference, department=p.department,
+                            question=p.question, referred_by=env.actor.id,
+                            internal_due=p.internal_due.isoformat() if p.internal_due else None,
+                            trace=trace)
+        pe.collect_events(*self._request_referral_alert(alert, trace))
+
+    def note_department_clock(self, env: Envelope, p: Any,
+                              pe: ProcessingEvent[uuid.UUID]) -> None:
+        """sla's DeadlineSet of a department's clock, caused by the referral it times (its
+        envelope's causation): the date that referral's alert states."""
+        if env.causation_id is None:
+            return
+        trace = self.reaction_trace(env, "notify")
+        alert = self._referral_alert(env.complaint_id, env.causation_id, trace)
+        if alert.note_clock(last_day=p.last_day.isoformat(), trace=trace):
+            pe.collect_events(*self._request_referral_alert(alert, trace))
+
+    def _referral_alert(self, complaint_id: uuid.UUID, referral_event_id: uuid.UUID,
+                        trace: dict[str, str | None]) -> ReferralAlert:
+        """The referral's alert record, opened by whichever of the two comes first."""
+        try:
+            found: ReferralAlert = self.repository.get(
+                ReferralAlert.create_id(complaint_id, referral_event_id))
+        except AggregateNotFoundError:
+            return ReferralAlert(complaint_id=complaint_id,
+                                 referral_event_id=referral_event_id, trace=trace)
+        return found
+
+    def _request_referral_alert(self, alert: ReferralAlert,
+                                trace: dict[str, str | None]) -> list[Aggregate]:
+        if not alert.is_due:
+            return [alert]
+        context = alert.context()
+        dispatch = self._new_dispatch(alert.complaint_id, "alert_new_referral", "email",
+                                      self.recipients.department(context["department"]),
+                                      "vi", context, None, trace, internal=True,
+                                      cause=f"{alert.referral_event_id}/department")
+        alert.dispatch_requested(dispatch_id=dispatch.id, trace=trace)
+        return [alert, dispatch]
 
     def alert_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         """A staff clock approaching or breached: the case's owner and the supervisor."""
