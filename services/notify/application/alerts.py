@@ -1,7 +1,7 @@
 """Internal alerts, by email to staff: a new referral to the department, a staff clock
-approaching or breached (to the case's owner and the supervisor) or moved (to the owner,
-and to the department whose clock it is), and a customer message that did not arrive (to
-the support team). They stay in notify's own log."""
+approaching or breached (to the case's owner and the supervisor) or moved (to the owner),
+each also to the department whose clock it is, and a customer message that did not arrive
+(to the support team). They stay in notify's own log."""
 
 from __future__ import annotations
 
@@ -71,20 +71,17 @@ class InternalAlerts(Intents):
         return [alert, dispatch]
 
     def alert_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
-        """A staff clock approaching or breached: the case's owner and the supervisor."""
+        """A staff clock approaching or breached: the case's owner, the supervisor and, for
+        a department's clock, that department."""
         trace = self.reaction_trace(env, "notify")
         purpose = ("alert_deadline_breached" if env.event_type == "DeadlineBreached"
                    else "alert_deadline_approaching")
-        contact = self._contact(env.complaint_id)
-        owner = contact.owner if contact is not None else None
-        # Before anyone has moved the case on, the support team's mailbox is its owner.
-        owner_address = self.recipients.staff(owner) if owner else self.recipients.support
-        for who, address in (("owner", owner_address),
-                             ("supervisor", self.recipients.supervisor)):
-            context = {"reference": p.reference, "clock": p.clock,
-                       "handler": owner or SUPPORT_TEAM_LABEL["vi"],
-                       "deadline": p.last_day.isoformat(), "due_at": p.due_at.isoformat(),
-                       "working_days_left": getattr(p, "working_days_left", 0)}
+        owner, department, told = self._clock_audience(env.complaint_id, p.clock)
+        context = {"reference": p.reference, "clock": p.clock, "department": department,
+                   "handler": owner or SUPPORT_TEAM_LABEL["vi"],
+                   "deadline": p.last_day.isoformat(), "due_at": p.due_at.isoformat(),
+                   "working_days_left": getattr(p, "working_days_left", 0)}
+        for who, address in [told[0], ("supervisor", self.recipients.supervisor), *told[1:]]:
             pe.collect_events(self._dispatch(env, purpose, "email", address, "vi", context,
                                              None, trace, internal=True, audience=who))
 
@@ -94,23 +91,31 @@ class InternalAlerts(Intents):
         again): the case's owner is told, and for a department's clock the department the
         case was referred to, which was given the earlier date."""
         trace = self.reaction_trace(env, "notify")
-        contact = self._contact(env.complaint_id)
-        owner = contact.owner if contact is not None else None
-        department = contact.referred_to if contact is not None else None
-        recipients = [("owner", self.recipients.staff(owner) if owner
-                       else self.recipients.support)]
-        if p.clock == "department" and department is not None:
-            recipients.append(("department", self.recipients.department(department)))
-        context = {"reference": p.reference, "clock": p.clock,
+        owner, department, told = self._clock_audience(env.complaint_id, p.clock)
+        context = {"reference": p.reference, "clock": p.clock, "department": department,
                    "handler": owner or SUPPORT_TEAM_LABEL["vi"],
-                   "department": department if p.clock == "department" else None,
                    "deadline": p.last_day.isoformat(),
                    "previous_deadline": p.previous_last_day.isoformat(),
                    "due_at": p.due_at.isoformat(), "calendar_version": p.calendar_version}
-        for who, address in recipients:
+        for who, address in told:
             pe.collect_events(self._dispatch(env, "alert_deadline_moved", "email", address,
                                              "vi", context, None, trace, internal=True,
                                              audience=who))
+
+    def _clock_audience(self, complaint_id: uuid.UUID, clock: str
+                        ) -> tuple[str | None, str | None, list[tuple[str, str]]]:
+        """(the case's owner, the department whose clock it is, who is told): the owner
+        (before anyone has moved the case on, the support team's mailbox stands in) and,
+        for a department's clock, the department the case was last referred to (None for
+        other clocks, or a referral made before notify kept it)."""
+        contact = self._contact(complaint_id)
+        owner = contact.owner if contact is not None else None
+        department = (contact.referred_to if contact is not None and clock == "department"
+                      else None)
+        told = [("owner", self.recipients.staff(owner) if owner else self.recipients.support)]
+        if department is not None:
+            told.append(("department", self.recipients.department(department)))
+        return owner, department, told
 
     def failure_alert(self, dispatch: Dispatch, kind: str, reason: str,
                       trace: dict[str, str | None]) -> list[Dispatch]:
