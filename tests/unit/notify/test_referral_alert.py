@@ -101,3 +101,28 @@ def test_end_to_end_the_department_hears_slas_date() -> None:
     [alert] = alerts(w.apps["notify"], cid)
     assert alert.context["due_date"] == clock.last_day
     assert alert.status == "sent"
+
+
+def test_end_to_end_a_follow_up_question_is_timed_and_told_on_its_own() -> None:
+    """Through the four applications: the department answers, is asked again; the second
+    referral has its own clock, its own alert with that clock's date, and the department
+    is warned as that date nears."""
+    w = world()
+    cid = w.submit()
+    w.act(cid, Action.REFER, department=DEPARTMENT, question="Máy nén có lỗi?")
+    w.advance(days=1)
+    w.act(cid, Action.RECORD_DEPARTMENT_RESPONSE, actor="kt.duc", role="department",
+          actor_dept=DEPARTMENT, result="Lỗi máy nén.")
+    w.advance(days=1)
+    w.act(cid, Action.REFER, department=DEPARTMENT, question="Sửa tại nhà được không?")
+    sla, notify = w.apps["sla"], w.apps["notify"]
+    second = next(c for c in sla.clocks_of(cid) if c.kind == f"department/{DEPARTMENT}/2")
+    assert [a.context["due_date"] for a in alerts(notify, cid)][-1] == second.last_day
+    assert len(alerts(notify, cid)) == 2
+    w.clock.set(datetime.fromisoformat(f"{second.last_day}T09:00:00+07:00"))
+    assert sla.check_clock(second.id, w.clock()) == "approaching"
+    w.pump.settle()
+    warned = [d for d in dispatches(notify) if d.complaint_id == cid
+              and d.purpose == "alert_deadline_approaching"]
+    assert notify.recipients.department(DEPARTMENT) in {d.recipient for d in warned}
+    assert {d.context["department"] for d in warned} == {DEPARTMENT}
