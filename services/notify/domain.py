@@ -108,8 +108,8 @@ class Contact(Aggregate):
         them (and to the supervisor)."""
         self.owner = staff_id
 
-    #: the department the case was last referred to: told when its clock moves (a class
-    #: default: records stored before it was kept have none)
+    #: the department the case was last referred to: its clock's alerts go to it too (a
+    #: class default: records stored before it was kept have none)
     referred_to: str | None = None
 
     @event("ReferralNoted", topic="hotro.notify:Contact.ReferralNoted")

@@ -24,12 +24,14 @@ class InternalAlerts(Intents):
         department is alerted once the date it is to answer by is known: the one staff
         gave, else the last day of sla's clock for this referral (``ReferralAlert``)."""
         trace = self.reaction_trace(env, "notify")
+        alert = self._referral_alert(env.complaint_id, env.event_id, trace)
+        if alert.referral is not None:
+            return  # the same referral announced twice: one alert
         contact = self._contact(env.complaint_id)
         if contact is not None:
             self._note_owner(contact, env, trace)
             contact.note_referral(department=p.department, trace=trace)
             pe.collect_events(contact)
-        alert = self._referral_alert(env.complaint_id, env.event_id, trace)
         alert.note_referral(reference=p.reference, department=p.department,
                             question=p.question, referred_by=env.actor.id,
                             internal_due=p.internal_due.isoformat() if p.internal_due else None,

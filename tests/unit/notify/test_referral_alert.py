@@ -126,3 +126,13 @@ def test_end_to_end_a_follow_up_question_is_timed_and_told_on_its_own() -> None:
               and d.purpose == "alert_deadline_approaching"]
     assert notify.recipients.department(DEPARTMENT) in {d.recipient for d in warned}
     assert {d.context["department"] for d in warned} == {DEPARTMENT}
+
+
+def test_the_same_referral_announced_twice_alerts_once() -> None:
+    """A copy of the referral's envelope under another position (an operator's replay
+    past the broker's dedupe window) finds its alert already noted."""
+    app, cid = _app_with_case()
+    referred = referral(cid, internal_due=date(2026, 3, 10))
+    app.handle(referred)
+    app.handle(referred.model_copy(update={"notification_id": referred.notification_id + 1000}))
+    assert len(alerts(app, cid)) == 1
