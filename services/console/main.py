@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
@@ -45,6 +46,9 @@ from hotro.shared.staff.signing import load_keys
 from hotro.shared.staff.users import Directory, DirectoryFile
 
 log = logging.getLogger(__name__)
+
+#: a service's refusal of what was asked (not a failure) -> the console's answer status
+REFUSED_INPUT = {400: 400, 409: 409, 413: 413, 422: 400, 429: 429}
 
 #: what every response says to the browser: our own scripts and styles only, no framing
 SECURITY_HEADERS = {
@@ -151,6 +155,22 @@ def create_app(settings: ConsoleSettings | None = None, *,
         return render(request, viewer, "error.html", status=403, message=viewer.t("error.csrf"),
                       back=request.headers.get("referer") if False else None)
 
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: Exception) -> Response:
+        """A page's address that does not parse: an id in the path names nothing (404), a
+        query value of the wrong type is the asker's to correct (400, which and why).
+        Pages answer with a page, not the framework's JSON."""
+        assert isinstance(exc, RequestValidationError)
+        viewer = await viewer_of(request)
+        problems = list(exc.errors())
+        if any(tuple(p.get("loc", ()))[:1] == ("path",) for p in problems):
+            return render(request, viewer, "error.html", status=404,
+                          message=viewer.t("error.not_found"))
+        detail = "; ".join(f"{tuple(p.get('loc', ('?',)))[-1]}: {p.get('msg', '')}"
+                           for p in problems)
+        return render(request, viewer, "error.html", status=400,
+                      message=viewer.t("error.bad_request", detail=detail[:300]))
+
     @app.exception_handler(UpstreamError)
     async def upstream_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, UpstreamError)
@@ -162,6 +182,11 @@ def create_app(settings: ConsoleSettings | None = None, *,
             key = "error.forbidden" if exc.status == 403 else "error.not_found"
             return render(request, viewer, "error.html", status=exc.status,
                           message=viewer.t(key))
+        if exc.status in REFUSED_INPUT:
+            # what the person asked for (a filter typed into the address, say) was refused:
+            # their mistake to correct, with the service's reason, not a failure of ours
+            return render(request, viewer, "error.html", status=REFUSED_INPUT[exc.status],
+                          message=viewer.t("error.bad_request", detail=exc.message()[:300]))
         log.warning("console: upstream failure %s", exc)
         return render(request, viewer, "error.html", status=502,
                       message=viewer.t("error.upstream"))

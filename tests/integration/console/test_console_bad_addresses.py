@@ -1,0 +1,40 @@
+"""An address a person typed or edited wrongly gets a page that says what is wrong (4xx),
+in the console's language: not the framework's JSON, not "the system is down" (502)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.integration.console.conftest import ConsoleSystem
+from tests.support.console import signed_in
+
+
+def _alert(html: str) -> str:
+    found = re.search(r'role="alert">([^<]*)<', html)
+    assert found, html[-2000:]
+    return found.group(1)
+
+
+@pytest.mark.parametrize(("query", "names"), [
+    ("state=xx", "state"), ("channel=%3Cscript%3E", "channel"), ("sla=late", "sla"),
+    ("page=abc", "page"), ("mine=yes", "mine")])
+async def test_a_queue_filter_that_means_nothing_is_refused_with_its_reason(
+        console_system: ConsoleSystem, query: str, names: str) -> None:
+    support = await signed_in(console_system.console, "support")
+    r = await support.get(f"/queue?{query}")
+    assert r.status_code == 400, (r.status_code, r.text[:300])
+    assert r.headers["content-type"].startswith("text/html")
+    alert = _alert(r.text)
+    assert alert.startswith("Yêu cầu không hợp lệ") and names in alert, alert
+    assert "<script>" not in r.text.split("<main", 1)[-1]
+
+
+async def test_a_case_address_that_is_no_id_is_not_found(console_system: ConsoleSystem
+                                                         ) -> None:
+    support = await signed_in(console_system.console, "support")
+    support.cookies.set("hotro_lang", "en")
+    r = await support.get("/cases/not-a-uuid")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert _alert(r.text) == "Not found."
