@@ -15,6 +15,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from hotro.services.console.reference import load_reference
@@ -154,6 +155,19 @@ def create_app(settings: ConsoleSettings | None = None, *,
         viewer = await viewer_of(request)
         return render(request, viewer, "error.html", status=403, message=viewer.t("error.csrf"),
                       back=request.headers.get("referer") if False else None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def no_such_page(request: Request, exc: Exception) -> Response:
+        """The framework's own refusals (no such page, a method the page does not take)
+        as pages, with the headers they carry (``Allow``)."""
+        assert isinstance(exc, StarletteHTTPException)
+        viewer = await viewer_of(request)
+        message = viewer.t("error.not_found") if exc.status_code == 404 else \
+            viewer.t("error.bad_request", detail=str(exc.detail)[:300])
+        response = render(request, viewer, "error.html", status=exc.status_code,
+                          message=message)
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: Exception) -> Response:

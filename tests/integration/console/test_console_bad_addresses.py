@@ -38,3 +38,14 @@ async def test_a_case_address_that_is_no_id_is_not_found(console_system: Console
     r = await support.get("/cases/not-a-uuid")
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
     assert _alert(r.text) == "Not found."
+
+
+async def test_no_such_page_is_a_page_and_a_wrong_method_says_which_are_allowed(
+        console_system: ConsoleSystem) -> None:
+    support = await signed_in(console_system.console, "support")
+    r = await support.get("/no-such-page")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert _alert(r.text) == "Không tìm thấy."
+    r = await support.post("/queue")
+    assert r.status_code == 405 and r.headers["allow"] == "GET"
+    assert _alert(r.text).startswith("Yêu cầu không hợp lệ: Method Not Allowed")
