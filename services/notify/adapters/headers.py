@@ -57,6 +57,9 @@ def encoded_words(text: str, first_width: int) -> list[str]:
                 current = ""
             size = len(current.encode("utf-8"))
             budget = _bytes_for(MAX_LINE - 1)  # continuation lines start with one space
+            if current and size + n > budget:  # the tail kept and this character: too long
+                chunks.append(current)
+                current, size = "", 0
         current += ch
         size += n
     chunks.append(current)

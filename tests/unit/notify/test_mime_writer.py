@@ -101,6 +101,10 @@ def _check(raw: bytes, linesep: bytes, email: OutgoingEmail) -> None:
 # found by this test in CI: a tab was the only whitespace where the name had to be cut
 @example(subject="", to_name="ăăăẠ=?iso-8859-1?q?x?=\t=?iso-8859-1?q?x?=", text="",
          html=None, crlf=False)
+# found by this test: the tail kept after a cut at a leading space, plus the next
+# character, made a 76-character word
+@example(subject="", to_name=" ăăă=?utf-8?b?=?utf-8?b?=?iso-8859-1?q?x?=ă", text="",
+         html=None, crlf=False)
 def test_what_is_written_is_what_a_reader_gets(subject: str, to_name: str, text: str,
                                                html: str | None, crlf: bool) -> None:
     email = _message(safe_header("s", subject), to_name, text, html)
