@@ -16,10 +16,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from hotro.services.console.security import client_address, current_viewer, safe_next
+from hotro.services.console.security import current_viewer, safe_next
 from hotro.services.console.settings import ConsoleSettings
 from hotro.services.console.web import home_for, render, state_of
 from hotro.shared.clock import Clock
+from hotro.shared.runtime.throttle import client_address
 from hotro.shared.staff.http import public
 from hotro.shared.staff.oidc import IdTokenInvalid, OidcClient, ProviderUnavailable
 from hotro.shared.staff.oidc_login import (

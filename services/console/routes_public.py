@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -16,7 +17,6 @@ from hotro.services.console.forms import ComplaintForm, filing_preview, intake_e
 from hotro.services.console.i18n import LANGUAGE_COOKIE
 from hotro.services.console.security import (
     Viewer,
-    client_address,
     current_viewer,
     customer_page,
     public_form,
@@ -25,6 +25,7 @@ from hotro.services.console.security import (
 )
 from hotro.services.console.upstream import ANONYMOUS, Caller, UpstreamError
 from hotro.services.console.web import home_for, render, state_of
+from hotro.shared.runtime.throttle import client_address
 from hotro.shared.staff.capabilities import is_capability
 from hotro.shared.staff.http import internal, public
 from hotro.shared.staff.roles import CASE_ROLES, Role
@@ -231,16 +232,22 @@ async def submit_complaint(request: Request, viewer: Viewer, form: ComplaintForm
         ("/intake", "/intake/check")
     errors = form.check(viewer.t)
     if not errors:
+        headers = {"Idempotency-Key": f"console-{form.values.get('idem') or uuid.uuid4()}"}
+        if public:  # intake limits what one stranger files: it must know who is asking
+            headers["X-Forwarded-For"] = client_address(request,
+                                                        state.settings.trusted_proxies)
         try:
             created = await state.upstreams.post_json(
                 "intake", "/api/complaints", viewer.caller if not public else ANONYMOUS,
-                form.body(channel),
-                headers={"Idempotency-Key": f"console-{form.values.get('idem') or uuid.uuid4()}"})
+                form.body(channel), headers=headers)
         except UpstreamError as exc:
-            if exc.status != 422:
+            if exc.status == 429:
+                errors = {"_form": _too_many(exc, viewer.language)}
+            elif exc.status != 422:
                 raise
-            errors = intake_errors(exc.field_errors(), viewer.language) or \
-                {"_form": exc.message()}
+            else:
+                errors = intake_errors(exc.field_errors(), viewer.language) or \
+                    {"_form": exc.message()}
         else:
             return render(request, viewer, "receipt.html", public=public, created=created,
                           kind=form.values.get("kind") or "complaint",
@@ -252,3 +259,11 @@ async def submit_complaint(request: Request, viewer: Viewer, form: ComplaintForm
     return render(request, viewer, "intake_form.html", public=public, form=form,
                   errors=errors, action=action, check_action=check, filing=preview,
                   active="intake")
+
+
+def _too_many(exc: UpstreamError, language: str) -> str:
+    """intake's reason for refusing one more request from this stranger, in ``language``."""
+    detail = exc.detail.get("detail") if isinstance(exc.detail, Mapping) else None
+    if isinstance(detail, Mapping):
+        return str(detail.get(f"message_{language}") or detail.get("message_vi") or detail)
+    return exc.message()

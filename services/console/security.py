@@ -10,10 +10,8 @@ token, as no session exists yet). ``route_policies`` (shared/staff/http.py) sees
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +20,7 @@ from fastapi import Request
 
 from hotro.services.console.i18n import LANGUAGE_COOKIE, pick_language, translator
 from hotro.services.console.upstream import Caller
+from hotro.shared.runtime.throttle import SlidingWindow
 from hotro.shared.staff.http import Policy, PolicyKind, mark_endpoint
 from hotro.shared.staff.roles import Role
 from hotro.shared.staff.sessions import (
@@ -187,54 +186,23 @@ class SignInThrottle:
 
     def __init__(self, *, failures_per_user: int, attempts_per_address: int,
                  window_s: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.failures_per_user = failures_per_user
-        self.attempts_per_address = attempts_per_address
-        self.window_s = window_s
-        self.monotonic = monotonic
-        self._failures: dict[str, deque[float]] = {}
-        self._attempts: dict[str, deque[float]] = {}
-
-    def _recent(self, table: dict[str, deque[float]], key: str) -> deque[float]:
-        now = self.monotonic()
-        entries = table.setdefault(key, deque())
-        while entries and now - entries[0] >= self.window_s:
-            entries.popleft()
-        if len(table) > 100_000:  # bounded memory under a spray of ids/addresses
-            for stale in [k for k, v in table.items() if not v][:50_000]:
-                del table[stale]
-        return entries
+        self._failures = SlidingWindow(failures_per_user, window_s, monotonic)
+        self._attempts = SlidingWindow(attempts_per_address, window_s, monotonic)
 
     def retry_after(self, user_id: str, address: str) -> float | None:
         """Seconds to wait before this attempt may be made, or None (and count it)."""
-        now = self.monotonic()
-        failures = self._recent(self._failures, user_id.casefold())
-        attempts = self._recent(self._attempts, address)
-        if len(failures) >= self.failures_per_user:
-            return self.window_s - (now - failures[0])
-        if len(attempts) >= self.attempts_per_address:
-            return self.window_s - (now - attempts[0])
-        attempts.append(now)
-        return None
+        wait = self._failures.retry_after(user_id.casefold())
+        if wait is None:
+            wait = self._attempts.retry_after(address)
+        if wait is None:
+            self._attempts.count(address)
+        return wait
 
     def failed(self, user_id: str) -> None:
-        self._recent(self._failures, user_id.casefold()).append(self.monotonic())
+        self._failures.count(user_id.casefold())
 
     def succeeded(self, user_id: str) -> None:
-        self._failures.pop(user_id.casefold(), None)
-
-
-def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
-    """The peer's address; behind a trusted proxy (the gateway), the last address it
-    appended to ``X-Forwarded-For``."""
-    peer = request.client.host if request.client else "unknown"
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded and peer in trusted_proxies:
-        candidate = forwarded.split(",")[-1].strip()
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            return peer
-    return peer
+        self._failures.forget(user_id.casefold())
 
 
 def safe_next(target: Any) -> str:

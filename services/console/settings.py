@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hotro.shared.messaging.credentials import NatsCredentials
 from hotro.shared.runtime.keep_alive import MIN_KEEP_ALIVE_S
+from hotro.shared.runtime.throttle import TrustedProxies
 from hotro.shared.staff.oidc import OidcConfig, check_algorithms, read_secret_file
 from hotro.shared.staff.oidc_login import IdentityMapping
 
@@ -64,7 +65,7 @@ class ConsoleSettings(BaseSettings):
     channel_rules_path: str | None = Field(
         None, description="intake's channel rules (the same setting as intake's); default: "
                           "the packaged file")
-    trusted_proxies: frozenset[str] = Field(
+    trusted_proxies: TrustedProxies = Field(
         frozenset({"127.0.0.1", "::1"}),
         description="peers whose X-Forwarded-For names the client (the gateway)")
     max_upload_mb: int = Field(10, ge=1, le=50, description="per file on the customer's page")

@@ -21,6 +21,7 @@ Who may call what (every route declares it, ``shared/staff/http.py``):
 
 import asyncio
 import hashlib
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ from hotro.services.intake.hygiene import (
     clean_multi_line,
     clean_single_line,
 )
+from hotro.services.intake.public_limits import PublicLimits, TooMany
 from hotro.services.intake.search import SearchIndex
 from hotro.services.intake.views import CallRow, CustomerCase, CustomerCases, HotlineCalls, MailLog
 from hotro.shared.attachment_types import judge
@@ -356,8 +358,34 @@ def customer_or_staff(*roles: Any, match_path_param: str) -> Callable[..., Calle
 
 # ---- /api/complaints ---------------------------------------------------------------------------
 
+#: the public form's answer when one stranger files too much (``public_limits``)
+TOO_MANY: dict[int | str, dict[str, Any]] = {429: {
+    "description": "too many requests without a staff token from this contact (email or "
+                   "phone) or this client address; retry after Retry-After seconds",
+    "headers": {"Retry-After": {"description": "seconds to wait",
+                                "schema": {"type": "integer"}}}}}
+
+
+def _too_many(refused: TooMany) -> HTTPException:
+    why = {"contact": ("Địa chỉ email hoặc số điện thoại này đã gửi quá nhiều yêu cầu qua "
+                       "biểu mẫu công khai", "too many requests from this email address or "
+                                                "phone number through the public form"),
+           "address": ("Quá nhiều yêu cầu từ địa chỉ mạng này", "too many requests from "
+                                                                 "this network address")}
+    vi, en = why[refused.limit]
+    wait = max(1, math.ceil(refused.retry_after_s))
+    return HTTPException(429, {"code": f"too_many_per_{refused.limit}", "message_vi":
+                               f"{vi}; vui lòng thử lại sau {math.ceil(wait / 60)} phút "
+                               "hoặc gọi đường dây nóng 0422111997.",
+                               "message_en": f"{en}; please retry in {math.ceil(wait / 60)} "
+                               "minute(s) or call the hotline 0422111997.",
+                               "retry_after_s": wait},
+                         {"Retry-After": str(wait)})
+
+
 def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
-                 customers: CustomerCases) -> APIRouter:
+                 customers: CustomerCases, public_limits: PublicLimits | None = None
+                 ) -> APIRouter:
     """Submitting is open (the web form; staff add their token); reading a request and its
     customer's contact is for staff only; information comes from the case's customer
     (their link) or staff for them."""
@@ -373,8 +401,8 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
                       "and email requests, and hotline drafts, need a staff token)")
 
     @router.post("", status_code=201, response_model=ComplaintCreated,
-                 dependencies=[Depends(web_form)])
-    async def submit(body: ComplaintIn, response: Response,
+                 dependencies=[Depends(web_form)], responses=TOO_MANY)
+    async def submit(body: ComplaintIn, request: Request, response: Response,
                      member: MaybeStaff,
                      idempotency_key: Annotated[str | None, Header()] = None,
                      x_correlation_id: Annotated[str | None, Header()] = None,
@@ -386,6 +414,17 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
                                 _CHALLENGE)
         _check_fields(body, products, categories, app.clock())
         key = _scoped_key(idempotency_key, member, body.channel)
+        limits = public_limits if member is None else None
+        contacts: list[str] = []
+        if limits is not None:
+            hashed = app.contact_hashes(body.customer.model_dump(mode="json"))
+            contacts = [hashed[k] for k in ("email", "phone") if k in hashed]
+            refused = limits.refusal(request, contacts)
+            # a retry of a request already filed (its key) is answered, not refused
+            if refused is not None and not (
+                    key is not None and await asyncio.to_thread(app.is_recorded,
+                                                                key.request_id)):
+                raise _too_many(refused)
         trace = _trace(body, member, x_correlation_id)
         new = NewRequest(
             kind=body.kind, channel=body.channel,
@@ -408,6 +447,8 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
                                 "mới cho yêu cầu mới", str(exc))]) from None
         if not accepted.created:
             response.status_code = 200
+        elif limits is not None:
+            limits.note(request, contacts)
         notices: list[Notice] = []
         if accepted.filed_late and accepted.filing_deadline:
             d = accepted.filing_deadline

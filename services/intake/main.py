@@ -31,6 +31,7 @@ from hotro.services.intake.errors import (
     on_field_errors,
     on_request_validation,
 )
+from hotro.services.intake.public_limits import PublicLimits
 from hotro.services.intake.settings import IntakeSettings
 from hotro.services.intake.views import CustomerCases, HotlineCalls, MailLog
 from hotro.shared.calendar import load_calendar, load_policy
@@ -153,7 +154,9 @@ def create_app(settings: IntakeSettings | None = None, *,
 
     secret = settings.hotline_webhook_secret
     http = build_http_app(runtime, [
-        build_router(application, catalogue, customers=customers),
+        build_router(application, catalogue, customers=customers, public_limits=PublicLimits(
+            per_contact=settings.public_per_contact, per_address=settings.public_per_address,
+            window_s=settings.public_window_s, trusted=settings.trusted_proxies)),
         build_duplicates_router(application),
         build_customer_router(application, customers, attachments=attachments, limits=limits),
         build_intake_router(application, calls, mail_log,

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from hotro.services.intake.adapters.reference_data import DEFAULT_CHANNEL_RULES
+from hotro.shared.runtime.throttle import TrustedProxies
 from hotro.shared.runtime.tls import read_secret_file, server_context
 from hotro.shared.settings import ServiceSettings
 
@@ -76,6 +77,22 @@ class IntakeSettings(ServiceSettings):
     hotline_link_window_days: int = Field(
         60, ge=1, description="a call links to a request of the same number received "
                               "within this many days (and not closed)")
+
+    # ---- the public web form: what one stranger may file (docs/security.md) ----
+    public_per_contact: int = Field(
+        5, ge=1, description="requests filed without a staff token per email address or "
+                             "phone number within public_window_s: the form cannot be "
+                             "used to send someone acknowledgement after acknowledgement")
+    public_per_address: int = Field(
+        30, ge=1, description="requests filed without a staff token per client address "
+                              "within public_window_s")
+    public_window_s: float = Field(3600.0, gt=0)
+    trusted_proxies: TrustedProxies = Field(
+        frozenset({"127.0.0.1", "::1"}),
+        description="addresses or networks (10.0.0.0/8) of the peers whose "
+                    "X-Forwarded-For names the client (the gateway, the console); such a "
+                    "peer forwarding for nobody is the system's own side (a tool) and is "
+                    "not limited")
 
     # ---- personal data (crypto-shredding, see docs/audit.md section 6) ----
     pii_hash_secret: SecretStr | None = Field(

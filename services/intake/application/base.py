@@ -156,6 +156,9 @@ class IntakeBase(ServiceApplication):
             return None
         return index
 
+    def is_recorded(self, request_id: uuid.UUID) -> bool:
+        return self._request_or_none(request_id) is not None
+
     def _request_or_none(self, request_id: uuid.UUID) -> Request | None:
         try:
             return self.get_request(request_id)
