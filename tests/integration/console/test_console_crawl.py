@@ -2,7 +2,8 @@
 the console's own links, in both languages, shown in the language chosen:
 no server error, no link to a page the role may not open or that does not exist, no
 template left unrendered, no message key shown in place of its text, and every form that
-posts carries its anti-forgery token.
+posts carries its anti-forgery token; no inline style or script, which the pages' CSP
+would block.
 
 A walk over what the pages link to, not a list of routes: a link added to a template for
 the wrong role, or to a page that moved, fails here without a test of its own."""
@@ -46,12 +47,17 @@ class _Page(HTMLParser):
         #: each GET form as submitted untouched: its action and the values it starts with
         self.queries: list[tuple[str, dict[str, str]]] = []
         self.texts: list[str] = []
+        self.inline: list[str] = []
         self.lang = ""
         self._skip = 0
         self._select: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
+        # the pages' CSP allows no inline style or script: a browser would drop these
+        self.inline += [f"<{tag} {k}=…>" for k in a if k == "style" or k.startswith("on")]
+        if tag == "script" and "src" not in a and a.get("type") != "application/json":
+            self.inline.append("<script> without src")
         if tag in ("script", "style"):
             self._skip += 1
         if tag == "html":
@@ -114,6 +120,7 @@ def _shape(url: str) -> tuple[str, tuple[str, ...]]:
 def _check_html(walk: Walk, url: str, html: str, namespaces: set[str]) -> list[str]:
     page = _Page(walk.fill)
     page.feed(html)
+    walk.problems += [f"{url}: inline code the CSP blocks: {what}" for what in page.inline]
     if page.lang != walk.language:
         walk.problems.append(f"{url}: shown in {page.lang!r}, chosen {walk.language!r}")
     for text in page.texts:
