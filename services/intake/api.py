@@ -414,12 +414,10 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
                                 _CHALLENGE)
         _check_fields(body, products, categories, app.clock())
         key = _scoped_key(idempotency_key, member, body.channel)
-        limits = public_limits if member is None else None
-        contacts: list[str] = []
-        if limits is not None:
+        if public_limits is not None and member is None:
             hashed = app.contact_hashes(body.customer.model_dump(mode="json"))
             contacts = [hashed[k] for k in ("email", "phone") if k in hashed]
-            refused = limits.refusal(request, contacts)
+            refused = public_limits.admit(request, contacts)
             # a retry of a request already filed (its key) is answered, not refused
             if refused is not None and not (
                     key is not None and await asyncio.to_thread(app.is_recorded,
@@ -447,8 +445,6 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
                                 "mới cho yêu cầu mới", str(exc))]) from None
         if not accepted.created:
             response.status_code = 200
-        elif limits is not None:
-            limits.note(request, contacts)
         notices: list[Notice] = []
         if accepted.filed_late and accepted.filing_deadline:
             d = accepted.filing_deadline

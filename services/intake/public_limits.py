@@ -40,24 +40,23 @@ class PublicLimits:
         return None if is_local_caller(request, self.trusted) else \
             client_address(request, self.trusted)
 
-    def refusal(self, request: Request, contact_keys: Iterable[str]) -> TooMany | None:
-        """Whether this stranger's request must wait (nothing is counted here)."""
+    def admit(self, request: Request, contact_keys: Iterable[str]) -> TooMany | None:
+        """Count this stranger's request, or say why it must wait (then nothing is
+        counted). Checked and counted with no await between: concurrent requests cannot
+        all pass a check made before any of them was counted."""
         if is_local_caller(request, self.trusted):
             return None
-        for key in contact_keys:
+        keys = list(contact_keys)
+        for key in keys:
             wait = self.contacts.retry_after(key)
             if wait is not None:
                 return TooMany("contact", wait)
         address = self._address(request)
         wait = self.addresses.retry_after(address) if address else None
-        return TooMany("address", wait) if wait is not None else None
-
-    def note(self, request: Request, contact_keys: Iterable[str]) -> None:
-        """Count a request filed (not one answered again for its idempotency key)."""
-        if is_local_caller(request, self.trusted):
-            return
-        for key in contact_keys:
+        if wait is not None:
+            return TooMany("address", wait)
+        for key in keys:
             self.contacts.count(key)
-        address = self._address(request)
         if address:
             self.addresses.count(address)
+        return None

@@ -5,6 +5,7 @@ counted, and a retry of a request already filed is answered, not refused."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -114,3 +115,13 @@ async def test_the_limit_is_documented(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     answers = spec["paths"]["/api/complaints"]["post"]["responses"]
     assert "Retry-After" in answers["429"]["headers"]
+
+
+async def test_requests_at_the_same_moment_cannot_all_pass_the_check(make_app: AppFactory
+                                                                     ) -> None:
+    app = make_app(public_per_contact=2)
+    async with _from(app) as client:
+        answers = await asyncio.gather(*(
+            _post(client, _filed(n, email="burst@example.vn"), forwarded="198.51.100.7")
+            for n in range(10)))
+    assert sorted(r.status_code for r in answers) == [201, 201] + [429] * 8
