@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
+from hotro.services.console.problems import describe, refusal_text
 from hotro.services.console.reference import load_reference
 from hotro.services.console.routes_oidc import build_oidc_router
 from hotro.services.console.routes_public import build_public_router
@@ -180,10 +181,9 @@ def create_app(settings: ConsoleSettings | None = None, *,
         if any(tuple(p.get("loc", ()))[:1] == ("path",) for p in problems):
             return render(request, viewer, "error.html", status=404,
                           message=viewer.t("error.not_found"))
-        detail = "; ".join(f"{tuple(p.get('loc', ('?',)))[-1]}: {p.get('msg', '')}"
-                           for p in problems)
         return render(request, viewer, "error.html", status=400,
-                      message=viewer.t("error.bad_request", detail=detail[:300]))
+                      message=viewer.t("error.bad_request",
+                                       detail=describe(problems, viewer.language)[:300]))
 
     @app.exception_handler(UpstreamError)
     async def upstream_error(request: Request, exc: Exception) -> Response:
@@ -199,8 +199,9 @@ def create_app(settings: ConsoleSettings | None = None, *,
         if exc.status in REFUSED_INPUT:
             # what the person asked for (a filter typed into the address, say) was refused:
             # their mistake to correct, with the service's reason, not a failure of ours
+            why = refusal_text(exc, viewer.language)[:300]
             return render(request, viewer, "error.html", status=REFUSED_INPUT[exc.status],
-                          message=viewer.t("error.bad_request", detail=exc.message()[:300]))
+                          message=viewer.t("error.bad_request", detail=why))
         log.warning("console: upstream failure %s", exc)
         return render(request, viewer, "error.html", status=502,
                       message=viewer.t("error.upstream"))

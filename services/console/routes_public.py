@@ -15,6 +15,7 @@ from starlette.responses import Response
 from hotro.services.console import openapi
 from hotro.services.console.forms import ComplaintForm, filing_preview, intake_errors
 from hotro.services.console.i18n import LANGUAGE_COOKIE
+from hotro.services.console.problems import refusal_text
 from hotro.services.console.security import (
     Viewer,
     current_viewer,
@@ -181,7 +182,7 @@ def build_public_router() -> APIRouter:
                 return await render_customer(request, viewer, token)
             if exc.status in (409, 413, 422):
                 errors = intake_errors(exc.field_errors(), viewer.language) or \
-                    {"_form": exc.message()}
+                    {"_form": refusal_text(exc, viewer.language)}
                 errors = {("files" if k.startswith("files") else k): v
                           for k, v in errors.items()}
                 return await render_customer(request, viewer, token, errors=errors)
@@ -247,7 +248,7 @@ async def submit_complaint(request: Request, viewer: Viewer, form: ComplaintForm
                 raise
             else:
                 errors = intake_errors(exc.field_errors(), viewer.language) or \
-                    {"_form": exc.message()}
+                    {"_form": refusal_text(exc, viewer.language)}
         else:
             return render(request, viewer, "receipt.html", public=public, created=created,
                           kind=form.values.get("kind") or "complaint",

@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from hotro.services.console.compliance import compliance_report
 from hotro.services.console.forms import ComplaintForm, filing_preview
+from hotro.services.console.problems import refusal_text
 from hotro.services.console.routes_public import submit_complaint
 from hotro.services.console.security import Viewer, staff_action, staff_page
 from hotro.services.console.upstream import UpstreamError
@@ -313,7 +314,7 @@ def build_staff_router() -> APIRouter:
             if exc.status not in (403, 404, 409, 413, 422):
                 raise
             return await show_case(request, viewer, complaint_id, status=exc.status,
-                                   action_error={action: exc.message()})
+                                   action_error={action: refusal_text(exc, viewer.language)})
         return RedirectResponse(f"/cases/{complaint_id}?done={action}", 303)
 
     async def _department_files(request: Request, viewer: Viewer, complaint_id: uuid.UUID,
@@ -357,8 +358,9 @@ def build_staff_router() -> APIRouter:
         except UpstreamError as exc:
             if exc.status not in (403, 404, 409, 422):
                 raise
+            why = refusal_text(exc, viewer.language)
             return await show_case(request, viewer, complaint_id, status=exc.status,
-                                   action_error={f"delivery-{dispatch_id}": exc.message()})
+                                   action_error={f"delivery-{dispatch_id}": why})
         return RedirectResponse(f"/cases/{complaint_id}?done={what}", 303)
 
     @router.post("/cases/{complaint_id}/duplicates/{other_id}/{what}")
@@ -375,8 +377,9 @@ def build_staff_router() -> APIRouter:
         except UpstreamError as exc:
             if exc.status not in (403, 404, 409, 422):
                 raise
+            why = refusal_text(exc, viewer.language)
             return await show_case(request, viewer, complaint_id, status=exc.status,
-                                   action_error={f"duplicate-{other_id}": exc.message()})
+                                   action_error={f"duplicate-{other_id}": why})
         return RedirectResponse(f"/cases/{complaint_id}?done=duplicate_{what}", 303)
 
     @router.get("/cases/{complaint_id}/letters/{dispatch_id}.pdf")
