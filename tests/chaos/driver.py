@@ -23,12 +23,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 
+from hotro.shared.calendar import load_calendar
 from hotro.shared.clock import VIETNAM_TZ
 from tests.chaos.system import ChaosSystem
 from tests.support.staff import DEPARTMENT, auth
@@ -68,10 +69,13 @@ class Tracked:
     error: str | None = None
 
 
-def _due(days: int) -> str:
-    from datetime import datetime
-
-    return (datetime.now(VIETNAM_TZ).date() + timedelta(days=days)).isoformat()
+def _due(working_days: int) -> str:
+    """A due date that many working days ahead. Calendar days would make the run depend on
+    the day it runs on: three days from a Thursday leave one working day, inside sla's
+    approaching lead, and in working hours the clock warns at once (an alert the checks
+    do not expect)."""
+    today = datetime.now(VIETNAM_TZ).date()
+    return load_calendar().add_working_days(today, working_days).last_day.isoformat()
 
 
 def _state_in(*states: str) -> Callable[[dict[str, Any]], bool]:
@@ -311,7 +315,7 @@ class Driver:
             elif t.branch == "refer":
                 await self.act(t, "support", "refer",
                                {"department": DEPARTMENT, "question": "Lỗi nhà sản xuất?",
-                                "internal_due": _due(3)},
+                                "internal_due": _due(5)},
                                _state_in("referred_to_department", "department_responded",
                                          "reply_due", "replied", "closed"))
                 await self.act(t, "department", "record_department_response",
