@@ -49,8 +49,12 @@ def describe(problems: Iterable[Any], language: str) -> str:
 
 
 def refusal_text(exc: UpstreamError, language: str) -> str:
-    """What the service refused and why, in ``language`` where it can be said there."""
+    """What the service refused and why, in ``language`` where it can be said there:
+    pydantic's problems, or a service's own ``message_vi``/``message_en`` (intake)."""
     detail = exc.detail.get("detail") if isinstance(exc.detail, Mapping) else None
-    if not isinstance(detail, list) or not detail:
-        return exc.message()
-    return describe(detail, language)
+    if isinstance(detail, list) and detail:
+        return describe(detail, language)
+    if isinstance(detail, Mapping) and (detail.get(f"message_{language}")
+                                        or detail.get("message_vi")):
+        return str(detail.get(f"message_{language}") or detail.get("message_vi"))
+    return exc.message()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -242,13 +241,10 @@ async def submit_complaint(request: Request, viewer: Viewer, form: ComplaintForm
                 "intake", "/api/complaints", viewer.caller if not public else ANONYMOUS,
                 form.body(channel), headers=headers)
         except UpstreamError as exc:
-            if exc.status == 429:
-                errors = {"_form": _too_many(exc, viewer.language)}
-            elif exc.status != 422:
+            if exc.status not in (422, 429):
                 raise
-            else:
-                errors = intake_errors(exc.field_errors(), viewer.language) or \
-                    {"_form": refusal_text(exc, viewer.language)}
+            errors = intake_errors(exc.field_errors(), viewer.language) or \
+                {"_form": refusal_text(exc, viewer.language)}
         else:
             return render(request, viewer, "receipt.html", public=public, created=created,
                           kind=form.values.get("kind") or "complaint",
@@ -261,10 +257,3 @@ async def submit_complaint(request: Request, viewer: Viewer, form: ComplaintForm
                   errors=errors, action=action, check_action=check, filing=preview,
                   active="intake")
 
-
-def _too_many(exc: UpstreamError, language: str) -> str:
-    """intake's reason for refusing one more request from this stranger, in ``language``."""
-    detail = exc.detail.get("detail") if isinstance(exc.detail, Mapping) else None
-    if isinstance(detail, Mapping):
-        return str(detail.get(f"message_{language}") or detail.get("message_vi") or detail)
-    return exc.message()

@@ -54,18 +54,9 @@ class UpstreamError(Exception):
     def message(self) -> str:
         detail = self.detail.get("detail") if isinstance(self.detail, Mapping) else self.detail
         if isinstance(detail, list):  # pydantic's list of problems
-            return "; ".join(_problem(d) for d in detail)
+            return "; ".join(str(d.get("msg", d)) if isinstance(d, Mapping) else str(d)
+                             for d in detail)
         return str(detail)
-
-
-def _problem(problem: Any) -> str:
-    """One of pydantic's problems as a line: the field it is about (the last part of its
-    location, when there is one), then why."""
-    if not isinstance(problem, Mapping):
-        return str(problem)
-    loc = problem.get("loc")
-    where = f"{loc[-1]}: " if isinstance(loc, list | tuple) and loc else ""
-    return f"{where}{problem.get('msg', problem)}"
 
 
 class Upstreams:

@@ -36,10 +36,6 @@ class PublicLimits:
         self.addresses = SlidingWindow(per_address, window_s, monotonic)
         self.trusted: tuple[Network, ...] = trusted_networks(trusted)
 
-    def _address(self, request: Request) -> str | None:
-        return None if is_local_caller(request, self.trusted) else \
-            client_address(request, self.trusted)
-
     def admit(self, request: Request, contact_keys: Iterable[str]) -> TooMany | None:
         """Count this stranger's request, or say why it must wait (then nothing is
         counted). Checked and counted with no await between: concurrent requests cannot
@@ -51,12 +47,11 @@ class PublicLimits:
             wait = self.contacts.retry_after(key)
             if wait is not None:
                 return TooMany("contact", wait)
-        address = self._address(request)
-        wait = self.addresses.retry_after(address) if address else None
+        address = client_address(request, self.trusted)
+        wait = self.addresses.retry_after(address)
         if wait is not None:
             return TooMany("address", wait)
         for key in keys:
             self.contacts.count(key)
-        if address:
-            self.addresses.count(address)
+        self.addresses.count(address)
         return None

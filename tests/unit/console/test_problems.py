@@ -35,3 +35,11 @@ def test_a_refusal_in_words_keeps_the_services_words() -> None:
     assert refusal_text(exc, "vi") == "cannot resolve a case that is closed"
     assert describe([{"type": "int_parsing", "loc": ["query", "page"]}], "en") == \
         "page: must be a number"
+
+
+def test_a_refusal_said_in_both_languages_is_shown_in_the_viewers() -> None:
+    exc = UpstreamError("intake", 429, {"detail": {"code": "too_many_per_contact",
+                                                   "message_vi": "Quá nhiều yêu cầu",
+                                                   "message_en": "Too many requests"}})
+    assert refusal_text(exc, "vi") == "Quá nhiều yêu cầu"
+    assert refusal_text(exc, "en") == "Too many requests"
