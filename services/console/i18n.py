@@ -74,6 +74,23 @@ VI: dict[str, str] = {
     "problem.date": "không phải một ngày hợp lệ",
     "problem.id": "không phải một mã hợp lệ",
     "problem.format": "không đúng dạng",
+    "problem.no_items": "chọn ít nhất một mục",
+    "problem.items_repeat": "có mục bị chọn hai lần",
+    "problem.never_requested": "chưa từng được yêu cầu: {items}",
+    "problem.unknown_value": "không có trong danh mục: {value}",
+    "problem.before_today": "ngày {value} đã qua (hôm nay là {today})",
+    "problem.after_reply_deadline": "ngày {value} muộn hơn hạn trả lời khách hàng "
+                                    "({deadline}); bộ phận phải trả lời trước hạn đó",
+    "problem.not_referred_here": "hồ sơ không được chuyển cho bộ phận {department}",
+    "refusal.illegal_transition": "Không thực hiện được nữa: hồ sơ vừa chuyển sang trạng "
+                                  "thái “{state}”. Trang dưới đây là hồ sơ hiện tại.",
+    "refusal.concurrent_change": "Hồ sơ vừa được người khác thay đổi cùng lúc. Vui lòng "
+                                 "xem lại hồ sơ và thử lại.",
+    "refusal.reopen_period_expired": "Hồ sơ đã kết thúc ngày {ended_on}; chỉ mở lại được "
+                                     "trong vòng {within_days} ngày sau đó.",
+    "refusal.role_may_not": "Vai trò của bạn không được thực hiện thao tác này.",
+    "refusal.referred_elsewhere": "Hồ sơ này hiện không còn được chuyển cho bộ phận "
+                                  "của bạn.",
     "error.upstream": "Hệ thống đang bận hoặc tạm ngừng; vui lòng thử lại sau ít phút.",
     "error.csrf": "Biểu mẫu đã cũ. Vui lòng tải lại trang và gửi lại.",
     "error.back": "Quay lại",
@@ -493,6 +510,22 @@ EN: dict[str, str] = {
     "problem.date": "is not a valid date",
     "problem.id": "is not a valid id",
     "problem.format": "is not in the expected form",
+    "problem.no_items": "choose at least one item",
+    "problem.items_repeat": "an item is chosen twice",
+    "problem.never_requested": "never asked for: {items}",
+    "problem.unknown_value": "not in the catalogue: {value}",
+    "problem.before_today": "{value} is in the past (today is {today})",
+    "problem.after_reply_deadline": "{value} is after the customer's reply deadline "
+                                    "({deadline}); the department must answer by then",
+    "problem.not_referred_here": "the case is not referred to department {department}",
+    "refusal.illegal_transition": "This can no longer be done: the case has just moved "
+                                  "to “{state}”. The page below shows it as it is now.",
+    "refusal.concurrent_change": "Someone else changed the case at the same moment. "
+                                 "Please look at it again and retry.",
+    "refusal.reopen_period_expired": "The case ended on {ended_on}; it can be reopened "
+                                     "only within {within_days} days of that.",
+    "refusal.role_may_not": "Your role may not do this.",
+    "refusal.referred_elsewhere": "This case is no longer referred to your department.",
     "error.upstream": "The system is busy or down; please try again in a few minutes.",
     "error.csrf": "This form is out of date. Please reload the page and send it again.",
     "error.back": "Back",

@@ -10,8 +10,10 @@ OperatorAction). Callers present ``Authorization: Bearer <token>`` (an API token
 console's staff assertion); the user's id and role go into the trace of every event.
 Errors are ``{"detail": "<reason>"}`` (422: FastAPI's validation errors): 401 unknown
 token, 403 not allowed for this person, 404 unknown case or department, 409 illegal in the
-case's current state (or changed concurrently), 422 bad arguments. A refused action stores
-no event.
+case's current state (or changed concurrently), 422 bad arguments. A refusal of the
+domain also carries its ``code`` and ``params`` (409/403: beside ``detail``; 422: in the
+problem's ``ctx``), so a client says it in its own words (the console, in Vietnamese or
+English). A refused action stores no event.
 
 No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations,
 which name objects local to ``build_router``."""
@@ -54,7 +56,7 @@ from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.contracts.events import AttachmentRef
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.runtime.host import OWN_LISTENER, Operator
-from hotro.shared.runtime.openapi import error_responses, invalid
+from hotro.shared.runtime.openapi import Refused, error_responses, invalid
 from hotro.shared.runtime.operator_actions import record_operator_action
 from hotro.shared.staff.http import ANY_CASE_ROLE, Principal, staff
 from hotro.shared.staff.roles import Role
@@ -301,11 +303,13 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *, files: Departme
         except CaseNotFound:
             raise HTTPException(404, f"no case for complaint {complaint_id}") from None
         except Forbidden as exc:
-            raise HTTPException(403, exc.reason) from None
+            raise Refused(403, exc.reason, exc.code, exc.params) from None
         except (IllegalTransition, ReopenPeriodExpired, ConcurrentChange) as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise Refused(409, str(exc), exc.code, exc.params) from None
         except InvalidCommand as exc:
-            raise invalid(("body",), str(exc)) from None
+            field = exc.params.get("field")
+            raise invalid(("body", field) if field else ("body",), str(exc),
+                          code=exc.code, params=exc.params) from None
         log.info("case %s: %s by %s (%s)", case.reference, action.value, user.id,
                  user.role.value)
         return _view(case, user)

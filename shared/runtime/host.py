@@ -31,9 +31,11 @@ from hotro.shared.runtime.limits import RequestLimits
 from hotro.shared.runtime.openapi import (
     KEY_RING_RETRY_AFTER_S,
     STORE_RETRY_AFTER_S,
+    Refused,
     document_errors,
     error_responses,
     invalid,
+    refused_response,
 )
 from hotro.shared.runtime.operator_actions import record_operator_action
 from hotro.shared.runtime.periodic import run_every
@@ -329,6 +331,7 @@ def build_http_app(runtime: ServiceRuntime, routers: Sequence[APIRouter] = (),
     http.add_middleware(RequestLimits, max_body_bytes=settings.http_max_body_bytes(),
                         body_timeout_s=settings.http_body_timeout_s)
     http.add_exception_handler(KeyRingUnavailable, key_ring_unavailable)
+    http.add_exception_handler(Refused, refused_response)
     for unreachable in (OperationalError, InterfaceError):
         http.add_exception_handler(unreachable, store_unavailable)
     document_errors(http, validation_error=validation_error, unavailable=True)

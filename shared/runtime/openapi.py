@@ -19,15 +19,16 @@ gives every 4xx its schema. With ``unavailable``, every route also documents 503
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import (
     validation_error_definition,
     validation_error_response_definition,
 )
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from hotro.shared.staff.http import Policy, PolicyKind, route_policies
@@ -63,9 +64,32 @@ _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 class ErrorDetail(BaseModel):
-    """The body of every error but 422: what ``HTTPException`` sends."""
+    """The body of every error but 422: what ``HTTPException`` sends, and for a refusal
+    of the domain (``Refused``) its code and values, for a client's own words."""
 
     detail: str = Field(description="why, in a sentence")
+    code: str | None = Field(default=None, description="what kind of refusal (e.g. "
+                             "``illegal_transition``), where the service names one")
+    params: dict[str, str] = Field(default_factory=dict,
+                                   description="the refusal's values (e.g. ``state``)")
+
+
+class Refused(HTTPException):
+    """An ``HTTPException`` that also carries a refusal's ``code`` and ``params``
+    (rendered by ``refused_response``): ``raise Refused(409, str(exc), exc.code,
+    exc.params)``."""
+
+    def __init__(self, status_code: int, detail: str, code: str,
+                 params: Mapping[str, str] | None = None) -> None:
+        super().__init__(status_code, detail)
+        self.code = code
+        self.params = dict(params or {})
+
+
+async def refused_response(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refused)
+    return JSONResponse({"detail": exc.detail, "code": exc.code, "params": exc.params},
+                        status_code=exc.status_code)
 
 
 def error_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
@@ -80,12 +104,17 @@ def error_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[st
     return out
 
 
-def invalid(location: Iterable[str | int], message: str, value: Any = None
+def invalid(location: Iterable[str | int], message: str, value: Any = None, *,
+            code: str | None = None, params: Mapping[str, str] | None = None
             ) -> RequestValidationError:
     """A 422 in FastAPI's own shape, for a refusal the route's logic makes (a value
-    outside what the data covers…): ``raise invalid(("path", "year"), "…")``."""
-    return RequestValidationError([{"type": "value_error", "loc": tuple(location),
-                                    "msg": message, "input": value}])
+    outside what the data covers…): ``raise invalid(("path", "year"), "…")``. A refusal
+    with a ``code`` carries it and its ``params`` in the problem's ``ctx``."""
+    problem: dict[str, Any] = {"type": "value_error", "loc": tuple(location),
+                               "msg": message, "input": value}
+    if code is not None:
+        problem["ctx"] = {"code": code, **(params or {})}
+    return RequestValidationError([problem])
 
 
 def document_errors(app: FastAPI, *, validation_error: type[BaseModel] | None = None,

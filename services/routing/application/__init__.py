@@ -178,7 +178,7 @@ class RoutingApplication(ServiceApplication):
                 continue
             return case
         raise ConcurrentChange(f"case {case.reference} was changed at the same time; "
-                               "reload it and try again")
+                               "reload it and try again", "concurrent_change")
 
     # ---- queries -----------------------------------------------------------------------
 

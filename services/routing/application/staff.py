@@ -31,7 +31,8 @@ def perform(case: Case, action: Action, *, role: str, actor_department: str | No
         unknown = [i for i in arguments["items"] if i not in catalogue.checklist_codes]
         if unknown:
             raise InvalidCommand(f"unknown checklist items {unknown} "
-                                 f"(known: {sorted(catalogue.checklist_codes)})")
+                                 f"(known: {sorted(catalogue.checklist_codes)})",
+                                 "unknown_value", field="items", value=", ".join(unknown))
     elif (action in (Action.RECORD_DEPARTMENT_RESPONSE,
                      Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF)
           and not arguments.get("department")):
@@ -44,4 +45,5 @@ def _known_department(catalogue: Catalogue, code: str) -> None:
         catalogue.department(code)
     except KeyError:
         raise InvalidCommand(f"unknown department {code!r} (known: "
-                             f"{sorted(catalogue.department_codes)})") from None
+                             f"{sorted(catalogue.department_codes)})", "unknown_value",
+                             field="department", value=code) from None

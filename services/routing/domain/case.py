@@ -327,11 +327,12 @@ class Case(Aggregate):
         """Ask the customer for documents (checklist item codes) by ``due_date``."""
         self._check(Action.REQUEST_INFO, now)
         if not items:
-            raise InvalidCommand("request at least one checklist item")
+            raise InvalidCommand("request at least one checklist item", "no_items", field="items")
         for item in items:
             _require_text(item, "checklist item")
         if len(set(items)) != len(items):
-            raise InvalidCommand(f"checklist items repeat: {list(items)}")
+            raise InvalidCommand(f"checklist items repeat: {list(items)}", "items_repeat",
+                                 field="items")
         _require_not_past(due_date, now, "due_date")
         self._info_requested(items=list(items), due_date=due_date.isoformat(),
                              message=message, round=self.info_rounds + 1, **self._names(),
@@ -357,7 +358,8 @@ class Case(Aggregate):
         unknown = [item for item in items if item not in self.checklist]
         if unknown:
             raise InvalidCommand(f"items {unknown} were never requested "
-                                 f"(checklist: {sorted(self.checklist)})")
+                                 f"(checklist: {sorted(self.checklist)})", "never_requested",
+                                 field="items", items=", ".join(unknown))
         self._info_provided(items=list(items), channel=channel, note=note,
                             attachments=[dict(a) for a in attachments], **self._names(),
                             trace=trace, timestamp=now)
@@ -415,7 +417,9 @@ class Case(Aggregate):
                 last = date.fromisoformat(self.reply_last_day)
                 raise InvalidCommand(
                     f"internal_due {internal_due:%d/%m/%Y} is after the customer's reply "
-                    f"deadline {last:%d/%m/%Y}: the department must answer by then")
+                    f"deadline {last:%d/%m/%Y}: the department must answer by then",
+                    "after_reply_deadline", field="internal_due",
+                    value=internal_due.isoformat(), deadline=last.isoformat())
         self._referred_to_department(department=department, question=question,
                                      internal_due=_iso(internal_due), **self._names(),
                                      trace=trace, timestamp=now)
@@ -454,7 +458,9 @@ class Case(Aggregate):
         self._check(action, now)
         if department != self.department:
             raise InvalidCommand(f"case {self.reference} is referred to "
-                                 f"{self.department!r}, not {department!r}")
+                                 f"{self.department!r}, not {department!r}",
+                                 "not_referred_here", field="department",
+                                 department=department)
         _require_text(result, "result")
         self._department_responded(department=department, result=result,
                                    attachments=[dict(a) for a in attachments], **self._names(),
@@ -714,18 +720,21 @@ def _require_aware(value: datetime, name: str) -> None:
 
 def _require_text(value: str, name: str) -> None:
     if not value.strip():
-        raise InvalidCommand(f"{name} must not be blank")
+        raise InvalidCommand(f"{name} must not be blank", "blank", field=name)
 
 
 def _require_member(value: str, allowed: frozenset[str], name: str) -> None:
     if value not in allowed:
-        raise InvalidCommand(f"unknown {name} {value!r} (expected one of {sorted(allowed)})")
+        raise InvalidCommand(f"unknown {name} {value!r} (expected one of {sorted(allowed)})",
+                             "one_of", field=name, expected=", ".join(sorted(allowed)))
 
 
 def _require_not_past(value: date, now: datetime, name: str) -> None:
     today = now.astimezone(VIETNAM_TZ).date()
     if value < today:
-        raise InvalidCommand(f"{name} {value.isoformat()} is before today ({today.isoformat()})")
+        raise InvalidCommand(f"{name} {value.isoformat()} is before today ({today.isoformat()})",
+                             "before_today", field=name, value=value.isoformat(),
+                             today=today.isoformat())
 
 
 register_topics(Case)

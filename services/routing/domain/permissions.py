@@ -12,8 +12,12 @@ from hotro.shared.staff.roles import Role
 
 
 class Forbidden(Exception):
-    def __init__(self, reason: str) -> None:
+    """Not for this person; ``code`` and ``params`` as ``CaseError``'s."""
+
+    def __init__(self, reason: str, code: str = "forbidden", **params: str) -> None:
         self.reason = reason
+        self.code = code
+        self.params = params
         super().__init__(reason)
 
 
@@ -55,7 +59,8 @@ def authorize(role: str, action: Action, case: Case, actor_department: str | Non
     """Raise Forbidden unless ``role`` may perform ``action`` on ``case``."""
     known_role = _role(role)
     if action not in ACTIONS_BY_ROLE[known_role]:
-        raise Forbidden(f"role '{known_role}' may not {action.value}")
+        raise Forbidden(f"role '{known_role}' may not {action.value}", "role_may_not",
+                        role=known_role.value, action=action.value)
     if known_role is Role.DEPARTMENT:
         _require_own_department(case, actor_department)
 
@@ -101,4 +106,5 @@ def _require_own_department(case: Case, actor_department: str | None) -> None:
     if case.department != actor_department:
         referred = f"'{case.department}'" if case.department else "no department"
         raise Forbidden(f"case {case.reference} is referred to {referred}, "
-                        f"not to department '{actor_department}'")
+                        f"not to department '{actor_department}'", "referred_elsewhere",
+                        department=actor_department or "")

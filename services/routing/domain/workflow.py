@@ -93,28 +93,45 @@ LATE_FILING_REVIEW_FROM = frozenset({State.NEW, State.ANALYSING,
 
 
 class CaseError(Exception):
-    """Base of the errors a case command raises; no event was triggered."""
+    """Base of the errors a case command raises; no event was triggered. ``code`` and
+    ``params`` say the same as the message in a form a client can put in its own words
+    (the console, in the viewer's language)."""
+
+    code = "case_error"
+
+    def __init__(self, message: str, code: str | None = None, **params: str) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.params = params
 
 
 class IllegalTransition(CaseError):
+    code = "illegal_transition"
+
     def __init__(self, state: State, action: Action) -> None:
         self.state = state
         self.action = action
         allowed = ", ".join(sorted(ALLOWED_FROM[action])) or "nowhere"
         super().__init__(
-            f"cannot {action.value} a case that is {state.value} (allowed when: {allowed})"
-        )
+            f"cannot {action.value} a case that is {state.value} (allowed when: {allowed})",
+            state=state.value, action=action.value)
 
 
 class InvalidCommand(CaseError, ValueError):
-    """The action is legal in this state but its arguments are not."""
+    """The action is legal in this state but its arguments are not; ``params["field"]``
+    names the argument where one is at fault."""
+
+    code = "invalid"
 
 
 class ReopenPeriodExpired(CaseError):
+    code = "reopen_period_expired"
+
     def __init__(self, ended_on: str, within_days: int, now: str) -> None:
         self.ended_on = ended_on
         self.within_days = within_days
         super().__init__(
             f"the case ended on {ended_on}; it can be reopened within {within_days} days, "
-            f"and it is now {now}"
-        )
+            f"and it is now {now}",
+            ended_on=ended_on, within_days=str(within_days))

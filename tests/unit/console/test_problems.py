@@ -43,3 +43,39 @@ def test_a_refusal_said_in_both_languages_is_shown_in_the_viewers() -> None:
                                                    "message_en": "Too many requests"}})
     assert refusal_text(exc, "vi") == "Quá nhiều yêu cầu"
     assert refusal_text(exc, "en") == "Too many requests"
+
+
+def test_a_refusal_with_a_code_is_said_in_the_viewers_language_with_its_values() -> None:
+    moved = UpstreamError("routing", 409, {
+        "detail": "cannot resolve a case that is closed (allowed when: analysing)",
+        "code": "illegal_transition", "params": {"state": "closed", "action": "resolve"}})
+    vi, en = CATALOGUES["vi"], CATALOGUES["en"]
+    assert vi["state.closed"] in refusal_text(moved, "vi")
+    assert refusal_text(moved, "vi").startswith("Không thực hiện được nữa")
+    assert en["state.closed"] in refusal_text(moved, "en")
+    late = UpstreamError("routing", 409, {
+        "detail": "the case ended on …", "code": "reopen_period_expired",
+        "params": {"ended_on": "2026-11-30T17:30:00+00:00", "within_days": "30"}})
+    # 17:30 UTC on 30 November is 1 December in Vietnam
+    assert "01/12/2026" in refusal_text(late, "vi") and "30" in refusal_text(late, "vi")
+
+
+def test_a_code_the_catalogue_does_not_know_keeps_the_services_words() -> None:
+    exc = UpstreamError("routing", 409, {"detail": "something new", "code": "brand_new",
+                                         "params": {}})
+    assert refusal_text(exc, "vi") == "something new"
+    missing_value = UpstreamError("routing", 409, {"detail": "moved", "params": {},
+                                                   "code": "illegal_transition"})
+    assert refusal_text(missing_value, "en") == "moved"
+
+
+def test_a_problem_with_a_code_is_said_with_its_label_and_values() -> None:
+    problems = [{"type": "value_error", "loc": ["body", "due_date"], "msg": "…",
+                 "ctx": {"code": "before_today", "field": "due_date",
+                         "value": "2026-12-01", "today": "2026-12-03"}},
+                {"type": "value_error", "loc": ["body", "resolution"], "msg": "…",
+                 "ctx": {"code": "blank", "field": "resolution"}}]
+    vi = CATALOGUES["vi"]
+    text = describe(problems, "vi")
+    assert text == (f"{vi['field.due_date']}: ngày 01/12/2026 đã qua (hôm nay là "
+                    f"03/12/2026); {vi.get('field.resolution', 'resolution')}: cần điền")

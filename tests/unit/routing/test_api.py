@@ -24,6 +24,7 @@ from hotro.services.routing.settings import CONFIG_DIR, RoutingSettings
 from hotro.services.routing.views import CaseQueues
 from hotro.shared.clock import SettableClock
 from hotro.shared.contracts import events as wire
+from hotro.shared.runtime.openapi import Refused, refused_response
 from hotro.shared.runtime.operator_actions import operator_actions
 from hotro.shared.staff.http import Authenticator, install_authenticator
 from hotro.shared.staff.roles import Role
@@ -80,6 +81,7 @@ async def api(triage_file: Path, tmp_path: Path) -> AsyncIterator[Api]:
     http.include_router(build_router(app, CaseQueues(app), triage_file=triage_file,
                                      files=DepartmentFiles(tmp_path / "department-files")))
     install_authenticator(http, Authenticator(Directory(USERS.values())))
+    http.add_exception_handler(Refused, refused_response)  # as the service's host does
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=http),
                                  base_url="http://routing") as client:
         yield Api(app, client)
@@ -126,6 +128,29 @@ async def test_actions_record_the_actor_and_errors_store_nothing(api: Api) -> No
     assert agent.status_code == 403
     assert agent.json()["detail"].startswith("role 'agent' may not call this")
     assert stored_event_names(api.app) == before
+
+
+async def test_refusals_carry_a_code_and_values_a_client_can_say_in_its_own_words(
+        api: Api) -> None:
+    cid = api.feed.received()
+    referred = await api.act("support", cid, "refer",
+                             {"department": "ky-thuat-bao-hanh", "question": "Máy nén?"})
+    assert referred.status_code == 200, referred.text
+    illegal = await api.act("support", cid, "resolve", {"resolution": "x"})
+    assert illegal.status_code == 409
+    assert illegal.json()["code"] == "illegal_transition"
+    assert illegal.json()["params"] == {"state": "referred_to_department",
+                                        "action": "resolve"}
+    assert illegal.json()["detail"].startswith("cannot resolve a case")
+    other = await api.act("giaovan", cid, "record_department_response",
+                          {"result": "x"})
+    assert other.status_code == 403
+    assert other.json()["code"] == "referred_elsewhere"
+    past = await api.act("support", cid, "add_note", {"text": "   "})
+    assert past.status_code == 422
+    problem = past.json()["detail"][0]
+    assert problem["loc"] == ["body", "text"]
+    assert problem["ctx"] == {"code": "blank", "field": "text"}
 
 
 async def test_due_dates_are_bounded(api: Api) -> None:
