@@ -116,6 +116,37 @@ class Contact(Aggregate):
     def note_referral(self, *, department: str, trace: TraceDict) -> None:
         self.referred_to = department
 
+    #: the department that still owes its result for the case (None: none does, or the
+    #: referral was made before notify kept this)
+    awaiting_department: str | None = None
+
+    @event("DepartmentAwaited", topic="hotro.notify:Contact.DepartmentAwaited")
+    def await_department(self, *, department: str, trace: TraceDict) -> None:
+        self.awaiting_department = department
+
+    @event("DepartmentAnswered", topic="hotro.notify:Contact.DepartmentAnswered")
+    def _department_answered(self, *, department: str, trace: TraceDict) -> None:
+        self.awaiting_department = None
+
+    def note_department_answer(self, *, department: str, trace: TraceDict) -> bool:
+        """The department awaited sent its result; False if it is not the one awaited."""
+        if self.awaiting_department != department:
+            return False
+        self._department_answered(department=department, trace=trace)
+        return True
+
+    @event("DepartmentReleased", topic="hotro.notify:Contact.DepartmentReleased")
+    def _department_released(self, *, department: str, trace: TraceDict) -> None:
+        self.awaiting_department = None
+
+    def release_department(self, *, trace: TraceDict) -> str | None:
+        """The case ended while a department still owed its result: that department (to
+        be told it need not answer), released; None if no department was awaited."""
+        department = self.awaiting_department
+        if department is not None:
+            self._department_released(department=department, trace=trace)
+        return department
+
 
 class Dispatch(Aggregate):
     TOPIC = "hotro.notify:Dispatch"

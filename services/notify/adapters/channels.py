@@ -27,7 +27,8 @@ _DATETIME_KEYS = {"received_at", "due_at"}
 _AUTOMATIC = {"acknowledgement", "reminder", "customer_link", "reopened", "filing_review",
               "reply_date_moved", "follow_up_received", "alert_deadline_approaching",
               "alert_deadline_breached", "alert_deadline_moved",
-              "alert_new_referral", "alert_delivery_failed", "alert_follow_up"}
+              "alert_new_referral", "alert_referral_ended", "alert_delivery_failed",
+              "alert_follow_up"}
 #: SMS texts without diacritics (one GSM-7 segment, as Vietnamese SMS are usually written)
 _SMS_TEXT = {
     "vi": {

@@ -33,6 +33,7 @@ Purpose = Literal[
     "alert_deadline_breached",
     "alert_deadline_moved",
     "alert_new_referral",
+    "alert_referral_ended",
     "alert_delivery_failed",
     "reopened",
     "filing_accepted",

@@ -95,6 +95,15 @@ class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationReque
     def _on_referred(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         self.alert_department(env, p, pe)
 
+    @handles("routing.DepartmentResponded")
+    def _on_department_responded(self, env: Envelope, p: Any,
+                                 pe: ProcessingEvent[uuid.UUID]) -> None:
+        self.note_department_answer(env, p, pe)
+
+    @handles("routing.ComplaintClosed")
+    def _on_closed(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
+        self.release_department(env, p, pe)
+
     @handles("sla.DeadlineApproaching", "sla.DeadlineBreached")
     def _on_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         if env.event_type == "DeadlineApproaching" and p.clock == "customer_info":

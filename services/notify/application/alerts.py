@@ -31,6 +31,7 @@ class InternalAlerts(Intents):
         if contact is not None:
             self._note_owner(contact, env, trace)
             contact.note_referral(department=p.department, trace=trace)
+            contact.await_department(department=p.department, trace=trace)
             pe.collect_events(contact)
         alert.note_referral(reference=p.reference, department=p.department,
                             question=p.question, referred_by=env.actor.id,
@@ -71,6 +72,36 @@ class InternalAlerts(Intents):
                                       cause=f"{alert.referral_event_id}/department")
         alert.dispatch_requested(dispatch_id=dispatch.id, trace=trace)
         return [alert, dispatch]
+
+    def note_department_answer(self, env: Envelope, p: Any,
+                               pe: ProcessingEvent[uuid.UUID]) -> None:
+        """routing's DepartmentResponded: the department no longer owes its result."""
+        contact = self._contact(env.complaint_id)
+        trace = self.reaction_trace(env, "notify")
+        if contact is not None and contact.note_department_answer(department=p.department,
+                                                                  trace=trace):
+            pe.collect_events(contact)
+
+    def release_department(self, env: Envelope, p: Any,
+                           pe: ProcessingEvent[uuid.UUID]) -> None:
+        """routing's ComplaintClosed (closed, forced closed or withdrawn) while a department
+        still owed its result: the department is told it need not answer any more."""
+        contact = self._contact(env.complaint_id)
+        trace = self.reaction_trace(env, "notify")
+        department = (contact.release_department(trace=trace) if contact is not None
+                      else None)
+        if contact is None or department is None:
+            return
+        withdrawn = p.reason == "withdrawn" or p.reason.startswith("withdrawn: ")
+        reason = p.reason.removeprefix("withdrawn").removeprefix(": ") if withdrawn \
+            else p.reason
+        context = {"reference": p.reference, "department": department,
+                   "withdrawn": withdrawn, "reason": reason,
+                   "ended_by": env.actor.id or SUPPORT_TEAM_LABEL["vi"]}
+        alert = self._dispatch(env, "alert_referral_ended", "email",
+                               self.recipients.department(department), "vi", context, None,
+                               trace, internal=True, audience="department")
+        pe.collect_events(contact, alert)
 
     def alert_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         """A staff clock approaching or breached: the case's owner, the supervisor and, for

@@ -103,6 +103,9 @@ CONTEXTS: Mapping[str, Mapping[str, Any]] = {
                            "case_state": "closed"},
     "alert_follow_up": {"reference": REFERENCE, "handler": "Lê Văn Bình", "channel": "email",
                         "case_state": "refused", "excerpt": "Tôi gửi thêm giấy ra viện."},
+    "alert_referral_ended": {"reference": REFERENCE, "department": "ky-thuat-bao-hanh",
+                             "withdrawn": False, "ended_by": "gs.ha",
+                             "reason": "Khách hàng đã được đổi máy tại cửa hàng."},
     "alert_delivery_failed": {
         "reference": REFERENCE,
         "purpose": "info_request",
