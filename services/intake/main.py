@@ -31,7 +31,7 @@ from hotro.services.intake.errors import (
     on_field_errors,
     on_request_validation,
 )
-from hotro.services.intake.public_limits import PublicLimits
+from hotro.services.intake.public_limits import PublicLimits, SenderLimit
 from hotro.services.intake.settings import IntakeSettings
 from hotro.services.intake.views import CustomerCases, HotlineCalls, MailLog
 from hotro.shared.calendar import load_calendar, load_policy
@@ -115,7 +115,9 @@ def create_app(settings: IntakeSettings | None = None, *,
     mail = MailIntake(application, limits=limits, attachments=attachments,
                       quarantine=QuarantineStore(settings.quarantine_path()),
                       authserv_id=settings.email_authserv_id or None, dkim_dns=dkim_dns,
-                      dkim_timeout_s=settings.email_dkim_timeout_s)
+                      dkim_timeout_s=settings.email_dkim_timeout_s,
+                      sender_limit=SenderLimit(per_sender=settings.mail_per_sender,
+                                               window_s=settings.public_window_s))
     # Who is calling: staff by token or console assertion, customers by their case's link
     # (its generation looked up in the CustomerCases view, so a revocation is immediate).
     authenticator = authenticator_for(settings, capability_generation=customers.generation)

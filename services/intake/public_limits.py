@@ -1,10 +1,12 @@
-"""What one stranger may file through the public web form: requests per contact (an
-email address or phone number typed into the form) and per client address, in a sliding
-window. Staff, and the system's own tools calling from a trusted address, are not
-counted. Each replica counts on its own (``shared/runtime/throttle.py``)."""
+"""What one stranger may file: through the public web form, requests per contact (an
+email address or phone number typed into the form) and per client address; by email, new
+requests per sender (``SenderLimit``). Sliding windows; staff, and the system's own tools
+calling from a trusted address, are not counted. Each replica counts on its own
+(``shared/runtime/throttle.py``)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -55,3 +57,25 @@ class PublicLimits:
             self.contacts.count(key)
         self.addresses.count(address)
         return None
+
+
+class SenderLimit:
+    """New requests by email per sender (the From address's keyed hash) in a sliding
+    window. Beyond it a message is not refused but deferred: the sending server is told to
+    try again later (SMTP 451), the IMAP poller leaves it unseen, so it is filed once the
+    window allows, and the address in its From (perhaps forged) is not sent one
+    acknowledgement per message. Mail is handled in worker threads, hence the lock."""
+
+    def __init__(self, *, per_sender: int, window_s: float,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.senders = SlidingWindow(per_sender, window_s, monotonic)
+        self._lock = threading.Lock()
+
+    def admit(self, sender_key: str) -> float | None:
+        """Count one new request from this sender, or the seconds it must wait (then
+        nothing is counted)."""
+        with self._lock:
+            wait = self.senders.retry_after(sender_key)
+            if wait is None:
+                self.senders.count(sender_key)
+            return wait

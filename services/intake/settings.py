@@ -87,6 +87,10 @@ class IntakeSettings(ServiceSettings):
         30, ge=1, description="requests filed without a staff token per client address "
                               "within public_window_s")
     public_window_s: float = Field(3600.0, gt=0)
+    mail_per_sender: int = Field(
+        10, ge=1, description="new requests by email per sender address within "
+                              "public_window_s; beyond it a message is deferred (SMTP 451, "
+                              "IMAP: left unseen) and filed once the window allows")
     trusted_proxies: TrustedProxies = Field(
         frozenset({"127.0.0.1", "::1"}),
         description="addresses or networks (10.0.0.0/8) of the peers whose "

@@ -30,6 +30,7 @@ import contextlib
 import logging
 import re
 import ssl
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -113,6 +114,9 @@ class ImapPollerJob:
         self.stats = PollStats()
         self._failures = 0
         self._pause = 0.0  # before the next turn of the loop
+        #: uid -> monotonic time before which a deferred message is not fetched again
+        #: (left unseen; the messages behind it are not held up)
+        self._deferred: dict[str, float] = {}
 
     async def __call__(self, stop: asyncio.Event) -> None:
         await self.run(stop)
@@ -194,7 +198,9 @@ class ImapPollerJob:
         c = self.config
         response = await self._expect(client.uid_search("UNSEEN", charset=None),
                                       "UID SEARCH UNSEEN")
-        uids = _search_uids(response.lines)
+        now = time.monotonic()
+        self._deferred = {u: t for u, t in self._deferred.items() if t > now}
+        uids = [u for u in _search_uids(response.lines) if u not in self._deferred]
         failed = 0
         for uid in uids[:c.batch]:
             raw = await self._fetch(client, uid)
@@ -212,6 +218,9 @@ class ImapPollerJob:
             self.stats.handled += 1
             self.stats.count(outcome.action)
             log.info("IMAP uid %s: %s %s", uid, outcome.action, outcome.reference or "")
+            if outcome.action == "deferred":  # not recorded: stays unseen, comes again
+                self._deferred[uid] = time.monotonic() + (outcome.retry_after_s or c.poll_s)
+                continue
             await self._mark(client, uid)
         return len(uids) > c.batch, failed
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ from hotro.services.intake.application import (
 from hotro.services.intake.domain import request_id_for_email
 from hotro.services.intake.domain.mail import describe_note
 from hotro.services.intake.domain.sender import SENDER_MISMATCH, domain_flags, domain_of
+from hotro.services.intake.public_limits import SenderLimit
 from hotro.shared.eventstore.trace import Trace
 
 log = logging.getLogger(__name__)
@@ -77,22 +79,28 @@ class MailOutcome:
     """What happened to one message (for logs and tests); `reply` is the SMTP answer."""
 
     #: created | threaded | duplicate | bounce | delayed | ignored | quarantined | refused
+    #: | deferred (nothing recorded: too many new requests from its sender, comes again)
     action: str
     reply: str
     reference: str | None = None
     request_id: uuid.UUID | None = None
     flags: tuple[str, ...] = ()
     mail_auth: dict[str, Any] | None = None
+    #: deferred: the seconds before its sender may file another new request
+    retry_after_s: float | None = None
 
 
 class MailIntake:
     def __init__(self, app: IntakeApplication, *, limits: EmailLimits,
                  attachments: AttachmentStore, quarantine: QuarantineStore,
                  retries: int = 10, authserv_id: str | None = None,
-                 dkim_dns: DnsLookup | None = None, dkim_timeout_s: float = 5.0) -> None:
+                 dkim_dns: DnsLookup | None = None, dkim_timeout_s: float = 5.0,
+                 sender_limit: SenderLimit | None = None) -> None:
         """``authserv_id``: the authserv-id of our receiving MTA, whose topmost
         Authentication-Results is trusted (None: trust none, verify DKIM here);
-        ``dkim_dns``: the DKIM key look-up (None: DNS through dnspython)."""
+        ``dkim_dns``: the DKIM key look-up (None: DNS through dnspython);
+        ``sender_limit``: new requests per sender (None: unlimited)."""
+        self.sender_limit = sender_limit
         self.app = app
         self.limits = limits
         self.attachments = attachments
@@ -201,6 +209,13 @@ class MailIntake:
             log.warning("inbound mail %s claims %s but its sender does not match (%s): "
                         "filed as a new case", mail.message_id, first.request.reference,
                         reasons[0])
+        wait = self._sender_wait(mail)
+        if wait is not None:
+            minutes = max(1, math.ceil(wait / 60))
+            log.warning("inbound mail %s deferred: too many new requests from its sender "
+                        "(again in %.0fs)", mail.message_id, wait)
+            return MailOutcome("deferred", "451 4.7.1 Too many new requests from this "
+                               f"sender; try again in {minutes} minutes", retry_after_s=wait)
         accepted = self.app.receive(
             NewRequest(
                 kind="advice" if _ADVICE_SUBJECT.search(fold_diacritics(mail.subject))
@@ -219,6 +234,13 @@ class MailIntake:
         return MailOutcome("created", f"250 2.0.0 Received as {accepted.reference}",
                            accepted.reference, accepted.request_id, flags=tuple(flags),
                            mail_auth=mail_auth)
+
+    def _sender_wait(self, mail: InboundEmail) -> float | None:
+        """None if this new request may be filed now (then counted against its sender)."""
+        if self.sender_limit is None:
+            return None
+        key = self.app.contact_hashes({"email": mail.from_address}).get("email")
+        return self.sender_limit.admit(key) if key else None
 
     def _flags(self, mail: InboundEmail, mail_from: str, claim: ThreadClaim | None
                ) -> list[str]:

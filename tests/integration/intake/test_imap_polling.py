@@ -181,3 +181,44 @@ async def test_imap_mechanics_against_dovecot(tls: TlsMode) -> None:
             assert b"<mech.2@example.vn>" in intake.calls[2][0]
             assert job.stats.connects >= 2
         assert job.stats.failed == 1 and job.stats.handled == 2
+
+
+async def test_a_deferred_message_stays_unseen_without_holding_up_the_rest(
+        dovecot: DovecotServer, provisioned: NatsServerProcess, tmp_path: Path) -> None:
+    """One sender beyond its limit of new requests: its message is left unseen (not
+    recorded) while a later message from another sender is filed; once the window has
+    passed it is filed too, once."""
+    async with running_system(provisioned.url, lambda s: f"sqlite:///{tmp_path}/{s}.sqlite",
+                              tmp_path, partitions=TEST_PARTITIONS,
+                              lease_ttl_s=TEST_LEASE_TTL_S, services=("intake",),
+                              settings_extra={"intake": {"mail_per_sender": 1,
+                                                         "public_window_s": 4.0}}) as system:
+        intake: IntakeApplication = system.application("intake")
+        mail: MailIntake = system.apps["intake"].state.mail
+        async with polling(ImapPollerJob(mail, config(dovecot))) as job:
+            for n in (1, 2):
+                await asyncio.to_thread(dovecot.append, complaint(
+                    f"<limit.{n}@example.vn>", subject=f"Khiếu nại số {n}",
+                    body=f"Yêu cầu số {n}: máy giặt không vắt."))
+            await eventually(lambda: job.stats.outcomes.get("deferred", 0) >= 1
+                             if job.stats.outcomes else False, timeout=20,
+                             message="the second message deferred")
+            other = EmailMessage()
+            other["From"] = "Lê Bình <binh@example.org>"
+            other["To"] = "contact@vhv.vn"
+            other["Subject"] = "Khiếu nại: giao hàng trễ"
+            other["Message-ID"] = "<limit.other@example.org>"
+            other.set_content("Đơn hàng giao trễ một tuần.")
+            await asyncio.to_thread(dovecot.append, other.as_bytes())
+            await eventually(lambda: intake.request_for_message("<limit.other@example.org>"),
+                             timeout=20, message="the other sender's message filed")
+            flags = dict(await asyncio.to_thread(dovecot.flags))
+            assert "\\Seen" not in flags["<limit.2@example.vn>"]  # left for later
+            assert intake.request_for_message("<limit.2@example.vn>") is None
+
+            await eventually(lambda: intake.request_for_message("<limit.2@example.vn>"),
+                             timeout=30, message="filed once the window passed")
+            ids = ["<limit.1@example.vn>", "<limit.2@example.vn>", "<limit.other@example.org>"]
+            await eventually(partial(all_seen, dovecot, ids), timeout=20, interval=0.2,
+                             message="all three flagged \\Seen")
+        assert sorted(p.inbound_message_id or "" for p in received(intake)) == sorted(ids)

@@ -1,0 +1,86 @@
+"""By email, one sender may file so many new requests in a window; beyond it a message is
+deferred (SMTP 451: the sending server tries again later), nothing of it recorded, so the
+address in its From — perhaps forged — is not sent an acknowledgement per message. Replies
+to the sender's own case, other senders and mail that is no request are not held up."""
+
+from __future__ import annotations
+
+import threading
+
+from hotro.services.intake.adapters.inbound_mail import MailIntake
+from hotro.services.intake.application import IntakeApplication
+from hotro.services.intake.public_limits import SenderLimit
+from hotro.shared.contracts import events as wire
+from tests.unit.intake.conftest import AppFactory
+from tests.unit.intake.test_mail_intake import CORPUS, FROM, mail, wire_events
+
+TO = ["contact@vhv.vn"]
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _received(app: IntakeApplication) -> list[str | None]:
+    return [p.inbound_message_id for p in wire_events(app)
+            if isinstance(p, wire.ComplaintReceived)]
+
+
+def test_beyond_the_limit_a_senders_new_request_is_deferred_and_filed_later(
+        make_app: AppFactory) -> None:
+    http = make_app(mail_per_sender=2, public_window_s=3600)
+    intake: MailIntake = http.state.mail
+    app: IntakeApplication = http.state.runtime.app
+    assert intake.sender_limit is not None
+    clock = Monotonic()
+    intake.sender_limit.senders.monotonic = clock
+
+    first = intake.handle(mail(message_id="<n1@example.vn>"), FROM, TO)
+    second = intake.handle(mail(message_id="<n2@example.vn>"), FROM, TO)
+    assert (first.action, second.action) == ("created", "created")
+    # the same mailbox however its address is written
+    third = intake.handle(mail(message_id="<n3@example.vn>", sender="An.Nguyen@EXAMPLE.vn"),
+                          FROM, TO)
+    assert third.action == "deferred"
+    assert third.reply.startswith("451 4.7.1 ") and "60 minutes" in third.reply
+    assert third.retry_after_s == 3600
+    assert _received(app) == ["<n1@example.vn>", "<n2@example.vn>"]  # nothing of the third
+
+    # not held up: a reply threading into the sender's case, another sender, a bounce
+    threaded = intake.handle(mail(f"Bổ sung {first.reference}", message_id="<r1@example.vn>"),
+                             FROM, TO)
+    assert threaded.action == "threaded"
+    other = intake.handle(mail(message_id="<o1@example.org>", sender="binh@example.org"),
+                          "binh@example.org", TO)
+    assert other.action == "created"
+    auto = intake.handle((CORPUS / "out_of_office_vi.eml").read_bytes(), FROM, TO)
+    assert auto.action == "ignored"
+
+    clock.now += 1800  # half the window: still the two requests in it
+    assert intake.handle(mail(message_id="<n3@example.vn>"), FROM, TO).action == "deferred"
+    clock.now += 1800  # the first two leave the window: the message comes again, filed once
+    again = intake.handle(mail(message_id="<n3@example.vn>"), FROM, TO)
+    assert again.action == "created"
+    assert intake.handle(mail(message_id="<n3@example.vn>"), FROM, TO).action == "duplicate"
+    assert _received(app).count("<n3@example.vn>") == 1
+
+
+def test_concurrent_messages_from_one_sender_pass_no_more_than_the_limit() -> None:
+    limit = SenderLimit(per_sender=2, window_s=60)
+    start = threading.Barrier(8)
+    admitted: list[bool] = []
+
+    def deliver() -> None:
+        start.wait()
+        admitted.append(limit.admit("sender-key") is None)
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(admitted) == [False] * 6 + [True] * 2
