@@ -89,6 +89,10 @@ VI: dict[str, str] = {
     "refusal.reopen_period_expired": "Hồ sơ đã kết thúc ngày {ended_on}; chỉ mở lại được "
                                      "trong vòng {within_days} ngày sau đó.",
     "refusal.role_may_not": "Vai trò của bạn không được thực hiện thao tác này.",
+    "refusal.delivery_not_open": "Lần gửi này đã ở tình trạng “{delivery_status}”: không "
+                                 "ghi nhận thêm được. Trang dưới đây là tình trạng hiện tại.",
+    "refusal.duplicate_already_decided": "Khả năng trùng lặp này đã được quyết định (có "
+                                         "thể bởi người khác cùng lúc).",
     "refusal.referred_elsewhere": "Hồ sơ này hiện không còn được chuyển cho bộ phận "
                                   "của bạn.",
     "error.upstream": "Hệ thống đang bận hoặc tạm ngừng; vui lòng thử lại sau ít phút.",
@@ -526,6 +530,10 @@ EN: dict[str, str] = {
     "refusal.reopen_period_expired": "The case ended on {ended_on}; it can be reopened "
                                      "only within {within_days} days of that.",
     "refusal.role_may_not": "Your role may not do this.",
+    "refusal.delivery_not_open": "This delivery is already “{delivery_status}”: nothing "
+                                 "more can be recorded on it. The page below shows it now.",
+    "refusal.duplicate_already_decided": "This possible duplicate has already been decided "
+                                         "(perhaps by someone else at the same moment).",
     "refusal.referred_elsewhere": "This case is no longer referred to your department.",
     "error.upstream": "The system is busy or down; please try again in a few minutes.",
     "error.csrf": "This form is out of date. Please reload the page and send it again.",

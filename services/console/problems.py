@@ -34,12 +34,16 @@ _KINDS = {
 _SAME_AS = {"blank": "problem.required", "one_of": "problem.one_of"}
 
 
+#: a refusal's value named so -> the catalogue's prefix of its label
+_LABELLED = {"state": "state.", "action": "action.", "delivery_status": "delivery.status."}
+
+
 def _said(value: Any, name: str, tx: Callable[[str, str], str]) -> str:
-    """A refusal's value as the viewer reads it: a state or an action by its label, a
-    date or an instant as the day in Vietnam (dd/mm/yyyy)."""
+    """A refusal's value as the viewer reads it: a state, an action or a delivery's
+    status by its label, a date or an instant as the day in Vietnam (dd/mm/yyyy)."""
     text = str(value)
-    if name in ("state", "action"):
-        return tx(f"{name}.{text}", text)
+    if name in _LABELLED:
+        return tx(f"{_LABELLED[name]}{text}", text)
     if _ISO_DAY.match(text):
         try:
             moment = datetime.fromisoformat(text)
@@ -56,7 +60,9 @@ def _own_words(prefix: str, code: Any, params: Any, language: str) -> str | None
     if not isinstance(code, str):
         return None
     tx = optional_translator(language)
-    key = _SAME_AS.get(code, f"{prefix}.{code}") if prefix == "problem" else f"{prefix}.{code}"
+    key = f"{prefix}.{code}"
+    if prefix == "problem":
+        key = _SAME_AS.get(code, key)
     sentence = tx(key, "")
     if not sentence:
         return None
@@ -76,7 +82,7 @@ def _describe(problem: Mapping[str, Any], t: Callable[..., str],
     key = _KINDS.get(str(problem.get("type")))
     found = problem.get("ctx")
     ctx: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-    own = _own_words("problem", ctx.get("code"), ctx, language) if ctx.get("code") else None
+    own = _own_words("problem", ctx.get("code"), ctx, language)
     if own is not None:
         text = own
     elif key is None:

@@ -24,6 +24,7 @@ from hotro.services.intake.application import (
 from hotro.services.intake.domain import Request
 from hotro.services.intake.hygiene import OPTIONAL_LINE
 from hotro.shared.eventstore.trace import Trace
+from hotro.shared.runtime.openapi import Refused
 from hotro.shared.staff.http import AUTH_ERRORS, Principal, staff
 from hotro.shared.staff.roles import Role
 
@@ -71,7 +72,7 @@ def build_duplicates_router(app: IntakeApplication) -> APIRouter:
             raise HTTPException(404, f"no possible duplicate {other} of {id_or_reference}"
                                 ) from exc
         except DuplicateAlreadyDecided as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise Refused(409, str(exc), "duplicate_already_decided") from None
         return DecisionOut(reference=request.reference, other_reference=earlier.reference,
                            status=what, merged_into=request.merged_into)
 

@@ -24,7 +24,7 @@ from hotro.services.notify.domain import DispatchError
 from hotro.services.notify.settings import NotifySettings
 from hotro.services.notify.views import DispatchLog
 from hotro.shared.eventstore.trace import Trace
-from hotro.shared.runtime.openapi import error_responses, invalid
+from hotro.shared.runtime.openapi import Refused, error_responses, invalid
 from hotro.shared.staff.http import (
     CUSTOMER_CONTACT_STAFF,
     PERSONAL_DATA_READERS,
@@ -113,7 +113,7 @@ def build_router(app: NotifyApplication, settings: NotifySettings,
         except DispatchNotFound:
             raise HTTPException(404, f"no delivery {dispatch_id}") from None
         except DispatchError as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise Refused(409, str(exc), exc.code, exc.params) from None
         entry = await asyncio.to_thread(dispatch_log.get, dispatch_id)
         if entry is None:  # the log is read after the write: cannot happen
             raise HTTPException(500, f"delivery {dispatch_id} recorded but not in the log")

@@ -35,7 +35,13 @@ TraceDict = dict[str, str | None]
 
 
 class DispatchError(Exception):
-    pass
+    """Not possible for this dispatch now; ``code`` and ``params`` say it for a client's
+    own words (``delivery_not_open``: it is already sent, failed or bounced)."""
+
+    def __init__(self, message: str, code: str = "dispatch_error", **params: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 class Contact(Aggregate):
@@ -253,7 +259,8 @@ class Dispatch(Aggregate):
 
     def attempt_failed(self, *, reason: str, trace: TraceDict) -> None:
         if not self.is_pending:
-            raise DispatchError(f"dispatch is {self.status}")
+            raise DispatchError(f"dispatch is {self.status}", "delivery_not_open",
+                                delivery_status=self.status)
         self._attempt_failed(reason=reason, trace=trace)
 
     @property
@@ -285,7 +292,8 @@ class Dispatch(Aggregate):
 
     def mark_sent(self, *, proof: str, sent_at: str, trace: TraceDict) -> None:
         if self.status != "pending":
-            raise DispatchError(f"dispatch is {self.status}")
+            raise DispatchError(f"dispatch is {self.status}", "delivery_not_open",
+                                delivery_status=self.status)
         if self.method in POSTED:
             raise DispatchError("a letter is sent when it is posted: record the tracking number")
         self._sent(proof=proof, sent_at=sent_at, recorded_by=None, summary=None, trace=trace,
@@ -308,7 +316,8 @@ class Dispatch(Aggregate):
         if self.method not in POSTED:
             raise DispatchError(f"a {self.method} dispatch has no postal tracking number")
         if self.status != "awaiting_post":
-            raise DispatchError(f"letter is {self.status}, not awaiting post")
+            raise DispatchError(f"letter is {self.status}, not awaiting post",
+                                "delivery_not_open", delivery_status=self.status)
         number = tracking_number.strip()
         if not number:
             raise DispatchError("empty tracking number")
@@ -322,7 +331,8 @@ class Dispatch(Aggregate):
                        trace: TraceDict) -> None:
         """Phone and in-person replies: the staff member who did it records it."""
         if self.status != "task_open":
-            raise DispatchError(f"no open task: dispatch is {self.status}")
+            raise DispatchError(f"no open task: dispatch is {self.status}", "delivery_not_open",
+                                delivery_status=self.status)
         self._sent(proof=proof, sent_at=at, recorded_by=staff_id, summary=summary, trace=trace,
                    **self._published())
 
@@ -336,7 +346,8 @@ class Dispatch(Aggregate):
 
     def fail(self, *, reason: str, trace: TraceDict) -> None:
         if self.status not in ("pending", "task_open", "awaiting_post"):
-            raise DispatchError(f"dispatch is {self.status}")
+            raise DispatchError(f"dispatch is {self.status}", "delivery_not_open",
+                                delivery_status=self.status)
         self._failed(reason=reason, trace=trace, attempts=self.attempts, **self._published())
 
     @event(Bounced)

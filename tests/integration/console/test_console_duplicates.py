@@ -64,10 +64,11 @@ async def test_support_merges_and_dismisses_possible_duplicates(
     page = (await support.get(str(r.headers["location"]))).text
     assert "Không trùng" in page and "Đã ghi nhận: không trùng lặp." in page
     assert len(re.findall(r"/duplicates/[0-9a-f-]{36}/confirm", page)) == 1
-    # deciding it again is refused with intake's reason, beside the link
+    # deciding it again is refused with intake's reason, beside the link, in Vietnamese
     token = await csrf_of(support, url)
     r = await support.post(f"{links[0]}/confirm", data={"csrf_token": token})
-    assert r.status_code == 409 and "already decided" in r.text
+    assert r.status_code == 409 and "đã được quyết định" in r.text, r.text[-3000:]
+    assert "already decided" not in r.text
 
 
 async def test_an_incident_date_given_later_is_shown_with_its_verdict(

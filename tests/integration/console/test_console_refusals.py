@@ -3,6 +3,8 @@ date already past), the person reads why in the language of their page."""
 
 from __future__ import annotations
 
+import re
+
 from tests.integration.console.conftest import ConsoleSystem
 from tests.integration.console.test_console_flow import _act, _case_url, _wait_for
 from tests.support.console import counter_intake, csrf_of, signed_in
@@ -46,3 +48,26 @@ async def test_a_date_already_past_is_refused_with_the_forms_label(
     assert refused.status_code == 422, refused.text[:2000]
     assert "ngày 06/01/2020 đã qua" in refused.text
     assert "is before today" not in refused.text
+
+
+async def test_recording_a_delivery_twice_is_refused_in_the_viewers_words(
+        console_system: ConsoleSystem) -> None:
+    agent = await signed_in(console_system.console, "agent")
+    reference = await counter_intake(agent)
+    url = await _case_url(agent, reference)
+    await _wait_for(agent, url, "(b) Hỗ trợ giải quyết ngay")
+    await _act(agent, url, "resolve", resolution="Đổi tủ lạnh mới tại cửa hàng")
+    await _act(agent, url, "request_reply", method="phone", content="Gọi khách hẹn đổi")
+    page = await _wait_for(agent, url, "Ghi nhận kết quả cuộc gọi")
+    dispatch = re.search(r"/deliveries/([0-9a-f-]{36})/outcome", page)
+    assert dispatch, page[-4000:]
+    outcome = f"{url}/deliveries/{dispatch.group(1)}/outcome"
+    stale_token = await csrf_of(agent, url)
+    first = await agent.post(outcome, data={"csrf_token": stale_token,
+                                            "summary": "Khách đồng ý", "proof": "CALL-1"})
+    assert first.status_code == 303, first.text[:2000]
+    again = await agent.post(outcome, data={"csrf_token": stale_token,
+                                            "summary": "Khách đồng ý", "proof": "CALL-2"})
+    assert again.status_code == 409, again.text[:2000]
+    assert "Lần gửi này đã ở tình trạng “đã gửi”" in again.text
+    assert "dispatch is sent" not in again.text
