@@ -89,6 +89,13 @@ VI: dict[str, str] = {
     "refusal.reopen_period_expired": "Hồ sơ đã kết thúc ngày {ended_on}; chỉ mở lại được "
                                      "trong vòng {within_days} ngày sau đó.",
     "refusal.role_may_not": "Vai trò của bạn không được thực hiện thao tác này.",
+    "problem.extension_refused": "{filename}: không nhận loại tệp này",
+    "problem.content_not_accepted": "{filename}: nội dung tệp ({detected}) không thuộc loại "
+                                    "được nhận",
+    "problem.type_not_accepted": "{filename}: loại tệp {declared} không được nhận",
+    "refusal.file_too_large": "{filename}: tệp lớn hơn {max_mb} MB.",
+    "refusal.total_too_large": "Các tệp cộng lại lớn hơn {max_mb} MB.",
+    "refusal.too_many_files": "Mỗi lần gửi được tối đa {max_files} tệp.",
     "refusal.delivery_not_open": "Lần gửi này đã ở tình trạng “{delivery_status}”: không "
                                  "ghi nhận thêm được. Trang dưới đây là tình trạng hiện tại.",
     "refusal.duplicate_already_decided": "Khả năng trùng lặp này đã được quyết định (có "
@@ -530,6 +537,13 @@ EN: dict[str, str] = {
     "refusal.reopen_period_expired": "The case ended on {ended_on}; it can be reopened "
                                      "only within {within_days} days of that.",
     "refusal.role_may_not": "Your role may not do this.",
+    "problem.extension_refused": "{filename}: files of this kind are not accepted",
+    "problem.content_not_accepted": "{filename}: its content ({detected}) is not of a kind "
+                                    "accepted",
+    "problem.type_not_accepted": "{filename}: files of type {declared} are not accepted",
+    "refusal.file_too_large": "{filename}: the file is larger than {max_mb} MB.",
+    "refusal.total_too_large": "The files together are larger than {max_mb} MB.",
+    "refusal.too_many_files": "At most {max_files} files at a time.",
     "refusal.delivery_not_open": "This delivery is already “{delivery_status}”: nothing "
                                  "more can be recorded on it. The page below shows it now.",
     "refusal.duplicate_already_decided": "This possible duplicate has already been decided "

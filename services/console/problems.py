@@ -77,7 +77,9 @@ def _own_words(prefix: str, code: Any, params: Any, language: str) -> str | None
 def _describe(problem: Mapping[str, Any], t: Callable[..., str],
               tx: Callable[[str, str], str], language: str) -> str:
     loc = problem.get("loc")
-    name = str(loc[-1]) if isinstance(loc, list | tuple) and loc else ""
+    names = [str(part) for part in loc if not isinstance(part, int)] \
+        if isinstance(loc, list | tuple) else []  # ("body", "files", 0): the files
+    name = names[-1] if names else ""
     label = tx(f"field.{name}", name) if name else ""
     key = _KINDS.get(str(problem.get("type")))
     found = problem.get("ctx")

@@ -437,9 +437,11 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *, files: Departme
             if refused.status == 422:
                 raise RequestValidationError([
                     {"type": r.reason, "loc": ("body", "files", r.index),
-                     "msg": f"{r.filename}: {r.message}",
-                     "input": r.filename} for r in refused.refused]) from None
-            raise HTTPException(refused.status, str(refused)) from None
+                     "msg": f"{r.filename}: {r.message}", "input": r.filename,
+                     "ctx": {"code": r.reason, **r.params}} for r in refused.refused]
+                ) from None
+            first = refused.refused[0]
+            raise Refused(refused.status, str(refused), first.reason, first.params) from None
         log.info("case %s: %d department file(s) stored by %s", case.reference, len(refs),
                  user.id)
         return refs

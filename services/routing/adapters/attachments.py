@@ -8,7 +8,7 @@ upload, with the reason of each refused file."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,11 @@ class FileRefused:
     filename: str
     reason: str
     message: str
+    #: the refusal's values (``filename`` always), for a client's own words
+    params: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.params.setdefault("filename", self.filename)
 
 
 class UploadRefused(Exception):
@@ -56,9 +61,10 @@ class DepartmentFiles:
             raise UploadRefused(413, [FileRefused(
                 limits.max_attachments, uploads[limits.max_attachments].filename,
                 "too_many_files", f"{len(uploads)} files; at most {limits.max_attachments} "
-                                  "at a time")])
+                                  "at a time", {"max_files": str(limits.max_attachments)})])
         too_large = [FileRefused(i, u.filename, "file_too_large",
-                                 f"larger than {limits.max_attachment_bytes // MIB} MB")
+                                 f"larger than {limits.max_attachment_bytes // MIB} MB",
+                                 {"max_mb": str(limits.max_attachment_bytes // MIB)})
                      for i, u in enumerate(uploads) if u.too_large]
         if too_large:
             raise UploadRefused(413, too_large)
@@ -66,14 +72,17 @@ class DepartmentFiles:
             raise UploadRefused(413, [FileRefused(
                 len(uploads) - 1, uploads[-1].filename, "total_too_large",
                 f"the files together are larger than "
-                f"{limits.max_total_attachment_bytes // MIB} MB")])
+                f"{limits.max_total_attachment_bytes // MIB} MB",
+                {"max_mb": str(limits.max_total_attachment_bytes // MIB)})])
         accepted: list[tuple[Upload, str]] = []
         refused: list[FileRefused] = []
         for i, upload in enumerate(uploads):
             verdict = judge(upload.filename, upload.content_type, upload.data, limits)
             if verdict.store_as is None:
                 refused.append(FileRefused(i, upload.filename, verdict.reason or "refused",
-                                           verdict.reason_text))
+                                           verdict.reason_text,
+                                           {"declared": verdict.declared,
+                                            "detected": verdict.detected or ""}))
             else:
                 accepted.append((upload, verdict.store_as))
         if refused:

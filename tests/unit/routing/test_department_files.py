@@ -19,6 +19,7 @@ from hotro.services.routing.settings import CONFIG_DIR
 from hotro.services.routing.views import CaseQueues
 from hotro.shared.attachments import MIB, UploadLimits
 from hotro.shared.privacy.erasure import delete_attachments
+from hotro.shared.runtime.openapi import Refused, refused_response
 from hotro.shared.staff.http import Authenticator, install_authenticator
 from hotro.shared.staff.users import Directory
 from tests.unit.routing.app_builders import routing_app, stored_event_names
@@ -39,6 +40,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     files = DepartmentFiles(tmp_path / "department-files", LIMITS)
     http.include_router(build_router(app, CaseQueues(app), files=files))
     install_authenticator(http, Authenticator(Directory(USERS.values())))
+    http.add_exception_handler(Refused, refused_response)  # as the service's host does
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=http),
                                  base_url="http://routing") as client:
         yield Api(app, client)
@@ -124,12 +126,17 @@ async def test_refused_files_get_their_reason_and_nothing_is_stored(api: Api,
     assert refused.status_code == 422, refused.text
     reasons = {(e["loc"][-1], e["type"]) for e in refused.json()["detail"]}
     assert reasons == {(1, "content_not_accepted"), (2, "extension_refused")}
+    content = refused.json()["detail"][0]["ctx"]
+    assert content["code"] == "content_not_accepted" and content["filename"] == "hoa-don.pdf"
+    assert content["declared"] == "application/pdf" and content["detected"]
     assert not root.exists() or not any(root.rglob("*"))
 
     too_big = await upload(api, "kythuat", cid,
                            ("video.mp4", b"\x00" * (MIB + 1), "video/mp4"))
     assert too_big.status_code == 413
     assert "video.mp4: larger than 1 MB" in too_big.json()["detail"]
+    assert too_big.json()["code"] == "file_too_large"
+    assert too_big.json()["params"] == {"filename": "video.mp4", "max_mb": "1"}
     too_many = await upload(api, "kythuat", cid,
                             *[(f"{i}.pdf", PDF, "application/pdf") for i in range(4)])
     assert too_many.status_code == 413
