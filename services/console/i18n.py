@@ -456,6 +456,19 @@ VI: dict[str, str] = {
     "customer.waiting.referred": "kết quả xử lý của bộ phận chuyên môn",
     "customer.waiting.reopened": "nhân viên hỗ trợ xem xét lại yêu cầu",
     "customer.already_sent": "Thông tin quý khách đã gửi",
+    "customer.withdraw": "Rút yêu cầu",
+    "customer.withdraw_intro": "Nếu quý khách không còn cần chúng tôi giải quyết yêu cầu "
+                               "này, quý khách có thể rút yêu cầu. Hồ sơ sẽ kết thúc và "
+                               "chúng tôi không gửi câu trả lời nữa.",
+    "customer.withdraw_reason": "Lý do (không bắt buộc)",
+    "customer.withdraw_confirm": "Tôi muốn rút yêu cầu này",
+    "customer.withdraw_button": "Rút yêu cầu",
+    "customer.withdraw_unconfirmed": "Vui lòng đánh dấu xác nhận để rút yêu cầu.",
+    "customer.withdraw_asked": "Chúng tôi đã ghi nhận yêu cầu rút của quý khách; hồ sơ sẽ "
+                               "kết thúc trong giây lát.",
+    "customer.withdrawn": "Quý khách đã rút yêu cầu này. Nếu cần, quý khách vẫn có thể "
+                          "gửi thêm thông tin bên dưới hoặc liên hệ hotline 0422111997.",
+    "refusal.case_ended": "Hồ sơ đã kết thúc nên không thể rút yêu cầu nữa.",
     "customer.covers": "Giấy tờ gửi kèm lần này",
     # docs
     "docs.title": "Tài liệu API",
@@ -891,6 +904,19 @@ EN: dict[str, str] = {
     "customer.waiting.awaiting_information": "the information and documents from you",
     "customer.waiting.referred": "the result from the department in charge",
     "customer.waiting.reopened": "our support staff to review your request again",
+    "customer.withdraw": "Withdraw your request",
+    "customer.withdraw_intro": "If you no longer need us to handle this request, you can "
+                               "withdraw it. The case will end and we will not send you "
+                               "an answer.",
+    "customer.withdraw_reason": "Reason (optional)",
+    "customer.withdraw_confirm": "I want to withdraw this request",
+    "customer.withdraw_button": "Withdraw",
+    "customer.withdraw_unconfirmed": "Please tick the box to confirm the withdrawal.",
+    "customer.withdraw_asked": "We have recorded that you withdraw your request; the case "
+                               "will end in a moment.",
+    "customer.withdrawn": "You withdrew this request. You can still send us more "
+                          "information below, or call the hotline 0422111997.",
+    "refusal.case_ended": "The case has already ended: it can no longer be withdrawn.",
     "customer.already_sent": "What you already sent",
     "customer.covers": "Documents sent this time",
     "docs.title": "API documentation",

@@ -145,8 +145,32 @@ def build_public_router() -> APIRouter:
 
     @router.get("/c/{token}")
     async def customer_case(request: Request, token: str, viewer: Customer,
-                            sent: int = 0) -> Response:
-        return await render_customer(request, viewer, token, sent=bool(sent))
+                            sent: int = 0, withdrawn: int = 0) -> Response:
+        return await render_customer(request, viewer, token, sent=bool(sent),
+                                     withdraw_asked=bool(withdrawn))
+
+    @router.post("/c/{token}/withdraw")
+    async def customer_withdraw(request: Request, token: str, viewer: Customer) -> Response:
+        """The customer withdraws their request (they ticked the confirmation)."""
+        if not is_capability(token):
+            return await render_customer(request, viewer, token)
+        form = await request.form()
+        if form.get("confirm") != "1":
+            return await render_customer(request, viewer, token, status=400, errors={
+                "withdraw": viewer.t("customer.withdraw_unconfirmed")})
+        try:
+            await state_of(request).upstreams.post_json(
+                "intake", "/api/customer/case/withdraw", Caller(capability=token),
+                {"reason": str(form.get("reason") or "").strip()[:2000]})
+        except UpstreamError as exc:
+            if exc.status in (401, 403):
+                return await render_customer(request, viewer, token)
+            if exc.status in (409, 422):
+                return await render_customer(request, viewer, token, status=exc.status,
+                                             errors={"withdraw": refusal_text(
+                                                 exc, viewer.language)})
+            raise
+        return RedirectResponse(f"/c/{token}?withdrawn=1", 303)
 
     @router.post("/c/{token}")
     async def customer_send(request: Request, token: str, viewer: Customer) -> Response:
@@ -207,7 +231,8 @@ def build_public_router() -> APIRouter:
 
 
 async def render_customer(request: Request, viewer: Viewer, token: str, *,
-                          sent: bool = False, errors: dict[str, str] | None = None,
+                          sent: bool = False, withdraw_asked: bool = False,
+                          errors: dict[str, str] | None = None,
                           status: int = 200) -> Response:
     state = state_of(request)
     case: dict[str, Any] | None = None
@@ -219,7 +244,8 @@ async def render_customer(request: Request, viewer: Viewer, token: str, *,
             if exc.status not in (401, 403, 404):
                 raise
     response = render(request, viewer, "customer.html", status=status if case else 404,
-                      case=case, token=token, sent=sent, errors=errors or {})
+                      case=case, token=token, sent=sent, withdraw_asked=withdraw_asked,
+                      errors=errors or {})
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 

@@ -88,6 +88,7 @@ from hotro.services.intake.views import CallRow, CustomerCase, CustomerCases, Ho
 from hotro.shared.attachment_types import judge
 from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.eventstore.trace import Trace
+from hotro.shared.runtime.openapi import Refused, error_responses
 from hotro.shared.staff import capabilities
 from hotro.shared.staff.capabilities import CapabilityClaims
 from hotro.shared.staff.http import (
@@ -264,6 +265,7 @@ _STATE_WORDS: dict[str, tuple[str, str]] = {
                  "Referred to the department in charge"),
     "answered": ("Đã trả lời quý khách", "We have answered you"),
     "closed": ("Đã kết thúc xử lý", "Closed"),
+    "withdrawn": ("Quý khách đã rút yêu cầu", "You withdrew your request"),
     "reopened": ("Đã mở lại để xem xét tiếp", "Reopened"),
 }
 
@@ -292,7 +294,7 @@ class CustomerCaseOut(BaseModel):
     kind: Literal["complaint", "advice"]
     received_on: date
     state: Literal["received", "being_analysed", "awaiting_information", "referred",
-                   "answered", "closed", "reopened"]
+                   "answered", "closed", "withdrawn", "reopened"]
     state_vi: str
     state_en: str
     waiting_for: WaitingFor | None = Field(
@@ -615,6 +617,18 @@ def _trace(body: ComplaintIn, member: Principal | None, correlation: str | None
                  correlation_id=correlation_id).as_dict()
 
 
+class WithdrawalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("", max_length=2000, description="in the customer's words; optional")
+
+
+class WithdrawalOut(BaseModel):
+    reference: str
+    #: asked: recorded now; already_asked: recorded before, nothing new
+    withdrawal: Literal["asked", "already_asked"]
+
+
 # ---- /api/customer: the customer's own page ----------------------------------------------------
 
 def build_customer_router(app: IntakeApplication, customers: CustomerCases, *,
@@ -664,6 +678,29 @@ def build_customer_router(app: IntakeApplication, customers: CustomerCases, *,
                 "received_as": "follow_up" if request.closed else "information",
                 "attachments": [{k: a[k] for k in ("filename", "content_type", "size")}
                                 for a in stored]}
+
+    @router.post("/case/withdraw", status_code=202, response_model=WithdrawalOut,
+                 responses=error_responses(409, _409="the case has already ended"))
+    async def withdraw(claims: Customer, body: WithdrawalIn) -> WithdrawalOut:
+        """The customer no longer wants an answer: recorded and handed to routing, which
+        withdraws the case if it is still open (the page then says so). Asking again
+        records nothing; a case that has ended is 409."""
+        try:
+            reason = clean_multi_line(body.reason, required=False) or ""
+        except ValueError as exc:
+            vi, en = str(exc).split(" / ", 1)
+            raise FieldErrors([("reason", "value_error", vi, en)]) from None
+        seen = await asyncio.to_thread(customers.case, claims.cid)
+        if seen is None:
+            raise HTTPException(404, "no such case")
+        try:
+            _request, new = await asyncio.to_thread(
+                app.ask_withdrawal, seen.request_id, reason=reason,
+                trace=Caller(customer=claims).trace())
+        except RequestClosed as exc:
+            raise Refused(409, str(exc), "case_ended") from None
+        return WithdrawalOut(reference=seen.reference,
+                             withdrawal="asked" if new else "already_asked")
 
     return router
 

@@ -165,7 +165,7 @@ class MailLog:
 # ---- the customer's view of a case ------------------------------------------------------
 
 CustomerState = Literal["received", "being_analysed", "awaiting_information", "referred",
-                        "answered", "closed", "reopened"]
+                        "answered", "closed", "withdrawn", "reopened"]
 
 
 @dataclass
@@ -293,11 +293,13 @@ def _change(case: CustomerCase, event: Any) -> None:
     if isinstance(event, Request.CapabilityRevoked):
         case.generation = event.generation
     elif isinstance(event, Request.Closed):
-        case.state = "closed"
+        # routing's ComplaintClosed says "withdrawn: <why>" for a withdrawn case
+        case.state = "withdrawn" if event.reason.split(":", 1)[0] == "withdrawn" \
+            else "closed"
     elif isinstance(event, Request.Reopened):
         case.state = "reopened"
-    elif case.state == "closed":
-        return  # only a reopening changes a closed case's state
+    elif case.state in ("closed", "withdrawn"):
+        return  # only a reopening changes an ended case's state
     elif isinstance(event, Request.InfoProvided):
         if case.state == "awaiting_information":
             case.state = "being_analysed"

@@ -274,6 +274,16 @@ class FollowUpReceived(Payload):
     case_state: Literal["closed", "refused", "withdrawn"]
 
 
+class WithdrawalRequested(Payload):
+    """The customer asked, on their case's page, that the request be withdrawn (they no
+    longer want an answer): routing withdraws the case if it is still open."""
+
+    EVENT_TYPE: ClassVar[str] = "WithdrawalRequested"
+
+    reference: str
+    reason: str = Field(default="", max_length=2000)
+
+
 class _Deadline(Payload):
     reference: str
     clock: ClockKind
@@ -334,6 +344,7 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     IncidentDateGiven,
     LateFilingFound,
     FollowUpReceived,
+    WithdrawalRequested,
     DeadlineSet,
     DeadlineApproaching,
     DeadlineBreached,

@@ -12,7 +12,7 @@ from types import MappingProxyType
 #: What each service publishes (its outbox mapping must not emit anything else).
 PRODUCES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
     "intake": ("ComplaintReceived", "InfoProvided", "DeliveryBounced", "CustomerLinkReissued",
-               "IncidentDateGiven"),
+               "IncidentDateGiven", "WithdrawalRequested"),
     "routing": ("InfoRequested", "InfoProvided", "ReferredToDepartment", "DepartmentResponded",
                 "ReplyRequested", "ReplySent", "ComplaintRefused", "ComplaintClosed",
                 "ComplaintReopened", "LateFilingAccepted", "FollowUpReceived",

@@ -30,6 +30,7 @@ from hotro.services.intake.application.receiving import (
     Receiving,
     UnknownCall,
 )
+from hotro.services.intake.application.withdrawal import Withdrawals
 from hotro.services.intake.domain import FilingCheck, ReferenceCounter
 from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.eventstore.application import WireEvent, handles
@@ -41,7 +42,7 @@ __all__ = ["Accepted", "CallNotDraft", "Delivery", "DuplicateAlreadyDecided",
 
 
 class IntakeApplication(Receiving, Hotline, MailThreading, ProvidingInfo, Erasure, Closing,
-                        CustomerStatus):
+                        CustomerStatus, Withdrawals):
     name = "intake"
     #: The yearly reference counter gains an event per request: without snapshots every
     #: allocation would replay the whole year (quadratic). Snapshots live beside the

@@ -51,6 +51,9 @@ def to_wire(domain_event: Any) -> WireEvent | None:
             items=tuple(domain_event.items), attachments=tuple(domain_event.attachments),
             inbound_message_id=domain_event.inbound_message_id,
         ))
+    if isinstance(domain_event, Request.WithdrawalAsked):
+        return WireEvent(domain_event.originator_id, wire.WithdrawalRequested(
+            reference=domain_event.reference, reason=domain_event.reason))
     if isinstance(domain_event, Request.IncidentDateGiven):
         reference = getattr(domain_event, "reference", None)
         if reference is None:

@@ -80,6 +80,10 @@ class Request(Aggregate):
         class Reopened(Aggregate.Event):
             reason: str
 
+        class WithdrawalAsked(Aggregate.Event):
+            reference: str
+            reason: str
+
         class Erased(Aggregate.Event):
             reason: str
             requested_by: str
@@ -189,6 +193,24 @@ class Request(Aggregate):
     @event("Reopened", topic="hotro.intake:Request.Reopened")
     def mark_reopened(self, *, reason: str, trace: dict[str, str | None]) -> None:
         self.closed = False
+        self.withdrawal_asked = False  # a reopened case may be withdrawn again
+
+    #: the customer asked on their page to withdraw the request (since it was last opened;
+    #: a class default: requests stored before it was kept have not)
+    withdrawal_asked = False
+
+    def ask_withdrawal(self, *, reason: str, trace: dict[str, str | None]) -> bool:
+        """The customer no longer wants an answer (routing withdraws the case). False if
+        they already asked since the case was last opened: nothing is recorded again."""
+        if self.withdrawal_asked:
+            return False
+        self._withdrawal_asked(reference=self.reference, reason=reason, trace=trace)
+        return True
+
+    @event("WithdrawalAsked", topic="hotro.intake:Request.WithdrawalAsked")
+    def _withdrawal_asked(self, *, reference: str, reason: str,
+                          trace: dict[str, str | None]) -> None:
+        self.withdrawal_asked = True
 
     def revoke_capabilities(self, *, reason: str, trace: dict[str, str | None]) -> int:
         """Every customer link issued so far stops working; returns the new generation

@@ -7,6 +7,7 @@ the events."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -31,13 +32,16 @@ from hotro.services.routing.application.staff import perform
 from hotro.services.routing.domain.case import Case
 from hotro.services.routing.domain.catalogue import Catalogue
 from hotro.services.routing.domain.triage import TriageRules
-from hotro.services.routing.domain.workflow import Action, CaseError
+from hotro.services.routing.domain.workflow import Action, CaseError, IllegalTransition
 from hotro.shared.calendar import DeadlinePolicy
 from hotro.shared.calendar.rules import default_policy
 from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.eventstore.application import ServiceApplication, WireEvent, handles
+from hotro.shared.eventstore.trace import Trace
 
 __all__ = ["CaseNotFound", "ConcurrentChange", "InfoTimeoutOutcome", "RoutingApplication"]
+
+log = logging.getLogger(__name__)
 
 
 class CaseNotFound(LookupError):
@@ -89,6 +93,25 @@ class RoutingApplication(ServiceApplication):
         case = self._require(env.complaint_id)
         record_information(case, env, p, trace=self.reaction_trace(env, "routing"),
                            now=self.clock())
+        pe.collect_events(case)
+
+    @handles("intake.WithdrawalRequested")
+    def _on_withdrawal_requested(self, env: Envelope, p: Any,
+                                 pe: ProcessingEvent[uuid.UUID]) -> None:
+        """The customer withdrew on their page: the case is withdrawn if still open (the
+        customer is its actor); one that has ended meanwhile stays as it is."""
+        case = self._find(env.complaint_id)
+        if case is None:
+            return
+        trace = Trace(actor_kind="customer", actor_id=env.actor.id,
+                      correlation_id=str(env.correlation_id),
+                      causation_id=str(env.event_id)).as_dict()
+        try:
+            case.withdraw(reason=p.reason, trace=trace, now=self.clock())
+        except IllegalTransition:
+            log.info("case %s: the customer's withdrawal came after it ended (%s): nothing "
+                     "to do", case.reference, case.state.value)
+            return
         pe.collect_events(case)
 
     @handles("intake.IncidentDateGiven")
