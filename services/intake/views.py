@@ -31,6 +31,7 @@ from typing import Any, Literal
 from hotro.services.intake.application import IntakeApplication
 from hotro.services.intake.domain import HotlineCall, MailRecord, Request
 from hotro.shared.clock import VIETNAM_TZ
+from hotro.shared.contracts.events import withdrawal_reason
 from hotro.shared.eventstore.follower import LogFollower
 from hotro.shared.eventstore.read_model_db import ReadModelDb
 
@@ -293,9 +294,7 @@ def _change(case: CustomerCase, event: Any) -> None:
     if isinstance(event, Request.CapabilityRevoked):
         case.generation = event.generation
     elif isinstance(event, Request.Closed):
-        # routing's ComplaintClosed says "withdrawn: <why>" for a withdrawn case
-        case.state = "withdrawn" if event.reason.split(":", 1)[0] == "withdrawn" \
-            else "closed"
+        case.state = "withdrawn" if withdrawal_reason(event.reason) is not None else "closed"
     elif isinstance(event, Request.Reopened):
         case.state = "reopened"
     elif case.state in ("closed", "withdrawn"):

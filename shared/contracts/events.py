@@ -210,11 +210,21 @@ class ComplaintRefused(Payload):
     filing_deadline: date | None = None
 
 
+# Closed, forced closed, or withdrawn: then ``reason`` is ``withdrawn: <why>`` (the
+# customer's words, perhaps none: ``withdrawn``). A comment, not the docstring: the
+# docstring is the published schema's description.
 class ComplaintClosed(Payload):
     EVENT_TYPE: ClassVar[str] = "ComplaintClosed"
 
     reference: str
     reason: str
+
+
+def withdrawal_reason(close_reason: str) -> str | None:
+    """The customer's reason if ``ComplaintClosed.reason`` says the case was withdrawn
+    ("" when they gave none), else None."""
+    head, _, why = close_reason.partition(":")
+    return why.strip() if head == "withdrawn" else None
 
 
 class ComplaintReopened(Payload):

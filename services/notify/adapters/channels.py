@@ -24,7 +24,8 @@ from hotro.shared.reference import CATALOGUE_FILE
 _DATE_KEYS = {"reply_deadline", "new_reply_deadline", "previous_reply_deadline", "due_date",
               "deadline", "previous_deadline", "incident_date", "filing_deadline"}
 _DATETIME_KEYS = {"received_at", "due_at"}
-_AUTOMATIC = {"acknowledgement", "reminder", "customer_link", "reopened", "filing_review",
+_AUTOMATIC = {"acknowledgement", "reminder", "customer_link", "reopened", "withdrawn",
+              "filing_review",
               "reply_date_moved", "follow_up_received", "alert_deadline_approaching",
               "alert_deadline_breached", "alert_deadline_moved",
               "alert_new_referral", "alert_referral_ended", "alert_delivery_failed",
@@ -51,6 +52,8 @@ _SMS_TEXT = {
                               "nhan vien se xem xet. Hotline {hotline}.",
         "customer_link": "{company}: duong dan moi theo doi {noun} {reference} (link cu het "
                          "hieu luc). Hotline {hotline}.",
+        "withdrawn": "{company}: da ghi nhan quy khach rut {noun} {reference}, ho so da ket "
+                     "thuc. Hotline {hotline}.",
     },
     "en": {
         "acknowledgement": "{company}: we received your {noun} {reference}. Hotline {hotline}.",
@@ -72,6 +75,8 @@ _SMS_TEXT = {
                               "{reference}; our staff will review it. Hotline {hotline}.",
         "customer_link": "{company}: a new link to follow your {noun} {reference} (old links "
                          "no longer work). Hotline {hotline}.",
+        "withdrawn": "{company}: your {noun} {reference} is withdrawn; the case has ended. "
+                     "Hotline {hotline}.",
     },
 }
 _SMS_NOUN = {"vi": {"complaint": "khieu nai", "advice": "yeu cau tu van"},

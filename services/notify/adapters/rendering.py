@@ -36,6 +36,7 @@ Purpose = Literal[
     "alert_referral_ended",
     "alert_delivery_failed",
     "reopened",
+    "withdrawn",
     "filing_accepted",
     "filing_review",
     "follow_up_received",

@@ -63,6 +63,8 @@ def sample_context(purpose: str, kind: str, lang: str) -> dict[str, Any]:
                                 "within 7 working days of the day of the incident.")}
                     if kind == "complaint" else {"reason": "not_eligible"}),
         "reopened": {**link, "new_reply_deadline": date(2026, 4, 2)},
+        "withdrawn": {"reason": "Đã tự sửa được máy." if lang == "vi" else
+                      "I fixed it myself."},
         "reply_date_moved": {**link, "new_reply_deadline": date(2026, 3, 20),
                              "previous_reply_deadline": date(2026, 3, 16)},
         "filing_accepted": {**link, "reply_deadline": date(2026, 3, 23)},

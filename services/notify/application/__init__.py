@@ -27,6 +27,7 @@ from hotro.services.notify.application.publishing import wire_event
 from hotro.services.notify.application.replies import Replies
 from hotro.services.notify.domain import Dispatch, DispatchError
 from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.contracts.events import withdrawal_reason
 from hotro.shared.eventstore.application import WireEvent, handles
 from hotro.shared.privacy.sealing import KeyRing, process_keyring
 
@@ -102,7 +103,10 @@ class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationReque
 
     @handles("routing.ComplaintClosed")
     def _on_closed(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
-        self.release_department(env, p, pe)
+        withdrawn = withdrawal_reason(p.reason)
+        self.release_department(env, p, withdrawn, pe)
+        if withdrawn is not None:
+            self.tell_withdrawn(env, p.reference, withdrawn, pe)
 
     @handles("sla.DeadlineApproaching", "sla.DeadlineBreached")
     def _on_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:

@@ -153,6 +153,20 @@ class Acknowledgements(Intents):
                                          context, contact, trace,
                                          cause=f"reopen/{round_}"))
 
+    def tell_withdrawn(self, env: Envelope, reference: str, reason: str,
+                       pe: ProcessingEvent[uuid.UUID]) -> None:
+        """The case was withdrawn (on the customer's page, or recorded by staff): the
+        customer has it confirmed in writing, by their way (email, else SMS, else a letter),
+        and is told whom to contact if it was not them. One message per withdrawal."""
+        contact = self._require_contact(env)
+        trace = self.reaction_trace(env, "notify")
+        person = self.open_customer(contact)
+        method, recipient = customer_route(person)
+        context = {"reference": reference, "customer_name": (person or {}).get("name"),
+                   "reason": reason}
+        pe.collect_events(self._dispatch(env, "withdrawn", method, recipient,
+                                         contact.language, context, contact, trace))
+
     def tell_filing_accepted(self, env: Envelope, p: Any,
                              pe: ProcessingEvent[uuid.UUID]) -> None:
         """The late filing was accepted: the customer hears it and the reply date."""

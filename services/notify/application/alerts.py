@@ -82,21 +82,20 @@ class InternalAlerts(Intents):
                                                                   trace=trace):
             pe.collect_events(contact)
 
-    def release_department(self, env: Envelope, p: Any,
+    def release_department(self, env: Envelope, p: Any, withdrawn: str | None,
                            pe: ProcessingEvent[uuid.UUID]) -> None:
-        """routing's ComplaintClosed (closed, forced closed or withdrawn) while a department
-        still owed its result: the department is told it need not answer any more."""
+        """routing's ComplaintClosed (closed, forced closed or withdrawn: ``withdrawn`` is
+        then the customer's reason) while a department still owed its result: the
+        department is told it need not answer any more."""
         contact = self._contact(env.complaint_id)
         trace = self.reaction_trace(env, "notify")
         department = (contact.release_department(trace=trace) if contact is not None
                       else None)
         if contact is None or department is None:
             return
-        withdrawn = p.reason == "withdrawn" or p.reason.startswith("withdrawn: ")
-        reason = p.reason.removeprefix("withdrawn").removeprefix(": ") if withdrawn \
-            else p.reason
         context = {"reference": p.reference, "department": department,
-                   "withdrawn": withdrawn, "reason": reason,
+                   "withdrawn": withdrawn is not None,
+                   "reason": p.reason if withdrawn is None else withdrawn,
                    "ended_by": env.actor.id or SUPPORT_TEAM_LABEL["vi"]}
         alert = self._dispatch(env, "alert_referral_ended", "email",
                                self.recipients.department(department), "vi", context, None,

@@ -41,8 +41,8 @@ async def test_a_withdrawal_tells_the_department_that_owed_its_result(
 async def test_the_customer_withdraws_on_their_page_over_the_bus(
         console_system: ConsoleSystem) -> None:
     """The customer's page → intake (WithdrawalRequested) → routing withdraws the case →
-    notify tells the department that owed its result; intake's page says it was
-    withdrawn; staff see the customer withdrew it."""
+    notify tells the department that owed its result and confirms it to the customer;
+    intake's page says it was withdrawn; staff see the customer withdrew it."""
     support = await signed_in(console_system.console, "support")
     reference = await counter_intake(support, email="binh@example.com")
     url = await _case_url(support, reference)
@@ -78,6 +78,7 @@ async def test_the_customer_withdraws_on_their_page_over_the_bus(
     case = await _wait_for(support, url, "Khách hàng đã rút yêu cầu")
     assert "Đã tự sửa được máy" in case
     await _wait_for(support, url, "Báo bộ phận hồ sơ đã kết thúc, không cần kết quả")
+    await _wait_for(support, url, "Xác nhận khách hàng rút yêu cầu")  # told in writing
     late = await customer.post(f"/c/{token}/withdraw", data={
         "form_token": form_token.group(1), "confirm": "1"})
     assert late.status_code == 409 and "không thể rút yêu cầu nữa" in late.text

@@ -62,6 +62,8 @@ CONTEXTS: Mapping[str, Mapping[str, Any]] = {
         "reference": REFERENCE,
         "new_reply_deadline": date(2026, 4, 2),
     },
+    "withdrawn": {"customer_name": CUSTOMER, "reference": REFERENCE,
+                  "reason": "Tôi đã tự sửa được máy."},
     "reply_date_moved": {
         "customer_name": CUSTOMER,
         "reference": REFERENCE,

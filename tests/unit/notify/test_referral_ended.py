@@ -89,3 +89,26 @@ def test_a_second_referral_is_awaited_again_after_a_reopen() -> None:
     app.handle(closed(cid, "withdrawn"))
     [alert] = ended(app, cid)
     assert alert.context["withdrawn"] is True and alert.context["reason"] == ""
+
+
+def confirmations(app: NotifyApplication, cid: uuid.UUID) -> list[Dispatch]:
+    return [d for d in dispatches(app) if d.complaint_id == cid and d.purpose == "withdrawn"]
+
+
+def test_the_customer_has_a_withdrawal_confirmed_once_and_a_close_confirms_nothing() -> None:
+    app, cid = _app_with_case()
+    app.handle(closed(cid, "Khách hàng đã được đổi máy"))  # a supervisor's close
+    assert confirmations(app, cid) == []
+    app.handle(envelope("routing", events.ComplaintReopened(reference=REFERENCE,
+                                                            reason="mở lại"), cid))
+    withdrawal = closed(cid, "withdrawn: Đã tự sửa được máy", actor="customer")
+    app.handle(withdrawal)
+    app.handle(withdrawal)  # delivered again
+    [told] = confirmations(app, cid)
+    assert not told.internal and told.method == "email"
+    assert told.context["reason"] == "Đã tự sửa được máy"
+    # the customer's name is kept sealed beside the context, not in it
+    text = render("withdrawn", "vi", template_context({**told.context, "customer_name": "An"}),
+                  CompanyInfo(), method="email")
+    assert "rút khiếu nại mã số " + REFERENCE in text.text
+    assert "Lý do Quý khách cho biết: Đã tự sửa được máy" in text.text
