@@ -34,22 +34,28 @@ async def _act(client: httpx.AsyncClient, url: str, action: str, **fields: str) 
     assert r.status_code == 303, r.text[:3000]
 
 
-async def test_branch_b_resolved_and_replied_by_phone(console_system: ConsoleSystem) -> None:
-    agent = await signed_in(console_system.console, "agent")
+async def phone_reply_awaiting_outcome(agent: httpx.AsyncClient) -> tuple[str, str, str]:
+    """A counter complaint resolved at once, a reply by phone asked for: (its reference,
+    the case's page, the address of the form that records the call's outcome)."""
     reference = await counter_intake(agent)
     url = await _case_url(agent, reference)
     await _wait_for(agent, url, "(b) Hỗ trợ giải quyết ngay")
-    assert "Nguyễn Văn Bình" in (await agent.get(url)).text  # the customer, for the agent
     await _act(agent, url, "resolve", resolution="Đổi tủ lạnh mới tại cửa hàng")
     await _act(agent, url, "request_reply", method="phone",
                content="Gọi khách hẹn đổi tủ lạnh")
     page = await _wait_for(agent, url, "Ghi nhận kết quả cuộc gọi")
     dispatch = re.search(r"/deliveries/([0-9a-f-]{36})/outcome", page)
     assert dispatch, page[-4000:]
+    return reference, url, f"{url}/deliveries/{dispatch.group(1)}/outcome"
+
+
+async def test_branch_b_resolved_and_replied_by_phone(console_system: ConsoleSystem) -> None:
+    agent = await signed_in(console_system.console, "agent")
+    _reference, url, outcome = await phone_reply_awaiting_outcome(agent)
+    assert "Nguyễn Văn Bình" in (await agent.get(url)).text  # the customer, for the agent
     token = await csrf_of(agent, url)
-    r = await agent.post(f"{url}/deliveries/{dispatch.group(1)}/outcome",
-                         data={"csrf_token": token, "summary": "Khách đồng ý đổi máy",
-                               "proof": "CALL-123"})
+    r = await agent.post(outcome, data={"csrf_token": token, "summary": "Khách đồng ý đổi máy",
+                                        "proof": "CALL-123"})
     assert r.status_code == 303, r.text[:2000]
     await _wait_for(agent, url, "Đã đóng")  # replied, then closed automatically
 

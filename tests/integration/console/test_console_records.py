@@ -12,7 +12,12 @@ from pathlib import Path
 
 from hotro.services.console.i18n import translator
 from tests.integration.console.conftest import ConsoleSystem
-from tests.integration.console.test_console_flow import _act, _case_url, _wait_for
+from tests.integration.console.test_console_flow import (
+    _act,
+    _case_url,
+    _wait_for,
+    phone_reply_awaiting_outcome,
+)
 from tests.support.console import counter_intake, csrf_of, signed_in
 from tests.support.staff import auth
 from tests.support.waiting import eventually
@@ -140,17 +145,10 @@ async def test_auditor_integrity_evidence_and_exports(console_system: ConsoleSys
 
 async def test_supervisor_compliance_charts(console_system: ConsoleSystem) -> None:
     agent = await signed_in(console_system.console, "agent")
-    reference = await counter_intake(agent)
-    url = await _case_url(agent, reference)
-    await _wait_for(agent, url, "(b) Hỗ trợ giải quyết ngay")
-    await _act(agent, url, "resolve", resolution="Đổi tủ lạnh mới tại cửa hàng")
-    await _act(agent, url, "request_reply", method="phone", content="Gọi khách")
-    page = await _wait_for(agent, url, "Ghi nhận kết quả cuộc gọi")
-    dispatch = re.search(r"/deliveries/([0-9a-f-]{36})/outcome", page)
-    assert dispatch
+    reference, url, outcome = await phone_reply_awaiting_outcome(agent)
     token = await csrf_of(agent, url)
-    await agent.post(f"{url}/deliveries/{dispatch.group(1)}/outcome",
-                     data={"csrf_token": token, "summary": "Khách đồng ý", "proof": "C-1"})
+    await agent.post(outcome, data={"csrf_token": token, "summary": "Khách đồng ý",
+                                    "proof": "C-1"})
     open_reference = await counter_intake(agent, phone="0912345679")
 
     sla = console_system.system.client("sla")

@@ -3,10 +3,13 @@ date already past), the person reads why in the language of their page."""
 
 from __future__ import annotations
 
-import re
-
 from tests.integration.console.conftest import ConsoleSystem
-from tests.integration.console.test_console_flow import _act, _case_url, _wait_for
+from tests.integration.console.test_console_flow import (
+    _act,
+    _case_url,
+    _wait_for,
+    phone_reply_awaiting_outcome,
+)
 from tests.support.console import counter_intake, csrf_of, signed_in
 
 
@@ -53,15 +56,7 @@ async def test_a_date_already_past_is_refused_with_the_forms_label(
 async def test_recording_a_delivery_twice_is_refused_in_the_viewers_words(
         console_system: ConsoleSystem) -> None:
     agent = await signed_in(console_system.console, "agent")
-    reference = await counter_intake(agent)
-    url = await _case_url(agent, reference)
-    await _wait_for(agent, url, "(b) Hỗ trợ giải quyết ngay")
-    await _act(agent, url, "resolve", resolution="Đổi tủ lạnh mới tại cửa hàng")
-    await _act(agent, url, "request_reply", method="phone", content="Gọi khách hẹn đổi")
-    page = await _wait_for(agent, url, "Ghi nhận kết quả cuộc gọi")
-    dispatch = re.search(r"/deliveries/([0-9a-f-]{36})/outcome", page)
-    assert dispatch, page[-4000:]
-    outcome = f"{url}/deliveries/{dispatch.group(1)}/outcome"
+    _reference, url, outcome = await phone_reply_awaiting_outcome(agent)
     stale_token = await csrf_of(agent, url)
     first = await agent.post(outcome, data={"csrf_token": stale_token,
                                             "summary": "Khách đồng ý", "proof": "CALL-1"})
