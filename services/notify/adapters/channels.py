@@ -28,7 +28,8 @@ _AUTOMATIC = {"acknowledgement", "reminder", "customer_link", "reopened", "withd
               "filing_review",
               "reply_date_moved", "follow_up_received", "alert_deadline_approaching",
               "alert_deadline_breached", "alert_deadline_moved",
-              "alert_new_referral", "alert_referral_ended", "alert_delivery_failed",
+              "alert_new_referral", "alert_referral_ended", "alert_customer_withdrew",
+              "alert_delivery_failed",
               "alert_follow_up"}
 #: SMS texts without diacritics (one GSM-7 segment, as Vietnamese SMS are usually written)
 _SMS_TEXT = {

@@ -34,6 +34,7 @@ Purpose = Literal[
     "alert_deadline_moved",
     "alert_new_referral",
     "alert_referral_ended",
+    "alert_customer_withdrew",
     "alert_delivery_failed",
     "reopened",
     "withdrawn",

@@ -90,6 +90,8 @@ def sample_context(purpose: str, kind: str, lang: str) -> dict[str, Any]:
         "alert_referral_ended": {"department": "Phòng Kỹ thuật / Bảo hành",
                                  "withdrawn": True, "ended_by": "khách hàng",
                                  "reason": "Đã tự sửa được máy."},
+        "alert_customer_withdrew": {"handler": "le.van.binh",
+                                    "reason": "Đã tự sửa được máy."},
         "alert_delivery_failed": {"purpose": "info_request", "method": "email",
                                   "reason": "SMTP 550: mailbox unavailable", "attempts": 1,
                                   "kind": "failed", "message_id": "<0f1e@vhv.vn>"},

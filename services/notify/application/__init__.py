@@ -107,6 +107,8 @@ class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationReque
         self.release_department(env, p, withdrawn, pe)
         if withdrawn is not None:
             self.tell_withdrawn(env, p.reference, withdrawn, pe)
+            if env.actor.kind == "customer":  # on their page: staff did not record it
+                self.alert_owner_of_withdrawal(env, p.reference, withdrawn, pe)
 
     @handles("sla.DeadlineApproaching", "sla.DeadlineBreached")
     def _on_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:

@@ -102,6 +102,20 @@ class InternalAlerts(Intents):
                                trace, internal=True, audience="department")
         pe.collect_events(contact, alert)
 
+    def alert_owner_of_withdrawal(self, env: Envelope, reference: str, reason: str,
+                                  pe: ProcessingEvent[uuid.UUID]) -> None:
+        """The customer withdrew on their page: the case's owner (else the support team)
+        learns it ended without them, and why."""
+        trace = self.reaction_trace(env, "notify")
+        contact = self._contact(env.complaint_id)
+        owner = contact.owner if contact is not None else None
+        context = {"reference": reference, "reason": reason,
+                   "handler": owner or SUPPORT_TEAM_LABEL["vi"]}
+        pe.collect_events(self._dispatch(
+            env, "alert_customer_withdrew", "email",
+            self.recipients.staff(owner) if owner else self.recipients.support, "vi",
+            context, None, trace, internal=True, audience="owner"))
+
     def alert_deadline(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         """A staff clock approaching or breached: the case's owner, the supervisor and, for
         a department's clock, that department."""

@@ -79,6 +79,7 @@ async def test_the_customer_withdraws_on_their_page_over_the_bus(
     assert "Đã tự sửa được máy" in case
     await _wait_for(support, url, "Báo bộ phận hồ sơ đã kết thúc, không cần kết quả")
     await _wait_for(support, url, "Xác nhận khách hàng rút yêu cầu")  # told in writing
+    await _wait_for(support, url, "Báo người phụ trách: khách tự rút yêu cầu")
     late = await customer.post(f"/c/{token}/withdraw", data={
         "form_token": form_token.group(1), "confirm": "1"})
     assert late.status_code == 409 and "không thể rút yêu cầu nữa" in late.text

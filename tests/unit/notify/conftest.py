@@ -108,6 +108,8 @@ CONTEXTS: Mapping[str, Mapping[str, Any]] = {
     "alert_referral_ended": {"reference": REFERENCE, "department": "ky-thuat-bao-hanh",
                              "withdrawn": False, "ended_by": "gs.ha",
                              "reason": "Khách hàng đã được đổi máy tại cửa hàng."},
+    "alert_customer_withdrew": {"reference": REFERENCE, "handler": "Lê Văn Bình",
+                                "reason": "Tôi đã tự sửa được máy."},
     "alert_delivery_failed": {
         "reference": REFERENCE,
         "purpose": "info_request",

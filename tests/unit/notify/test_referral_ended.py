@@ -11,7 +11,7 @@ from hotro.services.notify.adapters.rendering import CompanyInfo, render
 from hotro.services.notify.application import NotifyApplication
 from hotro.services.notify.domain import Dispatch
 from hotro.shared.contracts import events
-from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.contracts.envelope import Actor, Envelope
 from tests.unit.notify.test_referral_alert import DEPARTMENT, _app_with_case, referral
 from tests.unit.notify.wire import REFERENCE, dispatches, envelope
 
@@ -112,3 +112,19 @@ def test_the_customer_has_a_withdrawal_confirmed_once_and_a_close_confirms_nothi
                   CompanyInfo(), method="email")
     assert "rút khiếu nại mã số " + REFERENCE in text.text
     assert "Lý do Quý khách cho biết: Đã tự sửa được máy" in text.text
+
+
+def test_the_owner_hears_of_a_withdrawal_on_the_page_not_of_one_staff_recorded() -> None:
+    app, cid = _app_with_case()
+    by_staff = closed(cid, "withdrawn: khách gọi hotline", actor="nv.lan")
+    app.handle(by_staff)
+    owner_alerts = [d for d in dispatches(app) if d.purpose == "alert_customer_withdrew"]
+    assert owner_alerts == []
+    app.handle(envelope("routing", events.ComplaintReopened(reference=REFERENCE,
+                                                            reason="mở lại"), cid))
+    on_page = closed(cid, "withdrawn: Đã tự sửa được máy").model_copy(
+        update={"actor": Actor(kind="customer", id="customer-link")})
+    app.handle(on_page)
+    [alert] = [d for d in dispatches(app) if d.purpose == "alert_customer_withdrew"]
+    assert alert.internal and alert.recipient == app.recipients.support  # nobody owns it
+    assert alert.context["reason"] == "Đã tự sửa được máy"
