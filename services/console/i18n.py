@@ -98,6 +98,10 @@ VI: dict[str, str] = {
     "refusal.too_many_files": "Mỗi lần gửi được tối đa {max_files} tệp.",
     "refusal.delivery_not_open": "Lần gửi này đã ở tình trạng “{delivery_status}”: không "
                                  "ghi nhận thêm được. Trang dưới đây là tình trạng hiện tại.",
+    "refusal.letter_needs_tracking": "Thư được coi là đã gửi khi đã gửi bưu điện: vui lòng "
+                                     "ghi mã bưu gửi.",
+    "refusal.not_a_letter": "Lần gửi này không phải thư bưu điện nên không có mã bưu gửi.",
+    "refusal.tracking_number_blank": "Vui lòng nhập mã bưu gửi.",
     "refusal.duplicate_already_decided": "Khả năng trùng lặp này đã được quyết định (có "
                                          "thể bởi người khác cùng lúc).",
     "refusal.referred_elsewhere": "Hồ sơ này hiện không còn được chuyển cho bộ phận "
@@ -562,6 +566,11 @@ EN: dict[str, str] = {
     "refusal.too_many_files": "At most {max_files} files at a time.",
     "refusal.delivery_not_open": "This delivery is already “{delivery_status}”: nothing "
                                  "more can be recorded on it. The page below shows it now.",
+    "refusal.letter_needs_tracking": "A letter counts as sent once it is posted: record its "
+                                     "tracking number.",
+    "refusal.not_a_letter": "This delivery is not a posted letter: it has no tracking "
+                            "number.",
+    "refusal.tracking_number_blank": "Please enter the tracking number.",
     "refusal.duplicate_already_decided": "This possible duplicate has already been decided "
                                          "(perhaps by someone else at the same moment).",
     "refusal.referred_elsewhere": "This case is no longer referred to your department.",

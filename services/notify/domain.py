@@ -295,7 +295,8 @@ class Dispatch(Aggregate):
             raise DispatchError(f"dispatch is {self.status}", "delivery_not_open",
                                 delivery_status=self.status)
         if self.method in POSTED:
-            raise DispatchError("a letter is sent when it is posted: record the tracking number")
+            raise DispatchError("a letter is sent when it is posted: record the tracking number",
+                                "letter_needs_tracking")
         self._sent(proof=proof, sent_at=sent_at, recorded_by=None, summary=None, trace=trace,
                    **self._published())
 
@@ -314,13 +315,14 @@ class Dispatch(Aggregate):
                        at: str, trace: TraceDict) -> None:
         """Staff posted the printed letter: its tracking number is the proof of delivery."""
         if self.method not in POSTED:
-            raise DispatchError(f"a {self.method} dispatch has no postal tracking number")
+            raise DispatchError(f"a {self.method} dispatch has no postal tracking number",
+                                "not_a_letter")
         if self.status != "awaiting_post":
             raise DispatchError(f"letter is {self.status}, not awaiting post",
                                 "delivery_not_open", delivery_status=self.status)
         number = tracking_number.strip()
         if not number:
-            raise DispatchError("empty tracking number")
+            raise DispatchError("empty tracking number", "tracking_number_blank")
         proof = f"post:{carrier.strip()}:{number}" if carrier and carrier.strip() \
             else f"post:{number}"
         self._sent(proof=proof, sent_at=at, recorded_by=staff_id,

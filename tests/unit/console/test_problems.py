@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 from hotro.services.console.i18n import CATALOGUES
 from hotro.services.console.problems import describe, refusal_text
 from hotro.services.console.upstream import UpstreamError
@@ -79,3 +82,42 @@ def test_a_problem_with_a_code_is_said_with_its_label_and_values() -> None:
     text = describe(problems, "vi")
     assert text == (f"{vi['field.due_date']}: ngày 01/12/2026 đã qua (hôm nay là "
                     f"03/12/2026); {vi.get('field.resolution', 'resolution')}: cần điền")
+
+
+#: the calls that name a refusal's code, and the position of the code among their arguments
+_CODE_AT = {"InvalidCommand": 1, "Forbidden": 1, "DispatchError": 1, "Refused": 2,
+            "CaseError": 1, "ConcurrentChange": 1, "FileRefused": 2, "TypeVerdict": 3}
+#: the defaults, never sent alone to a page (the service's words are shown)
+_GENERIC = {"case_error", "invalid", "forbidden", "dispatch_error", "refused"}
+
+
+def _codes_raised(paths: list[Path]) -> set[str]:
+    """Every code the services name: ``code = "…"`` in a class, or the code argument of
+    one of ``_CODE_AT``'s calls."""
+    found: set[str] = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and getattr(node.targets[0], "id", "") == "code"
+                    and isinstance(node.value, ast.Constant)):
+                found.add(str(node.value.value))
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", "") in _CODE_AT:
+                at = _CODE_AT[str(getattr(node.func, "id"))]
+                if len(node.args) > at and isinstance(node.args[at], ast.Constant) \
+                        and isinstance(node.args[at].value, str):
+                    found.add(node.args[at].value)
+    return found - _GENERIC
+
+
+def test_every_refusal_code_the_services_name_has_words_in_both_languages() -> None:
+    tree = Path(__file__).parents[3]
+    codes = _codes_raised([*(tree / "services").rglob("*.py"),
+                           tree / "shared" / "attachment_types.py"])
+    assert {"illegal_transition", "reopen_period_expired", "concurrent_change",
+            "delivery_not_open", "tracking_number_blank", "case_ended", "before_today",
+            "content_not_accepted", "file_too_large"} <= codes  # the search finds them
+    for language in ("vi", "en"):
+        catalogue = CATALOGUES[language]
+        missing = sorted(c for c in codes if f"refusal.{c}" not in catalogue
+                         and f"problem.{c}" not in catalogue and c not in ("blank", "one_of"))
+        assert missing == [], (language, missing)
