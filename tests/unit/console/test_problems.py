@@ -101,11 +101,12 @@ def _codes_raised(paths: list[Path]) -> set[str]:
                     and getattr(node.targets[0], "id", "") == "code"
                     and isinstance(node.value, ast.Constant)):
                 found.add(str(node.value.value))
-            elif isinstance(node, ast.Call) and getattr(node.func, "id", "") in _CODE_AT:
-                at = _CODE_AT[str(getattr(node.func, "id"))]
-                if len(node.args) > at and isinstance(node.args[at], ast.Constant) \
-                        and isinstance(node.args[at].value, str):
-                    found.add(node.args[at].value)
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                  and node.func.id in _CODE_AT):
+                at = _CODE_AT[node.func.id]
+                argument = node.args[at] if len(node.args) > at else None
+                if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                    found.add(argument.value)
     return found - _GENERIC
 
 
