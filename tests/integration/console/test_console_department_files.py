@@ -11,8 +11,8 @@ import re
 from pypdf import PdfReader
 
 from tests.integration.console.conftest import ConsoleSystem
-from tests.integration.console.test_console_flow import _case_url, _wait_for
-from tests.support.console import counter_intake, csrf_of, signed_in
+from tests.integration.console.test_console_flow import _wait_for, act_retrying, case_to_refer
+from tests.support.console import csrf_of, signed_in
 from tests.support.waiting import eventually
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -21,20 +21,9 @@ ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 120
 
 async def test_department_answer_with_files_through_the_form(
         console_system: ConsoleSystem) -> None:
-    support = await signed_in(console_system.console, "support")
-    reference = await counter_intake(support)
-    url = await _case_url(support, reference)
-    await _wait_for(support, url, "(c) Chuyển bộ phận liên quan")
-
-    async def refer() -> bool | None:
-        # routing may be noting sla's deadline at the same instant: 409, tried again
-        r = await support.post(f"{url}/act/refer", data={
-            "csrf_token": await csrf_of(support, url), "department": "ky-thuat-bao-hanh",
-            "question": "Kiểm tra lỗi máy nén"})
-        assert r.status_code in (303, 409), r.text[:2000]
-        return True if r.status_code == 303 else None
-
-    await eventually(refer, timeout=30, message="referred")
+    support, reference, url = await case_to_refer(console_system.console)
+    await act_retrying(support, url, "refer", department="ky-thuat-bao-hanh",
+                       question="Kiểm tra lỗi máy nén")
 
     department = await signed_in(console_system.console, "department")
     page = await _wait_for(department, url, 'enctype="multipart/form-data"')

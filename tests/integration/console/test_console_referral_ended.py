@@ -9,31 +9,18 @@ import re
 import httpx
 
 from tests.integration.console.conftest import ConsoleSystem
-from tests.integration.console.test_console_flow import _case_url, _wait_for
-from tests.support.console import counter_intake, csrf_of, customer_link_token, signed_in
+from tests.integration.console.test_console_flow import _wait_for, act_retrying, case_to_refer
+from tests.support.console import customer_link_token
 from tests.support.waiting import eventually
 
 
 async def test_a_withdrawal_tells_the_department_that_owed_its_result(
         console_system: ConsoleSystem) -> None:
-    support = await signed_in(console_system.console, "support")
-    reference = await counter_intake(support)
-    url = await _case_url(support, reference)
-    await _wait_for(support, url, "(c) Chuyển bộ phận liên quan")
-
-    async def act(action: str, **fields: str) -> bool | None:
-        # routing may be noting sla's deadline at the same instant: 409, tried again
-        r = await support.post(f"{url}/act/{action}", data={
-            "csrf_token": await csrf_of(support, url), **fields})
-        assert r.status_code in (303, 409), r.text[:2000]
-        return True if r.status_code == 303 else None
-
-    await eventually(lambda: act("refer", department="ky-thuat-bao-hanh",
-                                 question="Kiểm tra lỗi máy nén"), timeout=30,
-                     message="referred")
+    support, _reference, url = await case_to_refer(console_system.console)
+    await act_retrying(support, url, "refer", department="ky-thuat-bao-hanh",
+                       question="Kiểm tra lỗi máy nén")
     await _wait_for(support, url, "Báo bộ phận có hồ sơ chuyển đến")
-    await eventually(lambda: act("withdraw", reason="Khách đã tự sửa được máy"),
-                     timeout=30, message="withdrawn")
+    await act_retrying(support, url, "withdraw", reason="Khách đã tự sửa được máy")
     page = await _wait_for(support, url, "Báo bộ phận hồ sơ đã kết thúc, không cần kết quả")
     assert page.count("Báo bộ phận hồ sơ đã kết thúc") == 1
 
@@ -43,14 +30,10 @@ async def test_the_customer_withdraws_on_their_page_over_the_bus(
     """The customer's page → intake (WithdrawalRequested) → routing withdraws the case →
     notify tells the department that owed its result and confirms it to the customer;
     intake's page says it was withdrawn; staff see the customer withdrew it."""
-    support = await signed_in(console_system.console, "support")
-    reference = await counter_intake(support, email="binh@example.com")
-    url = await _case_url(support, reference)
-    await _wait_for(support, url, "(c) Chuyển bộ phận liên quan")
-    r = await support.post(f"{url}/act/refer", data={
-        "csrf_token": await csrf_of(support, url), "department": "ky-thuat-bao-hanh",
-        "question": "Kiểm tra lỗi máy nén"})
-    assert r.status_code == 303, r.text[:2000]
+    support, reference, url = await case_to_refer(console_system.console,
+                                                  email="binh@example.com")
+    await act_retrying(support, url, "refer", department="ky-thuat-bao-hanh",
+                       question="Kiểm tra lỗi máy nén")
     complaint_id = url.rsplit("/", 1)[1]
     token = customer_link_token(console_system.capability_keys, complaint_id, reference)
     customer = httpx.AsyncClient(transport=httpx.ASGITransport(app=console_system.console),

@@ -8,6 +8,7 @@ from tests.integration.console.test_console_flow import (
     _act,
     _case_url,
     _wait_for,
+    case_to_refer,
     phone_reply_awaiting_outcome,
 )
 from tests.support.console import counter_intake, csrf_of, signed_in
@@ -41,10 +42,7 @@ async def test_an_action_on_a_case_someone_else_moved_is_refused_in_the_viewers_
 
 async def test_a_date_already_past_is_refused_with_the_forms_label(
         console_system: ConsoleSystem) -> None:
-    support = await signed_in(console_system.console, "support")
-    reference = await counter_intake(support)
-    url = await _case_url(support, reference)
-    await _wait_for(support, url, "(c) Chuyển bộ phận liên quan")
+    support, _reference, url = await case_to_refer(console_system.console)
     refused = await support.post(f"{url}/act/refer", data={
         "csrf_token": await csrf_of(support, url), "department": "ky-thuat-bao-hanh",
         "question": "Kiểm tra lỗi máy nén", "internal_due": "2020-01-06"})
