@@ -9,6 +9,7 @@ import pytest
 
 from hotro.cli import main as hotro
 from hotro.cli_progress import Progress
+from tests.support.monotonic import SettableMonotonic
 from tests.unit.cli.conftest import DataDir
 
 
@@ -22,16 +23,8 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_terminal_gets_one_line_redrawn_in_place_and_cleared() -> None:
-    stream, clock = FakeTerminal(), Clock()
+    stream, clock = FakeTerminal(), SettableMonotonic(0.0)
     with Progress(stream, clock=clock, interval_s=0.1, columns=60) as progress:
         progress("replay routing: rebuilding", 1000, 250_000)
         progress("replay routing: rebuilding", 2000, 250_000)  # within the interval: skipped

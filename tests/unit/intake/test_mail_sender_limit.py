@@ -11,18 +11,11 @@ from hotro.services.intake.adapters.inbound_mail import MailIntake
 from hotro.services.intake.application import IntakeApplication
 from hotro.services.intake.public_limits import SenderLimit
 from hotro.shared.contracts import events as wire
+from tests.support.monotonic import SettableMonotonic
 from tests.unit.intake.conftest import AppFactory
 from tests.unit.intake.test_mail_intake import CORPUS, FROM, mail, wire_events
 
 TO = ["contact@vhv.vn"]
-
-
-class Monotonic:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _received(app: IntakeApplication) -> list[str | None]:
@@ -36,7 +29,7 @@ def test_beyond_the_limit_a_senders_new_request_is_deferred_and_filed_later(
     intake: MailIntake = http.state.mail
     app: IntakeApplication = http.state.runtime.app
     assert intake.sender_limit is not None
-    clock = Monotonic()
+    clock = SettableMonotonic()
     intake.sender_limit.senders.monotonic = clock
 
     first = intake.handle(mail(message_id="<n1@example.vn>"), FROM, TO)

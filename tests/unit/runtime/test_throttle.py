@@ -13,18 +13,11 @@ from hotro.shared.runtime.throttle import (
     is_local_caller,
     trusted_networks,
 )
-
-
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.monotonic import SettableMonotonic
 
 
 def test_a_key_waits_until_its_oldest_event_leaves_the_window() -> None:
-    ticks = Ticks()
+    ticks = SettableMonotonic()
     window = SlidingWindow(2, 60.0, ticks)
     assert window.retry_after("a") is None  # asking counts nothing
     window.count("a")
@@ -43,7 +36,7 @@ def test_a_key_waits_until_its_oldest_event_leaves_the_window() -> None:
 def test_a_spray_of_keys_does_not_grow_without_bound(monkeypatch: pytest.MonkeyPatch
                                                      ) -> None:
     monkeypatch.setattr("hotro.shared.runtime.throttle.MAX_KEYS", 100)
-    ticks = Ticks()
+    ticks = SettableMonotonic()
     window = SlidingWindow(1, 1.0, ticks)
     for n in range(1000):
         window.count(f"k{n}")

@@ -33,21 +33,14 @@ from hotro.shared.staff.oidc_login import (
 )
 from hotro.shared.staff.roles import Role
 from hotro.shared.staff.users import Directory, StaffUser
+from tests.support.monotonic import SettableMonotonic
 from tests.support.oidc_provider import OidcProvider
 
 ISSUER = "http://127.0.0.1:9"
 NONCE = "the-nonce-of-this-sign-in"
 
 
-class Monotonic:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _client(provider: OidcProvider, clock: SettableClock, monotonic: Monotonic,
+def _client(provider: OidcProvider, clock: SettableClock, monotonic: SettableMonotonic,
             **config: Any) -> OidcClient:
     provider.issuer = ISSUER
     return OidcClient(OidcConfig(issuer=ISSUER, client_id=provider.client_id,
@@ -73,7 +66,7 @@ def clock() -> SettableClock:
 
 async def test_times_are_checked_against_the_consoles_clock(clock: SettableClock) -> None:
     provider = OidcProvider()
-    client = _client(provider, clock, Monotonic())
+    client = _client(provider, clock, SettableMonotonic())
     issued = clock()
     token = _token(provider, issued)
     clock.set(issued + timedelta(seconds=300 + 59))  # expired, within the 60 s skew
@@ -93,7 +86,7 @@ async def test_times_are_checked_against_the_consoles_clock(clock: SettableClock
 async def test_several_audiences_need_this_client_as_authorized_party(
         clock: SettableClock) -> None:
     provider = OidcProvider()
-    client = _client(provider, clock, Monotonic())
+    client = _client(provider, clock, SettableMonotonic())
     audiences = [provider.client_id, "another-client"]
     with pytest.raises(IdTokenInvalid, match="authorized party"):
         await client.verify_id_token(_token(provider, clock(), aud=audiences), NONCE)
@@ -107,7 +100,7 @@ async def test_several_audiences_need_this_client_as_authorized_party(
 async def test_unknown_keys_read_the_jwks_again_at_most_once_per_interval(
         clock: SettableClock) -> None:
     provider = OidcProvider()
-    monotonic = Monotonic()
+    monotonic = SettableMonotonic()
     client = _client(provider, clock, monotonic, jwks_min_refresh_s=10)
     await client.verify_id_token(_token(provider, clock()), NONCE)
     assert provider.jwks_reads == 1
@@ -124,7 +117,7 @@ async def test_unknown_keys_read_the_jwks_again_at_most_once_per_interval(
 
 async def test_discovery_must_name_the_configured_issuer(clock: SettableClock) -> None:
     provider = OidcProvider()
-    client = _client(provider, clock, Monotonic())
+    client = _client(provider, clock, SettableMonotonic())
     provider.issuer = "http://127.0.0.1:9/another-realm"
     with pytest.raises(ProviderUnavailable, match="issuer"):
         await client.metadata()
