@@ -19,6 +19,9 @@ A service's grants are exactly what its code calls (docs/security.md, "Bus permi
 * the data-key bucket by role (``KEY_ACCESS``): read and create, or nothing. The bucket is
   write-once per key (``shared/privacy/kv.py``), so a creator cannot overwrite, delete or
   purge a key; only the operator erases;
+* the public limits (``hotro_limits``, ``shared/runtime/shared_window.py``): for a
+  service that counts what strangers do (``COUNTS_STRANGERS``) and the console, its own
+  keys only (``<user>.>``): write, purge, direct get;
 * replies only below its own inbox prefix ``_INBOX_<user>`` (``credentials.py``).
 
 No service may create, update or delete a stream or a consumer, purge, or delete a
@@ -44,6 +47,7 @@ from hotro.shared.contracts.subjects import (
 from hotro.shared.messaging.credentials import inbox_prefix
 from hotro.shared.messaging.provision import PII_KEYS_BUCKET, SEALS_ROOT, SEALS_STREAM
 from hotro.shared.privacy.kv import STAGING_BUCKET
+from hotro.shared.runtime.shared_window import LIMITS_BUCKET
 from hotro.shared.staff.sessions import SESSIONS_BUCKET
 
 OPERATOR = "provision"
@@ -58,6 +62,9 @@ SHIPPED_FILE = Path(__file__).resolve().parent.parent / "deploy" / "nats" / "per
 #: routing and sla never touch personal data.
 KEY_ACCESS: MappingProxyType[str, str] = MappingProxyType({
     "intake": "create", "notify": "create", "routing": "none", "sla": "none"})
+
+#: Services whose public doors count what strangers do in ``hotro_limits``.
+COUNTS_STRANGERS = frozenset({"intake"})
 
 #: Denied to every service even if an allow rule were widened by mistake.
 SERVICE_DENY = (
@@ -87,6 +94,14 @@ def password_env(user: str) -> str:
 
 def _kv(bucket: str) -> str:
     return f"KV_{bucket}"
+
+
+def _limits(user: str) -> list[str]:
+    """Count, read and forget its own keys in the shared limits bucket."""
+    own = f"$KV.{LIMITS_BUCKET}.{user}"
+    return [f"$JS.API.STREAM.INFO.{_kv(LIMITS_BUCKET)}",
+            f"{own}.>",
+            f"$JS.API.DIRECT.GET.{_kv(LIMITS_BUCKET)}.{own}.>"]
 
 
 def service_permissions(service: str, partitions: int, consumes: bool) -> UserPermissions:
@@ -123,6 +138,8 @@ def service_permissions(service: str, partitions: int, consumes: bool) -> UserPe
                     f"$JS.API.STREAM.MSG.GET.{_kv(PII_KEYS_BUCKET)}"]
     if access == "create":
         publish.append(f"$KV.{PII_KEYS_BUCKET}.>")         # write-once: create only
+    if service in COUNTS_STRANGERS:
+        publish += _limits(service)
     consumers = f"consumes {partitions} partitions" if consumes else "consumes nothing"
     what = f"service {service}: {consumers}; data keys: {access}"
     return UserPermissions(service, what, tuple(publish), (f"{inbox_prefix(service)}.>",),
@@ -141,11 +158,13 @@ def operator_permissions() -> UserPermissions:
 def console_permissions() -> UserPermissions:
     bucket = _kv(SESSIONS_BUCKET)
     return UserPermissions(
-        CONSOLE, "web console: its sign-in sessions (KV hotro_sessions), nothing else",
+        CONSOLE, "web console: its sign-in sessions (KV hotro_sessions) and sign-in "
+                 "attempts (its keys in KV hotro_limits), nothing else",
         (f"$JS.API.STREAM.INFO.{bucket}",
          f"$KV.{SESSIONS_BUCKET}.>",                       # create, touch, revoke
          f"$JS.API.DIRECT.GET.{bucket}.$KV.{SESSIONS_BUCKET}.>",
-         f"$JS.API.STREAM.MSG.GET.{bucket}"),
+         f"$JS.API.STREAM.MSG.GET.{bucket}",
+         *_limits(CONSOLE)),
         (f"{inbox_prefix(CONSOLE)}.>",), SERVICE_DENY)
 
 

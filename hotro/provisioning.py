@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hotro.shared.messaging.credentials import NatsCredentials, connect
 from hotro.shared.messaging.provision import ProvisionSpec, provision
+from hotro.shared.runtime.shared_window import provision_limits_bucket
 from hotro.shared.staff.sessions import provision_sessions_bucket
 from hotro.topology import TOPOLOGY
 
@@ -26,6 +27,8 @@ async def provision_all(nats_url: str, *, partitions: int, lease_ttl_s: float = 
         done = await provision(js, spec)
         # the console's sign-in sessions (shared by its replicas; revocable)
         done.append(await provision_sessions_bucket(js, replicas=replicas))
+        # what strangers may do, counted by every replica together (public limits)
+        done.append(await provision_limits_bucket(js, replicas=replicas))
         return done
     finally:
         await nc.close()

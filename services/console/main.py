@@ -37,6 +37,7 @@ from hotro.services.console.upstream import Caller, UpstreamError, Upstreams
 from hotro.services.console.web import HERE, ConsoleState, render
 from hotro.shared.clock import system_clock
 from hotro.shared.runtime.heap import settle_heap
+from hotro.shared.runtime.shared_window import LimitsBucket
 from hotro.shared.staff import assertions
 from hotro.shared.staff.http import Policy, PolicyKind, mark_endpoint
 from hotro.shared.staff.sessions import (
@@ -82,9 +83,13 @@ def create_app(settings: ConsoleSettings | None = None, *,
     upstreams = Upstreams(settings.upstreams(), keys=keys, clock=now,
                           timeout_s=settings.upstream_timeout_s, transports=transports,
                           staff_bearer=staff_bearer)
+    # sign-in attempts are counted by every console replica together, in NATS KV
+    jetstream: Any = None
+    shared_counts = LimitsBucket("console", lambda: jetstream) \
+        if sessions is None and settings.nats_url else None
     throttle = SignInThrottle(failures_per_user=settings.signin_failures_per_user,
                               attempts_per_address=settings.signin_attempts_per_address,
-                              window_s=settings.signin_window_s)
+                              window_s=settings.signin_window_s, bucket=shared_counts)
     reference = load_reference(settings.catalogue_file, settings.deadline_policy_file,
                                settings.channel_rules_path)
     state = ConsoleState(settings=settings, directory=directory,
@@ -94,14 +99,17 @@ def create_app(settings: ConsoleSettings | None = None, *,
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        nonlocal jetstream
         nc: Any = None
         if sessions is None and settings.nats_url:
             from hotro.shared.messaging.credentials import connect
 
             nc = await connect(settings.nats_servers(), settings.nats_credentials(),
                                connect_timeout=5, max_reconnect_attempts=-1)
-            state.sessions = await KvSessionStore.attach(nc.jetstream(timeout=5),
-                                                         clock=now)
+            jetstream = nc.jetstream(timeout=5)
+            state.sessions = await KvSessionStore.attach(jetstream, clock=now)
+            if shared_counts is not None:
+                await shared_counts.kv()  # bound now; per process (logged) if it fails
         elif sessions is None and not settings.allow_memory_sessions:
             raise RuntimeError("no session store: set HOTRO_NATS_URL")
         settle_heap()

@@ -80,7 +80,7 @@ def build_oidc_router(settings: ConsoleSettings, clock: Clock) -> APIRouter:
             return await refused(request, 404, "signin.oidc_off", target)
         state = state_of(request)
         address = client_address(request, settings.trusted_proxies)
-        if state.throttle.retry_after("oidc:start", address) is not None:
+        if await state.throttle.retry_after("oidc:start", address) is not None:
             return await refused(request, 429, "signin.oidc_throttled", target)
         binding = request.cookies.get(cookie) or new_secret()
         request_state, nonce, verifier = new_secret(), new_secret(), new_secret()

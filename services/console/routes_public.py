@@ -91,7 +91,7 @@ def build_public_router() -> APIRouter:
         password = str(form.get("password") or "")[:1024]
         target = safe_next(form.get("next"))
         address = client_address(request, state.settings.trusted_proxies)
-        wait = state.throttle.retry_after(user_id, address)
+        wait = await state.throttle.retry_after(user_id, address)
         if wait is not None:
             minutes = max(1, int(wait // 60) + 1)
             return render(request, viewer, "signin.html", status=429, next=target,
@@ -99,10 +99,10 @@ def build_public_router() -> APIRouter:
         directory = state.directory()
         check = await asyncio.to_thread(directory.check_password, user_id, password)
         if check is None or check.user.role not in CASE_ROLES:
-            state.throttle.failed(user_id)
+            await state.throttle.failed(user_id)
             return render(request, viewer, "signin.html", status=401, next=target,
                           user_id=user_id, error=viewer.t("signin.failed"))
-        state.throttle.succeeded(user_id)
+        await state.throttle.succeeded(user_id)
         session = await state.sessions.create(check.user.id)  # a new id at every sign-in
         response = RedirectResponse(target if target != "/" else home_for(check.user.role),
                                     303)

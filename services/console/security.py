@@ -20,7 +20,7 @@ from fastapi import Request
 
 from hotro.services.console.i18n import LANGUAGE_COOKIE, pick_language, translator
 from hotro.services.console.upstream import Caller
-from hotro.shared.runtime.throttle import SlidingWindow
+from hotro.shared.runtime.shared_window import LimitsBucket, Taken, Window
 from hotro.shared.staff.http import Policy, PolicyKind, mark_endpoint
 from hotro.shared.staff.roles import Role
 from hotro.shared.staff.sessions import (
@@ -180,29 +180,33 @@ def new_form_token() -> str:
 
 
 class SignInThrottle:
-    """Sliding windows in this process: failed attempts per user id, attempts per client
-    address. Each password check costs ~45 ms of CPU and 19 MiB (argon2id), so both bound
-    what one guesser can make the console do."""
+    """Sliding windows: failed attempts per user id, attempts per client address, counted
+    by every console replica together (``shared_window``; in this process while NATS KV is
+    away, or with no bucket). Each password check costs ~45 ms of CPU and 19 MiB
+    (argon2id), so both bound what one guesser can make the console do."""
 
     def __init__(self, *, failures_per_user: int, attempts_per_address: int,
-                 window_s: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._failures = SlidingWindow(failures_per_user, window_s, monotonic)
-        self._attempts = SlidingWindow(attempts_per_address, window_s, monotonic)
+                 window_s: float, bucket: LimitsBucket | None = None,
+                 wall: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._failures = Window("failures", failures_per_user, window_s, bucket=bucket,
+                                wall=wall, monotonic=monotonic)
+        self._attempts = Window("attempts", attempts_per_address, window_s, bucket=bucket,
+                                wall=wall, monotonic=monotonic)
 
-    def retry_after(self, user_id: str, address: str) -> float | None:
+    async def retry_after(self, user_id: str, address: str) -> float | None:
         """Seconds to wait before this attempt may be made, or None (and count it)."""
-        wait = self._failures.retry_after(user_id.casefold())
-        if wait is None:
-            wait = self._attempts.retry_after(address)
-        if wait is None:
-            self._attempts.count(address)
-        return wait
+        wait = await self._failures.retry_after(user_id.casefold())
+        if wait is not None:
+            return wait
+        taken = await self._attempts.take(address)
+        return None if isinstance(taken, Taken) else taken
 
-    def failed(self, user_id: str) -> None:
-        self._failures.count(user_id.casefold())
+    async def failed(self, user_id: str) -> None:
+        await self._failures.count(user_id.casefold())
 
-    def succeeded(self, user_id: str) -> None:
-        self._failures.forget(user_id.casefold())
+    async def succeeded(self, user_id: str) -> None:
+        await self._failures.forget(user_id.casefold())
 
 
 def safe_next(target: Any) -> str:

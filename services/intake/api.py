@@ -419,7 +419,7 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
         if public_limits is not None and member is None:
             hashed = app.contact_hashes(body.customer.model_dump(mode="json"))
             contacts = [hashed[k] for k in ("email", "phone") if k in hashed]
-            refused = public_limits.admit(request, contacts)
+            refused = await public_limits.admit(request, contacts)
             # a retry of a request already filed (its key) is answered, not refused
             if refused is not None and not (
                     key is not None and await asyncio.to_thread(app.is_recorded,

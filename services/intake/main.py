@@ -43,6 +43,7 @@ from hotro.shared.privacy.pending import FallbackKeyRing, PendingKeyFlush
 from hotro.shared.privacy.sealing import CachedKeyRing, KeyRing
 from hotro.shared.privacy.secrets import ephemeral_hash_secret
 from hotro.shared.runtime.host import Background, ServiceRuntime, build_http_app
+from hotro.shared.runtime.shared_window import LimitsBucket
 from hotro.shared.staff.http import install_authenticator
 from hotro.shared.staff.wiring import authenticator_for
 
@@ -111,13 +112,17 @@ def create_app(settings: IntakeSettings | None = None, *,
     mail_log = MailLog(application)
     customers = CustomerCases(application)
     limits = email_limits(settings)
+    # What strangers may do is counted by every replica together, in NATS KV.
+    shared_counts = None if settings.allow_memory_store else \
+        LimitsBucket("intake", lambda: runtime.js)
     attachments = AttachmentStore(settings.attachments_path())
     mail = MailIntake(application, limits=limits, attachments=attachments,
                       quarantine=QuarantineStore(settings.quarantine_path()),
                       authserv_id=settings.email_authserv_id or None, dkim_dns=dkim_dns,
                       dkim_timeout_s=settings.email_dkim_timeout_s,
                       sender_limit=SenderLimit(per_sender=settings.mail_per_sender,
-                                               window_s=settings.public_window_s))
+                                               window_s=settings.public_window_s,
+                                               bucket=shared_counts))
     # Who is calling: staff by token or console assertion, customers by their case's link
     # (its generation looked up in the CustomerCases view, so a revocation is immediate).
     authenticator = authenticator_for(settings, capability_generation=customers.generation)
@@ -127,6 +132,8 @@ def create_app(settings: IntakeSettings | None = None, *,
     # The jobs below read the runtime (its NATS connection, its leases) when they run,
     # i.e. after it is built at the end of this block.
     background: list[Background] = []
+    if shared_counts is not None:
+        background.append(shared_counts.bind_job())
     move_pending_keys: Callable[[bool], Awaitable[None]] | None = None
     if nats_keys is not None:
         ring = nats_keys
@@ -158,7 +165,8 @@ def create_app(settings: IntakeSettings | None = None, *,
     http = build_http_app(runtime, [
         build_router(application, catalogue, customers=customers, public_limits=PublicLimits(
             per_contact=settings.public_per_contact, per_address=settings.public_per_address,
-            window_s=settings.public_window_s, trusted=settings.trusted_proxies)),
+            window_s=settings.public_window_s, trusted=settings.trusted_proxies,
+            bucket=shared_counts)),
         build_duplicates_router(application),
         build_customer_router(application, customers, attachments=attachments, limits=limits),
         build_intake_router(application, calls, mail_log,

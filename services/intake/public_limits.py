@@ -1,21 +1,20 @@
 """What one stranger may file: through the public web form, requests per contact (an
 email address or phone number typed into the form) and per client address; by email, new
-requests per sender (``SenderLimit``). Sliding windows; staff, and the system's own tools
-calling from a trusted address, are not counted. Each replica counts on its own
-(``shared/runtime/throttle.py``)."""
+requests per sender (``SenderLimit``). Sliding windows counted by every intake replica
+together (``shared/runtime/shared_window.py``; per process while NATS KV is away); staff,
+and the system's own tools calling from a trusted address, are not counted."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from hotro.shared.runtime.shared_window import LimitsBucket, Taken, Window
 from hotro.shared.runtime.throttle import (
     Network,
-    SlidingWindow,
     client_address,
     is_local_caller,
     trusted_networks,
@@ -32,31 +31,36 @@ class TooMany:
 
 class PublicLimits:
     def __init__(self, *, per_contact: int, per_address: int, window_s: float,
-                 trusted: Iterable[str], monotonic: Callable[[], float] = time.monotonic
-                 ) -> None:
-        self.contacts = SlidingWindow(per_contact, window_s, monotonic)
-        self.addresses = SlidingWindow(per_address, window_s, monotonic)
+                 trusted: Iterable[str], bucket: LimitsBucket | None = None,
+                 wall: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.contacts = Window("contact", per_contact, window_s, bucket=bucket, wall=wall,
+                               monotonic=monotonic)
+        self.addresses = Window("address", per_address, window_s, bucket=bucket, wall=wall,
+                                monotonic=monotonic)
         self.trusted: tuple[Network, ...] = trusted_networks(trusted)
 
-    def admit(self, request: Request, contact_keys: Iterable[str]) -> TooMany | None:
+    async def admit(self, request: Request, contact_keys: Iterable[str]) -> TooMany | None:
         """Count this stranger's request, or say why it must wait (then nothing is
-        counted). Checked and counted with no await between: concurrent requests cannot
-        all pass a check made before any of them was counted."""
+        counted). Each place is taken by compare-and-set: concurrent requests, on one
+        replica or several, cannot all take a window's last place."""
         if is_local_caller(request, self.trusted):
             return None
-        keys = list(contact_keys)
-        for key in keys:
-            wait = self.contacts.retry_after(key)
-            if wait is not None:
-                return TooMany("contact", wait)
-        address = client_address(request, self.trusted)
-        wait = self.addresses.retry_after(address)
-        if wait is not None:
-            return TooMany("address", wait)
-        for key in keys:
-            self.contacts.count(key)
-        self.addresses.count(address)
-        return None
+        taken: list[tuple[Window, Taken]] = []
+        refused: TooMany | None = None
+        for window, limit, key in [*((self.contacts, "contact", k) for k in contact_keys),
+                                   (self.addresses, "address",
+                                    client_address(request, self.trusted))]:
+            outcome = await window.take(key)
+            if isinstance(outcome, Taken):
+                taken.append((window, outcome))
+                continue
+            refused = TooMany(limit, outcome)
+            break
+        if refused is not None:
+            for window, place in taken:
+                await window.give_back(place)
+        return refused
 
 
 class SenderLimit:
@@ -64,18 +68,17 @@ class SenderLimit:
     window. Beyond it a message is not refused but deferred: the sending server is told to
     try again later (SMTP 451), the IMAP poller leaves it unseen, so it is filed once the
     window allows, and the address in its From (perhaps forged) is not sent one
-    acknowledgement per message. Mail is handled in worker threads, hence the lock."""
+    acknowledgement per message. Mail is handled in worker threads: the count is made on
+    the bucket's event loop (``Window.take_blocking``)."""
 
     def __init__(self, *, per_sender: int, window_s: float,
+                 bucket: LimitsBucket | None = None, wall: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.senders = SlidingWindow(per_sender, window_s, monotonic)
-        self._lock = threading.Lock()
+        self.senders = Window("sender", per_sender, window_s, bucket=bucket, wall=wall,
+                              monotonic=monotonic)
 
     def admit(self, sender_key: str) -> float | None:
         """Count one new request from this sender, or the seconds it must wait (then
         nothing is counted)."""
-        with self._lock:
-            wait = self.senders.retry_after(sender_key)
-            if wait is None:
-                self.senders.count(sender_key)
-            return wait
+        outcome = self.senders.take_blocking(sender_key)
+        return None if isinstance(outcome, Taken) else outcome

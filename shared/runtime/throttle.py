@@ -1,6 +1,7 @@
 """Counting what one source does in a sliding window, and naming the source.
 
-Each process counts on its own: N replicas of a service allow up to N times a limit. The
+``SlidingWindow`` counts in one process; ``shared_window.Window`` shares the counting
+between replicas through NATS KV and falls back to a ``SlidingWindow``. The
 limits bound what a stranger can make the system do (argon2 checks, cases, emails sent
 to an address someone typed in), they are not quotas to the unit."""
 
@@ -52,8 +53,14 @@ class SlidingWindow:
             return None
         return max(0.0, self.window_s - (self.monotonic() - events[0]))
 
-    def count(self, key: str) -> None:
-        self._recent(key).append(self.monotonic())
+    def count(self, key: str, at: float | None = None) -> None:
+        self._recent(key).append(self.monotonic() if at is None else at)
+
+    def give_back(self, key: str, at: float) -> None:
+        """Uncount the event counted at ``at`` (a request refused by another limit)."""
+        events = self._events.get(key)
+        if events is not None and at in events:
+            events.remove(at)
 
     def forget(self, key: str) -> None:
         self._events.pop(key, None)

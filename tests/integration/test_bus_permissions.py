@@ -37,6 +37,7 @@ from hotro.shared.contracts.subjects import (
 from hotro.shared.messaging.connection import NatsConnection
 from hotro.shared.messaging.credentials import NatsCredentials, connect
 from hotro.shared.messaging.provision import PII_KEYS_BUCKET, SEALS_STREAM
+from hotro.shared.runtime.shared_window import LIMITS_BUCKET, LimitsBucket, Taken, Window
 from hotro.shared.seals import seal_subject
 from tests.conftest import TEST_LEASE_TTL_S
 from tests.integration.test_pipeline import _submit_and_follow
@@ -46,6 +47,7 @@ from tests.support.waiting import eventually
 PARTITIONS = DEFAULT_PARTITIONS  # what the shipped file is generated for
 KEYS_STREAM = f"KV_{PII_KEYS_BUCKET}"
 LEASES_STREAM = f"KV_{LEASES_BUCKET}"
+LIMITS_STREAM = f"KV_{LIMITS_BUCKET}"
 SERVICES = ("intake", "routing", "sla", "notify")
 
 
@@ -254,6 +256,30 @@ async def _cannot_read_keys_or_others_events(user: User, revision: int) -> None:
     await user.denied(lambda: user.js.get_msg(EVENTS_STREAM, subject="hotro.evt.intake.>",
                                               direct=True),
                       f"$JS.API.DIRECT.GET.{EVENTS_STREAM}.hotro.evt.intake.>")
+
+
+async def test_public_limits_are_counted_by_their_owners_in_their_own_keys(
+        bus: SecuredNats) -> None:
+    """intake and the console count strangers in ``hotro_limits`` with their own
+    credentials (the bucket answers: no fallback to a per-process count), each only under
+    its own prefix; the services that count nothing cannot open the bucket."""
+    users_by_name = {name: await bus.connect(name) for name in ("intake", "console")}
+    for name, user in users_by_name.items():
+        window = Window("address", 2, 60.0,
+                        bucket=LimitsBucket(name, lambda js=user.js: js))
+        taken = [await window.take("198.51.100.7") for _ in range(3)]
+        assert [isinstance(t, Taken) and t.shared for t in taken] == [True, True, False]
+        await window.forget("198.51.100.7")
+    intake = users_by_name["intake"]
+    other = f"$KV.{LIMITS_BUCKET}.console.attempts.x"
+    await intake.denied(lambda: intake.js.publish(other, b"[]"), other)
+    await intake.denied(
+        lambda: intake.js.get_msg(LIMITS_STREAM, subject=other, direct=True),
+        f"$JS.API.DIRECT.GET.{LIMITS_STREAM}.{other}")
+    for name in ("routing", "sla", "notify"):
+        user = await bus.connect(name)
+        await user.denied(lambda user=user: user.js.key_value(LIMITS_BUCKET),
+                          f"$JS.API.STREAM.INFO.{LIMITS_STREAM}")
 
 
 def _refused_subscription(user: User, before: int, text: str) -> Callable[[], bool]:

@@ -14,19 +14,19 @@ from hotro.services.console.routes_staff import action_body, case_version
 from hotro.services.console.security import SignInThrottle, safe_next
 
 
-def test_throttle_per_user_and_per_address() -> None:
+async def test_throttle_per_user_and_per_address() -> None:
     now = [0.0]
     throttle = SignInThrottle(failures_per_user=3, attempts_per_address=5, window_s=60,
                               monotonic=lambda: now[0])
     for _ in range(3):
-        assert throttle.retry_after("nv.lan", "10.0.0.1") is None
-        throttle.failed("nv.lan")
-    assert throttle.retry_after("NV.LAN", "10.0.0.2") is not None  # case-insensitive id
-    assert throttle.retry_after("nv.binh", "10.0.0.1") is None  # 4th from the address
-    assert throttle.retry_after("nv.an", "10.0.0.1") is None  # 5th
-    assert throttle.retry_after("nv.ha", "10.0.0.1") is not None  # the address is spent
+        assert await throttle.retry_after("nv.lan", "10.0.0.1") is None
+        await throttle.failed("nv.lan")
+    assert await throttle.retry_after("NV.LAN", "10.0.0.2") is not None  # case-insensitive
+    assert await throttle.retry_after("nv.binh", "10.0.0.1") is None  # 4th from the address
+    assert await throttle.retry_after("nv.an", "10.0.0.1") is None  # 5th
+    assert await throttle.retry_after("nv.ha", "10.0.0.1") is not None  # the address is spent
     now[0] = 61.0
-    assert throttle.retry_after("nv.lan", "10.0.0.1") is None  # the window moved on
+    assert await throttle.retry_after("nv.lan", "10.0.0.1") is None  # the window moved on
 
 
 def test_only_local_redirects() -> None:

@@ -30,7 +30,7 @@ def test_beyond_the_limit_a_senders_new_request_is_deferred_and_filed_later(
     app: IntakeApplication = http.state.runtime.app
     assert intake.sender_limit is not None
     clock = SettableMonotonic()
-    intake.sender_limit.senders.monotonic = clock
+    intake.sender_limit.senders.local.monotonic = clock
 
     first = intake.handle(mail(message_id="<n1@example.vn>"), FROM, TO)
     second = intake.handle(mail(message_id="<n2@example.vn>"), FROM, TO)
