@@ -96,6 +96,15 @@ VI: dict[str, str] = {
     "refusal.file_too_large": "{filename}: tệp lớn hơn {max_mb} MB.",
     "refusal.total_too_large": "Các tệp cộng lại lớn hơn {max_mb} MB.",
     "refusal.too_many_files": "Mỗi lần gửi được tối đa {max_files} tệp.",
+    "refusal.case_closed_for_info": "Hồ sơ đã đóng nên không bổ sung thông tin được nữa; "
+                                    "hãy mở lại hồ sơ trước.",
+    "refusal.call_not_draft": "Cuộc gọi này đã được ghi nhận vào hồ sơ {reference}.",
+    "refusal.never_referred_here": "Hồ sơ này chưa từng được chuyển cho bộ phận "
+                                   "{department}.",
+    "refusal.not_your_department": "Bạn không thuộc bộ phận {department}.",
+    "refusal.no_triage_file": "Dịch vụ điều phối chạy không có tệp quy tắc phân loại.",
+    "refusal.triage_invalid": "Quy tắc phân loại không được nạp lại (vẫn dùng quy tắc "
+                              "cũ): {why}",
     "refusal.delivery_not_open": "Lần gửi này đã ở tình trạng “{delivery_status}”: không "
                                  "ghi nhận thêm được. Trang dưới đây là tình trạng hiện tại.",
     "refusal.letter_needs_tracking": "Thư được coi là đã gửi khi đã gửi bưu điện: vui lòng "
@@ -564,6 +573,15 @@ EN: dict[str, str] = {
     "refusal.file_too_large": "{filename}: the file is larger than {max_mb} MB.",
     "refusal.total_too_large": "The files together are larger than {max_mb} MB.",
     "refusal.too_many_files": "At most {max_files} files at a time.",
+    "refusal.case_closed_for_info": "The case is closed: information can no longer be added "
+                                    "to it; reopen it first.",
+    "refusal.call_not_draft": "This call has already been recorded in case {reference}.",
+    "refusal.never_referred_here": "This case was never referred to department "
+                                   "{department}.",
+    "refusal.not_your_department": "You do not belong to department {department}.",
+    "refusal.no_triage_file": "Routing runs without a triage rules file.",
+    "refusal.triage_invalid": "The triage rules were not reloaded (the old ones stay): "
+                              "{why}",
     "refusal.delivery_not_open": "This delivery is already “{delivery_status}”: nothing "
                                  "more can be recorded on it. The page below shows it now.",
     "refusal.letter_needs_tracking": "A letter counts as sent once it is posted: record its "

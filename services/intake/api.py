@@ -440,7 +440,8 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
             raise FieldErrors([("call_id", "unknown_call", "Không có cuộc gọi này",
                                 "No such call")]) from None
         except CallNotDraft as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise Refused(409, str(exc), "call_not_draft",
+                          {"reference": exc.reference}) from None
         except IdempotencyConflict as exc:
             raise FieldErrors([("Idempotency-Key", "key_reused",
                                 "Khóa này đã được dùng cho một yêu cầu khác; hãy dùng khóa "
@@ -524,7 +525,7 @@ def build_router(app: IntakeApplication, catalogue: Catalogue | None = None, *,
                 items=list(body.items), trace=caller.trace(),
                 refuse_closed=caller.customer is None, scoped_key=key)
         except RequestClosed as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise Refused(409, str(exc), "case_closed_for_info") from None
         except IdempotencyConflict as exc:
             raise FieldErrors([("Idempotency-Key", "key_reused",
                                 "Khóa này đã được dùng cho thông tin khác; hãy dùng khóa mới "
@@ -760,8 +761,9 @@ async def _store_uploads(uploads: list[UploadFile], store: AttachmentStore,
                          limits: EmailLimits) -> list[dict[str, Any]]:
     """Check every file against intake's attachment limits before storing any."""
     if len(uploads) > limits.max_attachments:
-        raise HTTPException(413, f"too many files: {len(uploads)}; at most "
-                                 f"{limits.max_attachments} at a time")
+        raise Refused(413, f"too many files: {len(uploads)}; at most "
+                           f"{limits.max_attachments} at a time", "too_many_files",
+                      {"max_files": str(limits.max_attachments)})
     errors: list[tuple[str, str, str, str]] = []
     accepted: list[tuple[str, str, bytes]] = []
     total = 0
@@ -772,12 +774,14 @@ async def _store_uploads(uploads: list[UploadFile], store: AttachmentStore,
                           max_chars=200) or f"tai-lieu-{i + 1}"
         data = await upload.read(limits.max_attachment_bytes + 1)
         if len(data) > limits.max_attachment_bytes:
-            raise HTTPException(413, f"file {name!r} is larger than "
-                                     f"{limits.max_attachment_bytes // (1024 * 1024)} MB")
+            max_mb = str(limits.max_attachment_bytes // (1024 * 1024))
+            raise Refused(413, f"file {name!r} is larger than {max_mb} MB", "file_too_large",
+                          {"filename": name, "max_mb": max_mb})
         total += len(data)
         if total > limits.max_total_attachment_bytes:
-            raise HTTPException(413, "the files together are larger than "
-                                     f"{limits.max_total_attachment_bytes // (1024 * 1024)} MB")
+            max_mb = str(limits.max_total_attachment_bytes // (1024 * 1024))
+            raise Refused(413, f"the files together are larger than {max_mb} MB",
+                          "total_too_large", {"max_mb": max_mb})
         # What the file is comes from its content and name, not from what the browser
         # declared: a program named .pdf or sent as application/pdf is refused.
         verdict = judge(name, content_type, data, limits)

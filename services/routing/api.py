@@ -271,8 +271,8 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *, files: Departme
         if code not in app.catalogue.department_codes:
             raise HTTPException(404, f"no department {code!r}")
         if user.role is Role.DEPARTMENT and user.department != code:
-            raise HTTPException(403, f"you belong to department '{user.department}', "
-                                     f"not '{code}'")
+            raise Refused(403, f"you belong to department '{user.department}', not '{code}'",
+                          "not_your_department", {"department": code})
         if everything:
             return await asyncio.to_thread(queues.list, referred_to=code)
         return await asyncio.to_thread(queues.list, state=State.REFERRED_TO_DEPARTMENT,
@@ -286,7 +286,7 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *, files: Departme
         try:
             authorize_read(user.role, case, user.department)
         except Forbidden as exc:
-            raise HTTPException(403, exc.reason) from None
+            raise Refused(403, exc.reason, exc.code, exc.params) from None
         return _view(case, user)
 
     # ---- actions -----------------------------------------------------------------------
@@ -420,7 +420,7 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *, files: Departme
         try:
             authorize_read(user.role, case, user.department)
         except Forbidden as exc:
-            raise HTTPException(403, exc.reason) from None
+            raise Refused(403, exc.reason, exc.code, exc.params) from None
         limit = files.limits.max_attachment_bytes
         uploads = []
         for i, item in enumerate(upload[:files.limits.max_attachments + 1]):
@@ -459,7 +459,7 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *, files: Departme
         try:
             authorize_read(user.role, case, user.department)
         except Forbidden as exc:
-            raise HTTPException(403, exc.reason) from None
+            raise Refused(403, exc.reason, exc.code, exc.params) from None
         ref = _attachment_of(case, sha256)
         if ref is None or not files.holds(sha256):
             raise HTTPException(404, f"case {case.reference} has no department file {sha256}")
@@ -570,13 +570,15 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *, files: Departme
         as an OperatorAction either way."""
         arguments = {"file": str(triage_file) if triage_file else None}
         if triage_file is None:
-            raise HTTPException(409, "this service was started without a triage file")
+            raise Refused(409, "this service was started without a triage file",
+                          "no_triage_file")
         try:
             rules = await asyncio.to_thread(load_triage_rules, triage_file, app.catalogue)
         except ConfigError as exc:
             await asyncio.to_thread(record_operator_action, app, who, "triage.reload",
                                     arguments, f"refused: {exc}")
-            raise HTTPException(409, f"triage rules not reloaded: {exc}") from None
+            raise Refused(409, f"triage rules not reloaded: {exc}", "triage_invalid",
+                          {"why": str(exc)}) from None
         await asyncio.to_thread(record_operator_action, app, who, "triage.reload",
                                 {**arguments, "rules": len(rules.rules)})
         app.reload_triage(rules)

@@ -22,7 +22,7 @@ from hotro.services.sla.application import ClockNotFound, SlaApplication
 from hotro.services.sla.domain.clock import Clock, department_of
 from hotro.services.sla.views import ClockBoard, ClockRow, ReplyCompliance
 from hotro.shared.calendar.errors import CalendarError
-from hotro.shared.runtime.openapi import error_responses, invalid
+from hotro.shared.runtime.openapi import Refused, error_responses, invalid
 from hotro.shared.staff.http import ANY_CASE_ROLE, Principal, public, staff
 from hotro.shared.staff.roles import Role
 
@@ -123,8 +123,8 @@ def build_router(app: SlaApplication, board: ClockBoard) -> APIRouter:
         department = _department(user)
         if department is not None and department not in {
                 department_of(c["kind"]) for c in found}:
-            raise HTTPException(403, f"this case was never referred to department "
-                                     f"'{department}'")
+            raise Refused(403, f"this case was never referred to department '{department}'",
+                          "never_referred_here", {"department": department})
         return {"complaint_id": str(complaint_id), "now": now.isoformat(), "clocks": found}
 
     @router.get("/api/calendar/{year}", dependencies=[Depends(CALENDAR_IS_PUBLIC)])

@@ -39,7 +39,11 @@ class UnknownCall(LookupError):
 
 
 class CallNotDraft(ValueError):
-    pass
+    """The hotline call already became, or joined, the request ``reference``."""
+
+    def __init__(self, call_id: str, reference: str | None) -> None:
+        super().__init__(f"call {call_id} already belongs to {reference}")
+        self.reference = reference or ""
 
 
 class IdempotencyConflict(ValueError):
@@ -275,6 +279,5 @@ class Receiving(Duplicates):
         if call is None:
             raise UnknownCall(call_id)
         if not call.is_draft:
-            raise CallNotDraft(f"call {call_id} already belongs to "
-                               f"{call.linked_reference or call.converted_reference}")
+            raise CallNotDraft(call_id, call.linked_reference or call.converted_reference)
         return call

@@ -74,7 +74,8 @@ def authorize_read(role: str, case: Case, actor_department: str | None) -> None:
         _require_department(actor_department)
         if actor_department not in {r["department"] for r in case.referrals}:
             raise Forbidden(f"case {case.reference} was never referred to "
-                            f"department '{actor_department}'")
+                            f"department '{actor_department}'", "never_referred_here",
+                            department=actor_department or "")
 
 
 def permitted_actions(role: str, case: Case, actor_department: str | None) -> list[Action]:

@@ -122,3 +122,26 @@ def test_every_refusal_code_the_services_name_has_words_in_both_languages() -> N
         missing = sorted(c for c in codes if f"refusal.{c}" not in catalogue
                          and f"problem.{c}" not in catalogue and c not in ("blank", "one_of"))
         assert missing == [], (language, missing)
+
+
+#: refusals a person meets on a page (forbidden, conflict, too large): said with a code
+_SAID_WITH_A_CODE = {403, 409, 413}
+
+
+def test_no_service_refuses_a_person_in_a_bare_english_sentence() -> None:
+    """A 403, 409 or 413 is raised as ``Refused`` (a code the console can say, checked
+    above), never as a bare ``HTTPException`` whose English would reach the page."""
+    tree = Path(__file__).parents[3] / "services"
+    bare = []
+    for path in tree.rglob("*.py"):
+        if "console" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", "")
+                    == "HTTPException"):
+                continue
+            status = node.args[0] if node.args else next(
+                (k.value for k in node.keywords if k.arg == "status_code"), None)
+            if isinstance(status, ast.Constant) and status.value in _SAID_WITH_A_CODE:
+                bare.append(f"{path.relative_to(tree)}:{node.lineno}")
+    assert bare == []

@@ -94,6 +94,7 @@ async def test_a_customers_message_on_a_closed_case_is_kept_as_a_follow_up(
                           json=_info(channel="counter"), headers=auth("support"))
     assert r.status_code == 409, r.text
     assert "closed" in r.json()["detail"] and case["reference"] in r.json()["detail"]
+    assert r.json()["code"] == "case_closed_for_info"  # the console says it in vi/en
     assert application.max_notification_id() == stored
     # the customer's own message (their link, or their page's form): kept, published
     link = link_for(capability_keys, clock, case["id"], case["reference"])
@@ -242,6 +243,15 @@ async def test_documents_follow_intake_attachment_limits(
                                     data={"content": "ảnh"},
                                     files=[("files", ("a.jpg", big, "image/jpeg"))])
         assert too_big.status_code == 413, too_big.text
+        assert (too_big.json()["code"], too_big.json()["params"]) == (
+            "file_too_large", {"filename": "a.jpg", "max_mb": "1"})
+        both = await client.post("/api/customer/case/info", headers=link,
+                                 data={"content": "ảnh"},
+                                 files=[("files", (f"{n}.jpg", big[:600_000], "image/jpeg"))
+                                        for n in range(2)])
+        assert both.status_code == 413, both.text
+        assert (both.json()["code"], both.json()["params"]) == ("total_too_large",
+                                                                {"max_mb": "1"})
         exe = await client.post("/api/customer/case/info", headers=link,
                                 data={"content": "tệp"},
                                 files=[("files", ("x.exe", b"MZ", "application/x-msdownload"))])

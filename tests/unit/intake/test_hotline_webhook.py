@@ -99,6 +99,8 @@ async def test_a_call_from_an_unknown_number_becomes_a_draft_the_agent_converts(
     twice = await client.post("/api/complaints", headers=auth("agent"),
                               json=complaint(channel="hotline", call_id="c-10"))
     assert twice.status_code == 409
+    assert (twice.json()["code"], twice.json()["params"]) == (
+        "call_not_draft", {"reference": created.json()["reference"]})
     unknown = await client.post("/api/complaints", headers=auth("agent"),
                                 json=complaint(channel="hotline", call_id="nope"))
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "call_id"

@@ -206,8 +206,12 @@ async def test_a_department_sees_its_referrals_answers_and_can_neither_reply_nor
     foreign = await api.client.get("/api/departments/giao-van/queue",
                                    headers=auth("kythuat"))
     assert foreign.status_code == 403
-    assert (await api.client.get(f"/api/cases/{other}", headers=auth("kythuat"))
-            ).status_code == 403
+    assert (foreign.json()["code"], foreign.json()["params"]) == (
+        "not_your_department", {"department": "giao-van"})
+    never = await api.client.get(f"/api/cases/{other}", headers=auth("kythuat"))
+    assert never.status_code == 403
+    assert (never.json()["code"], never.json()["params"]) == (
+        "never_referred_here", {"department": "ky-thuat-bao-hanh"})
     assert (await api.act("kythuat", other, "record_department_response",
                           {"result": "x"})).status_code == 403
 
