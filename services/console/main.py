@@ -85,7 +85,10 @@ def create_app(settings: ConsoleSettings | None = None, *,
                           staff_bearer=staff_bearer)
     # sign-in attempts are counted by every console replica together, in NATS KV
     jetstream: Any = None
-    shared_counts = LimitsBucket("console", lambda: jetstream) \
+    nats_client: Any = None
+    shared_counts = LimitsBucket("console", lambda: jetstream,
+                                 connected=lambda: bool(nats_client and
+                                                        nats_client.is_connected)) \
         if sessions is None and settings.nats_url else None
     throttle = SignInThrottle(failures_per_user=settings.signin_failures_per_user,
                               attempts_per_address=settings.signin_attempts_per_address,
@@ -99,14 +102,14 @@ def create_app(settings: ConsoleSettings | None = None, *,
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        nonlocal jetstream
+        nonlocal jetstream, nats_client
         nc: Any = None
         if sessions is None and settings.nats_url:
             from hotro.shared.messaging.credentials import connect
 
             nc = await connect(settings.nats_servers(), settings.nats_credentials(),
                                connect_timeout=5, max_reconnect_attempts=-1)
-            jetstream = nc.jetstream(timeout=5)
+            jetstream, nats_client = nc.jetstream(timeout=5), nc
             state.sessions = await KvSessionStore.attach(jetstream, clock=now)
             if shared_counts is not None:
                 await shared_counts.kv()  # bound now; per process (logged) if it fails

@@ -114,7 +114,8 @@ def create_app(settings: IntakeSettings | None = None, *,
     limits = email_limits(settings)
     # What strangers may do is counted by every replica together, in NATS KV.
     shared_counts = None if settings.allow_memory_store else \
-        LimitsBucket("intake", lambda: runtime.js)
+        LimitsBucket("intake", lambda: runtime.js, connected=lambda: bool(
+            runtime.conn is not None and runtime.conn.connected.is_set()))
     attachments = AttachmentStore(settings.attachments_path())
     mail = MailIntake(application, limits=limits, attachments=attachments,
                       quarantine=QuarantineStore(settings.quarantine_path()),

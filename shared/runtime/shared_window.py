@@ -68,10 +68,14 @@ class Taken:
 
 class LimitsBucket:
     """The bucket's handle, bound on the event loop that owns the NATS connection.
-    ``js`` returns that connection's JetStream context (None while there is none).
-    Binding is retried at most every ``retry_s`` after a failure."""
+    ``js`` returns that connection's JetStream context (None while there is none);
+    ``connected`` (optional) says whether the connection is up, so that a window counts
+    in its process at once, rather than after a timeout, while NATS is away. After a
+    failure the bucket is left alone for ``retry_s`` (every call meanwhile counts in its
+    process), so an outage costs one request a timeout per ``retry_s``, not every one."""
 
-    def __init__(self, service: str, js: Callable[[], Any], *, timeout_s: float = 1.0,
+    def __init__(self, service: str, js: Callable[[], Any], *,
+                 connected: Callable[[], bool] | None = None, timeout_s: float = 1.0,
                  retry_s: float = 5.0, monotonic: Callable[[], float] = time.monotonic
                  ) -> None:
         if not service or "." in service:
@@ -79,6 +83,7 @@ class LimitsBucket:
         self.service = service
         self.timeout_s = timeout_s
         self._js = js
+        self._connected = connected
         self._retry_s = retry_s
         self._monotonic = monotonic
         self._kv: Any = None
@@ -87,22 +92,28 @@ class LimitsBucket:
 
     async def kv(self) -> Any:
         """The bound bucket, or None (not reachable now)."""
-        if self._kv is not None:
-            return self._kv
         if self._monotonic() < self._retry_at:
             return None
+        if self._connected is not None and not self._connected():
+            return None
+        if self._kv is not None:
+            return self._kv
         js = self._js()
         if js is None:
             return None
         try:
             self._kv = await asyncio.wait_for(js.key_value(LIMITS_BUCKET), self.timeout_s)
         except Exception as exc:  # not provisioned, NATS away, no leader
-            self._retry_at = self._monotonic() + self._retry_s
+            self.failed()
             log.warning("limits bucket %s not reachable (%s: %s): counting in this process",
                         LIMITS_BUCKET, type(exc).__name__, exc)
             return None
         self.loop = asyncio.get_running_loop()
         return self._kv
+
+    def failed(self) -> None:
+        """A call did not get an answer: leave the bucket alone for ``retry_s``."""
+        self._retry_at = self._monotonic() + self._retry_s
 
     def bind_job(self) -> Callable[[asyncio.Event], Awaitable[None]]:
         """A runtime background job binding the bucket at start (so that worker threads,
@@ -216,6 +227,7 @@ class Window:
         try:
             return await asyncio.wait_for(operation(kv), self.bucket.timeout_s * 2)
         except Exception as exc:  # NATS away, bucket full, no leader, contention
+            self.bucket.failed()
             self._warn(exc)
             return _Local.HERE
 
