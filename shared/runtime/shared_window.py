@@ -57,6 +57,11 @@ class _Local(Enum):
     HERE = 0
 
 
+class Contended(RuntimeError):
+    """A key changed under every compare-and-set attempt: counted locally this once,
+    without taking the bucket out of use (it answers; the key is busy)."""
+
+
 @dataclass(frozen=True)
 class Taken:
     """One counted event, so that it can be given back (``Window.give_back``)."""
@@ -226,7 +231,10 @@ class Window:
             return _Local.HERE
         try:
             return await asyncio.wait_for(operation(kv), self.bucket.timeout_s * 2)
-        except Exception as exc:  # NATS away, bucket full, no leader, contention
+        except Contended as exc:
+            self._warn(exc)
+            return _Local.HERE
+        except Exception as exc:  # NATS away, bucket full, no leader, no answer in time
             self.bucket.failed()
             self._warn(exc)
             return _Local.HERE
@@ -279,7 +287,7 @@ class Window:
             except KeyWrongLastSequenceError:
                 continue  # another replica counted meanwhile: read again
             return Taken(key, at, shared=True)
-        raise RuntimeError(f"key contended by {_CAS_ATTEMPTS} writers at once")
+        raise Contended(f"key changed under {_CAS_ATTEMPTS} attempts in a row")
 
     async def _cas_remove(self, kv: Any, taken: Taken) -> None:
         from nats.js.errors import KeyWrongLastSequenceError

@@ -7,6 +7,7 @@ without one."""
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import os
 import secrets
@@ -266,7 +267,7 @@ async def test_public_limits_are_counted_by_their_owners_in_their_own_keys(
     users_by_name = {name: await bus.connect(name) for name in ("intake", "console")}
     for name, user in users_by_name.items():
         window = Window("address", 2, 60.0,
-                        bucket=LimitsBucket(name, lambda js=user.js: js))
+                        bucket=LimitsBucket(name, functools.partial(getattr, user, "js")))
         taken = [await window.take("198.51.100.7") for _ in range(3)]
         assert [isinstance(t, Taken) and t.shared for t in taken] == [True, True, False]
         await window.forget("198.51.100.7")
@@ -278,7 +279,7 @@ async def test_public_limits_are_counted_by_their_owners_in_their_own_keys(
         f"$JS.API.DIRECT.GET.{LIMITS_STREAM}.{other}")
     for name in ("routing", "sla", "notify"):
         user = await bus.connect(name)
-        await user.denied(lambda user=user: user.js.key_value(LIMITS_BUCKET),
+        await user.denied(functools.partial(user.js.key_value, LIMITS_BUCKET),
                           f"$JS.API.STREAM.INFO.{LIMITS_STREAM}")
 
 

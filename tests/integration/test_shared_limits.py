@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 from hotro.natsbin import NatsServerProcess
 from hotro.shared.runtime.shared_window import LIMITS_BUCKET, LimitsBucket, Taken, Window
@@ -33,13 +34,17 @@ class Replica:
                       wall=lambda: clock[0], monotonic=lambda: clock[0])
 
 
+def _constant(js: JetStreamContext) -> Callable[[], JetStreamContext]:
+    return lambda: js
+
+
 @pytest.fixture
 async def replicas(provisioned: NatsServerProcess) -> AsyncIterator[list[Replica]]:
     made: list[Replica] = []
     for _ in range(2):
         nc = await nats.connect(provisioned.url)
-        js = nc.jetstream(timeout=2)
-        made.append(Replica(nc, LimitsBucket("intake", lambda js=js: js, retry_s=0.2)))
+        made.append(Replica(nc, LimitsBucket("intake", _constant(nc.jetstream(timeout=2)),
+                                             retry_s=0.2)))
     try:
         yield made
     finally:

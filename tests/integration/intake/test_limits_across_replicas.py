@@ -6,6 +6,7 @@ it do."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -70,7 +71,7 @@ async def test_one_senders_mail_is_limited_across_replicas(
     async with two_replicas(provisioned, tmp_path, mail_per_sender=2,
                             smtp_listen_port=lambda name: ports[name]):
         for port in ports.values():
-            await eventually(lambda port=port: can_connect(port), message="SMTP up")
+            await eventually(functools.partial(can_connect, port), message="SMTP up")
         codes = [(await deliver(port, utf8_mail(f"<flood.{n}.{name}@example.vn>"),
                                 mail_from="an.nguyen@example.vn"))[0]
                  for n in range(2) for name, port in ports.items()]

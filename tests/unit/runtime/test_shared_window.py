@@ -87,3 +87,40 @@ def test_names_and_lengths_are_checked() -> None:
     key = stored_key("intake", "address", "198.51.100.7")
     assert key.startswith("intake.address.") and "198" not in key.split(".", 2)[2]
     assert key == stored_key("intake", "address", "198.51.100.7")
+
+
+class _BusyKv:
+    """A bucket where every compare-and-set finds the key changed meanwhile."""
+
+    def __init__(self) -> None:
+        self.updates = 0
+
+    async def get(self, _key: str) -> Any:
+        from nats.js.errors import KeyNotFoundError
+
+        raise KeyNotFoundError()
+
+    async def update(self, _key: str, _value: bytes, last: int) -> int:
+        from nats.js.errors import KeyWrongLastSequenceError
+
+        self.updates += 1
+        raise KeyWrongLastSequenceError()
+
+
+class _BusyJs:
+    def __init__(self) -> None:
+        self.kv = _BusyKv()
+
+    async def key_value(self, _bucket: str) -> Any:
+        return self.kv
+
+
+async def test_a_contended_key_is_counted_here_once_and_the_bucket_stays_in_use() -> None:
+    js = _BusyJs()
+    window = Window("address", 1, 60.0, bucket=LimitsBucket("intake", lambda: js))
+    first = await window.take("a")
+    assert isinstance(first, Taken) and not first.shared
+    tried = js.kv.updates
+    assert tried > 1  # it tried again before giving up
+    await window.take("b")
+    assert js.kv.updates == 2 * tried  # asked again at once: contention is not an outage
