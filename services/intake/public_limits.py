@@ -65,20 +65,34 @@ class PublicLimits:
 
 class SenderLimit:
     """New requests by email per sender (the From address's keyed hash) in a sliding
-    window. Beyond it a message is not refused but deferred: the sending server is told to
-    try again later (SMTP 451), the IMAP poller leaves it unseen, so it is filed once the
-    window allows, and the address in its From (perhaps forged) is not sent one
-    acknowledgement per message. Mail is handled in worker threads: the count is made on
-    the bucket's event loop (``Window.take_blocking``)."""
+    window, and fewer for a sender whose domain's DMARC check failed (the From address
+    may be forged: every request filed is acknowledged to it, so a forger could make us
+    mail someone else). Beyond either a message is not refused but deferred: the sending
+    server is told to try again later (SMTP 451), the IMAP poller leaves it unseen, so it
+    is filed once the window allows. Mail is handled in worker threads: the count is made
+    on the bucket's event loop (``Window.take_blocking``)."""
 
     def __init__(self, *, per_sender: int, window_s: float,
+                 per_unverified_sender: int | None = None,
                  bucket: LimitsBucket | None = None, wall: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.senders = Window("sender", per_sender, window_s, bucket=bucket, wall=wall,
                               monotonic=monotonic)
+        self.unverified = Window("unverified", per_unverified_sender or per_sender,
+                                 window_s, bucket=bucket, wall=wall, monotonic=monotonic)
 
-    def admit(self, sender_key: str) -> float | None:
+    def admit(self, sender_key: str, *, verified: bool = True) -> float | None:
         """Count one new request from this sender, or the seconds it must wait (then
-        nothing is counted)."""
+        nothing is counted). ``verified=False``: its DMARC check failed."""
+        unverified: Taken | None = None
+        if not verified:
+            outcome = self.unverified.take_blocking(sender_key)
+            if not isinstance(outcome, Taken):
+                return outcome
+            unverified = outcome
         outcome = self.senders.take_blocking(sender_key)
-        return None if isinstance(outcome, Taken) else outcome
+        if isinstance(outcome, Taken):
+            return None
+        if unverified is not None:
+            self.unverified.give_back_blocking(unverified)
+        return outcome

@@ -91,6 +91,10 @@ class IntakeSettings(ServiceSettings):
         10, ge=1, description="new requests by email per sender address within "
                               "public_window_s; beyond it a message is deferred (SMTP 451, "
                               "IMAP: left unseen) and filed once the window allows")
+    mail_per_unverified_sender: int = Field(
+        2, ge=1, description="the same for a sender whose DMARC check failed (the From "
+                             "address may be forged, and each request filed is "
+                             "acknowledged to it)")
     trusted_proxies: TrustedProxies = Field(
         frozenset({"127.0.0.1", "::1"}),
         description="addresses or networks (10.0.0.0/8) of the peers whose "

@@ -27,7 +27,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
@@ -196,6 +196,19 @@ class Window:
     def take_blocking(self, key: str) -> Taken | float:
         """``take`` for code running in a worker thread: done on the bucket's loop, or in
         this process when there is no bound bucket or no answer in time."""
+        return self._on_loop(lambda: self.take(key), lambda: self._take_here(key))
+
+    def give_back_blocking(self, taken: Taken) -> None:
+        """``give_back`` for code running in a worker thread."""
+        def here() -> None:
+            with self._here:
+                self.local.give_back(taken.key, taken.at)
+        if taken.shared:
+            self._on_loop(lambda: self.give_back(taken), lambda: None)
+        else:
+            here()
+
+    def _on_loop(self, make: Callable[[], Coroutine[Any, Any, T]], here: Callable[[], T]) -> T:
         loop = self.bucket.loop if self.bucket is not None else None
         if loop is not None and not loop.is_closed():
             try:
@@ -204,13 +217,13 @@ class Window:
                 running = None
             if running is not loop:
                 assert self.bucket is not None
-                future = asyncio.run_coroutine_threadsafe(self.take(key), loop)
+                future = asyncio.run_coroutine_threadsafe(make(), loop)
                 try:
                     return future.result(self.bucket.timeout_s * 3)
                 except (concurrent.futures.TimeoutError, TimeoutError):
                     future.cancel()
                     self._warn(TimeoutError("no answer from the event loop in time"))
-        return self._take_here(key)
+        return here()
 
     def _take_here(self, key: str) -> Taken | float:
         with self._here:

@@ -209,7 +209,7 @@ class MailIntake:
             log.warning("inbound mail %s claims %s but its sender does not match (%s): "
                         "filed as a new case", mail.message_id, first.request.reference,
                         reasons[0])
-        wait = self._sender_wait(mail)
+        wait = self._sender_wait(mail, verified=not auth.dmarc_failed)
         if wait is not None:
             minutes = max(1, math.ceil(wait / 60))
             log.warning("inbound mail %s deferred: too many new requests from its sender "
@@ -235,12 +235,12 @@ class MailIntake:
                            accepted.reference, accepted.request_id, flags=tuple(flags),
                            mail_auth=mail_auth)
 
-    def _sender_wait(self, mail: InboundEmail) -> float | None:
+    def _sender_wait(self, mail: InboundEmail, *, verified: bool) -> float | None:
         """None if this new request may be filed now (then counted against its sender)."""
         if self.sender_limit is None:
             return None
         key = self.app.contact_hashes({"email": mail.from_address}).get("email")
-        return self.sender_limit.admit(key) if key else None
+        return self.sender_limit.admit(key, verified=verified) if key else None
 
     def _flags(self, mail: InboundEmail, mail_from: str, claim: ThreadClaim | None
                ) -> list[str]:

@@ -1,12 +1,16 @@
-"""By email, one sender may file so many new requests in a window; beyond it a message is
-deferred (SMTP 451: the sending server tries again later), nothing of it recorded, so the
-address in its From — perhaps forged — is not sent an acknowledgement per message. Replies
-to the sender's own case, other senders and mail that is no request are not held up."""
+"""By email, one sender may file so many new requests in a window, and fewer when its
+domain's DMARC check failed (the From may be forged); beyond it a message is deferred
+(SMTP 451: the sending server tries again later), nothing of it recorded, so the address
+in its From is not sent an acknowledgement per message. Replies to the sender's own case,
+other senders and mail that is no request are not held up."""
 
 from __future__ import annotations
 
 import threading
+from email.message import EmailMessage
+from pathlib import Path
 
+from hotro.services.intake.adapters.email import AttachmentStore, EmailLimits, QuarantineStore
 from hotro.services.intake.adapters.inbound_mail import MailIntake
 from hotro.services.intake.application import IntakeApplication
 from hotro.services.intake.public_limits import SenderLimit
@@ -77,3 +81,39 @@ def test_concurrent_messages_from_one_sender_pass_no_more_than_the_limit() -> No
     for t in threads:
         t.join()
     assert sorted(admitted) == [False] * 6 + [True] * 2
+
+
+def _authenticated(message_id: str, dmarc: str) -> bytes:
+    msg = EmailMessage()
+    msg["Authentication-Results"] = (f"mx.vhv.vn; spf={dmarc} smtp.mailfrom=example.vn; "
+                                     f"dmarc={dmarc} header.from=example.vn")
+    msg["From"] = f"Nguyễn Văn An <{FROM}>"
+    msg["To"] = "contact@vhv.vn"
+    msg["Subject"] = "Khiếu nại máy giặt"
+    msg["Message-ID"] = message_id
+    msg.set_content("Máy giặt không vắt được.")
+    return msg.as_bytes()
+
+
+def test_a_sender_whose_dmarc_failed_files_fewer_new_requests(
+        application: IntakeApplication, tmp_path: Path) -> None:
+    intake = MailIntake(application, limits=EmailLimits(),
+                        attachments=AttachmentStore(tmp_path / "att"),
+                        quarantine=QuarantineStore(tmp_path / "q"), authserv_id="mx.vhv.vn",
+                        sender_limit=SenderLimit(per_sender=3, per_unverified_sender=1,
+                                                 window_s=3600))
+    outcomes = [intake.handle(_authenticated(f"<f{n}@example.vn>", "fail"), FROM, TO).action
+                for n in range(2)]
+    assert outcomes == ["created", "deferred"]  # one acknowledgement to a maybe-forged From
+    # the same address, authenticated: its own budget, the unverified one counted in it
+    passing = [intake.handle(_authenticated(f"<p{n}@example.vn>", "pass"), FROM, TO).action
+               for n in range(3)]
+    assert passing == ["created", "created", "deferred"]
+    assert _received(application) == ["<f0@example.vn>", "<p0@example.vn>", "<p1@example.vn>"]
+
+
+def test_a_refusal_by_the_senders_limit_gives_back_the_unverified_place() -> None:
+    limit = SenderLimit(per_sender=1, per_unverified_sender=1, window_s=60)
+    assert limit.admit("k") is None  # verified: the sender's one place
+    assert limit.admit("k", verified=False) is not None  # refused by the sender's limit...
+    assert limit.unverified.local.retry_after("k") is None  # ...nothing left counted
