@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from hotro import cli_audit, cli_calendar, cli_exit, cli_users
+from hotro import cli_audit, cli_calendar, cli_exit, cli_limits, cli_users
 from hotro.settings import ToolSettings
 
 
@@ -166,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_calendar.register(sub)
     cli_audit.register(sub)
     cli_users.register(sub)
+    cli_limits.register(sub)
     return parser
 
 

@@ -151,7 +151,8 @@ def operator_permissions() -> UserPermissions:
         OPERATOR, "operator: hotro provision, audit, erase (the JetStream API is its alone)",
         ("$JS.API.>",
          f"$KV.{PII_KEYS_BUCKET}.>",                       # the erasure's tombstone
-         f"$KV.{STAGING_BUCKET}.>"),                       # provision_key_bucket
+         f"$KV.{STAGING_BUCKET}.>",                        # provision_key_bucket
+         f"$KV.{LIMITS_BUCKET}.>"),                        # hotro limits lift
         (f"{inbox_prefix(OPERATOR)}.>",))
 
 

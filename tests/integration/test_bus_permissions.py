@@ -24,6 +24,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 
+from hotro import cli_limits
 from hotro.nats_permissions import OPERATOR, SHIPPED_FILE, password_env, users
 from hotro.natsbin import NatsServerProcess
 from hotro.provisioning import provision_all
@@ -272,6 +273,14 @@ async def test_public_limits_are_counted_by_their_owners_in_their_own_keys(
         assert [isinstance(t, Taken) and t.shared for t in taken] == [True, True, False]
         await window.forget("198.51.100.7")
     intake = users_by_name["intake"]
+    # the operator's tool reads and lifts intake's count (`hotro limits lift`)
+    window = Window("address", 1, 60.0,
+                    bucket=LimitsBucket("intake", functools.partial(getattr, intake, "js")))
+    assert isinstance(await window.take("203.0.113.60"), Taken)
+    assert isinstance(await window.take("203.0.113.60"), float)
+    operator = await bus.connect(OPERATOR)
+    assert len(await cli_limits.lift(operator.js, "address", "203.0.113.60")) == 1
+    assert isinstance(await window.take("203.0.113.60"), Taken)
     other = f"$KV.{LIMITS_BUCKET}.console.attempts.x"
     await intake.denied(lambda: intake.js.publish(other, b"[]"), other)
     await intake.denied(

@@ -158,3 +158,28 @@ async def test_an_unprovisioned_bucket_is_counted_per_process(
         await eventually(shared_now, timeout=5, message="the bucket bound once provisioned")
     finally:
         await nc.close()
+
+
+async def test_the_operator_lifts_a_limit_on_an_address_with_hotro_limits(
+        provisioned: NatsServerProcess, replicas: list[Replica],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Counts outlive a restart now: an office behind one NAT address is let back in by
+    the operator's tool, not by restarting intake."""
+    from hotro import cli
+
+    window = replicas[0].window(1)
+    assert isinstance(await window.take("203.0.113.50"), Taken)
+    assert isinstance(await window.take("203.0.113.50"), float)
+    base = ["--nats", provisioned.url, "--window", "address", "203.0.113.50"]
+    assert await asyncio.to_thread(cli.main, ["limits", "show", *base]) == 0
+    assert "1 counted" in capsys.readouterr().out
+    assert await asyncio.to_thread(cli.main, ["limits", "lift", *base]) == 0
+    assert "lifted (1 counted" in capsys.readouterr().out
+    assert isinstance(await replicas[1].window(1).take("203.0.113.50"), Taken)
+    # a staff user id is counted without case, and found so
+    failures = Window("failures", 3, WINDOW_S,
+                      bucket=LimitsBucket("console", _constant(replicas[0].nc.jetstream())))
+    await failures.count("nv.lan")
+    assert await asyncio.to_thread(cli.main, ["limits", "lift", "--nats", provisioned.url,
+                                              "--window", "failures", "NV.Lan"]) == 0
+    assert "lifted (1 counted" in capsys.readouterr().out
