@@ -200,13 +200,11 @@ class Window:
 
     def give_back_blocking(self, taken: Taken) -> None:
         """``give_back`` for code running in a worker thread."""
-        def here() -> None:
-            with self._here:
-                self.local.give_back(taken.key, taken.at)
         if taken.shared:
             self._on_loop(lambda: self.give_back(taken), lambda: None)
-        else:
-            here()
+            return
+        with self._here:
+            self.local.give_back(taken.key, taken.at)
 
     def _on_loop(self, make: Callable[[], Coroutine[Any, Any, T]], here: Callable[[], T]) -> T:
         loop = self.bucket.loop if self.bucket is not None else None
