@@ -33,24 +33,32 @@ def counted_key(window: str, key: str) -> str:
 
 
 async def read_counted(js: Any, window: str, key: str) -> list[float]:
-    from nats.js.errors import KeyNotFoundError
-
+    """The times ``window`` counted for ``key`` (epoch seconds, oldest first)."""
     kv = await js.key_value(LIMITS_BUCKET)
-    service, _ = WINDOWS[window]
-    try:
-        entry = await kv.get(stored_key(service, window, counted_key(window, key)))
-    except KeyNotFoundError:
-        return []
-    return sorted(float(s) for s in json.loads(entry.value or b"[]"))
+    return await _counted(kv, window, key)
 
 
 async def lift(js: Any, window: str, key: str) -> list[float]:
     """Forget what the window counted for ``key``; what it held."""
-    held = await read_counted(js, window, key)
     kv = await js.key_value(LIMITS_BUCKET)
-    service, _ = WINDOWS[window]
-    await kv.purge(stored_key(service, window, counted_key(window, key)))
+    held = await _counted(kv, window, key)
+    await kv.purge(_stored(window, key))
     return held
+
+
+def _stored(window: str, key: str) -> str:
+    service, _ = WINDOWS[window]
+    return stored_key(service, window, counted_key(window, key))
+
+
+async def _counted(kv: Any, window: str, key: str) -> list[float]:
+    from nats.js.errors import KeyNotFoundError
+
+    try:
+        entry = await kv.get(_stored(window, key))
+    except KeyNotFoundError:
+        return []
+    return sorted(float(s) for s in json.loads(entry.value or b"[]"))
 
 
 def _times(stamps: list[float]) -> str:
