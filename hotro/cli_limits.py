@@ -11,13 +11,12 @@ and are not looked up by this tool: their window (an hour by default) has to pas
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from hotro.settings import ToolSettings
 from hotro.shared.clock import VIETNAM_TZ
-from hotro.shared.runtime.shared_window import LIMITS_BUCKET, stored_key
+from hotro.shared.runtime.shared_window import LIMITS_BUCKET, decode_stamps, stored_key
 
 #: window -> (the service that counts it, what it counts)
 WINDOWS: dict[str, tuple[str, str]] = {
@@ -28,8 +27,10 @@ WINDOWS: dict[str, tuple[str, str]] = {
 
 
 def counted_key(window: str, key: str) -> str:
-    """The key as the service counts it (user ids without case)."""
-    return key.strip().casefold() if window == "failures" else key.strip()
+    """The key as the service counts it (user ids as the console does)."""
+    from hotro.services.console.security import SignInThrottle
+
+    return SignInThrottle.user_key(key.strip()) if window == "failures" else key.strip()
 
 
 async def read_counted(js: Any, window: str, key: str) -> list[float]:
@@ -58,7 +59,7 @@ async def _counted(kv: Any, window: str, key: str) -> list[float]:
         entry = await kv.get(_stored(window, key))
     except KeyNotFoundError:
         return []
-    return sorted(float(s) for s in json.loads(entry.value or b"[]"))
+    return decode_stamps(entry.value)
 
 
 def _times(stamps: list[float]) -> str:

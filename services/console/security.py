@@ -194,19 +194,24 @@ class SignInThrottle:
         self._attempts = Window("attempts", attempts_per_address, window_s, bucket=bucket,
                                 wall=wall, monotonic=monotonic)
 
+    @staticmethod
+    def user_key(user_id: str) -> str:
+        """A user id as its failures are counted (without case)."""
+        return user_id.casefold()
+
     async def retry_after(self, user_id: str, address: str) -> float | None:
         """Seconds to wait before this attempt may be made, or None (and count it)."""
-        wait = await self._failures.retry_after(user_id.casefold())
+        wait = await self._failures.retry_after(self.user_key(user_id))
         if wait is not None:
             return wait
         taken = await self._attempts.take(address)
         return None if isinstance(taken, Taken) else taken
 
     async def failed(self, user_id: str) -> None:
-        await self._failures.count(user_id.casefold())
+        await self._failures.count(self.user_key(user_id))
 
     async def succeeded(self, user_id: str) -> None:
-        await self._failures.forget(user_id.casefold())
+        await self._failures.forget(self.user_key(user_id))
 
 
 def safe_next(target: Any) -> str:

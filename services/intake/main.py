@@ -123,9 +123,8 @@ def create_app(settings: IntakeSettings | None = None, *,
                       dkim_timeout_s=settings.email_dkim_timeout_s,
                       sender_limit=SenderLimit(per_sender=settings.mail_per_sender,
                                                window_s=settings.public_window_s,
-                                               per_unverified_sender=min(
-                                                   settings.mail_per_unverified_sender,
-                                                   settings.mail_per_sender),
+                                               per_unverified_sender=(
+                                                   settings.mail_per_unverified_sender),
                                                bucket=shared_counts))
     # Who is calling: staff by token or console assertion, customers by their case's link
     # (its generation looked up in the CustomerCases view, so a revocation is immediate).

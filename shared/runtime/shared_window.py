@@ -270,7 +270,7 @@ class Window:
             marker = missing.entry
             return [], int(marker.revision) if marker is not None and marker.revision else 0
         now = self._wall()
-        stamps = sorted(float(s) for s in json.loads(entry.value or b"[]"))
+        stamps = decode_stamps(entry.value)
         return [s for s in stamps if now - s < self.window_s], int(entry.revision)
 
     def _wait(self, stamps: list[float]) -> float | None:
@@ -320,6 +320,11 @@ class Window:
 
 def _encode(stamps: list[float]) -> bytes:
     return json.dumps(stamps, separators=(",", ":")).encode("ascii")
+
+
+def decode_stamps(value: bytes | None) -> list[float]:
+    """A key's stored value: the times it counted (epoch seconds), oldest first."""
+    return sorted(float(s) for s in json.loads(value or b"[]"))
 
 
 async def provision_limits_bucket(js: Any, *, replicas: int = 1) -> str:
