@@ -195,6 +195,9 @@ class CaseDetail(BaseModel):
     resolution: str | None
     reply_request: dict[str, Any] | None
     reply_sent: dict[str, Any] | None
+    reply_undelivered: dict[str, Any] | None = Field(
+        None, description="the last reply that did not reach the customer (method, reason, "
+                          "proof, at), until another is requested or recorded")
     outcome: dict[str, Any] | None
     sla_status: SlaStatus | None
     deadlines: dict[str, dict[str, Any]]
@@ -662,7 +665,7 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *, files: Departme
             "info_due_date": case.info_due_date, "info_received": case.info_received,
             "referrals": case.referrals, "resolution": case.resolution,
             "reply_request": case.reply_request, "reply_sent": case.reply_sent,
-            "outcome": case.outcome,
+            "reply_undelivered": case.reply_undelivered, "outcome": case.outcome,
             "sla_status": None if case.is_ended else case.sla_status,
             "deadlines": case.deadlines, "notes": case.notes, "timeline": case.timeline,
             "filing_review": case.filing_review, "follow_ups": case.follow_ups,

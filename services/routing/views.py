@@ -33,8 +33,8 @@ _STATE_AFTER = {
     "ResolvedBySupport": "resolved_by_support",
     "ReferredToDepartment": "referred_to_department",
     "DepartmentResponded": "department_responded", "ReplyRequested": "reply_due",
-    "ReplySent": "replied", "Closed": "closed", "Refused": "refused",
-    "Withdrawn": "withdrawn", "Reopened": "analysing",
+    "ReplySent": "replied", "ReplyUndelivered": "reply_due", "Closed": "closed",
+    "Refused": "refused", "Withdrawn": "withdrawn", "Reopened": "analysing",
     "FilingReviewOpened": "awaiting_filing_review", "LateFilingAccepted": "analysing",
     "LateFilingFound": "awaiting_filing_review",
 }

@@ -1,5 +1,6 @@
 """What became of the messages sent to the customer: notify's delivery reports and the
-bounces intake receives. The reply delivered ends step 3; everything else is a note."""
+bounces intake receives. The reply delivered ends step 3; the reply undelivered (notify
+gave up, or it bounced) makes it due again; everything else is a note."""
 
 from __future__ import annotations
 
@@ -30,12 +31,22 @@ def record_delivery(case: Case, envelope: Envelope, sent: wire.ReplySent, *,
 
 def note_failed_delivery(case: Case, failed: wire.NotificationFailed, *, trace: TraceDict,
                          now: datetime) -> None:
-    case.add_note(text=f"delivery of {failed.purpose} by {failed.method} failed after "
-                       f"{failed.attempts} attempt(s): {failed.reason}",
-                  trace=trace, now=now)
+    """notify gave up on a message. The requested reply: due again (``ReplyUndelivered``),
+    staff choose how to send it; anything else is a note on the timeline."""
+    reason = (f"delivery of {failed.purpose} by {failed.method} failed after "
+              f"{failed.attempts} attempt(s): {failed.reason}")
+    if failed.purpose == "reply" and case.record_reply_undelivered(
+            method=failed.method, reason=reason, trace=trace, now=now):
+        return
+    case.add_note(text=reason, trace=trace, now=now)
 
 
 def note_bounce(case: Case, bounced: wire.DeliveryBounced, *, trace: TraceDict,
                 now: datetime) -> None:
-    case.add_note(text=f"our email {bounced.message_id} bounced: {bounced.reason}",
-                  trace=trace, now=now)
+    """Our email came back. The reply's own: due again, the case reopened if it had been
+    closed on that reply; any other message's: a note."""
+    reason = f"our email {bounced.message_id} bounced: {bounced.reason}"
+    if case.record_reply_undelivered(method="email", reason=reason,
+                                     message_id=bounced.message_id, trace=trace, now=now):
+        return
+    case.add_note(text=reason, trace=trace, now=now)

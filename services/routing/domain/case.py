@@ -82,6 +82,8 @@ def sla_status(deadlines: Mapping[str, Mapping[str, Any]]) -> str:
 class Case(Aggregate):
     # Pinned topics: stored events name these, not the module path, so code can move.
     TOPIC = "hotro.routing:Case"
+    #: cases stored or snapshotted before replies could come back undelivered
+    reply_undelivered: dict[str, Any] | None = None
 
     class Event(Aggregate.Event):
         def apply(self, aggregate: Any) -> None:
@@ -157,6 +159,9 @@ class Case(Aggregate):
         self.resolution: str | None = None
         self.reply_request: dict[str, Any] | None = None
         self.reply_sent: dict[str, Any] | None = None
+        #: the last reply that did not reach the customer (method, reason, proof, at),
+        #: until another is requested or recorded
+        self.reply_undelivered: dict[str, Any] | None = None
         self.ended_at: datetime | None = None
         self.outcome: dict[str, Any] | None = None
         self.reopen_count = 0
@@ -182,6 +187,8 @@ class Case(Aggregate):
         if (action is Action.RECORD_DEPARTMENT_RESPONSE
                 and self.state is State.DEPARTMENT_RESPONDED):
             return self._answered_on_behalf()
+        if action is Action.REQUEST_REPLY and self.state is State.REPLY_DUE:
+            return self.reply_undelivered is not None
         return self.state in ALLOWED_FROM[action]
 
     def _answered_on_behalf(self) -> bool:
@@ -514,6 +521,7 @@ class Case(Aggregate):
                          trace: TraceDict, timestamp: datetime) -> None:
         self.reply_request = {"method": method, "content": content, "language": language,
                               "requested_at": timestamp}
+        self.reply_undelivered = None
         self.state = State.REPLY_DUE
 
     def record_reply_sent(self, *, method: str, proof: str, sent_at: datetime,
@@ -534,7 +542,50 @@ class Case(Aggregate):
                     trace: TraceDict, timestamp: datetime) -> None:
         self.reply_sent = {"method": method, "proof": proof, "sent_at": sent_at,
                            "summary": summary, "recorded_by": trace.get("actor_id")}
+        self.reply_undelivered = None
         self.state = State.REPLIED
+
+    def record_reply_undelivered(self, *, method: str, reason: str,
+                                 message_id: str | None = None, trace: TraceDict,
+                                 now: datetime) -> bool:
+        """The answer did not reach the customer, so step 3 is not done: the reply is due
+        again and staff may send it by another method (``request_reply``) or record one
+        given by phone or in person.
+
+        Without ``message_id``: notify gave up on the requested reply (a permanent failure
+        or too many transient ones); the case is still ``reply_due``. With it: our email
+        came back (a bounce, matched to the reply's proof); a replied case goes back to
+        ``reply_due``, and one closed on that reply is reopened first (a supervisor's
+        forced close stands). False, and nothing recorded, for anything else: a bounce of
+        another message, a failure already recorded, an ended case."""
+        _require_aware(now, "now")
+        _require_text(reason, "reason")
+        if message_id is None:
+            if self.state is not State.REPLY_DUE or self.reply_undelivered is not None:
+                return False
+            proof = None
+        else:
+            proof = _same_message_id(message_id, self.reply_sent)
+            if proof is None:
+                return False
+            if self.state is State.CLOSED and not (self.outcome or {}).get("forced"):
+                self._reopened(reason=f"the reply by {method} did not reach the customer",
+                               **self._names(), trace=trace, timestamp=now)
+            elif self.state is not State.REPLIED:
+                return False
+        self._reply_undelivered(method=method, reason=reason[:500], proof=proof,
+                                **self._names(), trace=trace, timestamp=now)
+        return True
+
+    @event("ReplyUndelivered", topic="hotro.routing:Case.ReplyUndelivered")
+    def _reply_undelivered(self, *, method: str, reason: str, proof: str | None,
+                           complaint_id: uuid.UUID | None = None,
+                           reference: str | None = None, trace: TraceDict,
+                           timestamp: datetime) -> None:
+        self.reply_undelivered = {"method": method, "reason": reason, "proof": proof,
+                                  "at": timestamp}
+        self.reply_sent = None
+        self.state = State.REPLY_DUE
 
     # ---- ending and reopening ----------------------------------------------------------
 
@@ -707,6 +758,16 @@ def late_filing_explanation(language: str, kind: str, window_days: int) -> str:
                 "working days of the day of the incident.")
     return (f"Theo quy trình hỗ trợ khách hàng, {noun} phải được gửi trong vòng {window_days} "
             "ngày làm việc kể từ ngày xảy ra sự việc.")
+
+
+def _same_message_id(message_id: str, reply_sent: Mapping[str, Any] | None) -> str | None:
+    """The reply's proof if ``message_id`` names the email it was (a Message-ID may come
+    back folded or with spaces); None otherwise."""
+    if reply_sent is None or reply_sent.get("method") != "email":
+        return None
+    proof = str(reply_sent.get("proof") or "")
+    wanted = "".join(message_id.split()).strip("<>")
+    return proof if wanted and "".join(proof.split()).strip("<>") == wanted else None
 
 
 def _iso(value: date | None) -> str | None:

@@ -69,7 +69,10 @@ ALLOWED_FROM: dict[Action, frozenset[State]] = {
     Action.RECORD_DEPARTMENT_RESPONSE: frozenset({State.REFERRED_TO_DEPARTMENT,
                                                   State.DEPARTMENT_RESPONDED}),
     Action.RECORD_DEPARTMENT_RESPONSE_ON_BEHALF: frozenset({State.REFERRED_TO_DEPARTMENT}),
-    Action.REQUEST_REPLY: frozenset({State.RESOLVED_BY_SUPPORT, State.DEPARTMENT_RESPONDED}),
+    # From reply_due only after the last reply did not reach the customer (the case
+    # checks that): sent again, by the same method or another.
+    Action.REQUEST_REPLY: frozenset({State.RESOLVED_BY_SUPPORT, State.DEPARTMENT_RESPONDED,
+                                     State.REPLY_DUE}),
     # Staff who answered by phone or in person record it without a reply request first.
     Action.RECORD_REPLY_SENT: frozenset(
         {State.RESOLVED_BY_SUPPORT, State.DEPARTMENT_RESPONDED, State.REPLY_DUE}
