@@ -295,6 +295,9 @@ VI: dict[str, str] = {
     "case.reload": "Tải lại",
     "case.resolution": "Hướng giải quyết",
     "case.reply": "Trả lời",
+    "case.reply_undelivered": ("Trả lời gửi qua {method} không đến được khách hàng. Hãy "
+                               "gửi lại bằng cách khác, hoặc ghi nhận đã trả lời qua điện "
+                               "thoại / trực tiếp."),
     "case.outcome": "Kết thúc",
     "case.triage": "Đề xuất phân loại",
     "case.done": "Đã ghi nhận.",
@@ -367,6 +370,7 @@ VI: dict[str, str] = {
     "event.DepartmentResponded": "Bộ phận trả lời",
     "event.ReplyRequested": "Yêu cầu gửi trả lời",
     "event.ReplySent": "Đã trả lời khách hàng",
+    "event.ReplyUndelivered": "Trả lời không đến được khách hàng",
     "event.Closed": "Đóng hồ sơ",
     "event.Refused": "Từ chối",
     "event.Withdrawn": "Khách hàng rút yêu cầu",
@@ -766,6 +770,9 @@ EN: dict[str, str] = {
     "case.reload": "Reload",
     "case.resolution": "Resolution",
     "case.reply": "Reply",
+    "case.reply_undelivered": ("The reply sent by {method} did not reach the customer. "
+                               "Send it again another way, or record a reply given by "
+                               "phone or in person."),
     "case.outcome": "Outcome",
     "case.triage": "Triage proposal",
     "case.done": "Recorded.",
@@ -837,6 +844,7 @@ EN: dict[str, str] = {
     "event.DepartmentResponded": "Department responded",
     "event.ReplyRequested": "Reply requested",
     "event.ReplySent": "Reply sent",
+    "event.ReplyUndelivered": "Reply not delivered",
     "event.Closed": "Closed",
     "event.Refused": "Refused",
     "event.Withdrawn": "Withdrawn",

@@ -5,11 +5,13 @@ by letter, the supervisor's reopening and the auditor's time travel."""
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 
 import httpx
 from fastapi import FastAPI
 
+from hotro.shared.eventstore.trace import sample_trace
 from tests.integration.console.conftest import ConsoleSystem
 from tests.support.console import counter_intake, csrf_of, customer_link_token, signed_in
 from tests.support.waiting import eventually
@@ -322,3 +324,40 @@ async def test_a_follow_up_on_a_closed_case_reaches_the_supervisor(
     await _act(supervisor, url, "dismiss_follow_up", reason="Đã gọi lại, khách đồng ý")
     await _wait_for(supervisor, url, "Giám sát xác nhận không cần mở lại")
     assert await listed() is None
+
+
+async def test_a_bounced_email_reply_shows_on_the_case_and_is_sent_again_by_letter(
+        console_system: ConsoleSystem) -> None:
+    """The reply by email came back: support sees why on the case, and the reply form is
+    offered again with the words already written and another method first."""
+    support = await signed_in(console_system.console, "support")
+    reference = await counter_intake(support, email="binh.nguyen@example.vn")
+    url = await _case_url(support, reference)
+    await _wait_for(support, url, "(b) Hỗ trợ giải quyết ngay")
+    await act_retrying(support, url, "resolve", resolution="Đổi tủ lạnh mới tại cửa hàng")
+    await act_retrying(support, url, "request_reply", method="email",
+                       content="Quý khách mang phiếu đến cửa hàng để đổi tủ lạnh mới.")
+    await _wait_for(support, url, "Đã đóng")  # delivered to the mailbox, then closed
+    routing = console_system.system.application("routing")
+    complaint_id = uuid.UUID(url.rstrip("/").rsplit("/", 1)[-1])
+    proof = routing.get_case(complaint_id).reply_sent["proof"]
+
+    # the customer's server sends it back (parsing a bounce is the mail tests' part)
+    intake = console_system.system.application("intake")
+    intake.record_bounce(complaint_id, message_id=proof, reason="550 5.1.1 user unknown",
+                         bounce_message_id="<dsn-77@mx.example.vn>",
+                         trace=sample_trace("intake"))
+    page = await _wait_for(support, url, 'id="reply-undelivered"')
+    alert = re.search(r'<p id="reply-undelivered"[^>]*>(.*?)</p>', page, re.S)
+    assert alert and "không đến được khách hàng" in alert.group(1)
+    assert "user unknown" in alert.group(1)
+    form = re.search(r'action="[^"]*/act/request_reply".*?</form>', page, re.S)
+    assert form, page[-4000:]
+    assert "Quý khách mang phiếu đến cửa hàng" in form.group(0)
+    methods = re.findall(r'<option value="([a-z_]+)"', form.group(0))
+    assert methods[0] != "email" and methods[-1] == "email"
+
+    await act_retrying(support, url, "request_reply", method="letter",
+                       content="Quý khách mang phiếu đến cửa hàng để đổi tủ lạnh mới.")
+    page = await _wait_for(support, url, "Ghi mã bưu gửi của thư")
+    assert 'id="reply-undelivered"' not in page
