@@ -19,6 +19,7 @@ from hotro.natsbin import NatsServerProcess
 from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.staff.users import write_demo_users
 from tests.conftest import TEST_LEASE_TTL_S, TEST_PARTITIONS
+from tests.integration.intake.mailer import can_connect, deliver, free_port
 from tests.support.postgres import PostgresSchemas
 from tests.support.smtp import SmtpSink, running_sink
 from tests.support.staff import auth as intake_auth
@@ -26,6 +27,8 @@ from tests.support.system import InProcessSystem, running_system
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
+
+CORPUS = Path(__file__).parents[2] / "unit" / "intake_email" / "corpus"
 
 CUSTOMER = {"name": "Nguyễn Thị Ánh", "phone": "0912 345 678",
             "email": "anh.nguyen@example.com", "address": "12 Hàng Bài, Hoàn Kiếm, Hà Nội"}
@@ -89,14 +92,17 @@ class Desk:
 
 @contextlib.asynccontextmanager
 async def desk(nats: NatsServerProcess, tmp_path: Path, pg: PostgresSchemas,
-               smtp_port: int) -> AsyncIterator[Desk]:
+               smtp_port: int, *, intake_smtp_port: int | None = None) -> AsyncIterator[Desk]:
+    """With ``intake_smtp_port``, intake also listens for mail there (bounces come back)."""
     tokens = write_demo_users(tmp_path / "users.toml")
+    intake = {} if intake_smtp_port is None else {"smtp_listen_port": intake_smtp_port}
     async with running_system(
             nats.url, pg.url, tmp_path, partitions=TEST_PARTITIONS,
             lease_ttl_s=TEST_LEASE_TTL_S,
             settings_extra={"routing": {"users_file": str(tmp_path / "users.toml")},
                             "notify": {"smtp_host": "127.0.0.1", "smtp_port": smtp_port,
-                                       "smtp_starttls": False}}) as system:
+                                       "smtp_starttls": False},
+                            "intake": intake}) as system:
         d = Desk(system, tokens)
         async with d.intake, d.routing:
             yield d
@@ -304,3 +310,53 @@ async def test_e_a_department_cannot_close_and_nothing_is_stored(
         assert reply.status_code == 403
         assert routing.max_notification_id() == before
         assert (await d.case(cid))["state"] == "department_responded"
+
+
+async def test_f_a_reply_by_email_that_bounces_is_due_again_and_sent_by_letter(
+        provisioned: NatsServerProcess, tmp_path: Path, pg_schemas: PostgresSchemas,
+        mailbox: tuple[Mailbox, int]) -> None:
+    box, port = mailbox
+    inbound = free_port()
+    async with desk(provisioned, tmp_path, pg_schemas, port, intake_smtp_port=inbound) as d:
+        cid, ref = await d.submit()
+        await d.reaches(cid, "analysing")
+        await d.ok("support", cid, "resolve", {"resolution": "Đổi máy mới cho khách."})
+        await d.ok("support", cid, "request_reply",
+                   {"method": "email", "content": "Công ty sẽ đổi tủ lạnh mới cho quý khách."})
+        closed = await d.reaches(cid, "closed")
+        message_id = closed["reply_sent"]["proof"]
+        assert [m["Message-ID"] for m in box.to(CUSTOMER["email"], ref)
+                if "đổi tủ lạnh mới" in m.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+                ] == [message_id]
+
+        # the customer's mail server sends it back: a delivery status notification
+        await eventually(lambda: can_connect(inbound), message="intake's SMTP listener up")
+        dsn = (CORPUS / "bounce_dsn.eml").read_bytes()
+        dsn = dsn.replace(b"<kn-2026-000123.ack@VHV.vn>", message_id.encode()).replace(
+            b"khach.hang@example.net", CUSTOMER["email"].encode())
+        code, text = await deliver(inbound, dsn, mail_from="")
+        assert code == 250 and "Bounce recorded on" in text, text
+
+        case = await d.reaches(cid, "reply_due")
+        assert case["reply_sent"] is None and case["outcome"] is None
+        assert case["reply_undelivered"]["proof"] == message_id
+        assert f"our email {message_id} bounced" in case["reply_undelivered"]["reason"]
+        assert _events(case)[-3:] == ["Closed", "Reopened", "ReplyUndelivered"]
+        assert "request_reply" in (await d.case(cid, "support"))["allowed_actions"]
+        # sla counts a reply again; the customer's own page shows the case open again
+        sla = d.system.application("sla")
+        await eventually(lambda: [c for c in sla.clocks_of(cid)
+                                  if c.kind.startswith("reply") and c.status == "running"],
+                         message="a reply clock running again")
+        intake = d.system.application("intake")
+        await eventually(lambda: "Reopened" in [type(e).__name__ for e in
+                                                intake.repository.event_store.get(cid)]
+                         and not intake.get_request(cid).closed,
+                         message="the customer's request open again")
+
+        # support sends it by letter: notify prints it, staff post it
+        resent = await d.ok("support", cid, "request_reply",
+                            {"method": "letter",
+                             "content": "Công ty sẽ đổi tủ lạnh mới cho quý khách."})
+        assert resent["state"] == "reply_due" and resent["reply_undelivered"] is None
+        assert "request_reply" not in resent["allowed_actions"]
