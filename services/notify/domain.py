@@ -117,6 +117,26 @@ class Contact(Aggregate):
     #: the department the case was last referred to: its clock's alerts go to it too (a
     #: class default: records stored before it was kept have none)
     referred_to: str | None = None
+    #: the Message-ID of our email to the customer that came back undeliverable: later
+    #: messages notify routes itself go another way (a class default, as above)
+    email_bounced: str | None = None
+
+    @event("EmailBounced", topic="hotro.notify:Contact.EmailBounced")
+    def _email_bounced(self, *, message_id: str, trace: TraceDict) -> None:
+        self.email_bounced = message_id
+
+    def route(self, customer: dict[str, Any] | None) -> tuple[str, str]:
+        """(method, recipient) of a message notify chooses the way for
+        (``customer_route``), past an address our mail bounced from."""
+        return customer_route(customer, email_bounced=self.email_bounced is not None)
+
+    def note_email_bounced(self, *, message_id: str, trace: TraceDict) -> bool:
+        """An email to the customer bounced: their address does not take our mail. Once
+        is enough (False when already noted)."""
+        if self.email_bounced is not None:
+            return False
+        self._email_bounced(message_id=message_id, trace=trace)
+        return True
 
     @event("ReferralNoted", topic="hotro.notify:Contact.ReferralNoted")
     def note_referral(self, *, department: str, trace: TraceDict) -> None:
@@ -762,15 +782,19 @@ def acknowledgement_route(channel: str, customer: dict[str, Any] | None) -> tupl
     return "receipt_slip", name
 
 
-def customer_route(customer: dict[str, Any] | None) -> tuple[str, str]:
+def customer_route(customer: dict[str, Any] | None, *,
+                   email_bounced: bool = False) -> tuple[str, str]:
     """(method, recipient) of a message notify chooses the way for: email, else SMS, else
-    a letter."""
+    a letter. An address our mail bounced from comes after the phone and the postal
+    address (still better than a letter with no address)."""
     if customer is None:
         return "email", ""
-    if customer.get("email"):
+    if customer.get("email") and not email_bounced:
         return "email", customer["email"]
     if customer.get("phone"):
         return "sms", customer["phone"]
+    if customer.get("email") and not customer.get("address"):
+        return "email", customer["email"]
     return "letter", str(customer.get("address") or customer.get("name", ""))
 
 

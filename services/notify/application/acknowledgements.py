@@ -21,7 +21,6 @@ from hotro.services.notify.domain import (
     Acknowledgement,
     Contact,
     acknowledgement_route,
-    customer_route,
 )
 from hotro.shared.contracts import events as wire
 from hotro.shared.contracts.envelope import Envelope
@@ -112,7 +111,7 @@ class Acknowledgements(Intents):
         pe.collect_events(acknowledgement)
         contact = self._require_contact(env)
         person = self.open_customer(contact)
-        method, recipient = customer_route(person)
+        method, recipient = contact.route(person)
         context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
                    "new_reply_deadline": p.last_day.isoformat(),
                    "previous_reply_deadline": told}
@@ -146,7 +145,7 @@ class Acknowledgements(Intents):
         contact = self._require_contact(env)
         trace = self.reaction_trace(env, "notify")
         person = self.open_customer(contact)
-        method, recipient = customer_route(person)
+        method, recipient = contact.route(person)
         context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
                    "new_reply_deadline": p.last_day.isoformat()}
         pe.collect_events(self._dispatch(env, "reopened", method, recipient, contact.language,
@@ -161,7 +160,7 @@ class Acknowledgements(Intents):
         contact = self._require_contact(env)
         trace = self.reaction_trace(env, "notify")
         person = self.open_customer(contact)
-        method, recipient = customer_route(person)
+        method, recipient = contact.route(person)
         context = {"reference": reference, "customer_name": (person or {}).get("name"),
                    "reason": reason}
         pe.collect_events(self._dispatch(env, "withdrawn", method, recipient,
@@ -173,7 +172,7 @@ class Acknowledgements(Intents):
         contact = self._require_contact(env)
         trace = self.reaction_trace(env, "notify")
         person = self.open_customer(contact)
-        method, recipient = customer_route(person)
+        method, recipient = contact.route(person)
         context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
                    "reply_deadline": p.last_day.isoformat()}
         pe.collect_events(self._dispatch(env, "filing_accepted", method, recipient,
@@ -195,7 +194,7 @@ class Acknowledgements(Intents):
             contact.note_incident_date(incident_date=p.incident_date.isoformat(), trace=trace)
             pe.collect_events(contact)
         person = self.open_customer(contact)
-        method, recipient = customer_route(person)
+        method, recipient = contact.route(person)
         context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
                    "incident_date": p.incident_date.isoformat(),
                    "filing_deadline": p.filing_deadline.isoformat()}

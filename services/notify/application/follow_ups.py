@@ -10,7 +10,6 @@ from typing import Any
 from eventsourcing.application import ProcessingEvent
 
 from hotro.services.notify.application.alerts import SUPPORT_TEAM_LABEL, InternalAlerts
-from hotro.services.notify.domain import customer_route
 from hotro.shared.contracts.envelope import Envelope
 
 
@@ -27,7 +26,7 @@ class FollowUps(InternalAlerts):
                                else self.recipients.support, "vi", context, None, trace,
                                internal=True, audience="owner")
         person = self.open_customer(contact)
-        method, recipient = customer_route(person)
+        method, recipient = contact.route(person)
         told = self._dispatch(env, "follow_up_received", method, recipient, contact.language,
                               {"reference": p.reference,
                                "customer_name": (person or {}).get("name"),

@@ -10,7 +10,7 @@ from typing import Any
 from eventsourcing.application import ProcessingEvent
 
 from hotro.services.notify.application.intents import Intents
-from hotro.services.notify.domain import Dispatch, customer_route
+from hotro.services.notify.domain import Dispatch
 from hotro.shared.contracts.envelope import Envelope
 
 
@@ -20,7 +20,7 @@ class InformationRequests(Intents):
         contact = self._require_contact(env)
         trace = self.reaction_trace(env, "notify")
         person = self.open_customer(contact)
-        method, recipient = customer_route(person)
+        method, recipient = contact.route(person)
         context = {"reference": p.reference, "items": list(p.items),
                    "due_date": p.due_date.isoformat(), "message": p.message,
                    "customer_name": (person or {}).get("name")}
@@ -38,7 +38,7 @@ class InformationRequests(Intents):
             return  # sla raised it again for the same due date
         trace = self.reaction_trace(env, "notify")
         person = self.open_customer(contact)
-        method, recipient = customer_route(person)
+        method, recipient = contact.route(person)
         context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
                    "items": list(contact.open_items), "due_date": p.last_day.isoformat()}
         pe.collect_events(self._dispatch(env, "reminder", method, recipient, contact.language,

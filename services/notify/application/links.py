@@ -25,7 +25,7 @@ from typing import Any
 from eventsourcing.application import ProcessingEvent
 
 from hotro.services.notify.application.intents import Intents
-from hotro.services.notify.domain import Contact, Dispatch, acknowledgement_route, customer_route
+from hotro.services.notify.domain import Contact, Dispatch, acknowledgement_route
 from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.staff import capabilities
 from hotro.shared.staff.signing import KeyRing
@@ -95,7 +95,7 @@ class CustomerLinkMessages(Intents):
         person = self.open_customer(contact)
         method, recipient = acknowledgement_route(contact.channel, person)
         if method == "receipt_slip":
-            method, recipient = customer_route(person)
+            method, recipient = contact.route(person)
         context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
                    "address": (person or {}).get("address"), "generation": p.generation}
         pe.collect_events(contact, self._dispatch(

@@ -139,6 +139,10 @@ class DispatchOutcomes(InternalAlerts):
             trace = self.reaction_trace(env, "notify")
             dispatch.bounce(reason=p.reason[:500], at=self.clock().isoformat(), trace=trace)
             pe.collect_events(dispatch)
+            contact = None if dispatch.internal else self._contact(dispatch.complaint_id)
+            if contact is not None and contact.note_email_bounced(
+                    message_id=dispatch.message_id or p.message_id, trace=trace):
+                pe.collect_events(contact)
             pe.collect_events(*self.failure_alert(dispatch, "bounced", p.reason, trace))
             return
         self.alert_unmatched_bounce(env, p, dispatch, pe)

@@ -8,7 +8,7 @@ from typing import Any
 from eventsourcing.application import ProcessingEvent
 
 from hotro.services.notify.application.intents import Intents
-from hotro.services.notify.domain import customer_route, recipient_for
+from hotro.services.notify.domain import recipient_for
 from hotro.shared.contracts.envelope import Envelope
 
 
@@ -32,7 +32,7 @@ class Replies(Intents):
         """Routing refused the complaint (e.g. filed late): the refusal and its reason."""
         contact = self._require_contact(env)
         person = self.open_customer(contact)
-        method, recipient = customer_route(person)
+        method, recipient = contact.route(person)
         context = {"reference": p.reference, "customer_name": (person or {}).get("name"),
                    "reason": p.reason, "detail": p.explanation,
                    "incident_date": contact.incident_date,

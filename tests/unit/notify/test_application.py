@@ -189,6 +189,35 @@ def test_bounce_marks_the_sent_email_and_alerts_staff(
     assert [e.event_type for e in wire_events(app)] == ["AcknowledgementSent"]
 
 
+def test_after_a_bounce_notify_reaches_the_customer_another_way(
+        app: NotifyApplication, channels: Channels, outbox: Outbox) -> None:
+    complaint = uuid.uuid4()
+    acknowledged(app, complaint)
+    ack = _only(app, "acknowledgement")
+    assert ack.method == "email"
+    app.attempt(ack.id, channels)
+    app.handle(bounced(complaint, ack.message_id))
+    contact: Contact = app.repository.get(Contact.create_id(complaint))
+    assert contact.email_bounced == ack.message_id
+    app.handle(info_requested(complaint))
+    asked = _only(app, "info_request")
+    assert (asked.method, app.open_recipient(asked)) == ("sms", "+84912345678")
+    # staff may still choose email for the reply: their choice is kept
+    app.handle(reply_requested(complaint, "email"))
+    assert _only(app, "reply").method == "email"
+
+
+def test_a_bounce_leaves_email_when_there_is_no_other_way(
+        app: NotifyApplication, channels: Channels, outbox: Outbox) -> None:
+    complaint = uuid.uuid4()
+    acknowledged(app, complaint, phone=None, address=None)
+    ack = _only(app, "acknowledgement")
+    app.attempt(ack.id, channels)
+    app.handle(bounced(complaint, ack.message_id))
+    app.handle(info_requested(complaint))
+    assert _only(app, "info_request").method == "email"
+
+
 def test_a_bounce_that_matches_nothing_still_alerts_staff(app: NotifyApplication) -> None:
     complaint = uuid.uuid4()
     assert app.handle(bounced(complaint, "<not-ours@example.org>")) is True
