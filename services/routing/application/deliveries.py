@@ -43,8 +43,8 @@ def note_failed_delivery(case: Case, failed: wire.NotificationFailed, *, trace: 
 
 def note_bounce(case: Case, bounced: wire.DeliveryBounced, *, trace: TraceDict,
                 now: datetime) -> None:
-    """Our email came back. The reply's own: due again, the case reopened if it had been
-    closed on that reply; any other message's: a note."""
+    """Our email came back. The reply's own: the case reopened and the reply due again
+    (unless a supervisor forced it closed); any other message's: a note."""
     reason = f"our email {bounced.message_id} bounced: {bounced.reason}"
     if case.record_reply_undelivered(method="email", reason=reason,
                                      message_id=bounced.message_id, trace=trace, now=now):

@@ -554,9 +554,9 @@ class Case(Aggregate):
 
         Without ``message_id``: notify gave up on the requested reply (a permanent failure
         or too many transient ones); the case is still ``reply_due``. With it: our email
-        came back (a bounce, matched to the reply's proof); a replied case goes back to
-        ``reply_due``, and one closed on that reply is reopened first (a supervisor's
-        forced close stands). False, and nothing recorded, for anything else: a bounce of
+        came back (a bounce, matched to the reply's proof); the case, replied or closed on
+        that reply, is reopened and goes back to ``reply_due`` (a supervisor's forced
+        close stands). False, and nothing recorded, for anything else: a bounce of
         another message, a failure already recorded, an ended case."""
         _require_aware(now, "now")
         _require_text(reason, "reason")
@@ -568,11 +568,13 @@ class Case(Aggregate):
             proof = _same_message_id(message_id, self.reply_sent)
             if proof is None:
                 return False
-            if self.state is State.CLOSED and not (self.outcome or {}).get("forced"):
-                self._reopened(reason=f"the reply by {method} did not reach the customer",
-                               **self._names(), trace=trace, timestamp=now)
-            elif self.state is not State.REPLIED:
+            forced = self.state is State.CLOSED and bool((self.outcome or {}).get("forced"))
+            if self.state not in (State.REPLIED, State.CLOSED) or forced:
                 return False
+            # reopened, as far as sla (a reply clock again) and intake (the customer's
+            # page) are concerned: the reply they took as given was not
+            self._reopened(reason=f"the reply by {method} did not reach the customer",
+                           **self._names(), trace=trace, timestamp=now)
         self._reply_undelivered(method=method, reason=reason[:500], proof=proof,
                                 **self._names(), trace=trace, timestamp=now)
         return True
