@@ -125,6 +125,8 @@ def create_app(settings: IntakeSettings | None = None, *,
                                                window_s=settings.public_window_s,
                                                per_unverified_sender=(
                                                    settings.mail_per_unverified_sender),
+                                               unverified_in_all=(
+                                                   settings.mail_unverified_in_all),
                                                bucket=shared_counts))
     # Who is calling: staff by token or console assertion, customers by their case's link
     # (its generation looked up in the CustomerCases view, so a revocation is immediate).

@@ -72,27 +72,37 @@ class SenderLimit:
     is filed once the window allows. Mail is handled in worker threads: the count is made
     on the bucket's event loop (``Window.take_blocking``)."""
 
+    #: the one key of the window that counts unverified senders all together
+    ALL = "all"
+
     def __init__(self, *, per_sender: int, window_s: float,
                  per_unverified_sender: int | None = None,
+                 unverified_in_all: int | None = None,
                  bucket: LimitsBucket | None = None, wall: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.senders = Window("sender", per_sender, window_s, bucket=bucket, wall=wall,
                               monotonic=monotonic)
         self.unverified = Window("unverified", per_unverified_sender or per_sender,
                                  window_s, bucket=bucket, wall=wall, monotonic=monotonic)
+        #: unverified senders together: a forger who varies the From address is bounded
+        #: here, not only per address
+        self.unverified_all = Window("unverified_all", unverified_in_all or 1_000_000,
+                                     window_s, bucket=bucket, wall=wall,
+                                     monotonic=monotonic)
 
     def admit(self, sender_key: str, *, verified: bool = True) -> float | None:
         """Count one new request from this sender, or the seconds it must wait (then
         nothing is counted). ``verified=False``: its DMARC check failed."""
-        unverified: Taken | None = None
+        windows = [(self.senders, sender_key)]
         if not verified:
-            outcome = self.unverified.take_blocking(sender_key)
+            windows = [(self.unverified, sender_key), (self.unverified_all, self.ALL),
+                       *windows]
+        taken: list[tuple[Window, Taken]] = []
+        for window, key in windows:
+            outcome = window.take_blocking(key)
             if not isinstance(outcome, Taken):
+                for earlier, place in taken:
+                    earlier.give_back_blocking(place)
                 return outcome
-            unverified = outcome
-        outcome = self.senders.take_blocking(sender_key)
-        if isinstance(outcome, Taken):
-            return None
-        if unverified is not None:
-            self.unverified.give_back_blocking(unverified)
-        return outcome
+            taken.append((window, outcome))
+        return None

@@ -95,6 +95,11 @@ class IntakeSettings(ServiceSettings):
         2, ge=1, description="the same for a sender whose DMARC check failed (the From "
                              "address may be forged, and each request filed is "
                              "acknowledged to it)")
+    mail_unverified_in_all: int = Field(
+        30, ge=1, description="new requests from senders whose DMARC check failed, all "
+                              "such senders together, within public_window_s: what a "
+                              "forger who varies the From address can make us send; "
+                              "beyond it their mail is deferred like any other")
     trusted_proxies: TrustedProxies = Field(
         frozenset({"127.0.0.1", "::1"}),
         description="addresses or networks (10.0.0.0/8) of the peers whose "

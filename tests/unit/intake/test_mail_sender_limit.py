@@ -117,3 +117,18 @@ def test_a_refusal_by_the_senders_limit_gives_back_the_unverified_place() -> Non
     assert limit.admit("k") is None  # verified: the sender's one place
     assert limit.admit("k", verified=False) is not None  # refused by the sender's limit...
     assert limit.unverified.local.retry_after("k") is None  # ...nothing left counted
+
+
+def test_unverified_senders_together_have_one_budget() -> None:
+    """A forger varying the From address: each new address has its own place, but all of
+    them together only the shared budget; verified senders are not held up."""
+    limit = SenderLimit(per_sender=1, per_unverified_sender=1, unverified_in_all=3,
+                        window_s=60)
+    outcomes = [limit.admit(f"forged-{n}", verified=False) for n in range(5)]
+    assert [o is None for o in outcomes] == [True, True, True, False, False]
+    assert outcomes[3] is not None and 0 < outcomes[3] <= 60
+    assert limit.admit("genuine") is None
+    # the refused ones left nothing counted under their own address (one place each)
+    assert limit.unverified.local.retry_after("forged-3") is None
+    assert limit.senders.local.retry_after("forged-4") is None
+    assert limit.senders.local.retry_after("forged-0") is not None
