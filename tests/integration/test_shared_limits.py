@@ -183,3 +183,47 @@ async def test_the_operator_lifts_a_limit_on_an_address_with_hotro_limits(
     assert await asyncio.to_thread(cli.main, ["limits", "lift", "--nats", provisioned.url,
                                               "--window", "failures", "NV.Lan"]) == 0
     assert "lifted (1 counted" in capsys.readouterr().out
+
+
+async def test_the_operator_lifts_a_customers_contact_and_a_sender_by_their_address(
+        provisioned: NatsServerProcess, replicas: list[Replica],
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Contacts and senders are counted by keyed hashes: the tool hashes what the operator
+    types (a phone number as the customer typed it, an address in any case) the way
+    intake does, with intake's secret."""
+    from hotro import cli
+    from hotro.services.intake.api import CustomerIn
+    from hotro.services.intake.application import IntakeApplication
+    from hotro.shared.eventstore.persistence import persistence_env
+
+    secret = "the-pii-hash-secret-of-this-system"
+    monkeypatch.setenv("HOTRO_PII_HASH_SECRET", secret)
+    intake = IntakeApplication(env=persistence_env("memory:", allow_memory=True),
+                               hash_secret=secret.encode())
+    typed = CustomerIn(name="Lê Thị Hoa", phone="0912 345 678", email="Hoa.Le@Example.VN")
+    hashed = intake.contact_hashes(typed.model_dump())
+    bucket = LimitsBucket("intake", _constant(replicas[0].nc.jetstream()))
+    contacts = Window("contact", 1, WINDOW_S, bucket=bucket)
+    senders = Window("sender", 1, WINDOW_S, bucket=bucket)
+    await contacts.count(hashed["phone"])
+    await contacts.count(hashed["email"])
+    await senders.count(hashed["email"])
+    assert await contacts.retry_after(hashed["phone"]) is not None
+
+    async def hotro_limits(*args: str) -> str:
+        assert await asyncio.to_thread(cli.main, ["limits", *args, "--nats",
+                                                  provisioned.url]) == 0
+        return capsys.readouterr().out
+
+    assert "1 counted" in await hotro_limits("show", "--window", "contact", "+84 912 345 678")
+    assert "lifted (1 counted" in await hotro_limits("lift", "--window", "contact",
+                                                     "0912345678")
+    assert await contacts.retry_after(hashed["phone"]) is None
+    assert await contacts.retry_after(hashed["email"]) is not None  # only what was named
+    assert "lifted (1 counted" in await hotro_limits("lift", "--window", "sender",
+                                                     "hoa.le@example.vn")
+    assert await senders.retry_after(hashed["email"]) is None
+    # what cannot be a contact is refused, not looked up
+    assert await asyncio.to_thread(cli.main, ["limits", "show", "--window", "sender",
+                                              "0912345678", "--nats", provisioned.url]) == 2
+    assert "not an email address" in capsys.readouterr().err
