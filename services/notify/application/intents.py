@@ -89,14 +89,16 @@ class Intents(PersonalData):
         return True
 
     def _by_message_id(self, message_id: str) -> Dispatch | None:
-        """Our Message-IDs are ``<dispatch-id@domain>``: no index needed to find one."""
+        """Our Message-IDs are ``<dispatch-id@domain>``: no index needed to find one. One
+        that comes back with its domain in capitals is still ours (as intake finds it)."""
         normalised = "".join(message_id.split())
         left = normalised.strip("<>").split("@", 1)[0]
         try:
             dispatch = self.get_dispatch(uuid.UUID(left))
         except (ValueError, DispatchNotFound):
             return None
-        return dispatch if dispatch.message_id == normalised else None
+        ours = (dispatch.message_id or "").lower()
+        return dispatch if ours and ours == normalised.lower() else None
 
     def _contact(self, complaint_id: uuid.UUID) -> Contact | None:
         try:

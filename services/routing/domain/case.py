@@ -764,12 +764,17 @@ def late_filing_explanation(language: str, kind: str, window_days: int) -> str:
 
 def _same_message_id(message_id: str, reply_sent: Mapping[str, Any] | None) -> str | None:
     """The reply's proof if ``message_id`` names the email it was (a Message-ID may come
-    back folded or with spaces); None otherwise."""
+    back folded, with spaces, or with its domain in capitals; ours are lower-case, and
+    intake matches them without case too); None otherwise."""
     if reply_sent is None or reply_sent.get("method") != "email":
         return None
     proof = str(reply_sent.get("proof") or "")
-    wanted = "".join(message_id.split()).strip("<>")
-    return proof if wanted and "".join(proof.split()).strip("<>") == wanted else None
+
+    def bare(value: str) -> str:
+        return "".join(value.split()).strip("<>").lower()
+
+    wanted = bare(message_id)
+    return proof if wanted and bare(proof) == wanted else None
 
 
 def _iso(value: date | None) -> str | None:

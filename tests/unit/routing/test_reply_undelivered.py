@@ -128,9 +128,12 @@ def test_a_bounced_reply_puts_the_queue_row_back_to_reply_due(replying: Replying
         queues.close()
 
 
-def test_a_folded_message_id_still_names_the_reply(replying: Replying) -> None:
+@pytest.mark.parametrize("returned", [" <3f1c0b9e-reply@\r\n vhv.vn> ",
+                                      "<3f1c0b9e-reply@VHV.vn>"])
+def test_a_folded_or_capitalised_message_id_still_names_the_reply(
+        replying: Replying, returned: str) -> None:
     replying.sent()
-    replying.bounced(" <3f1c0b9e-reply@\r\n vhv.vn> ")
+    replying.bounced(returned)
     assert replying.case.state is State.REPLY_DUE
 
 
