@@ -412,6 +412,7 @@ VI: dict[str, str] = {
     "delivery.status.sent": "đã gửi",
     "delivery.status.failed": "gửi không thành công",
     "delivery.status.bounced": "bị trả lại",
+    "delivery.status.cancelled": "đã hủy (không gửi)",
     "submit": "Xác nhận",
     # department
     "department.title": "Hồ sơ chuyển đến bộ phận",
@@ -886,6 +887,7 @@ EN: dict[str, str] = {
     "delivery.status.sent": "sent",
     "delivery.status.failed": "failed",
     "delivery.status.bounced": "bounced",
+    "delivery.status.cancelled": "cancelled (not sent)",
     "submit": "Confirm",
     "department.title": "Cases referred to the department",
     "department.everything": "Every case ever referred",

@@ -32,7 +32,8 @@ from hotro.shared.staff.http import (
     staff,
 )
 
-Status = Literal["pending", "task_open", "awaiting_post", "sent", "failed", "bounced"]
+Status = Literal["pending", "task_open", "awaiting_post", "sent", "failed", "bounced",
+                 "cancelled"]
 #: the earliest instant a staff member may say a call or meeting took place
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 

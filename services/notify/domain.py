@@ -8,7 +8,9 @@ Dispatch life cycle::
 
     pending ──AttemptFailed──▶ pending ──Sent──▶ sent ──Bounced──▶ bounced
        │  └──Failed──▶ failed                                 (email only)
-       └──LetterPrinted──▶ awaiting_post ──Sent (tracking number)──▶ sent
+       ├──LetterPrinted──▶ awaiting_post ──Sent (tracking number)──▶ sent
+       └──Cancelled (also from awaiting_post)──▶ cancelled ──Sent──▶ sent
+                                       (it went out while being cancelled: the truth wins)
     task_open ──Sent (staff outcome: phone / in person)──▶ sent
        └──Failed──▶ failed
 
@@ -238,6 +240,12 @@ class Dispatch(Aggregate):
         at: str
         trace: TraceDict
 
+    class Cancelled(Aggregate.Event):
+        """Not to be sent after all (the request was withdrawn before it went)."""
+        TOPIC = "hotro.notify:Dispatch.Cancelled"
+        reason: str
+        trace: TraceDict
+
     @staticmethod
     def create_id(complaint_id: uuid.UUID, purpose: str, cause: str) -> uuid.UUID:
         return uuid.uuid5(HOTRO_NAMESPACE, f"notify/dispatch/{complaint_id}/{purpose}/{cause}")
@@ -311,7 +319,9 @@ class Dispatch(Aggregate):
         self.summary = summary
 
     def mark_sent(self, *, proof: str, sent_at: str, trace: TraceDict) -> None:
-        if self.status != "pending":
+        """The channel took it. Also on a dispatch cancelled while it was being sent: it
+        did go."""
+        if self.status not in ("pending", "cancelled"):
             raise DispatchError(f"dispatch is {self.status}", "delivery_not_open",
                                 delivery_status=self.status)
         if self.method in POSTED:
@@ -382,6 +392,20 @@ class Dispatch(Aggregate):
         if self.method != "email" or self.status != "sent":
             raise DispatchError(f"cannot bounce a {self.method} dispatch that is {self.status}")
         self._bounced(reason=reason, at=at, trace=trace)
+
+    @event(Cancelled)
+    def _cancelled(self, *, reason: str, trace: TraceDict) -> None:
+        self.status = "cancelled"
+        self.last_error = reason
+
+    def cancel(self, *, reason: str, trace: TraceDict) -> bool:
+        """Not to be sent after all: only a message still waiting (pending, or a letter
+        printed and not posted). False, with nothing recorded, once it went, failed or was
+        cancelled."""
+        if self.status not in ("pending", "awaiting_post"):
+            return False
+        self._cancelled(reason=reason, trace=trace)
+        return True
 
 
 class Acknowledgement(Aggregate):
@@ -462,6 +486,14 @@ class Acknowledgement(Aggregate):
         TOPIC = "hotro.notify:Acknowledgement.Answered"
         trace: TraceDict
 
+    class Withheld(Aggregate.Event):
+        """The request was withdrawn before its acknowledgement was requested: none is."""
+        TOPIC = "hotro.notify:Acknowledgement.Withheld"
+        trace: TraceDict
+
+    #: a class default: records stored before withdrawals withheld anything have not
+    withheld = False
+
     #: the reply date the customer was last told (None: not told, or told in an event
     #: stored before dates were kept) and how many moves of it they were told of. Class
     #: defaults: records stored before these existed have neither.
@@ -494,7 +526,7 @@ class Acknowledgement(Aggregate):
     def is_due(self) -> bool:
         """Both halves are known (a late filing has no reply date: it is acknowledged as
         under review) and the dispatch is not requested yet."""
-        return (self.receipt is not None and self.dispatch_id is None
+        return (self.receipt is not None and self.dispatch_id is None and not self.withheld
                 and (self.reply_last_day is not None or bool(self.receipt["filed_late"])))
 
     @property
@@ -544,6 +576,19 @@ class Acknowledgement(Aggregate):
         if not self.is_due:
             raise DispatchError("the acknowledgement is not due")
         self._dispatch_requested(dispatch_id=dispatch_id, trace=trace)
+
+    @event(Withheld)
+    def _withheld(self, *, trace: TraceDict) -> None:
+        self.withheld = True
+
+    def withhold(self, *, trace: TraceDict) -> bool:
+        """The request was withdrawn before the acknowledgement was requested: it never
+        is. False when it was requested already (its dispatch may still be cancelled) or
+        withheld before."""
+        if self.dispatch_id is not None or self.withheld:
+            return False
+        self._withheld(trace=trace)
+        return True
 
     @event(ReopenNoted)
     def note_reopen(self, *, trace: TraceDict) -> None:

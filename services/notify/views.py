@@ -119,6 +119,9 @@ class DispatchLog:
         elif isinstance(event, Dispatch.Bounced):
             row.update(status="bounced", last_error=event.reason)
             row["history"].append({"at": at, "event": "bounced", "reason": event.reason})
+        elif isinstance(event, Dispatch.Cancelled):
+            row.update(status="cancelled", last_error=event.reason)
+            row["history"].append({"at": at, "event": "cancelled", "reason": event.reason})
         else:
             return
         self._store(row)

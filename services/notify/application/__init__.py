@@ -106,6 +106,7 @@ class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationReque
         withdrawn = withdrawal_reason(p.reason)
         self.release_department(env, p, withdrawn, pe)
         if withdrawn is not None:
+            self.withhold_acknowledgement(env, pe)
             self.tell_withdrawn(env, p.reference, withdrawn, pe)
             if env.actor.kind == "customer":  # on their page: staff did not record it
                 self.alert_owner_of_withdrawal(env, p.reference, withdrawn, pe)

@@ -152,6 +152,24 @@ class Acknowledgements(Intents):
                                          context, contact, trace,
                                          cause=f"reopen/{round_}"))
 
+    def withhold_acknowledgement(self, env: Envelope,
+                                 pe: ProcessingEvent[uuid.UUID]) -> None:
+        """The request was withdrawn: an acknowledgement that has not gone is not sent
+        (requested and waiting, say for a mail server that is down: cancelled; not yet
+        requested, waiting for its reply date: never requested). The customer hears of the
+        withdrawal only."""
+        trace = self.reaction_trace(env, "notify")
+        acknowledgement = self._acknowledgement(env.complaint_id, trace)
+        if acknowledgement.withhold(trace=trace):
+            pe.collect_events(acknowledgement)
+            return
+        if acknowledgement.dispatch_id is None:
+            return
+        dispatch = self.get_dispatch(acknowledgement.dispatch_id)
+        if dispatch.cancel(reason="the request was withdrawn before its acknowledgement "
+                                  "went", trace=trace):
+            pe.collect_events(dispatch)
+
     def tell_withdrawn(self, env: Envelope, reference: str, reason: str,
                        pe: ProcessingEvent[uuid.UUID]) -> None:
         """The case was withdrawn (on the customer's page, or recorded by staff): the

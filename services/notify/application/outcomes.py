@@ -91,20 +91,27 @@ class DispatchOutcomes(InternalAlerts):
 
     def record_delivered(self, dispatch_id: uuid.UUID, proof: str, *,
                          dispatch: Dispatch | None = None) -> str:
-        """Store the outcome of a dispatch that went out: Sent, or LetterPrinted."""
+        """Store the outcome of a dispatch that went out: Sent, or LetterPrinted. One
+        cancelled meanwhile (a withdrawal) is recorded as sent all the same: it went; a
+        letter cancelled is only printed, and stays cancelled."""
         dispatch = dispatch or self.get_dispatch(dispatch_id)
-        if not dispatch.is_pending:
+        for _ in range(2):
+            went = dispatch.is_pending or (dispatch.status == "cancelled"
+                                           and dispatch.method not in POSTED)
+            if not went:
+                return str(dispatch.status)
+            trace = self._sender_trace(dispatch)
+            now = self.clock().isoformat()
+            if dispatch.method in POSTED:
+                dispatch.letter_printed(file=proof, at=now, trace=trace)
+            else:
+                dispatch.mark_sent(proof=proof, sent_at=now, trace=trace)
+            try:
+                self.save(dispatch)
+            except IntegrityError:  # another replica recorded it, or it was cancelled
+                dispatch = self.get_dispatch(dispatch_id)
+                continue
             return str(dispatch.status)
-        trace = self._sender_trace(dispatch)
-        now = self.clock().isoformat()
-        if dispatch.method in POSTED:
-            dispatch.letter_printed(file=proof, at=now, trace=trace)
-        else:
-            dispatch.mark_sent(proof=proof, sent_at=now, trace=trace)
-        try:
-            self.save(dispatch)
-        except IntegrityError:
-            return str(self.get_dispatch(dispatch_id).status)  # another replica recorded it
         return str(dispatch.status)
 
     def record_staff_outcome(self, dispatch_id: uuid.UUID, *, staff_id: str, summary: str,
