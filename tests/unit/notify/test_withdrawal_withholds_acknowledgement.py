@@ -112,7 +112,7 @@ def test_one_that_went_out_while_being_cancelled_is_recorded_as_sent() -> None:
     app.handle(withdrawn(cid))
     assert app.get_dispatch(ack.id).status == "cancelled"
     # the channel had taken it: the sender records the outcome with its stale copy
-    assert app.record_delivered(ack.id, ack.message_id, dispatch=being_sent) == "sent"
+    assert app.record_delivered(ack.id, str(ack.message_id), dispatch=being_sent) == "sent"
     assert [e.event_type for e in wire_events(app)] == ["AcknowledgementSent"]
 
 
