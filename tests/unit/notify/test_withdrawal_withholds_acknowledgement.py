@@ -125,3 +125,16 @@ def test_a_cancel_is_refused_once_the_message_went() -> None:
                        trace=sample_trace("notify"))
     assert dispatch.cancel(reason="late", trace=sample_trace("notify")) is False
     assert dispatch.status == "sent"
+
+
+def test_the_delivery_log_rebuilt_from_the_log_shows_the_cancel(
+        channels: Channels, mailer: Mailer) -> None:
+    from hotro.audit.replay import replay
+
+    app, cid = memory_app(), uuid.uuid4()
+    acknowledged(app, cid)
+    [ack] = of(app, cid, "acknowledgement")
+    app.handle(withdrawn(cid))
+    result = replay(app)
+    assert result.differences == []
+    assert result.rows[str(ack.id)]["status"] == "cancelled"
