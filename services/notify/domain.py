@@ -29,6 +29,12 @@ from hotro.shared.contracts.envelope import HOTRO_NAMESPACE
 from hotro.shared.eventstore.topics import register_topics
 
 SENDABLE = ("email", "sms", "letter", "receipt_slip")  # notify sends these itself
+#: customer messages a withdrawal makes pointless while they still wait to be sent (the
+#: withdrawal's own confirmation, a reply and a refusal are not among them)
+MOOT_ONCE_WITHDRAWN = frozenset({"acknowledgement", "info_request", "reminder",
+                                 "reply_date_moved", "reopened", "filing_review",
+                                 "filing_accepted"})
+WITHDRAWN_BEFORE_SENT = "the request was withdrawn before it went"
 STAFF_TASK = ("phone", "in_person")     # a staff member does it and records the outcome
 POSTED = ("letter",)                    # printed by notify, posted by staff
 
@@ -122,6 +128,25 @@ class Contact(Aggregate):
     #: the Message-ID of our email to the customer that came back undeliverable: later
     #: messages notify routes itself go another way (a class default, as above)
     email_bounced: str | None = None
+    #: the customer withdrew the request: messages it makes pointless are not sent (a
+    #: class default, as above)
+    withdrawn = False
+
+    @event("WithdrawalNoted", topic="hotro.notify:Contact.WithdrawalNoted")
+    def _withdrawal_noted(self, *, trace: TraceDict) -> None:
+        self.withdrawn = True
+
+    def note_withdrawal(self, *, trace: TraceDict) -> bool:
+        """Routing closed the case as withdrawn (False when already noted)."""
+        if self.withdrawn:
+            return False
+        self._withdrawal_noted(trace=trace)
+        return True
+
+    def makes_pointless(self, purpose: str) -> bool:
+        """A message of ``purpose`` still waiting is not to be sent any more: the request
+        was withdrawn and it asks, reminds or promises something of the request."""
+        return self.withdrawn and purpose in MOOT_ONCE_WITHDRAWN
 
     @event("EmailBounced", topic="hotro.notify:Contact.EmailBounced")
     def _email_bounced(self, *, message_id: str, trace: TraceDict) -> None:

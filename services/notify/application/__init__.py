@@ -104,9 +104,10 @@ class NotifyApplication(CustomerLinkMessages, Acknowledgements, InformationReque
     @handles("routing.ComplaintClosed")
     def _on_closed(self, env: Envelope, p: Any, pe: ProcessingEvent[uuid.UUID]) -> None:
         withdrawn = withdrawal_reason(p.reason)
-        self.release_department(env, p, withdrawn, pe)
+        contact = self._contact(env.complaint_id)
+        self.release_department(env, p, withdrawn, contact, pe)
         if withdrawn is not None:
-            self.withhold_acknowledgement(env, pe)
+            self.note_withdrawal(env, contact, pe)
             self.tell_withdrawn(env, p.reference, withdrawn, pe)
             if env.actor.kind == "customer":  # on their page: staff did not record it
                 self.alert_owner_of_withdrawal(env, p.reference, withdrawn, pe)

@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate
 
 from hotro.services.notify.application.intents import Intents
 from hotro.services.notify.domain import (
+    WITHDRAWN_BEFORE_SENT,
     Acknowledgement,
     Contact,
     acknowledgement_route,
@@ -152,13 +153,16 @@ class Acknowledgements(Intents):
                                          context, contact, trace,
                                          cause=f"reopen/{round_}"))
 
-    def withhold_acknowledgement(self, env: Envelope,
-                                 pe: ProcessingEvent[uuid.UUID]) -> None:
-        """The request was withdrawn: an acknowledgement that has not gone is not sent
-        (requested and waiting, say for a mail server that is down: cancelled; not yet
-        requested, waiting for its reply date: never requested). The customer hears of the
-        withdrawal only."""
+    def note_withdrawal(self, env: Envelope, contact: Contact | None,
+                        pe: ProcessingEvent[uuid.UUID]) -> None:
+        """The request was withdrawn: what still waits to be sent and only asks, reminds
+        or promises is not sent (``Contact.makes_pointless``, checked by the sender); an
+        acknowledgement not yet requested never is, and one waiting (say for a mail
+        server that is down) is cancelled at once. The customer hears of the withdrawal
+        only."""
         trace = self.reaction_trace(env, "notify")
+        if contact is not None and contact.note_withdrawal(trace=trace):
+            pe.collect_events(contact)
         acknowledgement = self._acknowledgement(env.complaint_id, trace)
         if acknowledgement.withhold(trace=trace):
             pe.collect_events(acknowledgement)
@@ -166,8 +170,7 @@ class Acknowledgements(Intents):
         if acknowledgement.dispatch_id is None:
             return
         dispatch = self.get_dispatch(acknowledgement.dispatch_id)
-        if dispatch.cancel(reason="the request was withdrawn before its acknowledgement "
-                                  "went", trace=trace):
+        if dispatch.cancel(reason=WITHDRAWN_BEFORE_SENT, trace=trace):
             pe.collect_events(dispatch)
 
     def tell_withdrawn(self, env: Envelope, reference: str, reason: str,

@@ -12,7 +12,7 @@ from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
 
 from hotro.services.notify.application.intents import Intents
-from hotro.services.notify.domain import Dispatch, ReferralAlert
+from hotro.services.notify.domain import Contact, Dispatch, ReferralAlert
 from hotro.shared.contracts.envelope import Envelope
 
 SUPPORT_TEAM_LABEL = {"vi": "Bộ phận Hỗ trợ khách hàng", "en": "Customer support"}
@@ -83,11 +83,11 @@ class InternalAlerts(Intents):
             pe.collect_events(contact)
 
     def release_department(self, env: Envelope, p: Any, withdrawn: str | None,
-                           pe: ProcessingEvent[uuid.UUID]) -> None:
+                           contact: Contact | None, pe: ProcessingEvent[uuid.UUID]) -> None:
         """routing's ComplaintClosed (closed, forced closed or withdrawn: ``withdrawn`` is
         then the customer's reason) while a department still owed its result: the
-        department is told it need not answer any more."""
-        contact = self._contact(env.complaint_id)
+        department is told it need not answer any more. ``contact``: the complaint's, as
+        the reaction holds it (one instance per reaction: two would conflict)."""
         trace = self.reaction_trace(env, "notify")
         department = (contact.release_department(trace=trace) if contact is not None
                       else None)

@@ -37,7 +37,12 @@ from hotro.services.notify.application.channel import (
     PermanentFailure,
     TransientFailure,
 )
-from hotro.services.notify.domain import POSTED, Dispatch, DispatchError
+from hotro.services.notify.domain import (
+    POSTED,
+    WITHDRAWN_BEFORE_SENT,
+    Dispatch,
+    DispatchError,
+)
 from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.eventstore.trace import Trace
 
@@ -65,6 +70,9 @@ class DispatchOutcomes(InternalAlerts):
             return str(dispatch.status)
         contact = self._contact(dispatch.complaint_id)
         trace = self._sender_trace(dispatch)
+        if contact is not None and not dispatch.internal \
+                and contact.makes_pointless(dispatch.purpose):
+            return self._cancel(dispatch, trace)
         alerts: list[Dispatch] = []
         try:
             proof = channel.deliver(*self.opened(dispatch, contact))
@@ -112,6 +120,15 @@ class DispatchOutcomes(InternalAlerts):
                 dispatch = self.get_dispatch(dispatch_id)
                 continue
             return str(dispatch.status)
+        return str(dispatch.status)
+
+    def _cancel(self, dispatch: Dispatch, trace: dict[str, str | None]) -> str:
+        """Not sent: the request was withdrawn while it waited."""
+        dispatch.cancel(reason=WITHDRAWN_BEFORE_SENT, trace=trace)
+        try:
+            self.save(dispatch)
+        except IntegrityError:  # changed meanwhile: the sender asks again
+            return str(self.get_dispatch(dispatch.id).status)
         return str(dispatch.status)
 
     def record_staff_outcome(self, dispatch_id: uuid.UUID, *, staff_id: str, summary: str,

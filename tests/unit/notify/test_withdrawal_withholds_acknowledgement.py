@@ -1,8 +1,9 @@
 """A request withdrawn before its acknowledgement went gets no acknowledgement: one waiting
 to be sent (a mail server down) is cancelled, one not requested yet (its reply date not
-known) is never requested; the customer hears of the withdrawal only. An acknowledgement
-that went stays as it was, and one that goes out while it is being cancelled is recorded
-as sent: it did go."""
+known) is never requested; other messages that only ask, remind or promise and still wait
+are not sent either; the customer hears of the withdrawal only. A message that went stays
+as it was, and one that goes out while it is being cancelled is recorded as sent: it did
+go."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from tests.unit.notify.wire import (
     acknowledged,
     dispatches,
     envelope,
+    info_requested,
     memory_app,
     received,
     reply_deadline_set,
@@ -138,3 +140,23 @@ def test_the_delivery_log_rebuilt_from_the_log_shows_the_cancel(
     result = replay(app)
     assert result.differences == []
     assert result.rows[str(ack.id)]["status"] == "cancelled"
+
+
+def test_an_information_request_still_waiting_is_not_sent_after_the_withdrawal(
+        channels: Channels, mailer: Mailer) -> None:
+    app, cid = memory_app(), uuid.uuid4()
+    acknowledged(app, cid)
+    [ack] = of(app, cid, "acknowledgement")
+    assert app.attempt(ack.id, channels) == "sent"
+    app.handle(info_requested(cid))
+    [asked] = of(app, cid, "info_request")
+    mailer.down = True
+    assert app.attempt(asked.id, channels) == "pending"
+    app.handle(withdrawn(cid))
+    mailer.down = False
+    assert app.attempt(asked.id, channels) == "cancelled"
+    [told] = of(app, cid, "withdrawn")
+    assert app.attempt(told.id, channels) == "sent"  # the confirmation is not held back
+    assert len(mailer.sent) == 2  # the acknowledgement and the confirmation
+    # staff alerts are not held back either
+    assert all(d.status != "cancelled" for d in dispatches(app) if d.internal)
