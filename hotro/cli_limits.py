@@ -32,6 +32,7 @@ WINDOWS: dict[str, tuple[str, str]] = {
                           "phone number"),
     "sender": ("intake", "new requests by email from a sender address"),
     "unverified": ("intake", "the same, from a sender address whose DMARC check failed"),
+    "unverified_all": ("intake", "the same, all such senders together (the key: all)"),
 }
 #: windows that count a keyed hash of personal data, not the key itself
 HASHED = frozenset({"contact", "sender", "unverified"})

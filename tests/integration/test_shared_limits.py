@@ -223,6 +223,14 @@ async def test_the_operator_lifts_a_customers_contact_and_a_sender_by_their_addr
     assert "lifted (1 counted" in await hotro_limits("lift", "--window", "sender",
                                                      "hoa.le@example.vn")
     assert await senders.retry_after(hashed["email"]) is None
+    # the budget every sender whose DMARC failed shares is lifted by its one key
+    from hotro.services.intake.public_limits import SenderLimit
+
+    shared = Window("unverified_all", 1, WINDOW_S, bucket=bucket)
+    await shared.count(SenderLimit.ALL)  # as intake counts it
+    assert "lifted (1 counted" in await hotro_limits("lift", "--window", "unverified_all",
+                                                     "all")
+    assert await shared.retry_after(SenderLimit.ALL) is None
     # what cannot be a contact is refused, not looked up
     assert await asyncio.to_thread(cli.main, ["limits", "show", "--window", "sender",
                                               "0912345678", "--nats", provisioned.url]) == 2
