@@ -136,6 +136,7 @@ def routing_rows_from_aggregates(app: Any) -> dict[str, dict[str, Any]]:
             "deadlines": deadlines,
             "updated_at": case.timeline[-1]["at"].isoformat(),
             "follow_up": case.follow_up_pending,
+            "reply_undelivered": case.reply_undelivered is not None,
         }
     return rows
 

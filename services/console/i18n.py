@@ -242,6 +242,8 @@ VI: dict[str, str] = {
                                 "nại và ngày hết hạn."),
     "supervisor.filing_reviews": "Hồ sơ gửi quá hạn chờ xem xét",
     "supervisor.follow_ups": "Khách hàng gửi thêm sau khi hồ sơ đã kết thúc (có thể mở lại)",
+    "supervisor.replies_undelivered": ("Trả lời không đến được khách hàng (cần gửi lại bằng "
+                                       "cách khác)"),
     "case.filing_review": "Xem xét gửi quá hạn",
     "case.follow_ups": "Khách hàng gửi thêm sau khi kết thúc",
     "state.withdrawn": "Khách hàng đã rút yêu cầu",
@@ -719,6 +721,8 @@ EN: dict[str, str] = {
                                 "the deadline ended."),
     "supervisor.filing_reviews": "Late filings awaiting review",
     "supervisor.follow_ups": "Customers who wrote after their case ended (reopen possible)",
+    "supervisor.replies_undelivered": ("Replies that did not reach the customer (to send "
+                                       "another way)"),
     "case.filing_review": "Late filing review",
     "case.follow_ups": "Customer messages after the case ended",
     "state.withdrawn": "Withdrawn by the customer",

@@ -460,11 +460,13 @@ def build_staff_router() -> APIRouter:
                 "routing", "/api/case-queue", caller, params={**params, "limit": 50})
             return result
 
-        # Decisions waiting for the supervisor: late filings to review, and ended cases
-        # the customer wrote to again (a reopen is offered on the case page).
-        reviews, follow_ups = await asyncio.gather(page(state="awaiting_filing_review"),
-                                                   page(follow_up="true"))
-        for group in (reviews, follow_ups):
+        # Decisions waiting for the supervisor: late filings to review, ended cases the
+        # customer wrote to again (a reopen is offered on the case page), and replies
+        # that did not reach the customer (to be sent another way).
+        reviews, follow_ups, undelivered = await asyncio.gather(
+            page(state="awaiting_filing_review"), page(follow_up="true"),
+            page(reply_undelivered="true", state="reply_due"))
+        for group in (reviews, follow_ups, undelivered):
             group["rows"] = await enrich_rows(request, viewer, group["rows"], names=True)
         breached, approaching, refused, stats, failed = await asyncio.gather(
             page(sla="breached"), page(sla="approaching"), page(state="refused"),
@@ -477,7 +479,7 @@ def build_staff_router() -> APIRouter:
         return render(request, viewer, "supervisor.html", breached=breached,
                       approaching=approaching, refused=refused, stats=stats or {},
                       failed=failed or [], compliance=compliance, active="supervisor",
-                      reviews=reviews, follow_ups=follow_ups)
+                      reviews=reviews, follow_ups=follow_ups, undelivered=undelivered)
 
     # ---- auditor -----------------------------------------------------------------------
 

@@ -172,6 +172,8 @@ class CaseSummary(BaseModel):
     updated_at: str
     follow_up: bool = Field(False, description="the customer wrote after the case ended; "
                                                "a supervisor may reopen it")
+    reply_undelivered: bool = Field(False, description="the last reply did not reach the "
+                                                       "customer; none requested since")
 
 
 class CaseDetail(BaseModel):
@@ -624,6 +626,8 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *, files: Departme
                                     description="comma-separated complaint ids"),
             follow_up: bool | None = Query(None, description="only cases the customer "
                                                              "wrote to after they ended"),
+            reply_undelivered: bool | None = Query(
+                None, description="only cases whose last reply did not reach the customer"),
             offset: int = Query(0, ge=0, le=10_000_000),
             limit: int = Query(25, ge=1, le=200)) -> dict[str, Any]:
         """One page of the queue, overdue first (then approaching), oldest first, with the
@@ -635,7 +639,8 @@ def build_router(app: RoutingApplication, queues: CaseQueues, *, files: Departme
         total, rows = await asyncio.to_thread(
             queues.page, offset=offset, limit=limit, state=state, channel=channel,
             product=product, department=department, sla=sla, referred_to=referred_to,
-            actor=actor, complaint_ids=wanted, follow_up=follow_up)
+            actor=actor, complaint_ids=wanted, follow_up=follow_up,
+            reply_undelivered=reply_undelivered)
         return {"total": total, "offset": offset, "limit": limit, "rows": rows}
 
     @router.get("/api/case-stats", tags=["cases"])

@@ -58,13 +58,14 @@ CREATE TABLE cases (
     received_at TEXT NOT NULL, received_us INTEGER NOT NULL,
     state TEXT NOT NULL, department TEXT, triage_rule TEXT,
     sla_status TEXT, urgency INTEGER NOT NULL, follow_up INTEGER NOT NULL,
-    updated_at TEXT NOT NULL, deadlines TEXT NOT NULL);
+    reply_undelivered INTEGER NOT NULL, updated_at TEXT NOT NULL, deadlines TEXT NOT NULL);
 CREATE INDEX cases_queue ON cases (urgency, received_at);
 CREATE INDEX cases_by_state ON cases (state, urgency, received_at);
 CREATE INDEX cases_by_channel ON cases (channel, urgency, received_at);
 CREATE INDEX cases_by_product ON cases (product, urgency, received_at);
 CREATE INDEX cases_by_department ON cases (department, urgency, received_at);
 CREATE INDEX cases_by_follow_up ON cases (follow_up, urgency, received_at);
+CREATE INDEX cases_by_reply_undelivered ON cases (reply_undelivered, urgency, received_at);
 CREATE INDEX cases_counts ON cases (state, channel, received_us);
 CREATE TABLE case_departments (
     case_seq INTEGER NOT NULL, position INTEGER NOT NULL, department TEXT NOT NULL,
@@ -77,8 +78,8 @@ CREATE TABLE case_actors (
 
 _OPENED_COLUMNS = ("case_id", "complaint_id", "reference", "kind", "channel", "product",
                    "category", "received_at", "received_us", "state", "department",
-                   "triage_rule", "sla_status", "urgency", "follow_up", "updated_at",
-                   "deadlines")
+                   "triage_rule", "sla_status", "urgency", "follow_up", "reply_undelivered",
+                   "updated_at", "deadlines")
 # A case opens once; should a second Opened ever come, the row starts afresh in its place
 # rather than failing every catch-up from there on.
 _OPEN = (f"INSERT INTO cases ({', '.join(_OPENED_COLUMNS)}) "
@@ -86,10 +87,10 @@ _OPEN = (f"INSERT INTO cases ({', '.join(_OPENED_COLUMNS)}) "
          f"SET {', '.join(f'{c} = excluded.{c}' for c in _OPENED_COLUMNS[1:])} RETURNING seq")
 _ROW_COLUMNS = ("seq, complaint_id, reference, kind, channel, product, category, "
                 "received_at, state, department, triage_rule, sla_status, deadlines, "
-                "follow_up, updated_at")
+                "follow_up, reply_undelivered, updated_at")
 #: the columns an event after Opened may change
-_CHANGING = ("updated_at", "state", "department", "follow_up", "triage_rule", "deadlines",
-             "sla_status", "urgency")
+_CHANGING = ("updated_at", "state", "department", "follow_up", "reply_undelivered",
+             "triage_rule", "deadlines", "sla_status", "urgency")
 _QUEUE_ORDER = "ORDER BY urgency, received_at, seq"
 #: rows a catch-up holds changed in memory before it writes them (bounds its memory)
 _PENDING_ROWS = 1000
@@ -184,7 +185,7 @@ class CaseQueues:
             event.originator_id.bytes, str(event.complaint_id), event.reference, event.kind,
             event.channel, event.product, event.category, event.received_at.isoformat(),
             (event.received_at - _EPOCH) // _MICROSECOND, "new", None, None, "on_track",
-            _URGENCY["on_track"], 0, event.timestamp.isoformat(), "{}"), strict=True))
+            _URGENCY["on_track"], 0, 0, event.timestamp.isoformat(), "{}"), strict=True))
         seq = self._db.scalar(_OPEN, tuple(values.values()))
         self._db.execute("DELETE FROM case_departments WHERE case_seq = ?", (seq,))
         stored = {c: values[c] for c in _CHANGING}
@@ -202,6 +203,8 @@ class CaseQueues:
             self._note_department(row.seq, event.department)
         elif name in ("FollowUpReceived", "Reopened", "FollowUpDismissed"):
             current["follow_up"] = int(name == "FollowUpReceived")
+        if name in ("ReplyUndelivered", "ReplyRequested", "ReplySent"):
+            current["reply_undelivered"] = int(name == "ReplyUndelivered")
         elif name == "TriageApplied":
             current["triage_rule"] = event.rule_id
         elif name == "DeadlineRecorded":
@@ -258,14 +261,15 @@ class CaseQueues:
              department: str | None = None, sla: str | None = None,
              referred_to: str | None = None, actor: str | None = None,
              complaint_ids: frozenset[str] | None = None,
-             follow_up: bool | None = None) -> tuple[int, Rows]:
+             follow_up: bool | None = None,
+             reply_undelivered: bool | None = None) -> tuple[int, Rows]:
         """(how many rows match, the rows ``offset``..``offset+limit``) in queue order
         (overdue first, then approaching, then oldest first)."""
         self.refresh()
         where, params = _filters(state=state, channel=channel, product=product,
                                  department=department, sla=sla, referred_to=referred_to,
                                  actor=actor, complaint_ids=complaint_ids,
-                                 follow_up=follow_up)
+                                 follow_up=follow_up, reply_undelivered=reply_undelivered)
         with self._db.batch():  # the count and the rows from the same state
             total: int = self._db.scalar(f"SELECT COUNT(*) FROM cases c {where}", params)
             found = self._rows(f"SELECT {_ROW_COLUMNS} FROM cases c {where} {_QUEUE_ORDER} "
@@ -316,7 +320,8 @@ def _filters(*, state: str | None = None, channel: str | None = None,
              product: str | None = None, department: str | None = None,
              sla: str | None = None, referred_to: str | None = None,
              actor: str | None = None, complaint_ids: frozenset[str] | None = None,
-             follow_up: bool | None = None) -> tuple[str, list[Any]]:
+             follow_up: bool | None = None,
+             reply_undelivered: bool | None = None) -> tuple[str, list[Any]]:
     """The WHERE clause (over ``cases c``) and its parameters for the filters given."""
     where: list[str] = []
     params: list[Any] = []
@@ -328,9 +333,10 @@ def _filters(*, state: str | None = None, channel: str | None = None,
     if sla is not None and sla in _URGENCY:  # the same rows; the queue index narrows
         where.append("c.urgency = ?")
         params.append(_URGENCY[sla])
-    if follow_up is not None:
-        where.append("c.follow_up = ?")
-        params.append(int(follow_up))
+    for column, flag in (("follow_up", follow_up), ("reply_undelivered", reply_undelivered)):
+        if flag is not None:
+            where.append(f"c.{column} = ?")
+            params.append(int(flag))
     if referred_to is not None:
         where.append("c.seq IN (SELECT case_seq FROM case_departments WHERE "
                      "department = ?)")
@@ -352,4 +358,4 @@ def _row(r: Any, departments: list[str]) -> dict[str, Any]:
             "state": r["state"], "department": r["department"], "departments": departments,
             "triage_rule": r["triage_rule"], "sla_status": r["sla_status"],
             "deadlines": json.loads(r["deadlines"]), "follow_up": bool(r["follow_up"]),
-            "updated_at": r["updated_at"]}
+            "reply_undelivered": bool(r["reply_undelivered"]), "updated_at": r["updated_at"]}

@@ -356,8 +356,19 @@ async def test_a_bounced_email_reply_shows_on_the_case_and_is_sent_again_by_lett
     assert "Quý khách mang phiếu đến cửa hàng" in form.group(0)
     methods = re.findall(r'<option value="([a-z_]+)"', form.group(0))
     assert methods[0] != "email" and methods[-1] == "email"
+    # the supervisor's dashboard lists it among the replies to send another way
+    supervisor = await signed_in(console_system.console, "supervisor")
+
+    def undelivered_section(page: str) -> str:
+        found = re.search(r'<section aria-labelledby="h-undelivered">.*?</section>', page,
+                          re.S)
+        assert found, page[-3000:]
+        return found.group(0)
+
+    assert reference in undelivered_section((await supervisor.get("/supervisor")).text)
 
     await act_retrying(support, url, "request_reply", method="letter",
                        content="Quý khách mang phiếu đến cửa hàng để đổi tủ lạnh mới.")
     page = await _wait_for(support, url, "Ghi mã bưu gửi của thư")
     assert 'id="reply-undelivered"' not in page
+    assert reference not in undelivered_section((await supervisor.get("/supervisor")).text)

@@ -93,12 +93,14 @@ def test_a_row_has_its_departments_in_referral_order_deadlines_and_flags(
     assert row["state"] == "referred_to_department" and row["department"] == TECH
     assert row["departments"] == [TECH, DELIVERY]
     assert row["sla_status"] == "breached" and row["follow_up"] is False
+    assert row["reply_undelivered"] is False
     assert row["deadlines"] == {"reply": {"status": "breached",
                                           "last_day": day(10).isoformat(),
                                           "due_at": row["deadlines"]["reply"]["due_at"]}}
     assert set(row) == {"complaint_id", "reference", "kind", "channel", "product",
                         "category", "received_at", "state", "department", "departments",
-                        "triage_rule", "sla_status", "deadlines", "follow_up", "updated_at"}
+                        "triage_rule", "sla_status", "deadlines", "follow_up",
+                        "reply_undelivered", "updated_at"}
     assert row["channel"] == "hotline" and row["received_at"] == T0.isoformat()
 
     s.close(cid)

@@ -121,7 +121,11 @@ def test_a_bounced_reply_puts_the_queue_row_back_to_reply_due(replying: Replying
         replying.bounced()
         queues.refresh()
         [row] = queues.list()
-        assert row["state"] == "reply_due"
+        assert row["state"] == "reply_due" and row["reply_undelivered"] is True
+        assert queues.page(offset=0, limit=10, reply_undelivered=True)[0] == 1
+        replying.act(Action.REQUEST_REPLY, method="letter", content="Kính gửi quý khách")
+        assert queues.page(offset=0, limit=10, reply_undelivered=True)[0] == 0
+        assert queues.page(offset=0, limit=10, reply_undelivered=False)[0] == 1
         assert compare({r["complaint_id"]: r for r in queues.list()},
                        routing_rows_from_aggregates(replying.app), "aggregates") == []
     finally:
