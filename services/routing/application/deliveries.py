@@ -25,6 +25,11 @@ def record_delivery(case: Case, envelope: Envelope, sent: wire.ReplySent, *,
     apply_or_note(case, envelope, lambda: case.record_reply_sent(
         method=sent.method, proof=sent.proof, sent_at=sent.sent_at, summary=summary,
         trace=trace, now=now), trace=trace, now=now)
+    if sent.method == "email" and case.bounced_before(sent.proof) and \
+            case.record_reply_undelivered(
+                method=sent.method, message_id=sent.proof, trace=trace, now=now,
+                reason=f"our email {sent.proof} bounced before its delivery was reported"):
+        return
     if close_after_reply and case.can(Action.CLOSE):
         case.close(reason=f"replied to the customer by {sent.method}", trace=trace, now=now)
 
@@ -49,4 +54,5 @@ def note_bounce(case: Case, bounced: wire.DeliveryBounced, *, trace: TraceDict,
     if case.record_reply_undelivered(method="email", reason=reason,
                                      message_id=bounced.message_id, trace=trace, now=now):
         return
-    case.add_note(text=reason, trace=trace, now=now)
+    case.note_bounce(message_id=bounced.message_id, reason=bounced.reason, trace=trace,
+                     now=now)

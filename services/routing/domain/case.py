@@ -84,6 +84,9 @@ class Case(Aggregate):
     TOPIC = "hotro.routing:Case"
     #: cases stored or snapshotted before replies could come back undelivered
     reply_undelivered: dict[str, Any] | None = None
+    #: the Message-IDs (bare, lower-case) of our emails that bounced with no delivered
+    #: reply to match: a reply whose delivery is reported after its bounce is undelivered
+    bounced_ids: tuple[str, ...] = ()
 
     class Event(Aggregate.Event):
         def apply(self, aggregate: Any) -> None:
@@ -579,6 +582,27 @@ class Case(Aggregate):
                                 **self._names(), trace=trace, timestamp=now)
         return True
 
+    def note_bounce(self, *, message_id: str, reason: str, trace: TraceDict,
+                    now: datetime) -> None:
+        """One of our emails bounced and is not the reply delivered (a note); kept, so
+        that a reply whose delivery is reported only after its bounce (notify's report
+        held up) is still found undelivered."""
+        _require_aware(now, "now")
+        _require_text(message_id, "message_id")
+        self._bounce_noted(message_id=_bare_message_id(message_id), reason=reason[:500],
+                           trace=trace, timestamp=now)
+
+    @event("BounceNoted", topic="hotro.routing:Case.BounceNoted")
+    def _bounce_noted(self, *, message_id: str, reason: str, trace: TraceDict,
+                      timestamp: datetime) -> None:
+        self.bounced_ids = (*self.bounced_ids, message_id)
+        self.notes.append({"at": timestamp, "author": trace.get("actor_id"),
+                           "text": f"our email <{message_id}> bounced: {reason}"})
+
+    def bounced_before(self, message_id: str) -> bool:
+        """Whether the email ``message_id`` bounced before its delivery was reported."""
+        return _bare_message_id(message_id) in self.bounced_ids
+
     @event("ReplyUndelivered", topic="hotro.routing:Case.ReplyUndelivered")
     def _reply_undelivered(self, *, method: str, reason: str, proof: str | None,
                            complaint_id: uuid.UUID | None = None,
@@ -769,12 +793,12 @@ def _same_message_id(message_id: str, reply_sent: Mapping[str, Any] | None) -> s
     if reply_sent is None or reply_sent.get("method") != "email":
         return None
     proof = str(reply_sent.get("proof") or "")
+    wanted = _bare_message_id(message_id)
+    return proof if wanted and _bare_message_id(proof) == wanted else None
 
-    def bare(value: str) -> str:
-        return "".join(value.split()).strip("<>").lower()
 
-    wanted = bare(message_id)
-    return proof if wanted and bare(proof) == wanted else None
+def _bare_message_id(value: str) -> str:
+    return "".join(value.split()).strip("<>").lower()
 
 
 def _iso(value: date | None) -> str | None:

@@ -212,3 +212,27 @@ def test_a_case_stored_before_undelivered_replies_existed_loads_without_the_fiel
     assert case.reply_undelivered is None
     assert not case.can(Action.REQUEST_REPLY)
     assert isinstance(case.id, uuid.UUID)
+
+
+def test_a_bounce_heard_before_the_replys_delivery_still_makes_it_undelivered(
+        replying: Replying) -> None:
+    """notify's report held up (its relay down after sending), intake's bounce first: the
+    bounce is kept, and the delivery reported later does not close the case."""
+    replying.bounced(REPLY_ID.upper())
+    assert replying.case.state is State.REPLY_DUE
+    assert "bounced" in replying.case.notes[-1]["text"]
+    replying.sent()
+    case = replying.case
+    assert case.state is State.REPLY_DUE and case.outcome is None
+    assert case.reply_undelivered is not None
+    assert "bounced before its delivery was reported" in case.reply_undelivered["reason"]
+    assert stored_event_names(replying.app)[-4:] == ["BounceNoted", "ReplySent", "Reopened",
+                                                     "ReplyUndelivered"]
+    assert len(replying.published("ComplaintReopened")) == 1
+
+
+def test_an_earlier_bounce_of_another_message_does_not_hold_the_reply(
+        replying: Replying) -> None:
+    replying.bounced("<ack-1@vhv.vn>")
+    replying.sent()
+    assert replying.case.state is State.CLOSED
