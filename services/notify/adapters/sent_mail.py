@@ -18,15 +18,13 @@ from email.parser import BytesHeaderParser, BytesParser
 from pathlib import Path
 from typing import Any
 
+from hotro.shared.message_id import bare_message_id
+
 #: an email body larger than this is cut (a reply is a few kilobytes)
 MAX_TEXT_CHARS = 200_000
 #: the customer's case link is their credential: staff see that it was sent, not the token
 _CAPABILITY = re.compile(r"\bcap1\.[A-Za-z0-9_.~-]+")
 LINK_HIDDEN = "[đường dẫn riêng của khách hàng / the customer's own link]"
-
-
-def _normalised(message_id: str) -> str:
-    return "".join(message_id.split()).strip("<>").lower()
 
 
 class SentMail:
@@ -38,7 +36,7 @@ class SentMail:
 
     def find(self, message_id: str) -> dict[str, Any] | None:
         """The message's headers and text (its text/plain part), or None."""
-        wanted = _normalised(message_id)
+        wanted = bare_message_id(message_id)
         if not wanted:
             return None
         with self._lock:
@@ -70,7 +68,7 @@ class SentMail:
                         headers = BytesHeaderParser(policy=policy.default).parse(handle)
                 except OSError:
                     continue
-                found = _normalised(str(headers.get("Message-ID") or ""))
+                found = bare_message_id(str(headers.get("Message-ID") or ""))
                 if found:
                     self._where[found] = path
 

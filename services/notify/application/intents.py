@@ -14,6 +14,7 @@ from eventsourcing.application import AggregateNotFoundError
 from hotro.services.notify.application.personal_data import PersonalData
 from hotro.services.notify.domain import Contact, Dispatch
 from hotro.shared.contracts.envelope import Envelope
+from hotro.shared.message_id import bare_message_id
 
 
 class DispatchNotFound(LookupError):
@@ -91,14 +92,13 @@ class Intents(PersonalData):
     def _by_message_id(self, message_id: str) -> Dispatch | None:
         """Our Message-IDs are ``<dispatch-id@domain>``: no index needed to find one. One
         that comes back with its domain in capitals is still ours (as intake finds it)."""
-        normalised = "".join(message_id.split())
-        left = normalised.strip("<>").split("@", 1)[0]
+        wanted = bare_message_id(message_id)
         try:
-            dispatch = self.get_dispatch(uuid.UUID(left))
+            dispatch = self.get_dispatch(uuid.UUID(wanted.split("@", 1)[0]))
         except (ValueError, DispatchNotFound):
             return None
-        ours = (dispatch.message_id or "").lower()
-        return dispatch if ours and ours == normalised.lower() else None
+        ours = bare_message_id(dispatch.message_id or "")
+        return dispatch if ours and ours == wanted else None
 
     def _contact(self, complaint_id: uuid.UUID) -> Contact | None:
         try:

@@ -38,6 +38,7 @@ from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.contracts.envelope import HOTRO_NAMESPACE
 from hotro.shared.contracts.events import Channel, ClockKind, ReplyMethod, RequestKind
 from hotro.shared.eventstore.topics import register_topics
+from hotro.shared.message_id import bare_message_id
 
 TraceDict = dict[str, str | None]
 
@@ -589,7 +590,7 @@ class Case(Aggregate):
         held up) is still found undelivered."""
         _require_aware(now, "now")
         _require_text(message_id, "message_id")
-        self._bounce_noted(message_id=_bare_message_id(message_id), reason=reason[:500],
+        self._bounce_noted(message_id=bare_message_id(message_id), reason=reason[:500],
                            trace=trace, timestamp=now)
 
     @event("BounceNoted", topic="hotro.routing:Case.BounceNoted")
@@ -601,7 +602,7 @@ class Case(Aggregate):
 
     def bounced_before(self, message_id: str) -> bool:
         """Whether the email ``message_id`` bounced before its delivery was reported."""
-        return _bare_message_id(message_id) in self.bounced_ids
+        return bare_message_id(message_id) in self.bounced_ids
 
     @event("ReplyUndelivered", topic="hotro.routing:Case.ReplyUndelivered")
     def _reply_undelivered(self, *, method: str, reason: str, proof: str | None,
@@ -793,12 +794,9 @@ def _same_message_id(message_id: str, reply_sent: Mapping[str, Any] | None) -> s
     if reply_sent is None or reply_sent.get("method") != "email":
         return None
     proof = str(reply_sent.get("proof") or "")
-    wanted = _bare_message_id(message_id)
-    return proof if wanted and _bare_message_id(proof) == wanted else None
+    wanted = bare_message_id(message_id)
+    return proof if wanted and bare_message_id(proof) == wanted else None
 
-
-def _bare_message_id(value: str) -> str:
-    return "".join(value.split()).strip("<>").lower()
 
 
 def _iso(value: date | None) -> str | None:
