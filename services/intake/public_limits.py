@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from hotro.shared.runtime.shared_window import LimitsBucket, Taken, Window
+from hotro.shared.runtime.shared_window import (
+    LimitsBucket,
+    Place,
+    Window,
+    take_each,
+    take_each_blocking,
+)
 from hotro.shared.runtime.throttle import (
     Network,
     client_address,
@@ -46,21 +52,12 @@ class PublicLimits:
         replica or several, cannot all take a window's last place."""
         if is_local_caller(request, self.trusted):
             return None
-        taken: list[tuple[Window, Taken]] = []
-        refused: TooMany | None = None
-        for window, limit, key in [*((self.contacts, "contact", k) for k in contact_keys),
-                                   (self.addresses, "address",
-                                    client_address(request, self.trusted))]:
-            outcome = await window.take(key)
-            if isinstance(outcome, Taken):
-                taken.append((window, outcome))
-                continue
-            refused = TooMany(limit, outcome)
-            break
-        if refused is not None:
-            for window, place in taken:
-                await window.give_back(place)
-        return refused
+        refused = await take_each([*((self.contacts, k) for k in contact_keys),
+                                   (self.addresses, client_address(request, self.trusted))])
+        if refused is None:
+            return None
+        window, wait = refused
+        return TooMany(window.name, wait)
 
 
 class SenderLimit:
@@ -85,24 +82,18 @@ class SenderLimit:
         self.unverified = Window("unverified", per_unverified_sender or per_sender,
                                  window_s, bucket=bucket, wall=wall, monotonic=monotonic)
         #: unverified senders together: a forger who varies the From address is bounded
-        #: here, not only per address
-        self.unverified_all = Window("unverified_all", unverified_in_all or 1_000_000,
-                                     window_s, bucket=bucket, wall=wall,
-                                     monotonic=monotonic)
+        #: here, not only per address (unset: not counted)
+        self.unverified_all = None if unverified_in_all is None else Window(
+            "unverified_all", unverified_in_all, window_s, bucket=bucket, wall=wall,
+            monotonic=monotonic)
 
     def admit(self, sender_key: str, *, verified: bool = True) -> float | None:
         """Count one new request from this sender, or the seconds it must wait (then
         nothing is counted). ``verified=False``: its DMARC check failed."""
-        windows = [(self.senders, sender_key)]
+        places: list[Place] = [(self.senders, sender_key)]
         if not verified:
-            windows = [(self.unverified, sender_key), (self.unverified_all, self.ALL),
-                       *windows]
-        taken: list[tuple[Window, Taken]] = []
-        for window, key in windows:
-            outcome = window.take_blocking(key)
-            if not isinstance(outcome, Taken):
-                for earlier, place in taken:
-                    earlier.give_back_blocking(place)
-                return outcome
-            taken.append((window, outcome))
-        return None
+            places.insert(0, (self.unverified, sender_key))
+            if self.unverified_all is not None:
+                places.insert(1, (self.unverified_all, self.ALL))
+        refused = take_each_blocking(places)
+        return None if refused is None else refused[1]

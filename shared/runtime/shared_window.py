@@ -27,7 +27,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
@@ -316,6 +316,37 @@ class Window:
 
     async def _purge(self, kv: Any, key: str) -> None:
         await kv.purge(self._key(key))
+
+
+#: a window and the key to count in it
+Place = tuple[Window, str]
+
+
+async def take_each(places: Iterable[Place]) -> tuple[Window, float] | None:
+    """A place in every window for its key, in order, or none at all: at the first
+    refusal what was taken is given back, and that window and its wait are returned."""
+    taken: list[tuple[Window, Taken]] = []
+    for window, key in places:
+        outcome = await window.take(key)
+        if not isinstance(outcome, Taken):
+            for earlier, place in taken:
+                await earlier.give_back(place)
+            return window, outcome
+        taken.append((window, outcome))
+    return None
+
+
+def take_each_blocking(places: Iterable[Place]) -> tuple[Window, float] | None:
+    """``take_each`` for code running in a worker thread."""
+    taken: list[tuple[Window, Taken]] = []
+    for window, key in places:
+        outcome = window.take_blocking(key)
+        if not isinstance(outcome, Taken):
+            for earlier, place in taken:
+                earlier.give_back_blocking(place)
+            return window, outcome
+        taken.append((window, outcome))
+    return None
 
 
 def _encode(stamps: list[float]) -> bytes:
