@@ -87,7 +87,7 @@ def test_an_acknowledgement_waiting_for_the_mail_server_is_cancelled(
     assert "AcknowledgementSent" not in [e.event_type for e in wire_events(app)]
 
 
-def test_an_acknowledgement_not_requested_yet_never_is(channels: Channels) -> None:
+def test_an_acknowledgement_not_requested_yet_never_is() -> None:
     app, cid = memory_app(), uuid.uuid4()
     app.handle(received(cid))  # sla's reply date not heard yet
     app.handle(withdrawn(cid))
@@ -129,8 +129,7 @@ def test_a_cancel_is_refused_once_the_message_went() -> None:
     assert dispatch.status == "sent"
 
 
-def test_the_delivery_log_rebuilt_from_the_log_shows_the_cancel(
-        channels: Channels, mailer: Mailer) -> None:
+def test_the_delivery_log_rebuilt_from_the_log_shows_the_cancel() -> None:
     from hotro.audit.replay import replay
 
     app, cid = memory_app(), uuid.uuid4()
