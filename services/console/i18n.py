@@ -480,6 +480,11 @@ VI: dict[str, str] = {
     "customer.waiting.referred": "kết quả xử lý của bộ phận chuyên môn",
     "customer.waiting.reopened": "nhân viên hỗ trợ xem xét lại yêu cầu",
     "customer.already_sent": "Thông tin quý khách đã gửi",
+    "customer.replies": "Trả lời của chúng tôi",
+    "customer.reply.reply": "Trả lời ngày {day} ({method})",
+    "customer.reply.refusal": "Thông báo ngày {day} ({method})",
+    "customer.reply_spoken": "Nhân viên hỗ trợ trả lời quý khách trực tiếp hoặc qua điện "
+                             "thoại; nội dung không ghi ở đây.",
     "customer.withdraw": "Rút yêu cầu",
     "customer.withdraw_intro": "Nếu quý khách không còn cần chúng tôi giải quyết yêu cầu "
                                "này, quý khách có thể rút yêu cầu. Hồ sơ sẽ kết thúc và "
@@ -953,6 +958,11 @@ EN: dict[str, str] = {
     "customer.waiting.awaiting_information": "the information and documents from you",
     "customer.waiting.referred": "the result from the department in charge",
     "customer.waiting.reopened": "our support staff to review your request again",
+    "customer.replies": "Our answers",
+    "customer.reply.reply": "Reply of {day} ({method})",
+    "customer.reply.refusal": "Notice of {day} ({method})",
+    "customer.reply_spoken": "Our support staff answer you in person or by phone; the words "
+                             "are not written here.",
     "customer.withdraw": "Withdraw your request",
     "customer.withdraw_intro": "If you no longer need us to handle this request, you can "
                                "withdraw it. The case will end and we will not send you "

@@ -61,6 +61,7 @@ from hotro.services.intake.adapters.reference_data import Catalogue
 from hotro.services.intake.application import (
     CallNotDraft,
     Delivery,
+    Exchanges,
     IdempotencyConflict,
     IntakeApplication,
     NewRequest,
@@ -289,6 +290,16 @@ class InformationSent(BaseModel):
     attachments: list[AttachmentOut]
 
 
+class ReplyOut(BaseModel):
+    at: datetime = Field(description="when staff asked for it to be delivered")
+    purpose: Literal["reply", "refusal"]
+    method: str
+    content: str | None = Field(
+        description="the words sent (email, letter, SMS); none for an answer given by "
+                    "phone or in person, whose words were written for staff")
+    language: str
+
+
 class CustomerCaseOut(BaseModel):
     reference: str
     kind: Literal["complaint", "advice"]
@@ -301,6 +312,9 @@ class CustomerCaseOut(BaseModel):
         None, description="what we asked for and by when (awaiting_information only)")
     reply_due: date | None = Field(None, description="the last day for our reply")
     information_sent: list[InformationSent]
+    replies: list[ReplyOut] = Field(
+        default_factory=list, description="our answers, oldest first: readable here even "
+                                          "when one never reached the customer")
 
 
 # ---- who is calling --------------------------------------------------------------------------
@@ -647,8 +661,8 @@ def build_customer_router(app: IntakeApplication, customers: CustomerCases, *,
         seen = await asyncio.to_thread(customers.case, claims.cid)
         if seen is None:
             raise HTTPException(404, "no such case")
-        sent = await asyncio.to_thread(app.information_sent, seen.request_id)
-        return _customer_case(seen, sent)
+        exchanges = await asyncio.to_thread(app.exchanges, seen.request_id)
+        return _customer_case(seen, exchanges)
 
     @router.post("/case/info", status_code=202)
     async def send_information(
@@ -706,7 +720,11 @@ def build_customer_router(app: IntakeApplication, customers: CustomerCases, *,
     return router
 
 
-def _customer_case(seen: CustomerCase, sent: list[dict[str, Any]]) -> CustomerCaseOut:
+#: replies whose ``content`` is what the customer received (a call's is a script for staff)
+_WRITTEN = frozenset({"email", "letter", "sms"})
+
+
+def _customer_case(seen: CustomerCase, exchanges: Exchanges) -> CustomerCaseOut:
     vi, en = _STATE_WORDS[seen.state]
     waiting = (WaitingFor(items=list(seen.asked_items), due_date=seen.info_due)
                if seen.state == "awaiting_information" else None)
@@ -719,7 +737,10 @@ def _customer_case(seen: CustomerCase, sent: list[dict[str, Any]]) -> CustomerCa
             attachments=[AttachmentOut(filename=str(a.get("filename", "")),
                                        content_type=str(a.get("content_type", "")),
                                        size=int(a.get("size", 0)))
-                         for a in s["attachments"]]) for s in sent])
+                         for a in s["attachments"]]) for s in exchanges.information_sent],
+        replies=[ReplyOut(at=r["at"], purpose=r["purpose"], method=r["method"],
+                          content=r["content"] if r["method"] in _WRITTEN else None,
+                          language=r["language"]) for r in exchanges.replies])
 
 
 def _customer_fields(content: str | None, items: list[str]) -> tuple[str | None, list[str]]:

@@ -12,7 +12,7 @@ from eventsourcing.application import ProcessingEvent
 
 from hotro.services.intake.application.base import RequestNotFound
 from hotro.services.intake.application.closing import Closing
-from hotro.services.intake.application.customer_status import CustomerStatus
+from hotro.services.intake.application.customer_status import CustomerStatus, Exchanges
 from hotro.services.intake.application.duplicates import (
     DuplicateAlreadyDecided,
     DuplicateLinkNotFound,
@@ -36,7 +36,7 @@ from hotro.shared.contracts.envelope import Envelope
 from hotro.shared.eventstore.application import WireEvent, handles
 
 __all__ = ["Accepted", "CallNotDraft", "Delivery", "DuplicateAlreadyDecided",
-           "DuplicateLinkNotFound", "FilingCheck", "IdempotencyConflict",
+           "DuplicateLinkNotFound", "Exchanges", "FilingCheck", "IdempotencyConflict",
            "IntakeApplication", "NewRequest", "ReplayedDelivery", "RequestClosed",
            "RequestNotFound", "ThreadClaim", "UnknownCall"]
 
@@ -82,6 +82,16 @@ class IntakeApplication(Receiving, Hotline, MailThreading, ProvidingInfo, Erasur
             self._index_sent_message(envelope, payload, processing)
         if payload.purpose == "reply":
             self._progress(envelope, processing, "answered")
+
+    @handles("routing.ReplyRequested")
+    def _on_reply_requested(self, envelope: Envelope, payload: Any,
+                            processing: ProcessingEvent[uuid.UUID]) -> None:
+        request = self.note_reply(envelope.complaint_id, purpose=payload.purpose,
+                                  method=payload.method, content=payload.content,
+                                  language=payload.language,
+                                  trace=self.reaction_trace(envelope, "intake"))
+        if request is not None:
+            processing.collect_events(request)
 
     @handles("routing.InfoRequested")
     def _on_info_requested(self, envelope: Envelope, payload: Any,

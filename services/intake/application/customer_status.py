@@ -5,6 +5,7 @@ customer links (their generation, revoked by staff)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from hotro.services.intake.application.base import IntakeBase, RequestNotFound
@@ -38,13 +39,35 @@ class CustomerStatus(IntakeBase):
         except RequestNotFound:
             return None
 
-    def information_sent(self, request_id: uuid.UUID) -> list[dict[str, Any]]:
-        """The information added to the request, oldest first, with when it came (its
-        events, not the log: one aggregate's history)."""
-        out: list[dict[str, Any]] = []
+    def note_reply(self, request_id: uuid.UUID, *, purpose: str, method: str, content: str,
+                   language: str, trace: dict[str, str | None]) -> Request | None:
+        """The request with the reply's words noted (to be saved by the caller), or None
+        for a case intake does not hold."""
+        request = self._request_or_none(request_id)
+        if request is None:
+            return None
+        request.note_reply(purpose=purpose, method=method, content=content,
+                           language=language, trace=trace)
+        return request
+
+    def exchanges(self, request_id: uuid.UUID) -> Exchanges:
+        """What the customer sent and what we answered, each oldest first, with when (its
+        events, not the log: one aggregate's history, read once)."""
+        found = Exchanges()
         for event in self.events.get(request_id):
             if isinstance(event, Request.InfoProvided):
-                out.append({"at": event.timestamp, "channel": event.channel,
-                            "content": event.content, "items": list(event.items),
-                            "attachments": [dict(a) for a in event.attachments]})
-        return out
+                found.information_sent.append({
+                    "at": event.timestamp, "channel": event.channel,
+                    "content": event.content, "items": list(event.items),
+                    "attachments": [dict(a) for a in event.attachments]})
+            elif isinstance(event, Request.ReplyNoted):
+                found.replies.append({"at": event.timestamp, "purpose": event.purpose,
+                                      "method": event.method, "content": event.content,
+                                      "language": event.language})
+        return found
+
+
+@dataclass
+class Exchanges:
+    information_sent: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[dict[str, Any]] = field(default_factory=list)

@@ -67,6 +67,12 @@ class Request(Aggregate):
             items: list[str]
             due_date: str | None
 
+        class ReplyNoted(Aggregate.Event):
+            purpose: str
+            method: str
+            content: str
+            language: str
+
         class Closed(Aggregate.Event):
             reason: str
 
@@ -238,6 +244,13 @@ class Request(Aggregate):
     def _note_progress(self, *, step: str, at: str, items: list[str], due_date: str | None,
                        trace: dict[str, str | None]) -> None:
         pass
+
+    @event("ReplyNoted", topic="hotro.intake:Request.ReplyNoted")
+    def note_reply(self, *, purpose: str, method: str, content: str, language: str,
+                   trace: dict[str, str | None]) -> None:
+        """The words of a reply (or refusal) routing asked to be delivered: the customer's
+        page shows them, so an answer that never reached the customer (a bounced email, a
+        lost letter) can still be read there."""
 
     @event("Erased", topic="hotro.intake:Request.Erased")
     def record_erasure(self, *, reason: str, requested_by: str, fields: list[str],

@@ -366,6 +366,19 @@ async def test_a_bounced_email_reply_shows_on_the_case_and_is_sent_again_by_lett
         return found.group(0)
 
     assert reference in undelivered_section((await supervisor.get("/supervisor")).text)
+    # the customer can read the answer on their page meanwhile
+    customer = httpx.AsyncClient(transport=httpx.ASGITransport(app=console_system.console),
+                                 base_url="http://console")
+    token = customer_link_token(console_system.capability_keys, str(complaint_id), reference)
+
+    async def answers_shown() -> str | None:
+        page = (await customer.get(f"/c/{token}")).text
+        found = re.search(r'<section[^>]*id="replies".*?</section>', page, re.S)
+        return found.group(0) if found else None
+
+    answers = await eventually(answers_shown, timeout=30, message="the customer's answers")
+    assert "Quý khách mang phiếu đến cửa hàng để đổi tủ lạnh mới." in answers
+    assert "Email" in answers
 
     await act_retrying(support, url, "request_reply", method="letter",
                        content="Quý khách mang phiếu đến cửa hàng để đổi tủ lạnh mới.")

@@ -309,3 +309,49 @@ async def test_a_link_for_a_case_intake_does_not_hold_opens_nothing(
     r = await client.get(path, headers=link_for(
         capability_keys, clock, "5f0c4b4e-4a55-4c1e-9a43-6f1e7d9d0c11", "KN-2026-000999"))
     assert r.status_code == 401
+
+
+async def test_the_customer_page_shows_our_written_answers_even_one_that_bounced(
+        client: httpx.AsyncClient, capability_keys: KeyRing, clock: SettableClock,
+        application: IntakeApplication) -> None:
+    """The words of each reply routing asked to deliver, oldest first: an emailed reply
+    that bounced stays readable on the page. A call's words were written for staff: the
+    page says an answer was given, not what the script said."""
+    case = await _case(client)
+    other = await _case(client, customer={"name": "Lê Văn Cường", "phone": "0987654321"})
+    link = link_for(capability_keys, clock, case["id"], case["reference"])
+    ref, cid = case["reference"], case["id"]
+
+    async def replies() -> list[dict[str, Any]]:
+        r = await client.get("/api/customer/case", headers=link)
+        assert r.status_code == 200, r.text
+        found: list[dict[str, Any]] = r.json()["replies"]
+        return found
+
+    assert await replies() == []
+    deliver(application, clock, "routing", cid, wire.ReplyRequested(
+        reference=ref, method="phone", content="Gọi khách, hẹn kỹ thuật viên (nội bộ)"))
+    deliver(application, clock, "routing", other["id"], wire.ReplyRequested(
+        reference=other["reference"], method="email", content="Thư của khách khác"))
+    [spoken] = await replies()
+    assert (spoken["method"], spoken["purpose"], spoken["content"]) == ("phone", "reply",
+                                                                        None)
+    deliver(application, clock, "routing", cid, wire.ReplyRequested(
+        reference=ref, method="email", content="Quý khách được đổi máy mới.\nTrân trọng."))
+    deliver(application, clock, "routing", cid, wire.ComplaintReopened(
+        reference=ref, reason="the reply bounced"))  # routing's way after a bounce
+    deliver(application, clock, "routing", cid, wire.ReplyRequested(
+        reference=ref, method="letter", content="Quý khách được đổi máy mới.", language="vi"))
+    shown = await replies()
+    assert [(r["method"], r["content"]) for r in shown] == [
+        ("phone", None), ("email", "Quý khách được đổi máy mới.\nTrân trọng."),
+        ("letter", "Quý khách được đổi máy mới.")]
+    assert "Thư của khách khác" not in str(shown)
+    deliver(application, clock, "routing", cid, wire.ReplyRequested(
+        reference=ref, purpose="refusal", method="email", language="en",
+        content="We cannot accept this request."))
+    refusal = (await replies())[-1]
+    assert (refusal["purpose"], refusal["language"]) == ("refusal", "en")
+    notes = [e for e in application.events.get(application.find(ref).id)
+             if isinstance(e, Request.ReplyNoted)]
+    assert len(notes) == 4  # one per reply asked for, kept in intake's own log
