@@ -3,11 +3,12 @@ Dispatch into a real message, chosen by the dispatch's method."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from hotro.services.notify.adapters.email_smtp import Mailer, OutgoingEmail
+from hotro.services.notify.adapters.email_smtp import Mailer, OutgoingEmail, is_message_id
 from hotro.services.notify.adapters.letter_pdf import Letter, LetterStore, render_letter_pdf
 from hotro.services.notify.adapters.rendering import (
     CompanyInfo,
@@ -20,6 +21,8 @@ from hotro.services.notify.application.channel import PermanentFailure
 from hotro.services.notify.domain import Contact, Dispatch
 from hotro.shared.clock import VIETNAM_TZ
 from hotro.shared.reference import CATALOGUE_FILE
+
+log = logging.getLogger(__name__)
 
 _DATE_KEYS = {"reply_deadline", "new_reply_deadline", "previous_reply_deadline", "due_date",
               "deadline", "previous_deadline", "incident_date", "filing_deadline"}
@@ -153,12 +156,19 @@ class Channels:
         rendered = self._rendered(dispatch)
         if not dispatch.message_id:
             raise PermanentFailure("email dispatch without a Message-ID")
-        references = [dispatch.in_reply_to] if dispatch.in_reply_to else []
+        # Threading is a courtesy: an id from the customer's mail that cannot be written
+        # back (stored before intake refused such ids) must not stop the message itself.
+        in_reply_to = dispatch.in_reply_to if dispatch.in_reply_to and \
+            is_message_id(dispatch.in_reply_to) else None
+        if dispatch.in_reply_to and in_reply_to is None:
+            log.warning("%s: the customer's Message-ID %r cannot be written back; sent "
+                        "without In-Reply-To", dispatch.id, dispatch.in_reply_to)
+        references = [in_reply_to] if in_reply_to else []
         try:
             message = OutgoingEmail(
                 to=dispatch.recipient, subject=rendered.subject, text=rendered.text,
                 html=rendered.html, message_id=dispatch.message_id,
-                in_reply_to=dispatch.in_reply_to, references=references,
+                in_reply_to=in_reply_to, references=references,
                 reference=dispatch.reference,
                 to_name=(contact.customer.get("name") if contact and not dispatch.internal
                          else None),

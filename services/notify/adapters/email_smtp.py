@@ -43,8 +43,9 @@ __all__ = [
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN_RE: Final = re.compile(rf"^{_LABEL}(?:\.{_LABEL})+$")
 _ADDRESS_RE: Final = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+$")
-# Ids quoted from customers' mail are often sloppy: only insist on <...> without whitespace.
-_MSG_ID_RE: Final = re.compile(r"^<[^<>\s]+>$")
+# Ids quoted from customers' mail are often sloppy: only insist on <...> without whitespace
+# or control characters.
+_MSG_ID_RE: Final = re.compile(r"^<[^<>\s\x00-\x1f\x7f-\x9f]+>$")
 _REFERENCE_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _MESSAGE_ID_NAMESPACE: Final = uuid.UUID("0c7f0a3e-5d1b-5a0e-8f44-2b6e2f1d9a61")
 
@@ -103,6 +104,15 @@ def _check_address(name: str, value: str) -> str:
     if not _ADDRESS_RE.fullmatch(value):
         raise ValueError(f"{name}: not a plain ASCII address: {value!r}")
     return value
+
+
+def is_message_id(value: str) -> bool:
+    """Whether ``value`` may be written as a Message-ID, In-Reply-To or References id."""
+    try:
+        _check_msg_id(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_msg_id(value: str) -> str:

@@ -166,6 +166,22 @@ def test_missing_message_id_gets_a_stable_synthetic_one(
     assert "message_id_missing" in email.defects
 
 
+@pytest.mark.parametrize("hostile_id", [b"<a\x01b@mail.example.vn>", b"a<b@mail.example.vn",
+                                        b"<a\x7f@mail.example.vn>", b"<a\xff@x.vn>",
+                                        "<a\u202eb@x.vn>".encode()])
+def test_a_message_id_we_could_not_write_back_counts_as_missing(
+    hostile_id: bytes, store: AttachmentStore, limits: EmailLimits
+) -> None:
+    """Our replies quote the customer's id in In-Reply-To: one with a control character,
+    a bracket inside or an undecodable byte would make them unbuildable."""
+    raw = (b"From: a@example.vn\r\nSubject: x\r\nMessage-ID: " + hostile_id +
+           b"\r\nIn-Reply-To: " + hostile_id + b" <ok@vhv.vn>\r\n\r\nhi\r\n")
+    email = accepted(raw, store, limits)
+    assert email.message_id == f"<{email.received_raw_sha256}@missing-message-id.invalid>"
+    assert email.in_reply_to == "<ok@vhv.vn>"
+    assert all(ref == "<ok@vhv.vn>" for ref in email.references)
+
+
 def _with_attachment(size: int) -> bytes:
     msg = vietnamese_message()
     msg.add_attachment(b"\0" * size, maintype="image", subtype="jpeg", filename="ảnh.jpg")

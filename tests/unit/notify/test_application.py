@@ -84,6 +84,23 @@ def _only(app: NotifyApplication, purpose: str) -> Any:
     return found[0]
 
 
+@pytest.mark.parametrize("stored_id", ["<a<b@mail.example.vn>", "<a\x01b@mail.example.vn>",
+                                       "<a\x7f@mail.example.vn>"])
+def test_a_customers_message_id_we_cannot_write_back_does_not_stop_their_mail(
+        app: NotifyApplication, channels: Channels, outbox: Outbox, stored_id: str) -> None:
+    """An id stored before intake refused such ids: the acknowledgement still goes, only
+    without In-Reply-To (threading is a courtesy; the message is the duty)."""
+    complaint = uuid.uuid4()
+    app.handle(received(complaint, inbound_message_id=stored_id))
+    app.handle(reply_deadline_set(complaint))
+    ack = _only(app, "acknowledgement")
+    assert ack.in_reply_to == stored_id
+    assert app.attempt(ack.id, channels) == "sent"
+    [mail] = outbox.sent
+    assert mail.in_reply_to is None and mail.references == []
+    assert mail.message_id == ack.message_id
+
+
 def test_the_same_request_event_twice_records_one_intent_and_sends_once(
         app: NotifyApplication, channels: Channels, outbox: Outbox) -> None:
     complaint = uuid.uuid4()

@@ -40,13 +40,15 @@ def envelope(producer: str, payload: events.Payload, complaint_id: uuid.UUID, *,
 
 
 def received(complaint_id: uuid.UUID, *, channel: str = "email",
-             received_at: datetime = RECEIVED_AT, **customer: Any) -> Envelope:
+             received_at: datetime = RECEIVED_AT,
+             inbound_message_id: str = "<CAF0-khieu-nai@mail.example.vn>",
+             **customer: Any) -> Envelope:
     person = {**CUSTOMER, **customer}
     return envelope("intake", events.ComplaintReceived(
         reference=REFERENCE, kind="complaint", channel=channel,
         customer=events.CustomerContact(**person), product="dien-tu",
         received_at=received_at, description="Tủ lạnh không lạnh",
-        inbound_message_id="<CAF0-khieu-nai@mail.example.vn>" if channel == "email" else None,
+        inbound_message_id=inbound_message_id if channel == "email" else None,
     ), complaint_id)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from email.message import Message
 
 from .charsets import repair_surrogates
@@ -17,6 +18,8 @@ from .sanitize import clean_line
 _WHITESPACE = re.compile(r"\s+")
 _BRACKETED = re.compile(r"<([^<>]*)>")
 _MAX_ID_CHARS = 500
+#: controls, format characters (bidi overrides), undecodable bytes (surrogate escapes)
+_UNWRITABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def raw_header(msg: Message, name: str) -> str | None:
@@ -38,17 +41,25 @@ def normalise_message_id(value: str) -> str | None:
 
     Whitespace (folding) is removed; brackets are always present in the result; the domain
     part after the last "@" is lower-cased (domains are case-insensitive, local parts may
-    not be). Returns None for an empty or absurdly long id.
+    not be). Returns None for an empty or absurdly long id, or one that could not be
+    written back into a header (``_writable_id``).
     """
     compact = _WHITESPACE.sub("", value)
     found = _BRACKETED.search(compact)
     inner = found.group(1) if found else compact.strip("<>")
-    if not inner or len(inner) > _MAX_ID_CHARS:
+    if not inner or len(inner) > _MAX_ID_CHARS or not _writable_id(inner):
         return None
     local, at, domain = inner.rpartition("@")
     if at:
         inner = f"{local}@{domain.lower()}"
     return f"<{inner}>"
+
+
+def _writable_id(inner: str) -> bool:
+    """Whether an id can be written back into a header of ours (a reply's In-Reply-To):
+    no bracket inside, no control or format character, no undecodable byte. A hostile id
+    that failed this would make every email we send the customer unbuildable."""
+    return not any(ch in "<>" or unicodedata.category(ch) in _UNWRITABLE for ch in inner)
 
 
 def message_id_list(value: str | None, *, limit: int) -> tuple[str, ...]:
