@@ -524,9 +524,10 @@ def _recipients(msg: EmailMessage, defects: list[str]) -> tuple[str, ...]:
     try:
         header = msg["to"]
         addresses = getattr(header, "addresses", ())
-        return tuple(
-            f"{a.username}@{a.domain.lower()}" for a in addresses if a.domain and a.username
-        )
+        found = (f"{a.username}@{a.domain.lower()}" for a in addresses
+                 if a.domain and a.username)
+        # an address with a control character or a space in it is nobody's: left out
+        return tuple(a for a in found if " " not in a and clean_line(a) == a)
     except Exception:  # incl. RecursionError: a broken To must not lose a complaint
         defects.append("to_unparseable")
         return ()
