@@ -3,8 +3,10 @@ characters refused with a 422 that names the field.
 
 * Single-line fields (names, phone, email, address, codes, references, items, reasons,
   call ids): no control character at all — C0 (CR, LF, NUL, TAB…), DEL, C1 — and no
-  Unicode line or paragraph separator. A name with CR/LF once reached the store and then
-  broke the acknowledgement's headers; it is now refused at the door.
+  Unicode line or paragraph separator; no bidirectional override or isolate (U+202A-202E,
+  U+2066-2069: they make "gpj.exe" read as "exe.jpg", a name read backwards in the
+  console and in our letters). A name with CR/LF once reached the store and then broke
+  the acknowledgement's headers; it is now refused at the door.
 * Multi-line text (a description, information the customer adds): line breaks and TAB
   are allowed (CRLF, CR, U+2028/U+2029 become LF); every other control character is
   refused. Text of only whitespace is refused as blank.
@@ -22,6 +24,8 @@ from pydantic import BeforeValidator, Field
 
 _SEPARATORS = {"\u2028", "\u2029", "\x85"}
 _MULTILINE_ALLOWED = {"\n", "\t"}
+#: bidirectional embeddings, overrides and isolates: refused where one line is expected
+_BIDI_OVERRIDES = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
 
 
 def _control(ch: str) -> bool:
@@ -41,7 +45,7 @@ def _blank() -> ValueError:
 def clean_single_line(value: str, *, required: bool = True) -> str | None:
     """NFC, trimmed, one line; ValueError for a control character (or blank if required);
     None for a blank optional value."""
-    bad = next((ch for ch in value if _control(ch)), None)
+    bad = next((ch for ch in value if _control(ch) or ch in _BIDI_OVERRIDES), None)
     if bad is not None:
         raise _refuse(bad)
     text = unicodedata.normalize("NFC", value).strip()

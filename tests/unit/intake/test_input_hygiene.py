@@ -28,7 +28,8 @@ def _field_errors(r: httpx.Response) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("name", ["Trần Văn Bình\r\nBcc: victim@example.vn", "Bình\n",
                                   "Bình\x00", "Bình\tAn", "Bình\x1b[31m", "Bình\x85",
-                                  "Bình\u2028An", "\x7fBình"])
+                                  "Bình\u2028An", "\x7fBình", "Bình\u202eAn",
+                                  "\u2066Bình\u2069"])
 async def test_a_name_with_control_characters_is_refused_at_the_door(
         client: httpx.AsyncClient, application: IntakeApplication, name: str) -> None:
     stored = application.max_notification_id()
