@@ -481,8 +481,8 @@ VI: dict[str, str] = {
     "customer.waiting.reopened": "nhân viên hỗ trợ xem xét lại yêu cầu",
     "customer.already_sent": "Thông tin quý khách đã gửi",
     "customer.replies": "Trả lời của chúng tôi",
-    "customer.reply.reply": "Trả lời ngày {day} ({method})",
-    "customer.reply.refusal": "Thông báo ngày {day} ({method})",
+    "customer.reply.reply": "Trả lời ngày {day} · {method}",
+    "customer.reply.refusal": "Thông báo ngày {day} · {method}",
     "customer.reply_spoken": "Nhân viên hỗ trợ trả lời quý khách trực tiếp hoặc qua điện "
                              "thoại; nội dung không ghi ở đây.",
     "customer.withdraw": "Rút yêu cầu",
@@ -959,8 +959,8 @@ EN: dict[str, str] = {
     "customer.waiting.referred": "the result from the department in charge",
     "customer.waiting.reopened": "our support staff to review your request again",
     "customer.replies": "Our answers",
-    "customer.reply.reply": "Reply of {day} ({method})",
-    "customer.reply.refusal": "Notice of {day} ({method})",
+    "customer.reply.reply": "Reply of {day} · {method}",
+    "customer.reply.refusal": "Notice of {day} · {method}",
     "customer.reply_spoken": "Our support staff answer you in person or by phone; the words "
                              "are not written here.",
     "customer.withdraw": "Withdraw your request",

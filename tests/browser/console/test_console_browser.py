@@ -1,7 +1,8 @@
 """Each role walks its part of the process in headless Chromium, in Vietnamese, against
 the services over HTTP: counter intake to the receipt slip (also by keyboard alone),
 branch (a) with the customer answering on their page, branch (b) with a reply by phone,
-branch (c) with the department answering in its queue and a reply by letter, the
+branch (c) with the department answering in its queue and a reply by letter (read on the
+customer's page too), the
 supervisor's reopening and the auditor's time travel. Every page: axe-core finds no
 serious or critical violation, the browser logs no error, and a screenshot is saved."""
 
@@ -250,6 +251,16 @@ def test_branch_c_department_answers_and_letter_and_reopen_and_audit(
         form.locator("button[type=submit]").click()
     support.wait_text("Đã đóng", path=url)
     support.close()
+
+    # the customer reads the letter's words on their page too
+    token = customer_link_token(live.capability_keys, url.rsplit("/", 1)[1], reference)
+    customer = Person.open(chromium, live.url)
+    customer.wait_text("Trả lời của chúng tôi", path=f"/c/{token}")
+    answers = customer.page.locator("#replies").inner_text()
+    assert "Thư (bưu điện)" in answers, answers
+    assert "Máy nén hỏng, thay mới miễn phí" in answers, answers  # the letter's words
+    customer.check("16b-customer-page-reply")
+    customer.close()
 
     supervisor = Person.open(chromium, live.url)
     supervisor.sign_in("supervisor")
