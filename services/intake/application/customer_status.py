@@ -1,6 +1,7 @@
 """What the customer's status page needs that intake does not do itself: other services'
-progress on the case, noted on the request (``Request.ProgressNoted``), and the case's
-customer links (their generation, revoked by staff)."""
+progress on the case, noted on the request (``Request.ProgressNoted``), the words of our
+replies (``Request.ReplyNoted``), and the case's customer links (their generation, revoked
+by staff)."""
 
 from __future__ import annotations
 
