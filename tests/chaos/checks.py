@@ -23,7 +23,8 @@ from tests.support.stores import event_counts
 
 #: Per branch, per service: exactly these events for one complaint (a fault-free run
 #: gives them; every complaint under chaos must too). sla: the first-contact, reply and
-#: (info, refer) customer/department clocks, each set and met once; notify: one contact,
+#: (info, refer) customer/department clocks, each set and met once; intake: the words of
+#: an emailed reply (info, refer; resolve is answered by phone); notify: one contact,
 #: one acknowledgement and a dispatch per message (acknowledgement, information request
 #: or department alert, reply).
 _INTAKE = {"Request.Received": 1, "Request.Closed": 1}
@@ -32,12 +33,13 @@ _NOTIFY3 = {"Contact.Recorded": 1, "Acknowledgement.Opened": 1, "Dispatch.Reques
             "Dispatch.Sent": 3}
 EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "info": {
-        "intake": {**_INTAKE, "Request.InfoProvided": 1, "Request.ProgressNoted": 4},
+        "intake": {**_INTAKE, "Request.InfoProvided": 1, "Request.ProgressNoted": 4,
+                   "Request.ReplyNoted": 1},
         "routing": {"Case.Opened": 1, "Case.InfoRequested": 1, "Case.InfoProvided": 1,
                     "Case.ReplyRequested": 1, "Case.ReplySent": 1, "Case.Closed": 1},
         "sla": _SLA3, "notify": _NOTIFY3},
     "refer": {
-        "intake": {**_INTAKE, "Request.ProgressNoted": 5},
+        "intake": {**_INTAKE, "Request.ProgressNoted": 5, "Request.ReplyNoted": 1},
         "routing": {"Case.Opened": 1, "Case.ReferredToDepartment": 1,
                     "Case.DepartmentResponded": 1, "Case.ReplyRequested": 1,
                     "Case.ReplySent": 1, "Case.Closed": 1},

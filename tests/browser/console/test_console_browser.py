@@ -2,8 +2,9 @@
 the services over HTTP: counter intake to the receipt slip (also by keyboard alone),
 branch (a) with the customer answering on their page, branch (b) with a reply by phone,
 branch (c) with the department answering in its queue and a reply by letter (read on the
-customer's page too), the supervisor's reopening and the auditor's time travel. Every page: axe-core finds no
-serious or critical violation, the browser logs no error, and a screenshot is saved."""
+customer's page too), the supervisor's reopening and the auditor's time travel. Every
+page: axe-core finds no serious or critical violation, the browser logs no error, and a
+screenshot is saved."""
 
 from __future__ import annotations
 
