@@ -480,6 +480,16 @@ VI: dict[str, str] = {
     "customer.waiting.referred": "kết quả xử lý của bộ phận chuyên môn",
     "customer.waiting.reopened": "nhân viên hỗ trợ xem xét lại yêu cầu",
     "customer.already_sent": "Thông tin quý khách đã gửi",
+    "customer.refusal": "Thông báo không thụ lý",
+    "customer.refused_on": "Ngày {day}, chúng tôi rất tiếc đã không thụ lý yêu cầu này.",
+    "customer.refused.late_filing": "Yêu cầu được gửi đến sau thời hạn khiếu nại.",
+    "customer.refused.late_filing_until": "Yêu cầu được gửi đến sau thời hạn khiếu nại, "
+                                          "đã kết thúc ngày {day}.",
+    "customer.refused.not_eligible": "Người gửi phải là khách hàng đã, đang sử dụng hoặc "
+                                     "dùng thử sản phẩm, dịch vụ và liên quan trực tiếp đến "
+                                     "nội dung yêu cầu.",
+    "customer.refused.wrong_channel": "Loại yêu cầu này phải được gửi qua kênh riêng; Quý "
+                                      "khách vui lòng gửi lại qua đúng kênh.",
     "customer.replies": "Trả lời của chúng tôi",
     "customer.reply.reply": "Trả lời ngày {day} · {method}",
     "customer.reply.refusal": "Thông báo ngày {day} · {method}",
@@ -958,6 +968,17 @@ EN: dict[str, str] = {
     "customer.waiting.awaiting_information": "the information and documents from you",
     "customer.waiting.referred": "the result from the department in charge",
     "customer.waiting.reopened": "our support staff to review your request again",
+    "customer.refusal": "Notice of refusal",
+    "customer.refused_on": "On {day} we regretfully did not take this request up.",
+    "customer.refused.late_filing": "The request reached us after the time limit for "
+                                    "complaints.",
+    "customer.refused.late_filing_until": "The request reached us after the time limit for "
+                                          "complaints, which ended on {day}.",
+    "customer.refused.not_eligible": "A request must come from a customer who has used, "
+                                     "uses or tried the product or service and is directly "
+                                     "concerned by it.",
+    "customer.refused.wrong_channel": "This kind of request must come through its own "
+                                      "channel; please send it again that way.",
     "customer.replies": "Our answers",
     "customer.reply.reply": "Reply of {day} · {method}",
     "customer.reply.refusal": "Notice of {day} · {method}",

@@ -300,6 +300,14 @@ class ReplyOut(BaseModel):
     language: str
 
 
+class RefusalOut(BaseModel):
+    at: datetime
+    reason: Literal["late_filing", "not_eligible", "wrong_channel"]
+    explanation: str = Field(description="staff's words to the customer, as in the letter")
+    filing_deadline: date | None = Field(
+        None, description="late filing: the last day a complaint could be filed")
+
+
 class CustomerCaseOut(BaseModel):
     reference: str
     kind: Literal["complaint", "advice"]
@@ -315,6 +323,8 @@ class CustomerCaseOut(BaseModel):
     replies: list[ReplyOut] = Field(
         default_factory=list, description="our answers, oldest first: readable here even "
                                           "when one never reached the customer")
+    refusal: RefusalOut | None = Field(
+        None, description="why we did not take the request up (a refusal that stands)")
 
 
 # ---- who is calling --------------------------------------------------------------------------
@@ -740,7 +750,8 @@ def _customer_case(seen: CustomerCase, exchanges: Exchanges) -> CustomerCaseOut:
                          for a in s["attachments"]]) for s in exchanges.information_sent],
         replies=[ReplyOut(at=r["at"], purpose=r["purpose"], method=r["method"],
                           content=r["content"] if r["method"] in _WRITTEN else None,
-                          language=r["language"]) for r in exchanges.replies])
+                          language=r["language"]) for r in exchanges.replies],
+        refusal=RefusalOut(**exchanges.refusal) if exchanges.refusal else None)
 
 
 def _customer_fields(content: str | None, items: list[str]) -> tuple[str | None, list[str]]:

@@ -50,12 +50,22 @@ class IntakeApplication(Receiving, Hotline, MailThreading, ProvidingInfo, Erasur
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {ReferenceCounter: 100}
     wire_from_event_alone = True  # outside input: nothing unpublishable enters the store
 
-    @handles("routing.ComplaintClosed", "routing.ComplaintRefused")
+    @handles("routing.ComplaintClosed")
     def _on_closed(self, envelope: Envelope, payload: Any,
                    processing: ProcessingEvent[uuid.UUID]) -> None:
-        request = self.close_request(envelope.complaint_id,
-                                     reason=str(getattr(payload, "reason", "")),
+        request = self.close_request(envelope.complaint_id, reason=payload.reason,
                                      trace=self.reaction_trace(envelope, "intake"))
+        if request is not None:
+            processing.collect_events(request)
+
+    @handles("routing.ComplaintRefused")
+    def _on_refused(self, envelope: Envelope, payload: Any,
+                    processing: ProcessingEvent[uuid.UUID]) -> None:
+        deadline = payload.filing_deadline
+        request = self.refuse_request(
+            envelope.complaint_id, reason=payload.reason, explanation=payload.explanation,
+            filing_deadline=deadline.isoformat() if deadline else None,
+            trace=self.reaction_trace(envelope, "intake"))
         if request is not None:
             processing.collect_events(request)
 

@@ -1,7 +1,7 @@
 """What the customer's status page needs that intake does not do itself: other services'
 progress on the case, noted on the request (``Request.ProgressNoted``), the words of our
-replies (``Request.ReplyNoted``), and the case's customer links (their generation, revoked
-by staff)."""
+replies (``Request.ReplyNoted``) and why we refused (``Request.RefusalNoted``), and the
+case's customer links (their generation, revoked by staff)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,12 @@ class CustomerStatus(IntakeBase):
                 found.replies.append({"at": event.timestamp, "purpose": event.purpose,
                                       "method": event.method, "content": event.content,
                                       "language": event.language})
+            elif isinstance(event, Request.RefusalNoted):
+                found.refusal = {"at": event.timestamp, "reason": event.reason,
+                                 "explanation": event.explanation,
+                                 "filing_deadline": event.filing_deadline}
+            elif isinstance(event, Request.Reopened):
+                found.refusal = None  # a refusal reopened no longer stands
         return found
 
 
@@ -72,3 +78,5 @@ class CustomerStatus(IntakeBase):
 class Exchanges:
     information_sent: list[dict[str, Any]] = field(default_factory=list)
     replies: list[dict[str, Any]] = field(default_factory=list)
+    #: the refusal that stands, if any
+    refusal: dict[str, Any] | None = None

@@ -73,6 +73,11 @@ class Request(Aggregate):
             content: str
             language: str
 
+        class RefusalNoted(Aggregate.Event):
+            reason: str
+            explanation: str
+            filing_deadline: str | None
+
         class Closed(Aggregate.Event):
             reason: str
 
@@ -251,6 +256,12 @@ class Request(Aggregate):
         """The words of a reply (or refusal) routing asked to be delivered: the customer's
         page shows them, so an answer that never reached the customer (a bounced email, a
         lost letter) can still be read there."""
+
+    @event("RefusalNoted", topic="hotro.intake:Request.RefusalNoted")
+    def note_refusal(self, *, reason: str, explanation: str, filing_deadline: str | None,
+                     trace: dict[str, str | None]) -> None:
+        """Why routing did not take the request up, as the refusal letter tells the
+        customer: their page says it too."""
 
     @event("Erased", topic="hotro.intake:Request.Erased")
     def record_erasure(self, *, reason: str, requested_by: str, fields: list[str],

@@ -284,6 +284,41 @@ async def test_supervisor_reviews_a_late_filing_from_the_dashboard(
     assert reference not in dashboard.split('id="h-reviews"')[1].split("</section>")[0]
 
 
+async def test_a_refused_late_filing_is_explained_on_the_customers_page(
+        console_system: ConsoleSystem) -> None:
+    agent = await signed_in(console_system.console, "agent")
+    token = await csrf_of(agent, "/intake")
+    slip = await agent.post("/intake", data={
+        "csrf_token": token, "kind": "complaint", "channel": "counter",
+        "name": "Vũ Thị Hạnh", "phone": "0903111222", "product": "gia-dung",
+        "incident_date": "2020-01-02", "description": "Nồi cơm điện hỏng"})
+    found = re.search(r"KN-\d{4}-\d{6}", slip.text)
+    assert found, slip.text[:3000]
+    reference = found.group(0)
+    url = await _case_url(agent, reference)
+    supervisor = await signed_in(console_system.console, "supervisor")
+    await _wait_for(supervisor, url, "Từ chối vì gửi quá hạn")
+    await act_retrying(supervisor, url, "refuse_late_filing",
+                       note="Quý khách có thể gọi hotline để được tư vấn thêm.")
+    complaint_id = url.rstrip("/").rsplit("/", 1)[-1]
+    link = customer_link_token(console_system.capability_keys, complaint_id, reference)
+    customer = httpx.AsyncClient(transport=httpx.ASGITransport(app=console_system.console),
+                                 base_url="http://console")
+
+    async def refusal_shown() -> str | None:
+        page = (await customer.get(f"/c/{link}")).text
+        found = re.search(r'<section[^>]*id="refusal".*?</section>', page, re.S)
+        return found.group(0) if found else None
+
+    refusal = await eventually(refusal_shown, timeout=30, message="the refusal on the page")
+    assert "sau thời hạn khiếu nại, đã kết thúc ngày" in refusal
+    assert "Quý khách có thể gọi hotline để được tư vấn thêm." in refusal
+    switched = await customer.get("/lang/en", params={"next": f"/c/{link}"})
+    assert switched.status_code == 303
+    english = (await customer.get(f"/c/{link}")).text
+    assert "Notice of refusal" in english and "which ended on" in english
+
+
 async def test_a_follow_up_on_a_closed_case_reaches_the_supervisor(
         console_system: ConsoleSystem) -> None:
     support = await signed_in(console_system.console, "support")

@@ -355,3 +355,32 @@ async def test_the_customer_page_shows_our_written_answers_even_one_that_bounced
     notes = [e for e in application.events.get(application.find(ref).id)
              if isinstance(e, Request.ReplyNoted)]
     assert len(notes) == 4  # one per reply asked for, kept in intake's own log
+
+
+async def test_the_customer_page_says_why_we_refused_until_the_case_is_reopened(
+        client: httpx.AsyncClient, capability_keys: KeyRing, clock: SettableClock,
+        application: IntakeApplication) -> None:
+    case = await _case(client)
+    link = link_for(capability_keys, clock, case["id"], case["reference"])
+    ref, cid = case["reference"], case["id"]
+
+    async def page() -> dict[str, Any]:
+        r = await client.get("/api/customer/case", headers=link)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    assert (await page())["refusal"] is None
+    deliver(application, clock, "routing", cid, wire.ComplaintRefused(
+        reference=ref, reason="late_filing", filing_deadline=date(2026, 3, 9),
+        explanation="Thời hạn khiếu nại là 7 ngày làm việc.\nKhách gọi lại sau."))
+    refused = await page()
+    assert refused["state"] == "closed"
+    assert refused["refusal"]["reason"] == "late_filing"
+    assert refused["refusal"]["filing_deadline"] == "2026-03-09"
+    assert refused["refusal"]["explanation"].endswith("Khách gọi lại sau.")
+    assert application.get_request(application.find(ref).id).closed  # as before
+    deliver(application, clock, "routing", cid, wire.ComplaintReopened(
+        reference=ref, reason="giám sát chấp nhận ngoại lệ"))
+    reopened = await page()
+    assert reopened["state"] == "reopened" and reopened["refusal"] is None
