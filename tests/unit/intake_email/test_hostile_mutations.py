@@ -67,6 +67,7 @@ def _one_line(value: str) -> bool:
 
 #: what may be written back into a header of ours (In-Reply-To, References): no space, no
 #: control character, no bracket inside
+_MIME_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 _HEADER_ID = re.compile(r"<[!-;=?-~\u0080-\U0010ffff]+>")
 
 
@@ -91,8 +92,17 @@ def _assert_clean(result: ParseResult) -> None:
     for value in (result.from_name or "", result.subject, *result.to):
         assert _one_line(value), value
     assert all(ch in "\n\t" or unicodedata.category(ch) != "Cc" for ch in result.text)
+    for status in result.delivery:  # a bounce's words reach staff and the case's alert
+        fields = (status.action, status.status, status.diagnostic,
+                  status.will_retry_until, status.recipient)
+        assert all(f is None or _one_line(f) for f in fields), status
+    for note in result.notes:
+        assert all(_one_line(v) for _k, v in note.params), note
     names = [a.filename for a in result.attachments] + \
         [s.filename for s in result.skipped_attachments]
+    types = [a.content_type for a in result.attachments] + \
+        [s.content_type for s in result.skipped_attachments]
+    assert all(_MIME_TYPE.fullmatch(t) for t in types), types
     for name in (n or "" for n in names):
         assert _one_line(name) and "/" not in name and "\\" not in name, name
         assert name not in (".", ".."), name

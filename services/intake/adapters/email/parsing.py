@@ -84,6 +84,9 @@ from .sanitize import ascii_line, clean_line, clean_text
 log = logging.getLogger(__name__)
 
 _CASE_REFERENCE = re.compile(r"(?<![A-Za-z0-9])(KN|TV)-([0-9]{4})-([0-9]{6})(?![0-9])", re.I)
+#: a MIME type as RFC 2045 spells it (type "/" subtype, tokens); anything else a sender
+#: wrote there is unreadable, so the part counts as ``application/octet-stream``
+_MIME_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 _SIGNATURE_TYPES = frozenset(
     {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
 )
@@ -423,6 +426,8 @@ def _attachments(
         if any(part is used for used in body_parts):
             continue
         ctype = part.get_content_type()
+        if not _MIME_TYPE.fullmatch(ctype):
+            ctype = "application/octet-stream"
         filename = _filename(part)
         if ctype in _SIGNATURE_TYPES:
             continue
