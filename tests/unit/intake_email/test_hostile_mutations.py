@@ -1,6 +1,7 @@
 """Hostile mail, generated: every corpus message cut, spliced and salted with the bytes
 attackers use (line breaks in headers, NULs, bidi overrides, broken encoded words, bogus
-boundaries, huge lines). Whatever arrives, the parser answers with one of its three
+boundaries, huge lines), and messages built from such values with nested multipart
+bodies of hostile part headers. Whatever arrives, the parser answers with one of its three
 outcomes — never an exception — and what it accepts is clean: single-line fields without
 control characters, message ids fit to be written back into our own headers, file names
 that name no path, SMTP replies that inject nothing."""
@@ -59,6 +60,36 @@ def hostile(draw: st.DrawFn) -> bytes:
     return bytes(raw)
 
 
+#: bytes a header value or a body may be made of: plain text, the fragments above, and
+#: the characters parsers trip over
+_PIECES = st.one_of(st.sampled_from(FRAGMENTS),
+                    st.text(max_size=30).map(lambda t: t.encode("utf-8", "surrogatepass")),
+                    st.binary(max_size=20))
+_VALUE = st.lists(_PIECES, max_size=5).map(b"".join)
+
+
+@st.composite
+def built(draw: st.DrawFn) -> bytes:
+    """A message of our own making: hostile values in the headers staff and our replies
+    read, and a multipart body nested a few levels with hostile part headers."""
+    headers = [(name, draw(_VALUE)) for name in draw(st.lists(st.sampled_from((
+        b"From", b"To", b"Subject", b"Message-ID", b"In-Reply-To", b"References",
+        b"Auto-Submitted", b"Content-Type", b"Return-Path")), min_size=1, max_size=9))]
+    headers.append((b"From", b"Binh <binh@example.vn>"))
+
+    def part(depth: int) -> bytes:
+        if depth == 0 or not draw(st.booleans()):
+            return (b"Content-Type: " + draw(_VALUE) + b"\r\nContent-Disposition: attachment;"
+                    b' filename="' + draw(_VALUE) + b'"\r\n\r\n' + draw(_VALUE) + b"\r\n")
+        boundary = b"b" + str(depth).encode()
+        children = [part(depth - 1) for _ in range(draw(st.integers(1, 3)))]
+        return (b'Content-Type: multipart/mixed; boundary="' + boundary + b'"\r\n\r\n'
+                + b"".join(b"--" + boundary + b"\r\n" + c for c in children)
+                + b"--" + boundary + b"--\r\n")
+
+    return b"".join(n + b": " + v + b"\r\n" for n, v in headers) + part(3)
+
+
 def _one_line(value: str) -> bool:
     return not any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value) \
         and not any(0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x2069
@@ -110,7 +141,7 @@ def _assert_clean(result: ParseResult) -> None:
 
 @settings(max_examples=400, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(raw=hostile())
+@given(raw=st.one_of(hostile(), built()))
 def test_a_mangled_message_gets_an_answer_and_what_is_accepted_is_clean(
         raw: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
     store = AttachmentStore(tmp_path_factory.mktemp("attachments"))
