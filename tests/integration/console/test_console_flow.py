@@ -252,22 +252,45 @@ async def test_english_switch(console_system: ConsoleSystem) -> None:
     assert r.headers["location"] == "/"
 
 
-async def test_supervisor_reviews_a_late_filing_from_the_dashboard(
-        console_system: ConsoleSystem) -> None:
-    agent = await signed_in(console_system.console, "agent")
+async def _customer_page_section(system: ConsoleSystem, complaint_id: str, reference: str,
+                                 section: str) -> tuple[httpx.AsyncClient, str, str]:
+    """(the customer's client, their link, the section ``section`` of their page) once
+    that section shows."""
+    customer = httpx.AsyncClient(transport=httpx.ASGITransport(app=system.console),
+                                 base_url="http://console")
+    link = customer_link_token(system.capability_keys, complaint_id, reference)
+
+    async def shown() -> str | None:
+        page = (await customer.get(f"/c/{link}")).text
+        found = re.search(rf'<section[^>]*id="{section}".*?</section>', page, re.S)
+        return found.group(0) if found else None
+
+    found = await eventually(shown, timeout=30, message=f"#{section} on the customer's page")
+    return customer, link, found
+
+
+async def _late_counter_complaint(console: FastAPI
+                                  ) -> tuple[httpx.AsyncClient, str, str, str]:
+    """An agent files at the counter a complaint about an incident years ago: (the agent's
+    client, the receipt slip, its reference, the case's page)."""
+    agent = await signed_in(console, "agent")
     token = await csrf_of(agent, "/intake")
     slip = await agent.post("/intake", data={
         "csrf_token": token, "kind": "complaint", "channel": "counter",
         "name": "Vũ Thị Hạnh", "phone": "0903111222", "product": "gia-dung",
         "incident_date": "2020-01-02", "description": "Nồi cơm điện hỏng"})
-    assert "PHIẾU TIẾP NHẬN" in slip.text, slip.text[:3000]
-    # the slip promises a review, not a reply within 10 working days
-    assert "sẽ được giám sát viên xem xét" in slip.text
-    assert "trả lời trong vòng 10 ngày" not in slip.text
     found = re.search(r"KN-\d{4}-\d{6}", slip.text)
-    assert found
-    reference = found.group(0)
-    url = await _case_url(agent, reference)
+    assert found, slip.text[:3000]
+    return agent, slip.text, found.group(0), await _case_url(agent, found.group(0))
+
+
+async def test_supervisor_reviews_a_late_filing_from_the_dashboard(
+        console_system: ConsoleSystem) -> None:
+    agent, slip, reference, url = await _late_counter_complaint(console_system.console)
+    assert "PHIẾU TIẾP NHẬN" in slip, slip[:3000]
+    # the slip promises a review, not a reply within 10 working days
+    assert "sẽ được giám sát viên xem xét" in slip
+    assert "trả lời trong vòng 10 ngày" not in slip
     page = await _wait_for(agent, url, "Gửi quá hạn, chờ giám sát xem xét")
     assert "Chấp nhận ngoại lệ (gửi quá hạn)" not in page  # not the agent's decision
     supervisor = await signed_in(console_system.console, "supervisor")
@@ -286,31 +309,13 @@ async def test_supervisor_reviews_a_late_filing_from_the_dashboard(
 
 async def test_a_refused_late_filing_is_explained_on_the_customers_page(
         console_system: ConsoleSystem) -> None:
-    agent = await signed_in(console_system.console, "agent")
-    token = await csrf_of(agent, "/intake")
-    slip = await agent.post("/intake", data={
-        "csrf_token": token, "kind": "complaint", "channel": "counter",
-        "name": "Vũ Thị Hạnh", "phone": "0903111222", "product": "gia-dung",
-        "incident_date": "2020-01-02", "description": "Nồi cơm điện hỏng"})
-    found = re.search(r"KN-\d{4}-\d{6}", slip.text)
-    assert found, slip.text[:3000]
-    reference = found.group(0)
-    url = await _case_url(agent, reference)
+    _agent, _slip, reference, url = await _late_counter_complaint(console_system.console)
     supervisor = await signed_in(console_system.console, "supervisor")
     await _wait_for(supervisor, url, "Từ chối vì gửi quá hạn")
     await act_retrying(supervisor, url, "refuse_late_filing",
                        note="Quý khách có thể gọi hotline để được tư vấn thêm.")
-    complaint_id = url.rstrip("/").rsplit("/", 1)[-1]
-    link = customer_link_token(console_system.capability_keys, complaint_id, reference)
-    customer = httpx.AsyncClient(transport=httpx.ASGITransport(app=console_system.console),
-                                 base_url="http://console")
-
-    async def refusal_shown() -> str | None:
-        page = (await customer.get(f"/c/{link}")).text
-        found = re.search(r'<section[^>]*id="refusal".*?</section>', page, re.S)
-        return found.group(0) if found else None
-
-    refusal = await eventually(refusal_shown, timeout=30, message="the refusal on the page")
+    customer, link, refusal = await _customer_page_section(
+        console_system, url.rstrip("/").rsplit("/", 1)[-1], reference, "refusal")
     assert "sau thời hạn khiếu nại, đã kết thúc ngày" in refusal
     assert "Quý khách có thể gọi hotline để được tư vấn thêm." in refusal
     switched = await customer.get("/lang/en", params={"next": f"/c/{link}"})
@@ -402,16 +407,8 @@ async def test_a_bounced_email_reply_shows_on_the_case_and_is_sent_again_by_lett
 
     assert reference in undelivered_section((await supervisor.get("/supervisor")).text)
     # the customer can read the answer on their page meanwhile
-    customer = httpx.AsyncClient(transport=httpx.ASGITransport(app=console_system.console),
-                                 base_url="http://console")
-    token = customer_link_token(console_system.capability_keys, str(complaint_id), reference)
-
-    async def answers_shown() -> str | None:
-        page = (await customer.get(f"/c/{token}")).text
-        found = re.search(r'<section[^>]*id="replies".*?</section>', page, re.S)
-        return found.group(0) if found else None
-
-    answers = await eventually(answers_shown, timeout=30, message="the customer's answers")
+    _customer, _link, answers = await _customer_page_section(
+        console_system, str(complaint_id), reference, "replies")
     assert "Quý khách mang phiếu đến cửa hàng để đổi tủ lạnh mới." in answers
     assert "Email" in answers
 

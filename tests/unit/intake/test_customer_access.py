@@ -30,6 +30,14 @@ async def _case(client: httpx.AsyncClient, **overrides: Any) -> dict[str, str]:
     return created
 
 
+async def _page(client: httpx.AsyncClient, link: dict[str, str]) -> dict[str, Any]:
+    """The customer's page as intake's API gives it to the holder of ``link``."""
+    r = await client.get("/api/customer/case", headers=link)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
 def _info(content: str = "Tôi gửi hóa đơn mua hàng.", **extra: Any) -> dict[str, Any]:
     return {"content": content, **extra}
 
@@ -163,29 +171,24 @@ async def test_the_customer_page_tells_the_state_in_plain_words(
     link = link_for(capability_keys, clock, case["id"], case["reference"])
     ref, cid = case["reference"], case["id"]
 
-    async def page() -> dict[str, Any]:
-        r = await client.get("/api/customer/case", headers=link)
-        assert r.status_code == 200, r.text
-        body: dict[str, Any] = r.json()
-        return body
-
-    first = await page()
+    first = await _page(client, link)
     assert (first["reference"], first["kind"], first["state"]) == (ref, "complaint",
                                                                     "received")
     assert first["received_on"] == "2026-03-10" and first["reply_due"] is None
     assert (await client.get("/api/customer/case")).status_code == 401
 
     deliver(application, clock, "sla", cid, deadline(ref, "first_contact", date(2026, 3, 12)))
-    assert (await page())["reply_due"] is None  # only the reply clock is the customer's
+    # only the reply clock is the customer's
+    assert (await _page(client, link))["reply_due"] is None
     deliver(application, clock, "sla", cid, deadline(ref, "reply", date(2026, 3, 24)))
-    shown = await page()
+    shown = await _page(client, link)
     assert (shown["state"], shown["reply_due"]) == ("being_analysed", "2026-03-24")
     assert shown["state_vi"] == "Đang xem xét yêu cầu"
 
     deliver(application, clock, "routing", cid, wire.InfoRequested(
         reference=ref, items=("hoa-don", "anh-san-pham"), due_date=date(2026, 3, 17),
         message="Xin quý khách bổ sung hóa đơn.", round=1))
-    waiting = await page()
+    waiting = await _page(client, link)
     assert waiting["state"] == "awaiting_information"
     assert waiting["waiting_for"] == {"items": ["hoa-don", "anh-san-pham"],
                                       "due_date": "2026-03-17"}
@@ -197,7 +200,7 @@ async def test_the_customer_page_tells_the_state_in_plain_words(
                                                "application/pdf")),
                                     ("files", ("anh.jpg", b"\xff\xd8\xff jpeg", "image/jpeg"))])
     assert sent.status_code == 202, sent.text
-    after = await page()
+    after = await _page(client, link)
     assert after["state"] == "being_analysed" and after["waiting_for"] is None
     [info] = after["information_sent"]
     assert info["content"] == "Hóa đơn và ảnh đây ạ."
@@ -208,24 +211,24 @@ async def test_the_customer_page_tells_the_state_in_plain_words(
     deliver(application, clock, "routing", cid, wire.ReferredToDepartment(
         reference=ref, department="ky-thuat-bao-hanh",
         question="Kiểm tra máy nén (nội bộ)", internal_due=date(2026, 3, 20)))
-    referred = await page()
+    referred = await _page(client, link)
     assert referred["state"] == "referred"
     text = str(referred)
     assert "ky-thuat" not in text and "máy nén" not in text  # no department internals
     assert "Trần Văn Bình" not in text and "binh.tran" not in text  # no personal data
     deliver(application, clock, "routing", cid, wire.DepartmentResponded(
         reference=ref, department="ky-thuat-bao-hanh", result="Lỗi máy nén"))
-    assert (await page())["state"] == "being_analysed"
+    assert (await _page(client, link))["state"] == "being_analysed"
     deliver(application, clock, "notify", cid, wire.ReplySent(
         reference=ref, purpose="reply", method="email", sent_at=clock(), proof="<r1@vhv.vn>"))
-    assert (await page())["state"] == "answered"
+    assert (await _page(client, link))["state"] == "answered"
     deliver(application, clock, "routing", cid, wire.ComplaintClosed(reference=ref,
                                                                      reason="resolved"))
-    closed = await page()
+    closed = await _page(client, link)
     assert (closed["state"], closed["state_en"]) == ("closed", "Closed")
     deliver(application, clock, "routing", cid, wire.ComplaintReopened(reference=ref,
                                                                        reason="khách"))
-    assert (await page())["state"] == "reopened"
+    assert (await _page(client, link))["state"] == "reopened"
     # the staff view says the same
     view = (await client.get(f"/api/complaints/{ref}", headers=auth())).json()
     assert view["customer_state"] == "reopened"
@@ -323,9 +326,7 @@ async def test_the_customer_page_shows_our_written_answers_even_one_that_bounced
     ref, cid = case["reference"], case["id"]
 
     async def replies() -> list[dict[str, Any]]:
-        r = await client.get("/api/customer/case", headers=link)
-        assert r.status_code == 200, r.text
-        found: list[dict[str, Any]] = r.json()["replies"]
+        found: list[dict[str, Any]] = (await _page(client, link))["replies"]
         return found
 
     assert await replies() == []
@@ -364,17 +365,11 @@ async def test_the_customer_page_says_why_we_refused_until_the_case_is_reopened(
     link = link_for(capability_keys, clock, case["id"], case["reference"])
     ref, cid = case["reference"], case["id"]
 
-    async def page() -> dict[str, Any]:
-        r = await client.get("/api/customer/case", headers=link)
-        assert r.status_code == 200, r.text
-        body: dict[str, Any] = r.json()
-        return body
-
-    assert (await page())["refusal"] is None
+    assert (await _page(client, link))["refusal"] is None
     deliver(application, clock, "routing", cid, wire.ComplaintRefused(
         reference=ref, reason="late_filing", filing_deadline=date(2026, 3, 9),
         explanation="Thời hạn khiếu nại là 7 ngày làm việc.\nKhách gọi lại sau."))
-    refused = await page()
+    refused = await _page(client, link)
     assert refused["state"] == "closed"
     assert refused["refusal"]["reason"] == "late_filing"
     assert refused["refusal"]["filing_deadline"] == "2026-03-09"
@@ -382,5 +377,5 @@ async def test_the_customer_page_says_why_we_refused_until_the_case_is_reopened(
     assert application.get_request(application.find(ref).id).closed  # as before
     deliver(application, clock, "routing", cid, wire.ComplaintReopened(
         reference=ref, reason="giám sát chấp nhận ngoại lệ"))
-    reopened = await page()
+    reopened = await _page(client, link)
     assert reopened["state"] == "reopened" and reopened["refusal"] is None
