@@ -175,11 +175,12 @@ def test_a_message_id_we_could_not_write_back_counts_as_missing(
     """Our replies quote the customer's id in In-Reply-To: one with a control character,
     a bracket inside or an undecodable byte would make them unbuildable."""
     raw = (b"From: a@example.vn\r\nSubject: x\r\nMessage-ID: " + hostile_id +
-           b"\r\nIn-Reply-To: " + hostile_id + b" <ok@vhv.vn>\r\n\r\nhi\r\n")
+           b"\r\nIn-Reply-To: " + hostile_id + b" <ok@vhv.vn>\r\nReferences: " +
+           hostile_id + b" <ok@vhv.vn>\r\n\r\nhi\r\n")
     email = accepted(raw, store, limits)
     assert email.message_id == f"<{email.received_raw_sha256}@missing-message-id.invalid>"
     assert email.in_reply_to == "<ok@vhv.vn>"
-    assert all(ref == "<ok@vhv.vn>" for ref in email.references)
+    assert email.references == ("<ok@vhv.vn>",)
 
 
 def _with_attachment(size: int) -> bytes:
