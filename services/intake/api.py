@@ -88,6 +88,7 @@ from hotro.services.intake.search import SearchIndex
 from hotro.services.intake.views import CallRow, CustomerCase, CustomerCases, HotlineCalls, MailLog
 from hotro.shared.attachment_types import judge
 from hotro.shared.clock import VIETNAM_TZ
+from hotro.shared.contracts.events import STAFF_GIVEN_METHODS
 from hotro.shared.eventstore.trace import Trace
 from hotro.shared.runtime.openapi import Refused, error_responses
 from hotro.shared.staff import capabilities
@@ -730,10 +731,6 @@ def build_customer_router(app: IntakeApplication, customers: CustomerCases, *,
     return router
 
 
-#: replies whose ``content`` is what the customer received (a call's is a script for staff)
-_WRITTEN = frozenset({"email", "letter", "sms"})
-
-
 def _customer_case(seen: CustomerCase, exchanges: Exchanges) -> CustomerCaseOut:
     vi, en = _STATE_WORDS[seen.state]
     waiting = (WaitingFor(items=list(seen.asked_items), due_date=seen.info_due)
@@ -749,7 +746,7 @@ def _customer_case(seen: CustomerCase, exchanges: Exchanges) -> CustomerCaseOut:
                                        size=int(a.get("size", 0)))
                          for a in s["attachments"]]) for s in exchanges.information_sent],
         replies=[ReplyOut(at=r["at"], purpose=r["purpose"], method=r["method"],
-                          content=r["content"] if r["method"] in _WRITTEN else None,
+                          content=None if r["method"] in STAFF_GIVEN_METHODS else r["content"],
                           language=r["language"]) for r in exchanges.replies],
         refusal=RefusalOut(**exchanges.refusal) if exchanges.refusal else None)
 

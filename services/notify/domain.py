@@ -26,6 +26,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from hotro.shared.contracts.envelope import HOTRO_NAMESPACE
+from hotro.shared.contracts.events import STAFF_GIVEN_METHODS
 from hotro.shared.eventstore.topics import register_topics
 
 SENDABLE = ("email", "sms", "letter", "receipt_slip")  # notify sends these itself
@@ -35,7 +36,7 @@ MOOT_ONCE_WITHDRAWN = frozenset({"acknowledgement", "info_request", "reminder",
                                  "reply_date_moved", "reopened", "filing_review",
                                  "filing_accepted"})
 WITHDRAWN_BEFORE_SENT = "the request was withdrawn before it went"
-STAFF_TASK = ("phone", "in_person")     # a staff member does it and records the outcome
+STAFF_TASK = STAFF_GIVEN_METHODS  # a staff member does it and records the outcome
 POSTED = ("letter",)                    # printed by notify, posted by staff
 
 

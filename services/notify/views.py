@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from hotro.services.notify.domain import Dispatch
+from hotro.services.notify.domain import STAFF_TASK, Dispatch
 from hotro.shared.eventstore.application import ServiceApplication
 from hotro.shared.eventstore.follower import LogFollower
 from hotro.shared.eventstore.read_model_db import ReadModelDb
@@ -87,7 +87,7 @@ class DispatchLog:
                 "reference": event.reference, "purpose": event.purpose,
                 "method": event.method, "to": event.recipient, "internal": event.internal,
                 "message_id": event.message_id,
-                "status": "task_open" if event.method in ("phone", "in_person") else "pending",
+                "status": "task_open" if event.method in STAFF_TASK else "pending",
                 "requested_at": event.timestamp.isoformat(), "attempts": 0,
                 "proof": None, "sent_at": None, "recorded_by": None, "summary": None,
                 "letter": None, "last_error": None, "history": [],

@@ -19,6 +19,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 Channel = Literal["counter", "hotline", "email", "web"]
 RequestKind = Literal["complaint", "advice"]
 ReplyMethod = Literal["email", "letter", "phone", "in_person", "sms"]
+#: methods a staff member carries out (and records): the words requested are theirs to say,
+#: not a text the customer receives
+STAFF_GIVEN_METHODS: frozenset[str] = frozenset({"phone", "in_person"})
 ClockKind = Literal["filing", "reply", "first_contact", "department", "customer_info"]
 
 
