@@ -5,6 +5,10 @@ calendar (``lunar``), and what only a year's notice decides — which five days 
 which day joins 2/9 — follows ``ProvisionalRules`` from the data file. A holiday on the
 weekly rest day gets its nghỉ bù (Điều 111.3). Swaps and working Saturdays are never
 guessed. Every day here is ``official=False``.
+
+Only ``PROVISIONAL_YEARS`` are laid out: outside them ``OutsideCoverageError`` says so (the
+lunar model is not fitted there, and the years 1 and 9999 have no neighbour to compute from).
+A year before 2021 gets Quốc khánh as one day, as the Labour Code 2012 (Điều 115.1.đ) gave it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 
 from hotro.shared.calendar.days import CalendarDay
+from hotro.shared.calendar.errors import OutsideCoverageError
 from hotro.shared.calendar.lunar import hung_kings_day, last_month_length, lunar_new_year
 from hotro.shared.calendar.schedule import ProvisionalRules
 
@@ -25,6 +30,12 @@ _FIXED = (
 )
 _SATURDAY = 5
 _ONE_DAY = dt.timedelta(days=1)
+#: the years a provisional schedule is given for: the span of the ΔT fits the lunar model
+#: uses (Espenak–Meeus, 1900–2150; ``lunar._delta_t_days``); the sla API asks 1900–2100
+PROVISIONAL_YEARS = range(1900, 2151)
+#: Điều 112.1.đ of the Labour Code 2019 (in force 01/01/2021) added the day joined to 2/9;
+#: before it, Điều 115.1.đ of the Labour Code 2012 gave Quốc khánh one day, 2/9 alone
+SECOND_NATIONAL_DAY_FROM = 2021
 
 
 def provisional_days_off(year: int, rules: ProvisionalRules) -> dict[dt.date, CalendarDay]:
@@ -32,7 +43,12 @@ def provisional_days_off(year: int, rules: ProvisionalRules) -> dict[dt.date, Ca
 
     A holiday on Saturday/Sunday is compensated on the next weekday that is not itself a
     holiday or an earlier compensatory day (e.g. 30/4 Sat + 1/5 Sun → Mon 2/5 and Tue 3/5).
+    Raises ``OutsideCoverageError`` for a year outside ``PROVISIONAL_YEARS``.
     """
+    if year not in PROVISIONAL_YEARS:
+        raise OutsideCoverageError(
+            f"{year}: no official schedule covers it and no provisional one is computed "
+            f"outside {PROVISIONAL_YEARS[0]}–{PROVISIONAL_YEARS[-1]}")
     holidays: dict[dt.date, tuple[str, str]] = {}
     for part in (_fixed_dates(year), _tet(year, rules), _hung_kings(year),
                  _second_national_day(year, rules)):
@@ -76,6 +92,8 @@ def _hung_kings(year: int) -> dict[dt.date, tuple[str, str]]:
 
 
 def _second_national_day(year: int, rules: ProvisionalRules) -> dict[dt.date, tuple[str, str]]:
+    if year < SECOND_NATIONAL_DAY_FROM:
+        return {}
     national_day = dt.date(year, 9, 2)
     adjacent = national_day + rules.national_day_offset(national_day) * _ONE_DAY
     return {adjacent: ("Quốc khánh (ngày liền kề)", "National Day (adjacent day)")}

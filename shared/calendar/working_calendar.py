@@ -173,6 +173,8 @@ class WorkingCalendar:
 
     def working_days_between(self, start_exclusive: dt.date, end_inclusive: dt.date) -> int:
         """Working days in (start_exclusive, end_inclusive]; 0 when end is not after start."""
+        if end_inclusive <= start_exclusive:
+            return 0  # before stepping a day on: there is no day after date.max
         count = 0
         day = start_exclusive + _ONE_DAY
         while day <= end_inclusive:
@@ -231,6 +233,16 @@ class WorkingCalendar:
     def _coverage_warnings(self, uncovered: list[dt.date]) -> list[str]:
         if not uncovered:
             return []
+        if self._covered_years and uncovered[0].year < min(self._covered_years):
+            return [
+                f"{uncovered[0].isoformat()} … {uncovered[-1].isoformat()} {NOT_COVERED}: "
+                f"a year before those calendar {self.version} covers, laid out by the "
+                "provisional schedule (the holidays of Labour Code 2019 art. 112 with their "
+                "nghỉ bù, Quốc khánh one day before 2021; Tết and Giỗ Tổ from the lunar "
+                "calendar). That year's own notice (its Tết days, its swaps) is not in the "
+                "data, and before 2013 the law itself differed (Tết 4 days; Giỗ Tổ a day off "
+                "only from 2007)."
+            ]
         return [
             f"{uncovered[0].isoformat()} … {uncovered[-1].isoformat()} {NOT_COVERED}: a "
             "provisional schedule was applied (the holidays of Labour Code art. 112 with "
@@ -241,6 +253,7 @@ class WorkingCalendar:
 
 
 def _days_after(day: dt.date) -> Iterator[dt.date]:
-    while True:
+    while day < dt.date.max:
         day += _ONE_DAY
         yield day
+    raise OutsideCoverageError(f"{day.isoformat()} is the last date there is: no day after it")
