@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from hotro.services.notify.adapters.email_smtp import Mailer, OutgoingEmail, is_message_id
+from hotro.services.notify.adapters.headers import one_line
 from hotro.services.notify.adapters.letter_pdf import Letter, LetterStore, render_letter_pdf
 from hotro.services.notify.adapters.rendering import (
     CompanyInfo,
@@ -164,14 +165,16 @@ class Channels:
             log.warning("%s: the customer's Message-ID %r cannot be written back; sent "
                         "without In-Reply-To", dispatch.id, dispatch.in_reply_to)
         references = [in_reply_to] if in_reply_to else []
+        # The name is ours to put on one line (one stored before intake refused line
+        # breaks in names once made every email to that customer fail as unbuildable).
+        name = contact.customer.get("name") if contact and not dispatch.internal else None
         try:
             message = OutgoingEmail(
                 to=dispatch.recipient, subject=rendered.subject, text=rendered.text,
                 html=rendered.html, message_id=dispatch.message_id,
                 in_reply_to=in_reply_to, references=references,
                 reference=dispatch.reference,
-                to_name=(contact.customer.get("name") if contact and not dispatch.internal
-                         else None),
+                to_name=one_line(name) if name else None,
                 auto_submitted=dispatch.purpose in _AUTOMATIC)
         except ValueError as exc:
             raise PermanentFailure(f"cannot build the email: {exc}") from exc

@@ -18,6 +18,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Final, Protocol
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hotro.services.notify.adapters import mime_writer
@@ -70,7 +71,7 @@ class OutgoingEmail(BaseModel):
     @field_validator("to")
     @classmethod
     def _address(cls, value: str) -> str:
-        return _check_address("to", value)
+        return _check_address("to", ascii_domain(value))
 
     @field_validator("subject", "to_name")
     @classmethod
@@ -104,6 +105,21 @@ def _check_address(name: str, value: str) -> str:
     if not _ADDRESS_RE.fullmatch(value):
         raise ValueError(f"{name}: not a plain ASCII address: {value!r}")
     return value
+
+
+def ascii_domain(address: str) -> str:
+    """``address`` with an internationalised domain (``an@tênmiền.vn``, as intake keeps
+    what the customer typed) written as its A-label (``an@xn--….vn``), which needs no
+    SMTPUTF8; any other address as it is. A local part that is not ASCII still cannot go:
+    ``_check_address`` refuses it."""
+    domain = address.rpartition("@")[2]
+    if domain.isascii():
+        return address
+    try:
+        ascii_email = validate_email(address, check_deliverability=False).ascii_email
+    except EmailNotValidError:
+        return address
+    return ascii_email or address
 
 
 def is_message_id(value: str) -> bool:

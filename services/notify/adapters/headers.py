@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import unicodedata
 from typing import Final
 
 # Everything str.splitlines() breaks on, plus NUL: any of these in a header value could end
@@ -18,6 +19,15 @@ def safe_header(name: str, value: str) -> str:
     if any(ch in _LINE_BREAKS for ch in value):
         raise HeaderInjectionError(f"line break in the {name} header value: {value!r}")
     return value
+
+
+def one_line(value: str) -> str:
+    """``value`` on one line: every control character and line or paragraph separator a
+    space, each run of whitespace one space, none around. For free text a header carries
+    that is ours to tidy, such as a customer's name stored before intake refused line
+    breaks in names: the email goes with the name on one line rather than not at all."""
+    return " ".join("".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+                            for ch in value).split())
 
 
 #: RFC 5322's recommended line length, which the writer keeps to

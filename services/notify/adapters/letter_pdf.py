@@ -75,6 +75,14 @@ def _styles() -> dict[str, ParagraphStyle]:
         "body": ParagraphStyle(
             "body", parent=base, alignment=TA_JUSTIFY, firstLineIndent=10 * mm, spaceAfter=6
         ),
+        # the parts of a body paragraph too long for one (``_body``): first, middle, last
+        "body_head": ParagraphStyle(
+            "body_head", parent=base, alignment=TA_JUSTIFY, firstLineIndent=10 * mm
+        ),
+        "body_part": ParagraphStyle("body_part", parent=base, alignment=TA_JUSTIFY),
+        "body_tail": ParagraphStyle(
+            "body_tail", parent=base, alignment=TA_JUSTIFY, spaceAfter=6
+        ),
         "company": ParagraphStyle(
             "company", parent=base, fontName=BOLD, fontSize=13, alignment=TA_CENTER
         ),
@@ -96,6 +104,27 @@ def _styles() -> dict[str, ParagraphStyle]:
 def _p(text: str, style: ParagraphStyle) -> Paragraph:
     # Paragraph parses a mini-markup; customer and staff text must not be able to inject tags.
     return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+
+#: the most lines of a body paragraph one reportlab Paragraph holds: one that runs over
+#: a page is wrapped again from the page's first line on, at every page, so a paragraph
+#: of thousands of lines (a reply may have 20,000 characters) took minutes to print.
+_LINES_PER_PART: Final = 40
+
+
+def _body(paragraph: str, s: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """A body paragraph, in parts of at most ``_LINES_PER_PART`` lines that print as the
+    one paragraph would: the first indented, space after the last, and a blank line a
+    no-break space (a part's first or last line, blank, would take no room)."""
+    lines = paragraph.split("\n")
+    if len(lines) > _LINES_PER_PART:
+        lines = [line if line.strip() else "\u00a0" for line in lines]
+    parts = ["\n".join(lines[i:i + _LINES_PER_PART])
+             for i in range(0, len(lines), _LINES_PER_PART)]
+    last = len(parts) - 1
+    return [_p(part, s[("body" if i == 0 else "body_tail") if i == last
+                       else ("body_head" if i == 0 else "body_part")])
+            for i, part in enumerate(parts)]
 
 
 def _header(letter: Letter, s: dict[str, ParagraphStyle]) -> Flowable:
@@ -136,7 +165,7 @@ def _story(letter: Letter) -> list[Flowable]:
         *(_p(line, s["base"]) for line in letter.recipient_address),
         Paragraph(f"<b>{escape(labels['subject'])}:</b> {escape(letter.subject)}", s["subject"]),
         Spacer(1, 6 * mm),
-        *(_p(paragraph, s["body"]) for paragraph in letter.paragraphs),
+        *(part for paragraph in letter.paragraphs for part in _body(paragraph, s)),
         Spacer(1, 10 * mm),
     ]
     signature = [

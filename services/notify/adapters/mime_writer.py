@@ -68,17 +68,22 @@ def unstructured(name: str, value: str) -> list[str]:
 
 
 def mailbox(name: str, display_name: str, addr_spec: str) -> list[str]:
-    """``Display Name <addr>`` (RFC 5322 name-addr), or the bare address."""
+    """``Display Name <addr>`` (RFC 5322 name-addr), or the bare address. A plain name
+    with a word, or a quoted one, too long for a line travels in encoded words too: a
+    fold cannot cut it, and a name of thousands of characters made a line far beyond
+    RFC 5322's 998."""
     if not display_name:
         return fold(name, [addr_spec])
+    room = MAX_LINE - len(name) - 2
+    escaped = display_name.replace("\\", "\\\\").replace('"', '\\"')
     if _plain_text(display_name) and set(display_name) <= _PHRASE_SAFE \
-            and display_name.strip(" ") == display_name and "  " not in display_name:
+            and display_name.strip(" ") == display_name and "  " not in display_name \
+            and all(len(word) <= room for word in display_name.split(" ")):
         phrase = display_name.split(" ")
-    elif _plain_text(display_name):
-        escaped = display_name.replace("\\", "\\\\").replace('"', '\\"')
+    elif _plain_text(display_name) and len(escaped) + 2 <= room:
         phrase = [f'"{escaped}"']
     else:
-        phrase = encoded_words(display_name, MAX_LINE - len(name) - 2)
+        phrase = encoded_words(display_name, room)
     return fold(name, [*phrase, f"<{addr_spec}>"])
 
 
